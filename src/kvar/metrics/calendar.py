@@ -1,0 +1,50 @@
+"""Calendars of complete periods, built once from the data's observed time range."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import narwhals as nw
+
+from kvar.errors import InputError
+from kvar.metrics.frames import frame_like, rows_of
+from kvar.metrics.periods import add_period, boundaries, check_period, truncate
+
+
+def observed_range(frame: nw.LazyFrame, columns: Sequence[str]) -> tuple[dt.datetime, dt.datetime]:
+    """Earliest and latest non-null timestamp over ``columns`` (one small aggregate query)."""
+    aggregates = [nw.col(name).min().alias(f"min_{name}") for name in columns]
+    aggregates += [nw.col(name).max().alias(f"max_{name}") for name in columns]
+    (row,) = rows_of(frame.select(*aggregates))
+    lows = [row[f"min_{name}"] for name in columns if row[f"min_{name}"] is not None]
+    highs = [row[f"max_{name}"] for name in columns if row[f"max_{name}"] is not None]
+    if not lows:
+        raise InputError(f"no rows with a value in {', '.join(columns)}: nothing to measure")
+    return min(lows), max(highs)
+
+
+def default_as_of(last_seen: dt.datetime) -> dt.datetime:
+    """The end of the day of the latest observation: data are taken as complete through that day."""
+    return truncate(last_seen, "day") + dt.timedelta(days=1)
+
+
+def calendar(
+    like: nw.LazyFrame, period: str, first: dt.datetime, as_of: dt.datetime
+) -> nw.LazyFrame:
+    """Complete periods ``[period_start, period_end)`` from ``first``'s period through ``as_of``.
+
+    Raises :class:`InputError` when not one complete period has been observed.
+    """
+    check_period(period)
+    points = boundaries(first, as_of, period)
+    if len(points) < 2:
+        raise InputError(
+            f"no complete {period} between {first:%Y-%m-%d} and {as_of:%Y-%m-%d}: "
+            f"the first {period} ends {add_period(truncate(first, period), period):%Y-%m-%d}. "
+            "Hint: choose a shorter --period or pass a later as-of date."
+        )
+    return frame_like(
+        like,
+        {"period_start": points[:-1], "period_end": points[1:], "period_number": list(range(len(points) - 1))},
+    )

@@ -1,0 +1,147 @@
+"""Periods, boundaries and day arithmetic, written as Narwhals expressions that run on every engine.
+
+Conventions (see docs/definitions.md):
+
+* All times are naive timestamps meaning UTC.
+* A period is half-open, ``[period_start, period_end)``; weeks start on Monday, quarters in
+  January/April/July/October.
+* The *state at a boundary* ``P`` (customers "at the start" of the period beginning at ``P``, or "at the
+  end" of the one ending there) is the state just before ``P``: an activity spell ``[s, e)`` counts at ``P``
+  when ``s < P <= e``. An event at time ``t`` belongs to the period that contains ``t``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import narwhals as nw
+
+from kvar.errors import ParameterError
+
+PERIODS = ("day", "week", "month", "quarter", "year")
+_TRUNCATE_EVERY = {"day": "1d", "month": "1mo", "quarter": "1q", "year": "1y"}
+_OFFSET_EVERY = {"day": "1d", "week": "7d", "month": "1mo", "quarter": "3mo", "year": "1y"}
+_WINDOW = re.compile(r"^\s*(\d+)\s*([dwmy]|mo)\s*$")
+_WINDOW_UNITS = {"d": "d", "w": "d", "m": "mo", "mo": "mo", "y": "y"}
+
+
+def check_period(period: str) -> str:
+    """Return ``period`` if it is one of :data:`PERIODS`, else raise :class:`ParameterError`."""
+    if period not in PERIODS:
+        raise ParameterError(f"period: expected one of {', '.join(PERIODS)}, got {period!r}")
+    return period
+
+
+def period_start(column: str, period: str) -> nw.Expr:
+    """Start of the period containing each timestamp in ``column``."""
+    check_period(period)
+    if period != "week":
+        return nw.col(column).dt.truncate(_TRUNCATE_EVERY[period])
+    day = nw.col(column).dt.truncate("1d")
+    weekday = nw.col(column).dt.weekday()  # 1 = Monday ... 7 = Sunday
+    expr = nw.when(weekday == 1).then(day)
+    for number in range(2, 8):
+        expr = expr.when(weekday == number).then(day.dt.offset_by(f"-{number - 1}d"))
+    return expr
+
+
+def period_index(column: str, period: str) -> nw.Expr:
+    """An integer that grows by one from each period to the next (months since year 0, days since 1970 …).
+
+    Differences of indices count whole periods, e.g. the cohort offset.
+    """
+    check_period(period)
+    col = nw.col(column)
+    if period == "day":
+        return epoch_days(column)
+    if period == "week":
+        return (epoch_days(column) + 3) // 7  # 1970-01-01 was a Thursday; weeks start on Monday
+    if period == "month":
+        return col.dt.year().cast(nw.Int64) * 12 + col.dt.month().cast(nw.Int64) - 1
+    if period == "quarter":
+        return col.dt.year().cast(nw.Int64) * 4 + (col.dt.month().cast(nw.Int64) - 1) // 3
+    return col.dt.year().cast(nw.Int64)
+
+
+def epoch_days(column: str) -> nw.Expr:
+    """Whole days from 1970-01-01 to the calendar date of each timestamp (proleptic Gregorian).
+
+    Written from the date's components (H. Hinnant's ``days_from_civil``) because engines disagree on
+    datetime-to-integer casts and duration types; integer arithmetic runs the same everywhere.
+    """
+    col = nw.col(column)
+    month = col.dt.month().cast(nw.Int64)
+    year = col.dt.year().cast(nw.Int64) - (month <= 2).cast(nw.Int64)
+    era = (year - nw.when(year < 0).then(399).otherwise(0)) // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * ((month + 9) % 12) + 2) // 5 + col.dt.day().cast(nw.Int64) - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
+
+
+def seconds_of_day(column: str) -> nw.Expr:
+    """Seconds since midnight (with fractions) of each timestamp."""
+    col = nw.col(column)
+    return (
+        col.dt.hour().cast(nw.Float64) * 3600
+        + col.dt.minute().cast(nw.Float64) * 60
+        + col.dt.second().cast(nw.Float64)
+        + col.dt.microsecond().cast(nw.Float64) / 1e6
+    )
+
+
+def epoch_seconds(column: str) -> nw.Expr:
+    """Seconds since 1970-01-01 00:00 UTC as a float."""
+    return epoch_days(column).cast(nw.Float64) * 86400 + seconds_of_day(column)
+
+
+def window_offset(window: str) -> str:
+    """Translate a user window such as ``90d``, ``12w``, ``3m`` or ``1y`` into a Narwhals offset string."""
+    match = _WINDOW.match(window)
+    if not match:
+        raise ParameterError(
+            f"window: expected a number and a unit d, w, m or y (e.g. 90d, 12w, 3m), got {window!r}"
+        )
+    amount, unit = int(match.group(1)), match.group(2)
+    if unit == "w":
+        amount *= 7
+    return f"{amount}{_WINDOW_UNITS[unit]}"
+
+
+def add_period(value: dt.datetime, period: str, count: int = 1) -> dt.datetime:
+    """``value`` moved forward by ``count`` periods (Python side, for building calendars)."""
+    check_period(period)
+    if period == "day":
+        return value + dt.timedelta(days=count)
+    if period == "week":
+        return value + dt.timedelta(weeks=count)
+    months = {"month": 1, "quarter": 3, "year": 12}[period] * count
+    month_index = value.year * 12 + value.month - 1 + months
+    return value.replace(year=month_index // 12, month=month_index % 12 + 1)
+
+
+def truncate(value: dt.datetime, period: str) -> dt.datetime:
+    """Start of the period containing ``value`` (Python side)."""
+    check_period(period)
+    day = value.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "day":
+        return day
+    if period == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    if period == "quarter":
+        return day.replace(day=1, month=(day.month - 1) // 3 * 3 + 1)
+    return day.replace(day=1, month=1)
+
+
+def boundaries(first: dt.datetime, as_of: dt.datetime, period: str) -> list[dt.datetime]:
+    """Period boundaries from the start of ``first``'s period up to the last boundary ``<= as_of``.
+
+    Consecutive pairs are the complete periods ``[P_k, P_k+1)`` observed by ``as_of``.
+    """
+    points = [truncate(first, period)]
+    while (following := add_period(points[-1], period)) <= as_of:
+        points.append(following)
+    return points

@@ -1,0 +1,178 @@
+"""Customer counts and retention per period, for contractual and non-contractual businesses.
+
+Definitions (docs/definitions.md, "Retention"): for each complete period ``[P, P')``
+
+* ``customers_start``: customers active just before ``P``; ``customers_end``: active just before ``P'``;
+* ``new_customers``: active at the end but not at the start: customers gained during the period, of which
+  ``reactivated`` had been customers before (the rest are first-time customers);
+* ``churned``: active at the start and not at the end; ``acquired``: first-ever activity in the period
+  (including customers who lapsed again before its end);
+* ``retention_rate = (customers_end - new_customers) / customers_start * 100``;
+  ``churn_rate = churned / customers_start * 100``; both null when ``customers_start`` is 0.
+
+Identity: ``customers_end = customers_start - churned + new_customers``, so retention + churn = 100.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import narwhals as nw
+from narwhals.typing import IntoFrame
+
+from kvar.errors import ParameterError
+from kvar.metrics.activity import (
+    boundary_states,
+    first_attribute,
+    intervals_from_subscriptions,
+    intervals_from_transactions,
+    spells,
+)
+from kvar.metrics.calendar import calendar, default_as_of, observed_range
+from kvar.metrics.frames import as_lazy, require_columns
+
+COUNT_COLUMNS = ("customers_start", "new_customers", "reactivated", "churned", "customers_end", "acquired")
+
+
+def retention_table(
+    transactions: IntoFrame | None = None,
+    subscriptions: IntoFrame | None = None,
+    *,
+    period: str = "month",
+    by: str | None = None,
+    customers: IntoFrame | None = None,
+    inactivity: str = "90d",
+    grace: str | None = None,
+    as_of: dt.datetime | None = None,
+) -> Any:
+    """Customers at start, new, reactivated, churned, at end, retention and churn rate per period.
+
+    Give ``transactions`` (non-contractual: active within ``inactivity`` of the last purchase) or
+    ``subscriptions`` (contractual: active while an MRR interval covers the time, plus ``grace``).
+    ``by`` names a customer attribute (a column of the same table, read on the customer's first row, or of
+    ``customers``) to split every count by. ``as_of`` defaults to the end of the last observed day; only
+    complete periods are reported.
+
+    Returns a frame of the input's kind with columns ``[by], period_start, period_end`` and
+    :data:`COUNT_COLUMNS`, ``retention_rate``, ``churn_rate`` (percent), sorted by segment and period.
+    """
+    states, periods, segment_keys, finish = customer_period_states(
+        transactions,
+        subscriptions,
+        period=period,
+        by=by,
+        customers=customers,
+        inactivity=inactivity,
+        grace=grace,
+        as_of=as_of,
+    )
+    gained = (nw.col("at_end") == 1) & (nw.col("at_start") == 0)
+    counts = states.group_by(*segment_keys, "period_start").agg(
+        customers_start=count_of(nw.col("at_start") == 1),
+        customers_end=count_of(nw.col("at_end") == 1),
+        new_customers=count_of(gained),
+        reactivated=count_of(gained & (nw.col("acquired") == 0)),
+        churned=count_of((nw.col("at_start") == 1) & (nw.col("at_end") == 0)),
+        acquired=count_of(nw.col("acquired") == 1),
+    )
+    return finish(with_rates(fill_calendar(counts, periods, states, segment_keys)))
+
+
+def customer_period_states(
+    transactions: IntoFrame | None,
+    subscriptions: IntoFrame | None,
+    *,
+    period: str,
+    by: str | None,
+    customers: IntoFrame | None,
+    inactivity: str,
+    grace: str | None,
+    as_of: dt.datetime | None,
+) -> tuple[nw.LazyFrame, nw.LazyFrame, tuple[str, ...], Any]:
+    """Per customer and complete period, the 0/1 flags ``at_start``, ``at_end``, ``acquired``.
+
+    Returns ``(states, calendar, segment_keys, finish)``: the states carry ``period_start``,
+    ``period_end``, ``period_number`` and the segment column; ``finish`` returns a result in the
+    input's kind of frame.
+    """
+    if (transactions is None) == (subscriptions is None):
+        raise ParameterError("give exactly one of transactions (non-contractual) or subscriptions (contractual)")
+    if transactions is not None:
+        facts, finish = as_lazy(transactions)
+        require_columns(facts, "transactions", ["customer_id", "occurred_at"])
+        intervals = intervals_from_transactions(facts, inactivity)
+        time_columns, time_column = ["occurred_at"], "occurred_at"
+    else:
+        facts, finish = as_lazy(subscriptions)
+        require_columns(facts, "subscriptions", ["customer_id", "started_at", "ended_at"])
+        intervals = intervals_from_subscriptions(facts, grace)
+        time_columns, time_column = ["started_at", "ended_at"], "started_at"
+    first, last = observed_range(facts, time_columns)
+    periods = calendar(facts, period, first, as_of or default_as_of(last))
+    customer_spells = spells(intervals)
+    segment_keys: tuple[str, ...] = ()
+    if by:
+        customer_spells = customer_spells.join(segment_of(facts, by, time_column, customers), on="customer_id", how="left")
+        segment_keys = (by,)
+    states = boundary_states(customer_spells, periods).join(periods, on="period_start")
+    return states, periods, segment_keys, finish
+
+
+def segment_of(
+    facts: nw.LazyFrame, by: str, time_column: str, customers: IntoFrame | None
+) -> nw.LazyFrame:
+    """Each customer's segment: from ``customers`` when it has the column, else their first fact row."""
+    if customers is not None:
+        people, _ = as_lazy(customers)
+        if by in people.collect_schema().names():
+            require_columns(people, "customers", ["customer_id"])
+            return people.select("customer_id", by).unique(subset=["customer_id"])
+    if by not in facts.collect_schema().names():
+        raise ParameterError(f"--by {by}: no such column in the data or the customers table")
+    return first_attribute(facts, by, time_column)
+
+
+def fill_calendar(
+    counts: nw.LazyFrame,
+    periods: nw.LazyFrame,
+    states: nw.LazyFrame,
+    segment_keys: tuple[str, ...],
+    count_columns: tuple[str, ...] = COUNT_COLUMNS,
+) -> nw.LazyFrame:
+    """Give every (segment, period) of the calendar a row, with zero counts where nobody was active."""
+    grid = periods.select("period_start", "period_end")
+    if segment_keys:
+        grid = grid.join(states.select(*segment_keys).unique(), how="cross")
+    filled = grid.join(counts, on=[*segment_keys, "period_start"], how="left")
+    return filled.with_columns(
+        *(nw.col(name).fill_null(0) for name in count_columns)
+    ).sort(*segment_keys, "period_start")
+
+
+def count_of(condition: nw.Expr) -> nw.Expr:
+    """Number of rows where ``condition`` holds, as Int64 on every engine."""
+    return condition.cast(nw.Int64).sum().cast(nw.Int64)
+
+
+def with_rates(counts: nw.LazyFrame) -> nw.LazyFrame:
+    """Add ``retention_rate`` and ``churn_rate`` in percent (null when nobody was there at the start)."""
+    start = nw.col("customers_start").cast(nw.Float64)
+    has_start = nw.col("customers_start") > 0
+    return counts.with_columns(
+        retention_rate=nw.when(has_start).then(
+            (nw.col("customers_end") - nw.col("new_customers")).cast(nw.Float64) * 100.0 / start
+        ),
+        churn_rate=nw.when(has_start).then(nw.col("churned").cast(nw.Float64) * 100.0 / start),
+    )
+
+
+def retention_rate(customers_start: int, new_customers: int, customers_end: int) -> float:
+    """The textbook formula on three numbers: ``(end - new) / start * 100``.
+
+    >>> retention_rate(customers_start=1000, new_customers=200, customers_end=1150)
+    95.0
+    """
+    if customers_start <= 0:
+        raise ParameterError(f"customers_start: expected > 0, got {customers_start}")
+    return (customers_end - new_customers) * 100.0 / customers_start
