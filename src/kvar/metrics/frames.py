@@ -78,8 +78,10 @@ def _sql_literal(value: Any) -> str:
         return "TRUE" if value else "FALSE"
     if isinstance(value, dt.datetime):
         return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
-    if isinstance(value, (int, float)):
-        return repr(value)
+    if isinstance(value, int):
+        return f"CAST({value!r} AS BIGINT)"
+    if isinstance(value, float):
+        return f"CAST({value!r} AS DOUBLE)"
     return "'" + str(value).replace("'", "''") + "'"
 
 

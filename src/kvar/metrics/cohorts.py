@@ -1,0 +1,102 @@
+"""Cohort tables: how a signup cohort keeps buying (logo) and spending (revenue) over later periods.
+
+Definitions (docs/definitions.md, "Cohorts"). A customer's cohort is the period of their first purchase.
+For each cohort and ``period_offset`` ``k >= 0`` (``k`` periods after the cohort's own period):
+
+* ``customers``: cohort members with at least one transaction in that period (any amount);
+* ``revenue``: the net amount (refunds subtract) of the cohort's transactions in that period;
+* ``cohort_size``: customers of the cohort; ``percent`` = value / value at offset 0 * 100.
+
+Offsets run up to the last complete period; gaps are reported as 0 so the matrix is rectangular.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+import narwhals as nw
+from narwhals.typing import IntoFrame
+
+from kvar.errors import ParameterError
+from kvar.metrics.calendar import calendar, default_as_of, observed_range
+from kvar.metrics.frames import as_lazy, require_columns
+from kvar.metrics.periods import period_index, period_start
+from kvar.metrics.retention import segment_of
+
+CohortValue = Literal["customers", "revenue"]
+
+
+def cohort_table(
+    transactions: IntoFrame,
+    *,
+    period: str = "month",
+    value: CohortValue = "customers",
+    by: str | None = None,
+    customers: IntoFrame | None = None,
+    as_of: dt.datetime | None = None,
+    cumulative: bool = False,
+) -> Any:
+    """Long-format cohort matrix: ``[by], cohort, period_offset, cohort_size, value, percent``.
+
+    ``value`` is ``customers`` (logo retention) or ``revenue``. With ``cumulative`` the revenue is summed
+    over offsets ``0..k`` (historical lifetime value per cohort is ``value / cohort_size``).
+    """
+    if value not in ("customers", "revenue"):
+        raise ParameterError(f"value: expected customers or revenue, got {value!r}")
+    facts, finish = as_lazy(transactions)
+    require_columns(facts, "transactions", ["customer_id", "occurred_at"] + (["amount"] if value == "revenue" else []))
+    first, last = observed_range(facts, ["occurred_at"])
+    periods = calendar(facts, period, first, as_of or default_as_of(last))
+    keys: tuple[str, ...] = (by,) if by else ()
+    bounded = facts.join(
+        periods.select(
+            first_period=nw.col("period_start").min(), after_last=nw.col("period_end").max()
+        ),
+        how="cross",
+    ).filter(nw.col("occurred_at") < nw.col("after_last"))
+    indexed = bounded.with_columns(index=period_index("occurred_at", period))
+    members = indexed.group_by("customer_id").agg(
+        cohort_index=nw.col("index").min(), cohort_at=nw.col("occurred_at").min()
+    ).with_columns(cohort=period_start("cohort_at", period))
+    if by:
+        members = members.join(segment_of(facts, by, "occurred_at", customers), on="customer_id", how="left")
+    activity = indexed.join(members, on="customer_id").with_columns(
+        period_offset=nw.col("index") - nw.col("cohort_index")
+    )
+    if value == "customers":
+        cells = activity.group_by(*keys, "cohort", "period_offset").agg(
+            value=nw.col("customer_id").n_unique().cast(nw.Float64)
+        )
+    else:
+        cells = activity.group_by(*keys, "cohort", "period_offset").agg(
+            value=nw.col("amount").cast(nw.Float64).sum()
+        )
+    sizes = members.group_by(*keys, "cohort").agg(cohort_size=nw.col("customer_id").n_unique().cast(nw.Int64))
+    last_index = periods.select(last_index=period_index("period_start", period).max())
+    offsets = periods.select(period_offset=nw.col("period_number").cast(nw.Int64))
+    grid = (
+        sizes.join(last_index, how="cross")
+        .with_columns(cohort_index=period_index("cohort", period))
+        .join(offsets, how="cross")
+        .filter(nw.col("cohort_index") + nw.col("period_offset") <= nw.col("last_index"))
+    )
+    matrix = grid.join(cells, on=[*keys, "cohort", "period_offset"], how="left").with_columns(
+        value=nw.col("value").fill_null(0.0)
+    )
+    if cumulative:
+        matrix = matrix.with_columns(
+            value=nw.col("value").cum_sum().over(*keys, "cohort", order_by="period_offset")
+        )
+    base = nw.when(nw.col("period_offset") == 0).then(nw.col("value")).otherwise(0.0).sum().over(*keys, "cohort")
+    result = matrix.select(
+        *keys,
+        "cohort",
+        "period_offset",
+        "cohort_size",
+        "value",
+        percent=nw.when(base != 0).then(nw.col("value") * 100.0 / base),
+    ).sort(*keys, "cohort", "period_offset")
+    if value == "customers":
+        result = result.with_columns(nw.col("value").cast(nw.Int64))
+    return finish(result)

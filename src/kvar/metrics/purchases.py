@@ -1,0 +1,214 @@
+"""Purchase behaviour: the per-customer CLV summary, repeat purchases and purchase frequency.
+
+Definitions (docs/definitions.md, "Purchases"). A *purchase* is a transaction row with ``amount > 0``;
+refunds (negative amounts) reduce revenue but are not purchases.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+import narwhals as nw
+from narwhals.typing import IntoFrame
+
+from kvar.errors import InputError, ParameterError
+from kvar.metrics.calendar import calendar, default_as_of, observed_range
+from kvar.metrics.frames import as_lazy, require_columns
+from kvar.metrics.periods import period_index, truncate
+from kvar.metrics.retention import count_of, fill_calendar, segment_of
+
+Frequency = Literal["D", "W", "M"]
+_FREQ_PERIOD = {"D": "day", "W": "week", "M": "month"}
+_DAYS_PER = {"D": 1, "W": 7}
+
+
+def customer_summary(
+    transactions: IntoFrame,
+    *,
+    freq: Frequency = "D",
+    unit: Frequency | None = None,
+    calibration_end: dt.date | dt.datetime | None = None,
+    observation_end: dt.date | dt.datetime | None = None,
+) -> Any:
+    """Per-customer frequency, recency, T and monetary value, as lifetimes' ``summary_data_from_transaction_data``.
+
+    Transactions are bucketed into ``freq`` periods (D day, W Monday-week, M month), summing amounts per
+    bucket. For the calibration window (first transaction through ``calibration_end``, inclusive; default
+    the last transaction's day):
+
+    * ``frequency`` = buckets with a transaction - 1 (repeat purchases);
+    * ``recency`` = last bucket - first bucket; ``T`` = calibration-end bucket - first bucket;
+    * ``monetary_value`` = mean bucket amount over the repeat buckets (0 when frequency is 0).
+
+    Durations are in ``unit`` (default ``freq``; D and W convert by 7). With an explicit ``calibration_end``
+    the holdout ``(calibration_end, observation_end]`` adds ``frequency_holdout`` (buckets),
+    ``monetary_value_holdout`` (mean bucket amount) and ``duration_holdout``. Customers first seen after
+    the calibration end are left out, as in lifetimes.
+    """
+    if freq not in _FREQ_PERIOD:
+        raise ParameterError(f"freq: expected D, W or M, got {freq!r}")
+    unit = unit or freq
+    if unit not in _FREQ_PERIOD:
+        raise ParameterError(f"unit: expected D, W or M, got {unit!r}")
+    if unit != freq and not (unit in _DAYS_PER and freq in _DAYS_PER):
+        raise ParameterError(f"unit {unit} cannot express durations counted in freq {freq}; use unit {freq}")
+    scale = _DAYS_PER.get(freq, 1) / _DAYS_PER.get(unit, 1)
+    facts, finish = as_lazy(transactions)
+    require_columns(facts, "transactions", ["customer_id", "occurred_at", "amount"])
+    period = _FREQ_PERIOD[freq]
+    _, last = observed_range(facts, ["occurred_at"])
+    holdout = calibration_end is not None
+    calibration = _as_datetime(calibration_end) if holdout else truncate(last, "day")
+    observation = _as_datetime(observation_end) if observation_end else truncate(last, "day")
+    if holdout and observation <= calibration:
+        raise ParameterError(
+            f"observation end {observation:%Y-%m-%d} must be after calibration end {calibration:%Y-%m-%d}"
+        )
+    calibration_index = _python_index(calibration, period)
+    buckets = (
+        facts.with_columns(bucket=period_index("occurred_at", period))
+        .group_by("customer_id", "bucket")
+        .agg(amount=nw.col("amount").cast(nw.Float64).sum())
+    )
+    in_calibration = buckets.filter(nw.col("bucket") <= calibration_index)
+    first_bucket = nw.col("bucket").min()
+    summary = in_calibration.group_by("customer_id").agg(
+        first_bucket=first_bucket,
+        last_bucket=nw.col("bucket").max(),
+        buckets=nw.len().cast(nw.Int64),
+        total=nw.col("amount").sum(),
+    )
+    first_amounts = in_calibration.join(
+        summary.select("customer_id", "first_bucket"), on="customer_id"
+    ).filter(nw.col("bucket") == nw.col("first_bucket")).select("customer_id", first_amount=nw.col("amount"))
+    result = summary.join(first_amounts, on="customer_id").select(
+        "customer_id",
+        frequency=nw.col("buckets") - 1,
+        recency=(nw.col("last_bucket") - nw.col("first_bucket")).cast(nw.Float64) * scale,
+        T=(calibration_index - nw.col("first_bucket")).cast(nw.Float64) * scale,
+        monetary_value=nw.when(nw.col("buckets") > 1)
+        .then((nw.col("total") - nw.col("first_amount")) / (nw.col("buckets") - 1).cast(nw.Float64))
+        .otherwise(0.0),
+    )
+    if holdout:
+        observation_index = _python_index(observation, period)
+        later = buckets.filter(
+            nw.col("bucket") > calibration_index, nw.col("bucket") <= observation_index
+        ).group_by("customer_id").agg(
+            frequency_holdout=nw.len().cast(nw.Int64), monetary_value_holdout=nw.col("amount").mean()
+        )
+        result = result.join(later, on="customer_id", how="left").with_columns(
+            nw.col("frequency_holdout").fill_null(0),
+            nw.col("monetary_value_holdout").fill_null(0.0),
+            duration_holdout=nw.lit(float(observation_index - calibration_index) * scale),
+        )
+    return finish(result.sort("customer_id"))
+
+
+def purchase_activity(
+    transactions: IntoFrame,
+    *,
+    period: str = "month",
+    by: str | None = None,
+    customers: IntoFrame | None = None,
+    as_of: dt.datetime | None = None,
+) -> Any:
+    """Per complete period: buyers, purchases, revenue, returning buyers and purchase frequency.
+
+    ``buyers``: customers with a purchase in the period; ``returning_buyers``: those whose first purchase
+    was in an earlier period; ``returning_rate`` = returning / buyers * 100; ``purchase_frequency`` =
+    purchases / buyers; ``average_order_value`` = purchase amount / purchases; ``revenue`` is net of refunds.
+    """
+    facts, finish = as_lazy(transactions)
+    require_columns(facts, "transactions", ["customer_id", "occurred_at", "amount"])
+    first, last = observed_range(facts, ["occurred_at"])
+    periods = calendar(facts, period, first, as_of or default_as_of(last))
+    keys: tuple[str, ...] = (by,) if by else ()
+    amount = nw.col("amount").cast(nw.Float64)
+    rows = facts.with_columns(
+        first_purchase=nw.when(amount > 0).then(nw.col("occurred_at")).min().over("customer_id")
+    )
+    if by:
+        rows = rows.join(segment_of(facts, by, "occurred_at", customers), on="customer_id", how="left")
+    placed = rows.join(periods, how="cross").filter(
+        nw.col("occurred_at") >= nw.col("period_start"), nw.col("occurred_at") < nw.col("period_end")
+    )
+    per_customer = placed.group_by(*keys, "period_start", "customer_id").agg(
+        purchases=count_of(amount > 0),
+        purchase_amount=nw.when(amount > 0).then(amount).otherwise(0.0).sum(),
+        revenue=amount.sum(),
+        returning=(nw.col("first_purchase") < nw.col("period_start")).cast(nw.Int64).max(),
+    )
+    buyer = nw.col("purchases") > 0
+    sums = per_customer.group_by(*keys, "period_start").agg(
+        buyers=count_of(buyer),
+        returning_buyers=count_of(buyer & (nw.col("returning") == 1)),
+        purchases=nw.col("purchases").sum().cast(nw.Int64),
+        purchase_amount=nw.col("purchase_amount").sum(),
+        revenue=nw.col("revenue").sum(),
+    )
+    filled = fill_calendar(
+        sums, periods, rows, keys, ("buyers", "returning_buyers", "purchases", "purchase_amount", "revenue")
+    )
+    has_buyers = nw.col("buyers") > 0
+    result = filled.with_columns(
+        returning_rate=nw.when(has_buyers).then(
+            nw.col("returning_buyers").cast(nw.Float64) * 100.0 / nw.col("buyers").cast(nw.Float64)
+        ),
+        purchase_frequency=nw.when(has_buyers).then(
+            nw.col("purchases").cast(nw.Float64) / nw.col("buyers").cast(nw.Float64)
+        ),
+        average_order_value=nw.when(nw.col("purchases") > 0).then(
+            nw.col("purchase_amount") / nw.col("purchases").cast(nw.Float64)
+        ),
+    )
+    return finish(result)
+
+
+def repeat_purchase_rate(
+    transactions: IntoFrame, *, by: str | None = None, customers: IntoFrame | None = None
+) -> Any:
+    """Share of customers who purchased more than once, over all the data.
+
+    Columns: ``[by], customers, repeat_customers, repeat_purchase_rate`` (%), ``purchases``,
+    ``purchase_frequency`` (purchases per customer). Customers are those with at least one purchase.
+    """
+    facts, finish = as_lazy(transactions)
+    require_columns(facts, "transactions", ["customer_id", "amount"])
+    keys: tuple[str, ...] = (by,) if by else ()
+    per_customer = facts.filter(nw.col("amount") > 0).group_by("customer_id").agg(purchases=nw.len().cast(nw.Int64))
+    if by:
+        require_columns(facts, "transactions", ["occurred_at"])
+        per_customer = per_customer.join(segment_of(facts, by, "occurred_at", customers), on="customer_id", how="left")
+    totals = per_customer.group_by(*keys) if keys else None
+    aggregates = dict(
+        customers=nw.len().cast(nw.Int64),
+        repeat_customers=count_of(nw.col("purchases") > 1),
+        purchases=nw.col("purchases").sum().cast(nw.Int64),
+    )
+    summed = totals.agg(**aggregates).sort(*keys) if totals else per_customer.select(**aggregates)
+    result = summed.with_columns(
+        repeat_purchase_rate=nw.col("repeat_customers").cast(nw.Float64) * 100.0
+        / nw.col("customers").cast(nw.Float64),
+        purchase_frequency=nw.col("purchases").cast(nw.Float64) / nw.col("customers").cast(nw.Float64),
+    )
+    return finish(result)
+
+
+def _as_datetime(value: dt.date | dt.datetime) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None)
+    return dt.datetime(value.year, value.month, value.day)
+
+
+def _python_index(value: dt.datetime, period: str) -> int:
+    """The same integer :func:`kvar.metrics.periods.period_index` gives inside the engine."""
+    days = (value.date() - dt.date(1970, 1, 1)).days
+    if period == "day":
+        return days
+    if period == "week":
+        return (days + 3) // 7
+    if period == "month":
+        return value.year * 12 + value.month - 1
+    raise InputError(f"unsupported period {period}")
