@@ -1,0 +1,95 @@
+"""Match the user's column names to a table contract's canonical names.
+
+Order of precedence for each canonical column: an explicit ``--map canonical=theirs``; a column already
+named canonically; the first alias found (names compared lower-case without spaces or punctuation, so
+``Customer ID`` matches ``customer_id``). A mapping value may also be the product of two columns
+(``amount=Quantity*UnitPrice``). Columns not mapped are kept as extra attributes under their own names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from kvar.data.contracts import TableContract
+from kvar.errors import MappingError
+
+_PRODUCT = re.compile(r"^\s*([^*]+?)\s*\*\s*([^*]+?)\s*$")
+
+
+def normalise(name: str) -> str:
+    """``'Created (UTC)'`` -> ``'createdutc'``: the form in which names and aliases are compared."""
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+@dataclass(frozen=True)
+class ColumnSource:
+    """Where a canonical column comes from: one source column, or the product of two."""
+
+    columns: tuple[str, ...]
+
+    def sql(self) -> str:
+        quoted = [f'"{name}"' for name in self.columns]
+        if len(quoted) == 1:
+            return quoted[0]
+        return " * ".join(f"TRY_CAST(trim({column}) AS DOUBLE)" for column in quoted)
+
+
+@dataclass(frozen=True)
+class ResolvedMapping:
+    """The source of each canonical column present, and the extra columns kept as they are."""
+
+    sources: dict[str, ColumnSource]
+    extras: tuple[str, ...]
+
+
+def parse_map_options(options: Iterable[str]) -> dict[str, str]:
+    """Turn ``["customer_id=CustomerID", ...]`` (CLI ``--map``) into a dict."""
+    mapping: dict[str, str] = {}
+    for option in options:
+        canonical, separator, theirs = option.partition("=")
+        if not separator or not canonical.strip() or not theirs.strip():
+            raise MappingError(f"--map {option!r}: expected canonical=their_column, e.g. customer_id=CustomerID")
+        mapping[canonical.strip()] = theirs.strip()
+    return mapping
+
+
+def resolve(contract: TableContract, columns: Sequence[str], explicit: Mapping[str, str], file: str) -> ResolvedMapping:
+    """Decide the source of every canonical column; raise :class:`MappingError` for missing required ones."""
+    unknown = [name for name in explicit if name not in contract.names]
+    if unknown:
+        raise MappingError(
+            f"{file}: --map names unknown {contract.name} column(s) {', '.join(unknown)}; "
+            f"known: {', '.join(contract.names)}"
+        )
+    by_normal = {normalise(name): name for name in reversed(columns)}
+    sources: dict[str, ColumnSource] = {}
+    used: set[str] = set()
+    for canonical, theirs in explicit.items():
+        product = _PRODUCT.match(theirs)
+        parts = (product.group(1), product.group(2)) if product else (theirs,)
+        for part in parts:
+            if part not in columns:
+                raise MappingError(
+                    f"{file}: --map {canonical}={theirs}: no column {part!r}; columns are {', '.join(columns)}"
+                )
+        sources[canonical] = ColumnSource(parts)
+        used.update(parts)
+    for column in contract.columns:
+        if column.name in sources:
+            continue
+        for candidate in (column.name, *column.aliases):
+            found = by_normal.get(normalise(candidate))
+            if found is not None and found not in used:
+                sources[column.name] = ColumnSource((found,))
+                used.add(found)
+                break
+    missing = [column.name for column in contract.columns if column.required and column.name not in sources]
+    if missing:
+        raise MappingError(
+            f"{file}: {contract.name} needs column(s) {', '.join(missing)}; found {', '.join(columns)}. "
+            f"Hint: --map {missing[0]}=<your column name>"
+        )
+    extras = tuple(name for name in columns if name not in used) if contract.keeps_extra_columns else ()
+    return ResolvedMapping(sources=sources, extras=extras)

@@ -1,0 +1,228 @@
+"""Turn a raw text table into a typed canonical table, keeping every rejected row with its reason.
+
+Each rule names the column, the value found and what was expected. A row breaking any rule is rejected
+as a whole (it is listed once per broken rule) and kept in the rejects table with its raw values as JSON;
+all other rows are loaded unchanged except for the documented normalisations (times to UTC, currency
+codes upper-case, refunds negative, amounts converted with an FX table when one is given).
+
+Rules (docs/data-model.md, "Validation"):
+
+* required value missing; time that does not parse; time in the future (after now + 1 day);
+* number that does not parse or is not finite; number below a column's minimum (e.g. ``mrr >= 0``);
+* text outside a column's choices (``kind``, ``status``); currency not an ISO 4217 code;
+* duplicate key in the file (the first occurrence is kept) or already in the workspace;
+* ``ended_at`` before ``started_at``; NPS score outside 0-10, CSAT outside 1-5;
+* customer unknown, when a customers table has been loaded;
+* currency without a rate, when an FX table is given.
+
+Mixed currencies without an FX table stop the load (nothing is loaded): summing them would be wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import duckdb
+
+from kvar.data.contracts import SCORE_RANGES, Column, TableContract
+from kvar.data.currencies import ISO_4217
+from kvar.data.mapping import ResolvedMapping
+from kvar.data.reading import RawTable
+from kvar.errors import ValidationError
+
+REJECTS_COLUMNS = "table_name VARCHAR, file VARCHAR, row BIGINT, column_name VARCHAR, value VARCHAR, reason VARCHAR, raw VARCHAR"
+
+
+@dataclass(frozen=True)
+class LoadContext:
+    """What the rules may look at besides the file itself."""
+
+    timezone: str = "UTC"
+    date_format: str | None = None
+    now: dt.datetime | None = None
+    fx_rates: Mapping[str, float] | None = None
+    base_currency: str | None = None
+    existing_keys_table: str | None = None
+    customers_table: str | None = None
+
+
+@dataclass(frozen=True)
+class Validated:
+    """Names of the temporary tables holding the accepted rows and the rejects, with counts."""
+
+    accepted_table: str
+    rejects_table: str
+    rows_read: int
+    rows_accepted: int
+    rows_rejected: int
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _text(name: str) -> str:
+    return f"NULLIF(trim(CAST(\"{name}\" AS VARCHAR)), '')"
+
+
+def _typed(column: Column, context: LoadContext) -> str:
+    value = _text(column.name)
+    if column.kind == "time":
+        local = f"timezone('UTC', timezone({_literal(context.timezone)}, {{parsed}}))"
+        compact = local.format(parsed=f"try_strptime({value}, '%Y%m%d')")
+        parts = [f"WHEN regexp_full_match({value}, '\\d{{8}}') THEN {compact}"]
+        if context.date_format:
+            strp = f"try_strptime({value}, {_literal(context.date_format)})"
+            parts.append(f"WHEN {strp} IS NOT NULL THEN {local.format(parsed=strp)}")
+        parts.append(f"ELSE timezone('UTC', try_cast({value} AS TIMESTAMPTZ))")
+        return f"CASE WHEN {value} IS NULL THEN NULL {' '.join(parts)} END"
+    if column.kind in ("money", "number"):
+        return f"try_cast({value} AS DOUBLE)"
+    if column.kind == "currency":
+        return f"upper({value})"
+    if column.choices:
+        cases = " ".join(f"WHEN {_literal(key)} THEN {_literal(canonical)}" for key, canonical in column.choices.items())
+        return f"CASE lower({value}) {cases} END"
+    return value
+
+
+def validate(
+    con: duckdb.DuckDBPyConnection,
+    raw: RawTable,
+    contract: TableContract,
+    mapping: ResolvedMapping,
+    context: LoadContext,
+) -> Validated:
+    """Check ``raw`` against ``contract``; create ``<raw>_accepted`` and ``<raw>_rejects`` temp tables."""
+    con.execute(f"SET TimeZone = {_literal(context.timezone)}")
+    now = context.now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    mapped = f"{raw.table}_mapped"
+    selects = [f'{source.sql()} AS "{name}"' for name, source in mapping.sources.items()]
+    selects += [f'"{name}"' for name in mapping.extras]
+    con.execute(f'CREATE OR REPLACE TEMP TABLE "{mapped}" AS SELECT _row, {", ".join(selects)} FROM "{raw.table}"')
+    present = [column for column in contract.columns if column.name in mapping.sources]
+    typed_columns = {column.name: _typed(column, context) for column in present}
+    typed = f"{raw.table}_typed"
+    key = contract.key if contract.key in typed_columns else None
+    first_row = f', min(_row) OVER (PARTITION BY "{key}") AS _first_row' if key else ""
+    con.execute(
+        f'CREATE OR REPLACE TEMP TABLE "{typed}" AS SELECT *{first_row} FROM (SELECT _row, '
+        + ", ".join(f'{expression} AS "{name}"' for name, expression in typed_columns.items())
+        + f' FROM "{mapped}")'
+    )
+    rules = _rules(contract, present, context, now)
+    rejects = f"{raw.table}_rejects"
+    con.execute(f'CREATE OR REPLACE TEMP TABLE "{rejects}" ({REJECTS_COLUMNS})')
+    file = _literal(str(raw.path))
+    for column_name, condition, reason in rules:
+        value = f'CAST(m."{column_name}" AS VARCHAR)' if column_name in mapping.sources else "NULL"
+        con.execute(
+            f'INSERT INTO "{rejects}" SELECT {_literal(contract.name)}, {file}, t._row, {_literal(column_name)}, '
+            f"{value}, {reason}, to_json(r)::VARCHAR "
+            f'FROM "{typed}" t JOIN "{mapped}" m USING (_row) JOIN "{raw.table}" r ON r._row = t._row WHERE {condition}'
+        )
+    for line, text, message in raw.malformed:
+        con.execute(
+            f'INSERT INTO "{rejects}" VALUES ({_literal(contract.name)}, {file}, {line}, NULL, NULL, '
+            f"{_literal('malformed line: ' + message)}, {_literal(text)})"
+        )
+    accepted = f"{raw.table}_accepted"
+    outputs = [f'"{name}"' for name in typed_columns] + [f'm."{name}"' for name in mapping.extras]
+    con.execute(
+        f'CREATE OR REPLACE TEMP TABLE "{accepted}" AS SELECT '
+        + ", ".join(f"t.{output}" if not output.startswith("m.") else output for output in outputs)
+        + f', t._row FROM "{typed}" t JOIN "{mapped}" m USING (_row) '
+        f'WHERE t._row NOT IN (SELECT row FROM "{rejects}" WHERE row IS NOT NULL) ORDER BY t._row'
+    )
+    _normalise_amounts(con, accepted, contract, typed_columns, context, raw)
+    (rejected_rows,) = con.execute(f'SELECT count(DISTINCT row) FROM "{rejects}"').fetchone()
+    (accepted_rows,) = con.execute(f'SELECT count(*) FROM "{accepted}"').fetchone()
+    return Validated(
+        accepted_table=accepted,
+        rejects_table=rejects,
+        rows_read=raw.rows + len(raw.malformed),
+        rows_accepted=int(accepted_rows),
+        rows_rejected=int(rejected_rows),
+    )
+
+
+def _rules(
+    contract: TableContract, present: list[Column], context: LoadContext, now: dt.datetime
+) -> list[tuple[str, str, str]]:
+    """(column, SQL condition on typed ``t`` / mapped ``m``, SQL reason expression) for each rule."""
+    rules: list[tuple[str, str, str]] = []
+    names = {column.name for column in present}
+    for column in present:
+        name = column.name
+        raw_value = f"NULLIF(trim(CAST(m.\"{name}\" AS VARCHAR)), '')"
+        typed_value = f't."{name}"'
+        if column.required:
+            rules.append((name, f"{raw_value} IS NULL", _literal(f"missing value: {name} is required")))
+        if column.kind == "time":
+            rules.append((name, f"{raw_value} IS NOT NULL AND {typed_value} IS NULL", _literal("unparseable time: expected ISO 8601 (YYYY-MM-DD[ HH:MM[:SS]][+HH:MM]) or YYYYMMDD" + (f" or {context.date_format}" if context.date_format else ""))))
+            limit = now + dt.timedelta(days=1)
+            rules.append((name, f"{typed_value} > TIMESTAMP '{limit.isoformat(sep=' ')}'", _literal(f"time in the future: after {limit:%Y-%m-%d %H:%M} UTC")))
+        if column.kind in ("money", "number"):
+            rules.append((name, f"{raw_value} IS NOT NULL AND {typed_value} IS NULL", _literal("not a number: expected digits with an optional sign and decimal point")))
+            rules.append((name, f"{typed_value} IS NOT NULL AND NOT isfinite({typed_value})", _literal("not a finite number")))
+            if column.minimum is not None:
+                rules.append((name, f"{typed_value} < {column.minimum}", _literal(f"expected {name} >= {column.minimum:g}")))
+        if column.choices:
+            allowed = ", ".join(sorted(set(column.choices)))
+            rules.append((name, f"{raw_value} IS NOT NULL AND {typed_value} IS NULL", _literal(f"unknown {name}: expected one of {allowed}")))
+        if column.kind == "currency":
+            codes = ", ".join(_literal(code) for code in sorted(ISO_4217))
+            rules.append((name, f"{typed_value} IS NOT NULL AND {typed_value} NOT IN ({codes})", _literal("unknown currency: expected an ISO 4217 code such as USD or EUR")))
+            if context.fx_rates is not None:
+                known = ", ".join(_literal(code) for code in sorted(context.fx_rates))
+                rules.append((name, f"{typed_value} IS NOT NULL AND {typed_value} NOT IN ({known})", _literal("no FX rate for this currency in the FX table")))
+    key = contract.key
+    if key and key in names:
+        rules.append((key, f't."{key}" IS NOT NULL AND t._first_row < t._row', f"'duplicate {key}: first seen at row ' || t._first_row"))
+        if context.existing_keys_table:
+            rules.append((key, f't."{key}" IN (SELECT "{key}" FROM {context.existing_keys_table})', _literal(f"{key} already loaded in the workspace")))
+    if {"started_at", "ended_at"} <= names:
+        rules.append(("ended_at", 't."ended_at" < t."started_at"', _literal("ended_at before started_at")))
+    if contract.name == "feedback" and "score" in names:
+        for kind, (low, high) in SCORE_RANGES.items():
+            rules.append(("score", f"t.kind = '{kind}' AND (t.score < {low} OR t.score > {high})", _literal(f"{kind} score outside {low}-{high}")))
+    if context.customers_table and "customer_id" in names and contract.name != "customers":
+        rules.append(("customer_id", f't."customer_id" IS NOT NULL AND t."customer_id" NOT IN (SELECT customer_id FROM {context.customers_table})', _literal("unknown customer: not in the customers table")))
+    return rules
+
+
+def _normalise_amounts(
+    con: duckdb.DuckDBPyConnection,
+    accepted: str,
+    contract: TableContract,
+    typed_columns: Mapping[str, str],
+    context: LoadContext,
+    raw: RawTable,
+) -> None:
+    """Refunds negative; currencies checked for mixing, or converted with the FX table."""
+    if contract.name == "transactions" and "kind" in typed_columns:
+        con.execute(f"UPDATE \"{accepted}\" SET amount = -abs(amount) WHERE kind = 'refund'")
+    if "currency" not in typed_columns:
+        return
+    money = [column.name for column in contract.columns if column.kind == "money" and column.name in typed_columns]
+    if context.fx_rates is not None:
+        base = context.base_currency or "USD"
+        cases = " ".join(f"WHEN {_literal(code)} THEN {rate!r}" for code, rate in context.fx_rates.items())
+        for name in money:
+            con.execute(f'ALTER TABLE "{accepted}" ADD COLUMN "{name}_original" DOUBLE')
+            con.execute(f'UPDATE "{accepted}" SET "{name}_original" = "{name}", "{name}" = "{name}" * CASE currency {cases} ELSE 1.0 END')
+        con.execute(f'ALTER TABLE "{accepted}" ADD COLUMN currency_original VARCHAR')
+        con.execute(f'UPDATE "{accepted}" SET currency_original = currency, currency = {_literal(base)} WHERE currency IS NOT NULL')
+        return
+    found = con.execute(
+        f'SELECT currency, count(*) FROM "{accepted}" WHERE currency IS NOT NULL GROUP BY 1 ORDER BY 2 DESC'
+    ).fetchall()
+    if len(found) > 1:
+        listed = ", ".join(f"{code} ({count} rows)" for code, count in found)
+        raise ValidationError(
+            f"{raw.path}: {contract.name}.currency mixes {listed}; kvar adds amounts, so they must share "
+            "one currency. Nothing was loaded. Hint: pass an FX table with --fx rates.csv "
+            "(columns currency,rate; amount in base currency = amount x rate)."
+        )
