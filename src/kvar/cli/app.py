@@ -120,7 +120,7 @@ def load(
 def tables(workspace: Annotated[Path, typer.Option(help="workspace file")] = DEFAULT_PATH, as_json: JsonOption = False) -> None:
     """Row counts of the workspace's tables and of its rejects."""
     with Workspace.open(workspace) as space:
-        rows = [{"table": name, "rows": count, "rejected": space.rejects(name).count("*").fetchone()[0]} for name, count in space.tables().items()]
+        rows = [{"table": name, "rows": count, "rejected": space.rejects(name).count("*").fetchall()[0][0]} for name, count in space.tables().items()]
     _emit("tables", {"workspace": str(workspace)}, rows, as_json)
 
 
@@ -327,7 +327,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="random seed")] = 7,
 ) -> None:
     """Generate a realistic business, load it into a workspace, print the KPIs and write the report."""
-    from kvar.demo import run_demo
+    from kvar.cli.demo import run_demo
 
     run_demo(directory, customers=customers, seed=seed)
 

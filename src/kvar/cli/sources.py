@@ -26,7 +26,7 @@ class Sources:
 
     def __post_init__(self) -> None:
         self.connection = self.workspace.connection if self.workspace else duckdb.connect()
-        self.connection.execute("SET TimeZone = 'UTC'")
+        self.connection.execute("SET TimeZone = 'UTC'").fetchall()
 
     def table(self, name: str, path: Path | None) -> duckdb.DuckDBPyRelation:
         """The validated rows of ``path`` as ``name`` or, without a path, the workspace's table."""
@@ -41,7 +41,7 @@ class Sources:
         if self.rejects_path and result.rows_rejected:
             self.connection.execute(
                 f"COPY (SELECT * FROM \"{result.rejects_table}\" ORDER BY row) TO '{self.rejects_path}' (HEADER)"
-            )
+            ).fetchall()
             stderr.print(f"  rejects written to {self.rejects_path}")
         return self.connection.table(result.accepted_table)
 

@@ -134,4 +134,4 @@ def read_fx_table(path: Path | str) -> dict[str, float]:
 
 
 def create_rejects_table(con: duckdb.DuckDBPyConnection, name: str = "rejects") -> None:
-    con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({REJECTS_COLUMNS}, loaded_at TIMESTAMP)")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({REJECTS_COLUMNS}, loaded_at TIMESTAMP)").fetchall()

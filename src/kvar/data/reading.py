@@ -82,7 +82,7 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> Raw
         con.execute(
             f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT {casts}, '
             f"CAST(file_row_number + 1 AS BIGINT) AS _row FROM read_parquet({_quote(path)}, file_row_number = true)"
-        )
+        ).fetchall()
     except duckdb.Error as error:
         raise FileFormatError(f"{path}: not a readable Parquet file ({error})") from error
     return _describe(con, path, table, tuple(names), ())
@@ -90,7 +90,7 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> Raw
 
 def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> RawTable:
     try:
-        sniffed = con.execute(f"SELECT Delimiter, HasHeader FROM sniff_csv({_quote(path)})").fetchone()
+        sniffed = con.execute(f"SELECT Delimiter, HasHeader FROM sniff_csv({_quote(path)})").fetchall()[0]
     except duckdb.Error as error:
         raise FileFormatError(f"{path}: not a readable CSV file ({error})") from error
     delimiter, has_header = sniffed
@@ -102,12 +102,12 @@ def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> R
     try:
         con.execute(
             f'CREATE OR REPLACE TEMP TABLE "{table}_lines" AS SELECT * FROM read_csv({_quote(path)}, {options})'
-        )
+        ).fetchall()
         header_lines = 1 if has_header else 0
         con.execute(
             f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT *, CAST(rowid + 1 + {header_lines} AS BIGINT) AS _row '
             f'FROM "{table}_lines"'
-        )
+        ).fetchall()
         bad = con.execute(
             f'SELECT line, csv_line, error_message FROM "{table}_bad_lines" ORDER BY line'
         ).fetchall()
@@ -126,7 +126,7 @@ def _renumber_around_bad_lines(
 ) -> None:
     """Shift ``_row`` past the malformed lines DuckDB skipped, so line numbers match the file."""
     for bad in sorted(bad_lines):
-        con.execute(f'UPDATE "{table}" SET _row = _row + 1 WHERE _row >= {bad}')
+        con.execute(f'UPDATE "{table}" SET _row = _row + 1 WHERE _row >= {bad}').fetchall()
 
 
 def _read_whitespace(
@@ -149,16 +149,16 @@ def _read_whitespace(
             f'CREATE OR REPLACE TEMP TABLE "{table}_lines" AS SELECT line FROM read_csv({_quote(path)}, '
             "columns = {'line': 'VARCHAR'}, delim = '\x1f', quote = '', escape = '', header = false, "
             "auto_detect = false)"
-        )
+        ).fetchall()
         con.execute(
             f'CREATE OR REPLACE TEMP TABLE "{table}_split" AS SELECT rowid + 1 AS _row, line, '
             f"regexp_split_to_array(trim(line), '\\s+') AS fields FROM \"{table}_lines\""
-        )
+        ).fetchall()
         skip = 1 if has_header else 0
         con.execute(
             f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT {parts}, CAST(_row AS BIGINT) AS _row '
             f'FROM "{table}_split" WHERE _row > {skip} AND trim(line) <> \'\' AND len(fields) = {width}'
-        )
+        ).fetchall()
         bad = con.execute(
             f'SELECT _row, line, len(fields) FROM "{table}_split" '
             f"WHERE _row > {skip} AND trim(line) <> '' AND len(fields) <> {width} ORDER BY _row"
@@ -182,5 +182,5 @@ def _describe(
     names: tuple[str, ...],
     malformed: tuple[tuple[int, str, str], ...],
 ) -> RawTable:
-    (rows,) = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
+    (rows,) = con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0]
     return RawTable(path=path, table=table, columns=names, rows=int(rows), malformed=malformed)

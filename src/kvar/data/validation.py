@@ -96,12 +96,12 @@ def validate(
     context: LoadContext,
 ) -> Validated:
     """Check ``raw`` against ``contract``; create ``<raw>_accepted`` and ``<raw>_rejects`` temp tables."""
-    con.execute(f"SET TimeZone = {_literal(context.timezone)}")
+    con.execute(f"SET TimeZone = {_literal(context.timezone)}").fetchall()
     now = context.now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     mapped = f"{raw.table}_mapped"
     selects = [f'{source.sql()} AS "{name}"' for name, source in mapping.sources.items()]
     selects += [f'"{name}"' for name in mapping.extras]
-    con.execute(f'CREATE OR REPLACE TEMP TABLE "{mapped}" AS SELECT _row, {", ".join(selects)} FROM "{raw.table}"')
+    con.execute(f'CREATE OR REPLACE TEMP TABLE "{mapped}" AS SELECT _row, {", ".join(selects)} FROM "{raw.table}"').fetchall()
     present = [column for column in contract.columns if column.name in mapping.sources]
     typed_columns = {column.name: _typed(column, context) for column in present}
     typed = f"{raw.table}_typed"
@@ -111,10 +111,10 @@ def validate(
         f'CREATE OR REPLACE TEMP TABLE "{typed}" AS SELECT *{first_row} FROM (SELECT _row, '
         + ", ".join(f'{expression} AS "{name}"' for name, expression in typed_columns.items())
         + f' FROM "{mapped}")'
-    )
+    ).fetchall()
     rules = _rules(contract, present, context, now)
     rejects = f"{raw.table}_rejects"
-    con.execute(f'CREATE OR REPLACE TEMP TABLE "{rejects}" ({REJECTS_COLUMNS})')
+    con.execute(f'CREATE OR REPLACE TEMP TABLE "{rejects}" ({REJECTS_COLUMNS})').fetchall()
     file = _literal(str(raw.path))
     for column_name, condition, reason in rules:
         value = f'CAST(m."{column_name}" AS VARCHAR)' if column_name in mapping.sources else "NULL"
@@ -122,12 +122,12 @@ def validate(
             f'INSERT INTO "{rejects}" SELECT {_literal(contract.name)}, {file}, t._row, {_literal(column_name)}, '
             f"{value}, {reason}, to_json(r)::VARCHAR "
             f'FROM "{typed}" t JOIN "{mapped}" m USING (_row) JOIN "{raw.table}" r ON r._row = t._row WHERE {condition}'
-        )
+        ).fetchall()
     for line, text, message in raw.malformed:
         con.execute(
             f'INSERT INTO "{rejects}" VALUES ({_literal(contract.name)}, {file}, {line}, NULL, NULL, '
             f"{_literal('malformed line: ' + message)}, {_literal(text)})"
-        )
+        ).fetchall()
     accepted = f"{raw.table}_accepted"
     outputs = [f'"{name}"' for name in typed_columns] + [f'm."{name}"' for name in mapping.extras]
     con.execute(
@@ -135,10 +135,10 @@ def validate(
         + ", ".join(f"t.{output}" if not output.startswith("m.") else output for output in outputs)
         + f', t._row FROM "{typed}" t JOIN "{mapped}" m USING (_row) '
         f'WHERE t._row NOT IN (SELECT row FROM "{rejects}" WHERE row IS NOT NULL) ORDER BY t._row'
-    )
+    ).fetchall()
     _normalise_amounts(con, accepted, contract, typed_columns, context, raw)
-    (rejected_rows,) = con.execute(f'SELECT count(DISTINCT row) FROM "{rejects}"').fetchone()
-    (accepted_rows,) = con.execute(f'SELECT count(*) FROM "{accepted}"').fetchone()
+    (rejected_rows,) = con.execute(f'SELECT count(DISTINCT row) FROM "{rejects}"').fetchall()[0]
+    (accepted_rows,) = con.execute(f'SELECT count(*) FROM "{accepted}"').fetchall()[0]
     return Validated(
         accepted_table=accepted,
         rejects_table=rejects,
@@ -203,7 +203,7 @@ def _normalise_amounts(
 ) -> None:
     """Refunds negative; currencies checked for mixing, or converted with the FX table."""
     if contract.name == "transactions" and "kind" in typed_columns:
-        con.execute(f"UPDATE \"{accepted}\" SET amount = -abs(amount) WHERE kind = 'refund'")
+        con.execute(f"UPDATE \"{accepted}\" SET amount = -abs(amount) WHERE kind = 'refund'").fetchall()
     if "currency" not in typed_columns:
         return
     money = [column.name for column in contract.columns if column.kind == "money" and column.name in typed_columns]
@@ -211,10 +211,10 @@ def _normalise_amounts(
         base = context.base_currency or "USD"
         cases = " ".join(f"WHEN {_literal(code)} THEN {rate!r}" for code, rate in context.fx_rates.items())
         for name in money:
-            con.execute(f'ALTER TABLE "{accepted}" ADD COLUMN "{name}_original" DOUBLE')
-            con.execute(f'UPDATE "{accepted}" SET "{name}_original" = "{name}", "{name}" = "{name}" * CASE currency {cases} ELSE 1.0 END')
-        con.execute(f'ALTER TABLE "{accepted}" ADD COLUMN currency_original VARCHAR')
-        con.execute(f'UPDATE "{accepted}" SET currency_original = currency, currency = {_literal(base)} WHERE currency IS NOT NULL')
+            con.execute(f'ALTER TABLE "{accepted}" ADD COLUMN "{name}_original" DOUBLE').fetchall()
+            con.execute(f'UPDATE "{accepted}" SET "{name}_original" = "{name}", "{name}" = "{name}" * CASE currency {cases} ELSE 1.0 END').fetchall()
+        con.execute(f'ALTER TABLE "{accepted}" ADD COLUMN currency_original VARCHAR').fetchall()
+        con.execute(f'UPDATE "{accepted}" SET currency_original = currency, currency = {_literal(base)} WHERE currency IS NOT NULL').fetchall()
         return
     found = con.execute(
         f'SELECT currency, count(*) FROM "{accepted}" WHERE currency IS NOT NULL GROUP BY 1 ORDER BY 2 DESC'

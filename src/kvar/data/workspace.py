@@ -37,13 +37,13 @@ class Workspace:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(str(path))
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute("CREATE TABLE IF NOT EXISTS kvar_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-        con.execute("INSERT OR IGNORE INTO kvar_meta VALUES ('format_version', ?)", [_FORMAT_VERSION])
+        con.execute("SET TimeZone = 'UTC'").fetchall()
+        con.execute("CREATE TABLE IF NOT EXISTS kvar_meta (key VARCHAR PRIMARY KEY, value VARCHAR)").fetchall()
+        con.execute("INSERT OR IGNORE INTO kvar_meta VALUES ('format_version', ?)", [_FORMAT_VERSION]).fetchall()
         con.execute(
             "CREATE TABLE IF NOT EXISTS loads (table_name VARCHAR, file VARCHAR, sha256 VARCHAR, "
             "rows_read BIGINT, rows_loaded BIGINT, rows_rejected BIGINT, loaded_at TIMESTAMP)"
-        )
+        ).fetchall()
         create_rejects_table(con)
         return cls(con, path)
 
@@ -60,7 +60,7 @@ class Workspace:
         if not _has_table(con, "kvar_meta"):
             con.close()
             raise WorkspaceError(f"{path}: a DuckDB file, but not a kvar workspace (no kvar_meta table)")
-        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET TimeZone = 'UTC'").fetchall()
         return cls(con, path)
 
     def close(self) -> None:
@@ -89,7 +89,7 @@ class Workspace:
         con = self.connection
         previous = con.execute(
             "SELECT loaded_at FROM loads WHERE table_name = ? AND sha256 = ?", [table, sha]
-        ).fetchone()
+        ).fetchall()
         if previous:
             return FileLoad(table, str(path), sha, 0, 0, 0, (), (), "", "", skipped=True)
         base = context or LoadContext()
@@ -106,19 +106,19 @@ class Workspace:
             customers_table="customers" if has_customers else None,
         )
         result = load_file(con, table, path, mapping, context)
-        con.execute("BEGIN TRANSACTION")
+        con.execute("BEGIN TRANSACTION").fetchall()
         try:
             self._append(table, result, exists)
             con.execute(
                 f'INSERT INTO rejects SELECT *, now()::TIMESTAMP FROM "{result.rejects_table}"'
-            )
+            ).fetchall()
             con.execute(
                 "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
                 [table, str(path), result.sha256, result.rows_read, result.rows_loaded, result.rows_rejected],
-            )
-            con.execute("COMMIT")
+            ).fetchall()
+            con.execute("COMMIT").fetchall()
         except duckdb.Error:
-            con.execute("ROLLBACK")
+            con.execute("ROLLBACK").fetchall()
             raise
         return result
 
@@ -129,19 +129,19 @@ class Workspace:
             f'FROM "{result.accepted_table}"'
         )
         if not exists:
-            con.execute(f'CREATE TABLE "{table}" AS {source}')
+            con.execute(f'CREATE TABLE "{table}" AS {source}').fetchall()
             return
         current = set(self.columns(table))
         for name, kind in con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {source})").fetchall():
             if name not in current:
-                con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {kind}')
-        con.execute(f'INSERT INTO "{table}" BY NAME {source}')
+                con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {kind}').fetchall()
+        con.execute(f'INSERT INTO "{table}" BY NAME {source}').fetchall()
 
     def columns(self, table: str) -> list[str]:
         return [row[0] for row in self.connection.execute(f'DESCRIBE "{table}"').fetchall()]
 
     def count(self, table: str) -> int:
-        (rows,) = self.connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()
+        (rows,) = self.connection.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0]
         return int(rows)
 
     def has(self, table: str) -> bool:
@@ -163,14 +163,14 @@ class Workspace:
         return relation.filter(f"table_name = {_quote(table)}") if table else relation
 
     def loaded_at(self) -> dt.datetime | None:
-        (last,) = self.connection.execute("SELECT max(loaded_at) FROM loads").fetchone()
+        (last,) = self.connection.execute("SELECT max(loaded_at) FROM loads").fetchall()[0]
         return last
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     (found,) = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'", [name]
-    ).fetchone()
+    ).fetchall()[0]
     return bool(found)
 
 

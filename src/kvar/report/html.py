@@ -1,0 +1,131 @@
+"""One self-contained HTML report: Plotly's JavaScript is inlined, so it opens offline."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from kvar.report.kpis import ReportData, ReportInputs, collect
+
+__all__ = ["ReportInputs", "render", "write_report"]
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#1f2933;background:#f7f9fb}
+h1{margin-bottom:.2rem} .sub{color:#52606d;margin-top:0}
+.tiles{display:flex;flex-wrap:wrap;gap:1rem;margin:1.5rem 0}
+.tile{background:#fff;border-radius:10px;padding:1rem 1.2rem;min-width:11rem;box-shadow:0 1px 3px #0002}
+.tile .label{font-size:.8rem;text-transform:uppercase;color:#52606d}
+.tile .value{font-size:1.6rem;font-weight:600;margin:.2rem 0}
+.tile .note{font-size:.75rem;color:#7b8794}
+section{background:#fff;border-radius:10px;padding:1rem;margin:1rem 0;box-shadow:0 1px 3px #0002}
+table{border-collapse:collapse} td,th{padding:.25rem .6rem;border-bottom:1px solid #e4e7eb;text-align:right}
+th:first-child,td:first-child{text-align:left} tr.selected{font-weight:700}
+"""
+
+
+def _figure_html(figure: go.Figure) -> str:
+    figure.update_layout(margin=dict(l=40, r=20, t=50, b=40), template="plotly_white", height=420)
+    return figure.to_html(full_html=False, include_plotlyjs=False)
+
+
+def _cohort_heatmap(rows: list[dict[str, Any]]) -> go.Figure:
+    cohorts = sorted({row["cohort"] for row in rows})
+    offsets = sorted({row["period_offset"] for row in rows})
+    grid = {(row["cohort"], row["period_offset"]): row["percent"] for row in rows}
+    z = [[grid.get((cohort, offset)) for offset in offsets] for cohort in cohorts]
+    labels = [f"{cohort:%Y-%m-%d}" for cohort in cohorts]
+    figure = go.Figure(go.Heatmap(z=z, x=offsets, y=labels, colorscale="Blues", zmin=0, zmax=100,
+                                  hovertemplate="cohort %{y}<br>period +%{x}<br>%{z:.1f} %<extra></extra>"))
+    figure.update_layout(title="Cohort retention: % of the cohort buying again", xaxis_title="periods since first purchase",
+                         yaxis=dict(autorange="reversed"))
+    return figure
+
+
+def _retention_curves(data: ReportData) -> go.Figure:
+    figure = go.Figure()
+    by_cohort: dict[Any, list[tuple[int, float]]] = {}
+    for row in data.cohorts:
+        by_cohort.setdefault(row["cohort"], []).append((row["period_offset"], row["percent"]))
+    for cohort, points in list(by_cohort.items())[-12:]:
+        points.sort()
+        figure.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines", name=f"{cohort:%Y-%m}"))
+    if not by_cohort:
+        periods = [row["period_start"] for row in data.retention]
+        figure.add_trace(go.Scatter(x=periods, y=[row["retention_rate"] for row in data.retention], mode="lines+markers", name="retention rate"))
+        figure.update_layout(title="Retention rate per period (%)")
+    else:
+        figure.update_layout(title="Retention curves by cohort (%)", xaxis_title="periods since first purchase", yaxis_title="% of cohort")
+    return figure
+
+
+def _retention_over_time(data: ReportData) -> go.Figure:
+    periods = [row["period_start"] for row in data.retention]
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=periods, y=[row["retention_rate"] for row in data.retention], name="retention rate %", mode="lines+markers"))
+    figure.add_trace(go.Scatter(x=periods, y=[row["churn_rate"] for row in data.retention], name="churn rate %", mode="lines+markers"))
+    figure.update_layout(title="Retention and churn rate per period: (end − new) / start")
+    return figure
+
+
+def _mrr_chart(rows: list[dict[str, Any]]) -> go.Figure:
+    periods = [row["period_start"] for row in rows]
+    figure = go.Figure()
+    colours = {"new_mrr": "#2f9e44", "reactivation_mrr": "#74b816", "expansion_mrr": "#1c7ed6",
+               "contraction_mrr": "#f59f00", "churned_mrr": "#e03131"}
+    for column, colour in colours.items():
+        figure.add_trace(go.Bar(x=periods, y=[row[column] for row in rows], name=column.replace("_mrr", ""), marker_color=colour))
+    figure.add_trace(go.Scatter(x=periods, y=[row["net_new_mrr"] for row in rows], name="net new", mode="lines+markers", line=dict(color="#212529")))
+    figure.update_layout(barmode="relative", title="MRR movements per period")
+    return figure
+
+
+def _benchmark_chart(data: ReportData) -> go.Figure:
+    rows = data.benchmarks
+    labels = ["You"] + [row["label"] for row in rows if row["industry"] not in ("professional_services",)]
+    values = [data.yearly_retention] + [row["benchmark_rate"] for row in rows if row["industry"] not in ("professional_services",)]
+    colours = ["#1c7ed6"] + ["#adb5bd"] * (len(labels) - 1)
+    figure = go.Figure(go.Bar(x=values, y=labels, orientation="h", marker_color=colours, text=[f"{v:.1f} %" for v in values]))
+    figure.update_layout(title=f"Annual retention vs industry averages ({html.escape(data.yearly_basis)})", yaxis=dict(autorange="reversed"), xaxis_title="%")
+    return figure
+
+
+def render(data: ReportData, title: str = "kvar retention report") -> str:
+    """The report as one HTML string."""
+    tiles = "".join(
+        f'<div class="tile"><div class="label">{html.escape(label)}</div><div class="value">{html.escape(value)}</div>'
+        f'<div class="note">{html.escape(note)}</div></div>'
+        for label, value, note in data.tiles
+    )
+    sections = []
+    if data.benchmarks:
+        sections.append(_figure_html(_benchmark_chart(data)))
+        rows = "".join(
+            f'<tr class="{"selected" if row["selected"] else ""}"><td>{html.escape(row["label"])}</td><td>{row["benchmark_rate"]:.1f} %</td>'
+            f'<td>{row["difference"]:+.1f} pts</td><td>{row["verdict"]}</td></tr>'
+            for row in data.benchmarks
+        )
+        sections.append(f"<table><tr><th>industry</th><th>average retention</th><th>you vs them</th><th></th></tr>{rows}</table>")
+    if data.cohorts:
+        sections.append(_figure_html(_cohort_heatmap(data.cohorts)))
+    sections.append(_figure_html(_retention_curves(data)))
+    sections.append(_figure_html(_retention_over_time(data)))
+    if data.mrr:
+        sections.append(_figure_html(_mrr_chart(data.mrr)))
+    body = "".join(f"<section>{section}</section>" for section in sections)
+    return (
+        f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+        f"<style>{_STYLE}</style><script type=\"text/javascript\">{get_plotlyjs()}</script></head><body>"
+        f"<h1>{html.escape(title)}</h1><p class=\"sub\">Definitions: docs/definitions.md. Periods are complete and half-open; times UTC.</p>"
+        f"<div class=\"tiles\">{tiles}</div>{body}</body></html>"
+    )
+
+
+def write_report(inputs: ReportInputs, path: Path) -> ReportData:
+    """Compute everything and write the report to ``path``; return what it shows."""
+    data = collect(inputs)
+    path.write_text(render(data), encoding="utf-8")
+    return data

@@ -1,0 +1,124 @@
+"""The headline numbers of a report, computed from the metrics (no plotting here)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from kvar.metrics.benchmarks import benchmark_comparison
+from kvar.metrics.cohorts import cohort_table
+from kvar.metrics.engagement import stickiness
+from kvar.metrics.frames import rows_of
+from kvar.metrics.purchases import repeat_purchase_rate
+from kvar.metrics.retention import retention_table
+from kvar.metrics.revenue import mrr_movements
+from kvar.metrics.sentiment import satisfaction_scores
+from kvar.metrics.value import pareto_concentration
+
+
+@dataclass
+class ReportInputs:
+    """Frames (any kind kvar accepts) and settings for a report; absent tables are skipped."""
+
+    transactions: Any = None
+    subscriptions: Any = None
+    events: Any = None
+    feedback: Any = None
+    period: str = "month"
+    inactivity: str = "90d"
+    industry: str | None = None
+
+
+@dataclass
+class ReportData:
+    """Everything a report shows, as plain rows."""
+
+    retention: list[dict[str, Any]] = field(default_factory=list)
+    yearly_retention: float | None = None
+    yearly_basis: str = ""
+    benchmarks: list[dict[str, Any]] = field(default_factory=list)
+    cohorts: list[dict[str, Any]] = field(default_factory=list)
+    mrr: list[dict[str, Any]] = field(default_factory=list)
+    pareto: list[dict[str, Any]] = field(default_factory=list)
+    repeat: list[dict[str, Any]] = field(default_factory=list)
+    engagement: list[dict[str, Any]] = field(default_factory=list)
+    satisfaction: list[dict[str, Any]] = field(default_factory=list)
+    tiles: list[tuple[str, str, str]] = field(default_factory=list)  # (label, value, note)
+
+
+def annual_retention(monthly: list[dict[str, Any]]) -> float | None:
+    """Retention over the last 12 complete months: the product of the monthly rates (percent).
+
+    The share of customers present at the start of the year still there at its end equals the product of
+    the monthly survival rates when each month's starters are those retained from the month before.
+    """
+    rates = [row["retention_rate"] for row in monthly if row["retention_rate"] is not None][-12:]
+    if len(rates) < 12:
+        return None
+    return math.prod(rate / 100.0 for rate in rates) * 100.0
+
+
+def collect(inputs: ReportInputs) -> ReportData:
+    """Run every metric the inputs allow."""
+    data = ReportData()
+    source = {"subscriptions": inputs.subscriptions} if inputs.subscriptions is not None else {"transactions": inputs.transactions}
+    data.retention = rows_of(retention_table(**source, period=inputs.period, inactivity=inputs.inactivity))
+    monthly = data.retention if inputs.period == "month" else rows_of(retention_table(**source, period="month", inactivity=inputs.inactivity))
+    yearly = rows_of(retention_table(**source, period="year", inactivity=inputs.inactivity)) if len(monthly) >= 12 else []
+    complete_years = [row for row in yearly if row["retention_rate"] is not None]
+    if complete_years:
+        data.yearly_retention = complete_years[-1]["retention_rate"]
+        data.yearly_basis = f"calendar year from {complete_years[-1]['period_start']:%Y-%m-%d}"
+    elif (annual := annual_retention(monthly)) is not None:
+        data.yearly_retention, data.yearly_basis = annual, "last 12 months, product of monthly rates"
+    if data.yearly_retention is not None:
+        data.benchmarks = benchmark_comparison(data.yearly_retention, inputs.industry)
+    if inputs.transactions is not None:
+        data.cohorts = rows_of(cohort_table(inputs.transactions, period=inputs.period))
+        data.pareto = rows_of(pareto_concentration(inputs.transactions))
+        data.repeat = rows_of(repeat_purchase_rate(inputs.transactions))
+    if inputs.subscriptions is not None:
+        data.mrr = rows_of(mrr_movements(inputs.subscriptions, period=inputs.period))
+    if inputs.events is not None:
+        data.engagement = rows_of(stickiness(inputs.events, period="month"))
+    if inputs.feedback is not None:
+        data.satisfaction = rows_of(satisfaction_scores(inputs.feedback, period=inputs.period))
+    data.tiles = tiles(data)
+    return data
+
+
+def _latest(rows: list[dict[str, Any]], column: str) -> Any:
+    values = [row[column] for row in rows if row.get(column) is not None]
+    return values[-1] if values else None
+
+
+def tiles(data: ReportData) -> list[tuple[str, str, str]]:
+    """KPI tiles: (label, formatted value, note)."""
+    out: list[tuple[str, str, str]] = []
+    last = data.retention[-1] if data.retention else None
+    if last:
+        period = f"{last['period_start']:%Y-%m-%d} – {last['period_end']:%Y-%m-%d}"
+        out.append(("Customers", f"{last['customers_end']:,}", f"at {last['period_end']:%Y-%m-%d}"))
+        if last["retention_rate"] is not None:
+            out.append(("Retention rate", f"{last['retention_rate']:.1f} %", period))
+            out.append(("Churn rate", f"{last['churn_rate']:.1f} %", period))
+    if data.yearly_retention is not None:
+        out.append(("Annual retention", f"{data.yearly_retention:.1f} %", data.yearly_basis))
+    if data.mrr:
+        row = data.mrr[-1]
+        out.append(("MRR", f"{row['mrr_end']:,.0f}", f"ARR {row['arr_end']:,.0f}"))
+        if row["nrr"] is not None:
+            out.append(("NRR / GRR", f"{row['nrr']:.1f} % / {row['grr']:.1f} %", "last period"))
+        if row["arpa"] is not None:
+            out.append(("ARPA", f"{row['arpa']:,.2f}", "per paying customer"))
+    for row in data.pareto:
+        if abs(row["top_share"] - 0.2) < 1e-9 and row["revenue_share"] is not None:
+            out.append(("Top 20 % of customers", f"{row['revenue_share']:.1f} %", "of net revenue"))
+    if data.repeat:
+        out.append(("Repeat purchase rate", f"{data.repeat[0]['repeat_purchase_rate']:.1f} %", "customers buying twice or more"))
+    if (nps := _latest(data.satisfaction, "nps")) is not None:
+        out.append(("NPS", f"{nps:+.0f}", "last period with answers"))
+    if (sticky := _latest(data.engagement, "stickiness")) is not None:
+        out.append(("DAU / MAU", f"{sticky:.1f} %", "last complete month"))
+    return out
