@@ -1,0 +1,67 @@
+"""Shared fixtures: paths to the bundled data, frames on every engine, one Spark session per run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return DATA
+
+
+@pytest.fixture()
+def con() -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'").fetchall()
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local Spark session for the whole run (UTC, small shuffles, no UI)."""
+    pyspark_sql = pytest.importorskip("pyspark.sql")
+    os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
+    session = (
+        pyspark_sql.SparkSession.builder.master("local[2]")
+        .appName("kvar-tests")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.memory", "2g")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def arrow_table(rows: list[dict[str, Any]]) -> pa.Table:
+    return pa.Table.from_pylist(rows)
+
+
+Maker = Callable[[pa.Table], Any]
+
+
+@pytest.fixture()
+def duckdb_frame(con: duckdb.DuckDBPyConnection) -> Maker:
+    """Turn an Arrow table into a DuckDB relation on the test's connection."""
+    def make(table: pa.Table) -> Any:
+        return con.from_arrow(table)
+
+    return make
+
+
+def ts(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
