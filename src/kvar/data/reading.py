@@ -10,6 +10,7 @@ index for Parquet.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import re
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from kvar.errors import FileFormatError
 _DELIMITERS = re.compile(r"[,;\t|]")
 _NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
 _YYYYMMDD = re.compile(r"^(19|20)\d{6}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}|^\d{1,2}[/.]\d{1,2}[/.]\d{2,4}")
 
 #: Headerless whitespace layouts recognised by their shape (the CDNOW files of Fader & Hardie).
 _CDNOW_SAMPLE = ("master_customer_id", "customer_id", "date", "number_of_cds", "dollar_value")
@@ -53,7 +55,7 @@ def read_raw(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> RawTable
         raise FileFormatError(f"{path}: no lines of text")
     if not _DELIMITERS.search(first_lines[0]) and len(first_lines[0].split()) > 1:
         return _read_whitespace(con, path, table, first_lines)
-    return _read_delimited(con, path, table)
+    return _read_delimited(con, path, table, first_lines)
 
 
 def _first_lines(path: Path, count: int) -> list[str]:
@@ -88,14 +90,27 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> Raw
     return _describe(con, path, table, tuple(names), ())
 
 
-def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> RawTable:
-    try:
-        sniffed = con.execute(f"SELECT Delimiter, HasHeader FROM sniff_csv({_quote(path)})").fetchall()[0]
-    except duckdb.Error as error:
-        raise FileFormatError(f"{path}: not a readable CSV file ({error})") from error
-    delimiter, has_header = sniffed
+def _sniff(path: Path, lines: list[str]) -> tuple[str, bool]:
+    """Delimiter (the commonest of , ; tab | in the first line) and whether that line is a header.
+
+    A first line is a header when none of its fields looks like a number or a date; sniffing here, not
+    in the engine, keeps a file with a malformed line readable.
+    """
+    first = lines[0]
+    counts = {delimiter: first.count(delimiter) for delimiter in ",;\t|"}
+    delimiter = max(counts, key=lambda key: counts[key])
+    if counts[delimiter] == 0:
+        delimiter = ","
+    fields = next(csv.reader([first], delimiter=delimiter))
+    has_header = not any(_NUMBER.match(field.strip()) or _DATE.match(field.strip()) for field in fields)
+    return delimiter, has_header
+
+
+def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, table: str, first_lines: list[str]) -> RawTable:
+    delimiter, has_header = _sniff(path, first_lines)
+    quoted_delimiter = "\\t" if delimiter == "\t" else delimiter
     options = (
-        f"delim = '{delimiter}', header = {bool(has_header)}, "
+        f"delim = '{quoted_delimiter}', header = {has_header}, "
         "all_varchar = true, ignore_errors = true, store_rejects = true, "
         f"rejects_table = '{table}_bad_lines', rejects_scan = '{table}_bad_scans'"
     )
@@ -109,7 +124,7 @@ def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> R
             f'FROM "{table}_lines"'
         ).fetchall()
         bad = con.execute(
-            f'SELECT line, csv_line, error_message FROM "{table}_bad_lines" ORDER BY line'
+            f'SELECT line, any_value(csv_line), max(error_message) FROM "{table}_bad_lines" GROUP BY line ORDER BY line'
         ).fetchall()
     except duckdb.Error as error:
         raise FileFormatError(f"{path}: not a readable CSV file ({error})") from error
