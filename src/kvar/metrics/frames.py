@@ -92,6 +92,7 @@ def rows_of(frame: nw.LazyFrame | Any) -> list[dict[str, Any]]:
     """
     lazy, _ = as_lazy(frame)
     table = lazy.collect(backend="pyarrow").to_native()
+    table = table.drop([name for name in table.column_names if name.startswith("__index_level_")])
     out = []
     for row in table.to_pylist():
         out.append(

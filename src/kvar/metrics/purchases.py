@@ -16,7 +16,7 @@ from kvar.errors import InputError, ParameterError
 from kvar.metrics.calendar import calendar, default_as_of, observed_range
 from kvar.metrics.frames import as_lazy, require_columns
 from kvar.metrics.periods import period_index, truncate
-from kvar.metrics.retention import count_of, fill_calendar, segment_of
+from kvar.metrics.retention import fill_calendar, segment_of, sum_flags
 
 Frequency = Literal["D", "W", "M"]
 _FREQ_PERIOD = {"D": "day", "W": "week", "M": "month"}
@@ -134,20 +134,28 @@ def purchase_activity(
     placed = rows.join(periods, how="cross").filter(
         nw.col("occurred_at") >= nw.col("period_start"), nw.col("occurred_at") < nw.col("period_end")
     )
-    per_customer = placed.group_by(*keys, "period_start", "customer_id").agg(
-        purchases=count_of(amount > 0),
-        purchase_amount=nw.when(amount > 0).then(amount).otherwise(0.0).sum(),
-        revenue=amount.sum(),
-        returning=(nw.col("first_purchase") < nw.col("period_start")).cast(nw.Int64).max(),
+    marked = placed.with_columns(
+        is_purchase=(amount > 0).cast(nw.Int64),
+        purchase_amount=nw.when(amount > 0).then(amount).otherwise(0.0),
+        revenue=amount,
+        returning=(nw.col("first_purchase") < nw.col("period_start")).cast(nw.Int64),
+    )
+    per_customer = marked.group_by(*keys, "period_start", "customer_id").agg(
+        nw.col("is_purchase").sum().cast(nw.Int64).alias("purchases"),
+        nw.col("purchase_amount").sum(),
+        nw.col("revenue").sum(),
+        nw.col("returning").max(),
     )
     buyer = nw.col("purchases") > 0
-    sums = per_customer.group_by(*keys, "period_start").agg(
-        buyers=count_of(buyer),
-        returning_buyers=count_of(buyer & (nw.col("returning") == 1)),
-        purchases=nw.col("purchases").sum().cast(nw.Int64),
-        purchase_amount=nw.col("purchase_amount").sum(),
-        revenue=nw.col("revenue").sum(),
+    counts = sum_flags(
+        per_customer,
+        (*keys, "period_start"),
+        {"buyers": buyer, "returning_buyers": buyer & (nw.col("returning") == 1)},
     )
+    totals = per_customer.group_by(*keys, "period_start").agg(
+        nw.col("purchases").sum().cast(nw.Int64), nw.col("purchase_amount").sum(), nw.col("revenue").sum()
+    )
+    sums = counts.join(totals, on=[*keys, "period_start"])
     filled = fill_calendar(
         sums, periods, rows, keys, ("buyers", "returning_buyers", "purchases", "purchase_amount", "revenue")
     )
@@ -181,13 +189,13 @@ def repeat_purchase_rate(
     if by:
         require_columns(facts, "transactions", ["occurred_at"])
         per_customer = per_customer.join(segment_of(facts, by, "occurred_at", customers), on="customer_id", how="left")
-    totals = per_customer.group_by(*keys) if keys else None
-    aggregates = dict(
-        customers=nw.len().cast(nw.Int64),
-        repeat_customers=count_of(nw.col("purchases") > 1),
-        purchases=nw.col("purchases").sum().cast(nw.Int64),
+    marked = per_customer.with_columns(repeat=(nw.col("purchases") > 1).cast(nw.Int64), one=nw.lit(1, nw.Int64))
+    aggregates = (
+        nw.col("one").sum().cast(nw.Int64).alias("customers"),
+        nw.col("repeat").sum().cast(nw.Int64).alias("repeat_customers"),
+        nw.col("purchases").sum().cast(nw.Int64),
     )
-    summed = totals.agg(**aggregates).sort(*keys) if totals else per_customer.select(**aggregates)
+    summed = marked.group_by(*keys).agg(*aggregates).sort(*keys) if keys else marked.select(*aggregates)
     result = summed.with_columns(
         repeat_purchase_rate=nw.col("repeat_customers").cast(nw.Float64) * 100.0
         / nw.col("customers").cast(nw.Float64),

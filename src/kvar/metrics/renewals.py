@@ -18,7 +18,7 @@ from kvar.metrics.activity import intervals_from_subscriptions, spells
 from kvar.metrics.calendar import calendar, default_as_of, observed_range
 from kvar.metrics.frames import as_lazy, require_columns
 from kvar.metrics.periods import window_offset
-from kvar.metrics.retention import count_of, fill_calendar
+from kvar.metrics.retention import fill_calendar, sum_flags
 
 
 def renewal_rate(
@@ -38,8 +38,8 @@ def renewal_rate(
     placed = within.join(periods, how="cross").filter(
         nw.col("ended_at") >= nw.col("period_start"), nw.col("ended_at") < nw.col("period_end")
     )
-    counts = placed.group_by("period_start").agg(
-        ended=nw.len().cast(nw.Int64), renewed=count_of(nw.col("spell_end") > nw.col("reach"))
+    counts = sum_flags(
+        placed, ("period_start",), {"ended": nw.lit(True), "renewed": nw.col("spell_end") > nw.col("reach")}
     )
     filled = fill_calendar(counts, periods, periods, (), ("ended", "renewed"))
     result = filled.with_columns(

@@ -68,14 +68,15 @@ def retention_table(
         as_of=as_of,
     )
     gained = (nw.col("at_end") == 1) & (nw.col("at_start") == 0)
-    counts = states.group_by(*segment_keys, "period_start").agg(
-        customers_start=count_of(nw.col("at_start") == 1),
-        customers_end=count_of(nw.col("at_end") == 1),
-        new_customers=count_of(gained),
-        reactivated=count_of(gained & (nw.col("acquired") == 0)),
-        churned=count_of((nw.col("at_start") == 1) & (nw.col("at_end") == 0)),
-        acquired=count_of(nw.col("acquired") == 1),
-    )
+    flags = {
+        "customers_start": nw.col("at_start") == 1,
+        "customers_end": nw.col("at_end") == 1,
+        "new_customers": gained,
+        "reactivated": gained & (nw.col("acquired") == 0),
+        "churned": (nw.col("at_start") == 1) & (nw.col("at_end") == 0),
+        "acquired": nw.col("acquired") == 1,
+    }
+    counts = sum_flags(states, (*segment_keys, "period_start"), flags)
     return finish(with_rates(fill_calendar(counts, periods, states, segment_keys)))
 
 
@@ -144,15 +145,20 @@ def fill_calendar(
     grid = periods.select("period_start", "period_end")
     if segment_keys:
         grid = grid.join(states.select(*segment_keys).unique(), how="cross")
+    types = counts.collect_schema()
     filled = grid.join(counts, on=[*segment_keys, "period_start"], how="left")
     return filled.with_columns(
-        *(nw.col(name).fill_null(0) for name in count_columns)
+        *(nw.col(name).fill_null(0).cast(types[name]) for name in count_columns)
     ).sort(*segment_keys, "period_start")
 
 
-def count_of(condition: nw.Expr) -> nw.Expr:
-    """Number of rows where ``condition`` holds, as Int64 on every engine."""
-    return condition.cast(nw.Int64).sum().cast(nw.Int64)
+def sum_flags(frame: nw.LazyFrame, keys: tuple[str, ...], flags: dict[str, nw.Expr]) -> nw.LazyFrame:
+    """Per group of ``keys``, how many rows meet each named condition (Int64 counts).
+
+    The conditions become 0/1 columns before grouping, so every engine runs a plain grouped sum.
+    """
+    marked = frame.with_columns(**{name: condition.cast(nw.Int64) for name, condition in flags.items()})
+    return marked.group_by(*keys).agg(*(nw.col(name).sum().cast(nw.Int64) for name in flags))
 
 
 def with_rates(counts: nw.LazyFrame) -> nw.LazyFrame:

@@ -32,7 +32,7 @@ from narwhals.typing import IntoFrame
 from kvar.metrics.activity import OPEN_END
 from kvar.metrics.calendar import calendar, default_as_of, observed_range
 from kvar.metrics.frames import as_lazy, require_columns
-from kvar.metrics.retention import count_of, fill_calendar, segment_of
+from kvar.metrics.retention import fill_calendar, segment_of
 
 MOVEMENTS = ("new_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr", "reactivation_mrr")
 _SUMS = ("mrr_start", "mrr_end", *MOVEMENTS)
@@ -53,10 +53,12 @@ def customer_mrr_changes(
     mrr = nw.col("mrr").cast(nw.Float64)
     at_start = (nw.col("started_at") < nw.col("period_start")) & (nw.col("ended_at") >= nw.col("period_start"))
     at_end = nw.col("ended_at") >= nw.col("period_end")
-    changes = touching.group_by("customer_id", "period_start").agg(
-        m0=nw.when(at_start).then(mrr).otherwise(0.0).sum(),
-        m1=nw.when(at_end).then(mrr).otherwise(0.0).sum(),
-        first_paid_at=nw.col("first_paid_at").min(),
+    changes = (
+        touching.with_columns(
+            m0=nw.when(at_start).then(mrr).otherwise(0.0), m1=nw.when(at_end).then(mrr).otherwise(0.0)
+        )
+        .group_by("customer_id", "period_start")
+        .agg(nw.col("m0").sum(), nw.col("m1").sum(), nw.col("first_paid_at").min())
     )
     if segment is not None:
         changes = changes.join(segment, on="customer_id", how="left")
@@ -94,21 +96,31 @@ def mrr_movements(
     shrank = (m1 > 0) & (m1 < m0)
     lost = (m0 > 0) & (m1 == 0)
     delta = m1 - m0
-    sums = changes.group_by(*keys, "period_start").agg(
-        mrr_start=m0.sum(),
-        mrr_end=m1.sum(),
-        new_mrr=nw.when(is_new).then(m1).otherwise(0.0).sum(),
-        expansion_mrr=nw.when(grew).then(delta).otherwise(0.0).sum(),
-        contraction_mrr=nw.when(shrank).then(delta).otherwise(0.0).sum(),
-        churned_mrr=nw.when(lost).then(-m0).otherwise(0.0).sum(),
-        reactivation_mrr=nw.when(is_back).then(m1).otherwise(0.0).sum(),
-        paying_start=count_of(m0 > 0),
-        paying_end=count_of(m1 > 0),
-        new_paying=count_of(is_new),
-        expanded=count_of(grew),
-        contracted=count_of(shrank),
-        churned_paying=count_of(lost),
-        reactivated_paying=count_of(is_back),
+    amounts = {
+        "new_mrr": nw.when(is_new).then(m1),
+        "expansion_mrr": nw.when(grew).then(delta),
+        "contraction_mrr": nw.when(shrank).then(delta),
+        "churned_mrr": nw.when(lost).then(-m0),
+        "reactivation_mrr": nw.when(is_back).then(m1),
+    }
+    flags = {
+        "paying_start": m0 > 0,
+        "paying_end": m1 > 0,
+        "new_paying": is_new,
+        "expanded": grew,
+        "contracted": shrank,
+        "churned_paying": lost,
+        "reactivated_paying": is_back,
+    }
+    classified = changes.with_columns(
+        **{name: amount.otherwise(0.0) for name, amount in amounts.items()},
+        **{name: flag.cast(nw.Int64) for name, flag in flags.items()},
+    )
+    sums = classified.group_by(*keys, "period_start").agg(
+        nw.col("m0").sum().alias("mrr_start"),
+        nw.col("m1").sum().alias("mrr_end"),
+        *(nw.col(name).sum() for name in amounts),
+        *(nw.col(name).sum().cast(nw.Int64) for name in flags),
     )
     filled = fill_calendar(sums, periods, changes, keys, _SUMS + _COUNTS)
     return finish(with_revenue_kpis(filled))

@@ -20,7 +20,7 @@ from narwhals.typing import IntoFrame
 
 from kvar.metrics.calendar import calendar, default_as_of, observed_range
 from kvar.metrics.frames import as_lazy, require_columns
-from kvar.metrics.retention import count_of, fill_calendar, segment_of
+from kvar.metrics.retention import fill_calendar, segment_of, sum_flags
 
 _COUNTS = ("nps_responses", "promoters", "passives", "detractors", "csat_responses", "satisfied")
 
@@ -49,13 +49,17 @@ def satisfaction_scores(
     )
     score = nw.col("score").cast(nw.Float64)
     is_nps, is_csat = nw.col("kind") == "nps", nw.col("kind") == "csat"
-    counts = placed.group_by(*keys, "period_start").agg(
-        nps_responses=count_of(is_nps),
-        promoters=count_of(is_nps & (score >= 9)),
-        passives=count_of(is_nps & (score >= 7) & (score < 9)),
-        detractors=count_of(is_nps & (score <= 6)),
-        csat_responses=count_of(is_csat),
-        satisfied=count_of(is_csat & (score >= 4)),
+    counts = sum_flags(
+        placed,
+        (*keys, "period_start"),
+        {
+            "nps_responses": is_nps,
+            "promoters": is_nps & (score >= 9),
+            "passives": is_nps & (score >= 7) & (score < 9),
+            "detractors": is_nps & (score <= 6),
+            "csat_responses": is_csat,
+            "satisfied": is_csat & (score >= 4),
+        },
     )
     filled = fill_calendar(counts, periods, answers, keys, _COUNTS)
     nps_n = nw.col("nps_responses").cast(nw.Float64)

@@ -103,8 +103,8 @@ def unit_economics(
     if not 0 < gross_margin <= 1:
         raise ParameterError(f"gross_margin: expected a fraction in (0, 1], got {gross_margin}")
     subs, finish = as_lazy(subscriptions)
-    retention = nw.from_native(retention_table(subscriptions=subs, period=period, grace=grace, as_of=as_of))
-    revenue = nw.from_native(mrr_movements(subs, period=period, as_of=as_of))
+    retention, _ = as_lazy(retention_table(subscriptions=subs, period=period, grace=grace, as_of=as_of))
+    revenue, _ = as_lazy(mrr_movements(subs, period=period, as_of=as_of))
     joined = retention.select("period_start", "period_end", "churn_rate", "customers_end").join(
         revenue.select("period_start", "mrr_end", "paying_end", "arpa"), on="period_start"
     )

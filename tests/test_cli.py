@@ -1,0 +1,98 @@
+"""The command-line contract: forms and JSON shapes that scripts depend on, and clean errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from kvar.cli import app
+
+runner = CliRunner()
+
+
+def run_json(*args: str) -> dict:
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_summary_reproduces_cdnow_published_table(data_dir) -> None:
+    document = run_json("summary", "--transactions", str(data_dir / "CDNOW_sample.txt"), "--freq", "D", "--unit", "W", "--calibration-end", "1997-09-30")
+    assert document["command"] == "summary"
+    rows = {int(row["customer_id"]): row for row in document["rows"]}
+    with (data_dir / "cdnow_customers_summary_with_transactions.csv").open() as handle:
+        for expected in csv.DictReader(handle):
+            row = rows[int(expected["ID"])]
+            assert row["frequency"] == int(expected["x"])
+            assert abs(row["recency"] - float(expected["t_x"])) <= 0.0051
+            assert abs(row["T"] - float(expected["T"])) <= 0.0051
+            assert abs(row["monetary_value"] - float(expected["zbar"])) <= 0.0051
+
+
+def test_retention_cohorts_and_mrr_json(data_dir, tmp_path) -> None:
+    retention = run_json("retention", "--transactions", str(data_dir / "CDNOW_master.txt"), "--period", "month", "--inactivity", "90d")
+    first = retention["rows"][1]
+    assert set(first) >= {"period_start", "customers_start", "new_customers", "churned", "customers_end", "retention_rate", "churn_rate"}
+    assert first["retention_rate"] == pytest.approx((first["customers_end"] - first["new_customers"]) * 100 / first["customers_start"])
+    cohorts = run_json("cohorts", "--transactions", str(data_dir / "CDNOW_master.txt"), "--period", "quarter", "--value", "revenue")
+    assert cohorts["rows"][0]["period_offset"] == 0 and cohorts["rows"][0]["percent"] == 100.0
+    subs = tmp_path / "subs.csv"
+    subs.write_text("sub,cust,start,end,monthly,tier\ns1,a,2024-01-10,2024-03-05,30,basic\ns2,b,2024-01-20,,50,pro\n")
+    mrr = run_json("mrr", "--subscriptions", str(subs), "--period", "month",
+                   "--map", "subscription_id=sub", "--map", "customer_id=cust", "--map", "started_at=start",
+                   "--map", "ended_at=end", "--map", "mrr=monthly")
+    assert [row["mrr_end"] for row in mrr["rows"]] == [80.0, 80.0]
+    by_plan = run_json("retention", "--subscriptions", str(subs), "--by", "plan",
+                          "--map", "customer_id=cust", "--map", "started_at=start", "--map", "ended_at=end", "--map", "mrr=monthly")
+    assert {(row["plan"], row["customers_end"]) for row in by_plan["rows"]} == {("basic", 1), ("pro", 1)}
+
+
+def test_bad_input_gives_one_line_and_exit_2_without_traceback(tmp_path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("who,when\nc1,2024-01-01\n")
+    result = subprocess.run([sys.executable, "-m", "kvar", "retention", "--transactions", str(bad), "--json"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "needs column(s) customer_id, occurred_at" in result.stderr
+    assert result.stdout == ""
+    missing = runner.invoke(app, ["cohorts", "--transactions", str(tmp_path / "none.csv"), "--json"])
+    assert missing.exit_code == 2 and "no such file" in missing.output
+
+
+def test_rejects_are_reported_and_written(tmp_path) -> None:
+    orders = tmp_path / "orders.csv"
+    orders.write_text("customer_id,occurred_at,amount\nc1,2024-01-01,5\nc2,yesterday,5\nc1,2024-02-02,5\nc1,2024-03-03,5\n")
+    rejects = tmp_path / "rejects.csv"
+    result = runner.invoke(app, ["retention", "--transactions", str(orders), "--json", "--rejects", str(rejects)])
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    assert document["loads"][0]["rows_rejected"] == 1
+    assert "unparseable time" in rejects.read_text()
+
+
+def test_workspace_commands(tmp_path, data_dir) -> None:
+    workspace = tmp_path / "ws.duckdb"
+    assert runner.invoke(app, ["init", str(workspace)]).exit_code == 0
+    loaded = runner.invoke(app, ["load", "transactions", str(data_dir / "CDNOW_sample.txt"), "--workspace", str(workspace)])
+    assert loaded.exit_code == 0 and "6,919 loaded" in loaded.output
+    again = runner.invoke(app, ["load", "transactions", str(data_dir / "CDNOW_sample.txt"), "--workspace", str(workspace)])
+    assert "already loaded" in again.output
+    tables = run_json("tables", "--workspace", str(workspace))
+    assert tables["rows"] == [{"table": "transactions", "rows": 6919, "rejected": 0}]
+    from_workspace = run_json("summary", "--workspace", str(workspace), "--calibration-end", "1997-09-30")
+    assert len(from_workspace["rows"]) == 2357
+
+
+def test_report_is_self_contained(tmp_path, data_dir) -> None:
+    output = tmp_path / "report.html"
+    result = runner.invoke(app, ["report", "--transactions", str(data_dir / "CDNOW_master.txt"), "--output", str(output), "--industry", "ecommerce"])
+    assert result.exit_code == 0, result.output
+    html = output.read_text()
+    assert 'src="http' not in html
+    assert "Plotly.newPlot" in html and "Cohort retention" in html and "E-commerce" in html
+
