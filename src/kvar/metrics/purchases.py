@@ -28,8 +28,8 @@ def customer_summary(
     *,
     freq: Frequency = "D",
     unit: Frequency | None = None,
-    calibration_end: dt.date | dt.datetime | None = None,
-    observation_end: dt.date | dt.datetime | None = None,
+    calibration_end: str | dt.date | dt.datetime | None = None,
+    observation_end: str | dt.date | dt.datetime | None = None,
 ) -> Any:
     """Per-customer frequency, recency, T and monetary value, as lifetimes' ``summary_data_from_transaction_data``.
 
@@ -204,7 +204,12 @@ def repeat_purchase_rate(
     return finish(result)
 
 
-def _as_datetime(value: dt.date | dt.datetime) -> dt.datetime:
+def _as_datetime(value: str | dt.date | dt.datetime) -> dt.datetime:
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError as error:
+            raise ParameterError(f"expected a date such as 1997-09-30, got {value!r}") from error
     if isinstance(value, dt.datetime):
         return value.replace(tzinfo=None)
     return dt.datetime(value.year, value.month, value.day)
