@@ -51,18 +51,27 @@ def intervals_from_subscriptions(
     )
 
 
-def spells(intervals: nw.LazyFrame, keys: tuple[str, ...] = ("customer_id",)) -> nw.LazyFrame:
+def spells(
+    intervals: nw.LazyFrame, keys: tuple[str, ...] = ("customer_id",), *, equal_lengths: bool = False
+) -> nw.LazyFrame:
     """Merge each customer's overlapping or touching intervals into spells.
+
+    ``equal_lengths``: interval ends never decrease as starts increase (an inactivity window of fixed
+    length), so the furthest end reached so far is the previous row's and one window pass is saved.
 
     Input columns: ``keys``, ``start``, ``end``. Output: ``keys``, ``spell_start``, ``spell_end``,
     ``acquired_at`` (the customer's first ``spell_start``).
     """
     order = ["start", "end"]
     part = list(keys)
-    reach = intervals.with_columns(reach=nw.col("end").cum_max().over(*part, order_by=order))
+    if equal_lengths:
+        # Ends grow with starts: the furthest end reached so far is the previous row's.
+        reach = intervals.with_columns(previous_reach=nw.col("end").shift(1).over(*part, order_by=order))
+    else:
+        reach = intervals.with_columns(
+            reach=nw.col("end").cum_max().over(*part, order_by=order)
+        ).with_columns(previous_reach=nw.col("reach").shift(1).over(*part, order_by=order))
     flagged = reach.with_columns(
-        previous_reach=nw.col("reach").shift(1).over(*part, order_by=order)
-    ).with_columns(
         opens=(nw.col("previous_reach").is_null() | (nw.col("start") > nw.col("previous_reach"))).cast(
             nw.Int64
         )

@@ -21,7 +21,7 @@ from narwhals.typing import IntoFrame
 from kvar.errors import ParameterError
 from kvar.metrics.calendar import calendar, default_as_of, observed_range
 from kvar.metrics.frames import as_lazy, require_columns
-from kvar.metrics.periods import period_index, period_start
+from kvar.metrics.periods import period_start, with_period_index
 from kvar.metrics.retention import segment_of
 
 CohortValue = Literal["customers", "revenue"]
@@ -55,29 +55,27 @@ def cohort_table(
         ),
         how="cross",
     ).filter(nw.col("occurred_at") < nw.col("after_last"))
-    indexed = bounded.with_columns(index=period_index("occurred_at", period))
-    members = indexed.group_by("customer_id").agg(
-        cohort_index=nw.col("index").min(), cohort_at=nw.col("occurred_at").min()
-    ).with_columns(cohort=period_start("cohort_at", period))
+    spend = [nw.col("amount").cast(nw.Float64).sum()] if value == "revenue" else []
+    buckets = (
+        bounded.with_columns(bucket=period_start("occurred_at", period))
+        .group_by("customer_id", "bucket")
+        .agg(*spend, rows=nw.len())
+    )
+    indexed = with_period_index(buckets, "bucket", period, "index")
+    members = indexed.group_by("customer_id").agg(cohort_index=nw.col("index").min(), cohort=nw.col("bucket").min())
     if by:
         members = members.join(segment_of(facts, by, "occurred_at", customers), on="customer_id", how="left")
     activity = indexed.join(members, on="customer_id").with_columns(
         period_offset=nw.col("index") - nw.col("cohort_index")
     )
-    if value == "customers":
-        cells = activity.group_by(*keys, "cohort", "period_offset").agg(
-            value=nw.col("customer_id").n_unique().cast(nw.Float64)
-        )
-    else:
-        cells = activity.group_by(*keys, "cohort", "period_offset").agg(
-            value=nw.col("amount").cast(nw.Float64).sum()
-        )
-    sizes = members.group_by(*keys, "cohort").agg(cohort_size=nw.col("customer_id").n_unique().cast(nw.Int64))
-    last_index = periods.select(last_index=period_index("period_start", period).max())
+    measure = nw.len().cast(nw.Float64) if value == "customers" else nw.col("amount").sum()
+    cells = activity.group_by(*keys, "cohort", "period_offset").agg(measure.alias("value"))
+    sizes = members.group_by(*keys, "cohort").agg(cohort_size=nw.len().cast(nw.Int64))
+    last_index = with_period_index(periods, "period_start", period, "index").select(last_index=nw.col("index").max())
     offsets = periods.select(period_offset=nw.col("period_number").cast(nw.Int64))
     grid = (
-        sizes.join(last_index, how="cross")
-        .with_columns(cohort_index=period_index("cohort", period))
+        with_period_index(sizes, "cohort", period, "cohort_index")
+        .join(last_index, how="cross")
         .join(offsets, how="cross")
         .filter(nw.col("cohort_index") + nw.col("period_offset") <= nw.col("last_index"))
     )

@@ -17,7 +17,7 @@ from narwhals.typing import IntoFrame
 
 from kvar.metrics.calendar import calendar, default_as_of, observed_range
 from kvar.metrics.frames import as_lazy, require_columns
-from kvar.metrics.periods import epoch_days
+from kvar.metrics.periods import with_epoch_days
 from kvar.metrics.retention import fill_calendar
 
 
@@ -32,7 +32,7 @@ def stickiness(events: IntoFrame, *, period: str = "month", as_of: dt.datetime |
     )
     first, last = observed_range(facts, ["occurred_at"])
     periods = calendar(facts, period, first, as_of or default_as_of(last))
-    placed = facts.select(actor=actor, occurred_at="occurred_at", day=epoch_days("occurred_at")).join(
+    placed = facts.select(actor=actor, occurred_at="occurred_at", day=nw.col("occurred_at").dt.truncate("1d")).join(
         periods, how="cross"
     ).filter(nw.col("occurred_at") >= nw.col("period_start"), nw.col("occurred_at") < nw.col("period_end"))
     daily = placed.group_by("period_start", "day").agg(daily_active=nw.col("actor").n_unique())
@@ -40,8 +40,8 @@ def stickiness(events: IntoFrame, *, period: str = "month", as_of: dt.datetime |
     summed = daily.group_by("period_start").agg(daily_sum=nw.col("daily_active").sum().cast(nw.Float64))
     counts = monthly.join(summed, on="period_start")
     filled = fill_calendar(counts, periods, periods, (), ("active", "daily_sum"))
-    days = (epoch_days("period_end") - epoch_days("period_start")).cast(nw.Int64)
-    result = filled.with_columns(days=days).with_columns(
+    dated = with_epoch_days(with_epoch_days(filled, "period_start", "start_day"), "period_end", "end_day")
+    result = dated.with_columns(days=(nw.col("end_day") - nw.col("start_day")).cast(nw.Int64)).drop("start_day", "end_day").with_columns(
         average_daily_active=nw.col("daily_sum") / nw.col("days").cast(nw.Float64)
     ).with_columns(
         stickiness=nw.when(nw.col("active") > 0).then(

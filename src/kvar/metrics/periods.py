@@ -46,54 +46,50 @@ def period_start(column: str, period: str) -> nw.Expr:
     return expr
 
 
-def period_index(column: str, period: str) -> nw.Expr:
-    """An integer that grows by one from each period to the next (months since year 0, days since 1970 …).
-
-    Differences of indices count whole periods, e.g. the cohort offset.
-    """
+def with_period_index(frame: nw.LazyFrame, column: str, period: str, name: str) -> nw.LazyFrame:
+    """Add ``name``: an integer that grows by one from each period to the next (months since year 0,
+    days since 1970 …), so that differences of indices count whole periods (e.g. the cohort offset)."""
     check_period(period)
     col = nw.col(column)
-    if period == "day":
-        return epoch_days(column)
-    if period == "week":
-        return (epoch_days(column) + 3) // 7  # 1970-01-01 was a Thursday; weeks start on Monday
+    if period in ("day", "week"):
+        framed = with_epoch_days(frame, column, name)
+        if period == "week":  # 1970-01-01 was a Thursday; weeks start on Monday
+            framed = framed.with_columns(((nw.col(name) + 3) // 7).alias(name))
+        return framed
+    year, month = col.dt.year().cast(nw.Int64), col.dt.month().cast(nw.Int64)
     if period == "month":
-        return col.dt.year().cast(nw.Int64) * 12 + col.dt.month().cast(nw.Int64) - 1
+        return frame.with_columns((year * 12 + month - 1).alias(name))
     if period == "quarter":
-        return col.dt.year().cast(nw.Int64) * 4 + (col.dt.month().cast(nw.Int64) - 1) // 3
-    return col.dt.year().cast(nw.Int64)
+        return frame.with_columns((year * 4 + (month - 1) // 3).alias(name))
+    return frame.with_columns(year.alias(name))
 
 
-def epoch_days(column: str) -> nw.Expr:
-    """Whole days from 1970-01-01 to the calendar date of each timestamp (proleptic Gregorian).
+def with_epoch_days(frame: nw.LazyFrame, column: str, name: str) -> nw.LazyFrame:
+    """Add ``name``: whole days from 1970-01-01 to the calendar date of ``column`` (proleptic Gregorian).
 
-    Written from the date's components (H. Hinnant's ``days_from_civil``) because engines disagree on
-    datetime-to-integer casts and duration types; integer arithmetic runs the same everywhere.
+    Built from the date's components (H. Hinnant's ``days_from_civil``) because engines disagree on
+    datetime-to-integer casts and duration types, while integer arithmetic runs the same everywhere.
+    Each step is its own column so that no engine sees a sub-expression repeated.
     """
     col = nw.col(column)
-    month = col.dt.month().cast(nw.Int64)
-    year = col.dt.year().cast(nw.Int64) - (month <= 2).cast(nw.Int64)
-    era = (year - nw.when(year < 0).then(399).otherwise(0)) // 400
-    year_of_era = year - era * 400
-    day_of_year = (153 * ((month + 9) % 12) + 2) // 5 + col.dt.day().cast(nw.Int64) - 1
-    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    return era * 146097 + day_of_era - 719468
-
-
-def seconds_of_day(column: str) -> nw.Expr:
-    """Seconds since midnight (with fractions) of each timestamp."""
-    col = nw.col(column)
-    return (
-        col.dt.hour().cast(nw.Float64) * 3600
-        + col.dt.minute().cast(nw.Float64) * 60
-        + col.dt.second().cast(nw.Float64)
-        + col.dt.microsecond().cast(nw.Float64) / 1e6
+    step = f"_{name}_"
+    staged = (
+        frame.with_columns(**{f"{step}m": col.dt.month().cast(nw.Int64), f"{step}d": col.dt.day().cast(nw.Int64)})
+        .with_columns(**{f"{step}y": col.dt.year().cast(nw.Int64) - (nw.col(f"{step}m") <= 2).cast(nw.Int64)})
+        .with_columns(**{f"{step}era": (nw.col(f"{step}y") - nw.when(nw.col(f"{step}y") < 0).then(399).otherwise(0)) // 400})
+        .with_columns(**{f"{step}yoe": nw.col(f"{step}y") - nw.col(f"{step}era") * 400})
+        .with_columns(**{f"{step}doy": (153 * ((nw.col(f"{step}m") + 9) % 12) + 2) // 5 + nw.col(f"{step}d") - 1})
+        .with_columns(
+            **{
+                f"{step}doe": nw.col(f"{step}yoe") * 365
+                + nw.col(f"{step}yoe") // 4
+                - nw.col(f"{step}yoe") // 100
+                + nw.col(f"{step}doy")
+            }
+        )
+        .with_columns((nw.col(f"{step}era") * 146097 + nw.col(f"{step}doe") - 719468).alias(name))
     )
-
-
-def epoch_seconds(column: str) -> nw.Expr:
-    """Seconds since 1970-01-01 00:00 UTC as a float."""
-    return epoch_days(column).cast(nw.Float64) * 86400 + seconds_of_day(column)
+    return staged.drop(*(f"{step}{part}" for part in ("m", "d", "y", "era", "yoe", "doy", "doe")))
 
 
 def window_offset(window: str) -> str:

@@ -15,7 +15,7 @@ from narwhals.typing import IntoFrame
 from kvar.errors import InputError, ParameterError
 from kvar.metrics.calendar import calendar, default_as_of, observed_range
 from kvar.metrics.frames import as_lazy, require_columns
-from kvar.metrics.periods import period_index, truncate
+from kvar.metrics.periods import period_start, truncate, with_period_index
 from kvar.metrics.retention import fill_calendar, segment_of, sum_flags
 
 Frequency = Literal["D", "W", "M"]
@@ -57,8 +57,8 @@ def customer_summary(
     facts, finish = as_lazy(transactions)
     require_columns(facts, "transactions", ["customer_id", "occurred_at", "amount"])
     period = _FREQ_PERIOD[freq]
-    _, last = observed_range(facts, ["occurred_at"])
     holdout = calibration_end is not None
+    last = None if holdout and observation_end else observed_range(facts, ["occurred_at"])[1]
     calibration = _as_datetime(calibration_end) if holdout else truncate(last, "day")
     observation = _as_datetime(observation_end) if observation_end else truncate(last, "day")
     if holdout and observation <= calibration:
@@ -66,27 +66,27 @@ def customer_summary(
             f"observation end {observation:%Y-%m-%d} must be after calibration end {calibration:%Y-%m-%d}"
         )
     calibration_index = _python_index(calibration, period)
+    calibration_bucket = truncate(calibration, period)
     buckets = (
-        facts.with_columns(bucket=period_index("occurred_at", period))
+        facts.with_columns(bucket=period_start("occurred_at", period))
         .group_by("customer_id", "bucket")
         .agg(amount=nw.col("amount").cast(nw.Float64).sum())
     )
-    in_calibration = buckets.filter(nw.col("bucket") <= calibration_index)
-    first_bucket = nw.col("bucket").min()
-    summary = in_calibration.group_by("customer_id").agg(
-        first_bucket=first_bucket,
+    in_calibration = buckets.filter(nw.col("bucket") <= nw.lit(calibration_bucket))
+    first_bucket = nw.col("bucket").min().over("customer_id")
+    summary = in_calibration.with_columns(is_first=nw.col("bucket") == first_bucket).group_by("customer_id").agg(
+        first_bucket=nw.col("bucket").min(),
         last_bucket=nw.col("bucket").max(),
         buckets=nw.len().cast(nw.Int64),
         total=nw.col("amount").sum(),
+        first_amount=nw.when(nw.col("is_first")).then(nw.col("amount")).otherwise(0.0).sum(),
     )
-    first_amounts = in_calibration.join(
-        summary.select("customer_id", "first_bucket"), on="customer_id"
-    ).filter(nw.col("bucket") == nw.col("first_bucket")).select("customer_id", first_amount=nw.col("amount"))
-    result = summary.join(first_amounts, on="customer_id").select(
+    indexed = with_period_index(with_period_index(summary, "first_bucket", period, "first_index"), "last_bucket", period, "last_index")
+    result = indexed.select(
         "customer_id",
         frequency=nw.col("buckets") - 1,
-        recency=(nw.col("last_bucket") - nw.col("first_bucket")).cast(nw.Float64) * scale,
-        T=(calibration_index - nw.col("first_bucket")).cast(nw.Float64) * scale,
+        recency=(nw.col("last_index") - nw.col("first_index")).cast(nw.Float64) * scale,
+        T=(calibration_index - nw.col("first_index")).cast(nw.Float64) * scale,
         monetary_value=nw.when(nw.col("buckets") > 1)
         .then((nw.col("total") - nw.col("first_amount")) / (nw.col("buckets") - 1).cast(nw.Float64))
         .otherwise(0.0),
@@ -94,7 +94,7 @@ def customer_summary(
     if holdout:
         observation_index = _python_index(observation, period)
         later = buckets.filter(
-            nw.col("bucket") > calibration_index, nw.col("bucket") <= observation_index
+            nw.col("bucket") > nw.lit(calibration_bucket), nw.col("bucket") <= nw.lit(truncate(observation, period))
         ).group_by("customer_id").agg(
             frequency_holdout=nw.len().cast(nw.Int64), monetary_value_holdout=nw.col("amount").mean()
         )
@@ -216,7 +216,7 @@ def _as_datetime(value: str | dt.date | dt.datetime) -> dt.datetime:
 
 
 def _python_index(value: dt.datetime, period: str) -> int:
-    """The same integer :func:`kvar.metrics.periods.period_index` gives inside the engine."""
+    """The same integer :func:`kvar.metrics.periods.with_period_index` gives inside the engine."""
     days = (value.date() - dt.date(1970, 1, 1)).days
     if period == "day":
         return days

@@ -111,7 +111,7 @@ def customer_period_states(
         time_columns, time_column = ["started_at", "ended_at"], "started_at"
     first, last = observed_range(facts, time_columns)
     periods = calendar(facts, period, first, as_of or default_as_of(last))
-    customer_spells = spells(intervals)
+    customer_spells = spells(intervals, equal_lengths=transactions is not None)
     segment_keys: tuple[str, ...] = ()
     if by:
         customer_spells = customer_spells.join(segment_of(facts, by, time_column, customers), on="customer_id", how="left")
