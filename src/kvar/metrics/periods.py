@@ -41,9 +41,10 @@ def period_start(column: str, period: str) -> nw.Expr:
     day = nw.col(column).dt.truncate("1d")
     weekday = nw.col(column).dt.weekday()  # 1 = Monday ... 7 = Sunday
     expr = nw.when(weekday == 1).then(day)
-    for number in range(2, 8):
+    for number in range(2, 7):
         expr = expr.when(weekday == number).then(day.dt.offset_by(f"-{number - 1}d"))
-    return expr
+    # Sunday: Narwhals 2.29 on PySpark answers 0 instead of 7, so accept both.
+    return expr.when(weekday.is_in([0, 7])).then(day.dt.offset_by("-6d"))
 
 
 def with_period_index(frame: nw.LazyFrame, column: str, period: str, name: str) -> nw.LazyFrame:
