@@ -335,3 +335,13 @@ def demo(
 def main() -> None:  # pragma: no cover - console entry point
     app()
     sys.exit(0)
+
+
+def _register_model_commands() -> None:
+    from kvar.cli.models import clv, sbg
+
+    app.command()(handles_errors(clv))
+    app.command()(handles_errors(sbg))
+
+
+_register_model_commands()

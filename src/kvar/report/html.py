@@ -103,10 +103,14 @@ def render(data: ReportData, title: str = "kvar retention report") -> str:
     sections = []
     if data.benchmarks:
         sections.append(_figure_html(_benchmark_chart(data)))
+        shown: dict[str, dict[str, Any]] = {}  # one row per label, the selected industry's if any
+        for row in data.benchmarks:
+            if row["selected"] or row["label"] not in shown:
+                shown[row["label"]] = row
         rows = "".join(
             f'<tr class="{"selected" if row["selected"] else ""}"><td>{html.escape(row["label"])}</td><td>{row["benchmark_rate"]:.1f} %</td>'
             f'<td>{row["difference"]:+.1f} pts</td><td>{row["verdict"]}</td></tr>'
-            for row in data.benchmarks
+            for row in shown.values()
         )
         sections.append(f"<table><tr><th>industry</th><th>average retention</th><th>you vs them</th><th></th></tr>{rows}</table>")
     if data.cohorts:

@@ -1,0 +1,144 @@
+"""``kvar clv`` and ``kvar sbg``: fit the published models from the command line."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import numpy as np
+import typer
+
+from kvar.cli.output import print_json, print_table, stderr
+from kvar.errors import FileFormatError, InputError, ParameterError
+from kvar.metrics.frames import rows_of
+
+TRANSACTION_MODELS = {"bgnbd": "BetaGeo", "pareto": "ParetoNBD"}
+
+
+def _fit_purchase_model(name: str, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray) -> Any:
+    from kvar.models import BetaGeo, ParetoNBD
+
+    model = BetaGeo() if name == "bgnbd" else ParetoNBD()
+    return model.fit(frequency, recency, T)
+
+
+def clv_rows(
+    summary: list[dict[str, Any]], model: str, horizon: int, discount_rate: float, unit: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Per-customer predictions and the fitted models' parameters."""
+    from kvar.models import GammaGamma, discounted_clv
+
+    if model not in ("bgnbd", "pareto", "gg"):
+        raise ParameterError(f"--model: expected bgnbd, pareto or gg, got {model!r}")
+    frequency = np.array([row["frequency"] for row in summary], dtype=float)
+    recency = np.array([row["recency"] for row in summary], dtype=float)
+    T = np.array([row["T"] for row in summary], dtype=float)
+    spend_values = np.array([row["monetary_value"] for row in summary], dtype=float)
+    fitted: dict[str, Any] = {}
+    spend_model = None
+    if (frequency > 0).sum() >= 10 and np.all(spend_values[frequency > 0] > 0):
+        spend_model = GammaGamma().fit(frequency, spend_values)
+        fitted["gg"] = spend_model
+    elif model == "gg":
+        raise InputError("Gamma-Gamma needs at least 10 customers with repeat purchases and positive spend")
+    purchase_model = None
+    if model != "gg":
+        purchase_model = _fit_purchase_model(model, frequency, recency, T)
+        fitted[model] = purchase_model
+    rows = []
+    spend = spend_model.conditional_expected_average_profit(frequency, spend_values) if spend_model else None
+    if purchase_model is not None:
+        alive = purchase_model.probability_alive(frequency, recency, T)
+        month = 30.0 / {"D": 1.0, "W": 7.0, "M": 30.0}[unit]
+        expected = purchase_model.conditional_expected_purchases(horizon * month, frequency, recency, T)
+        value = discounted_clv(purchase_model, spend, frequency, recency, T, horizon=horizon, discount_rate=discount_rate, unit=unit) if spend is not None else None
+    for index, row in enumerate(summary):
+        out = {key: row[key] for key in ("customer_id", "frequency", "recency", "T", "monetary_value")}
+        if purchase_model is not None:
+            out["probability_alive"] = float(alive[index])
+            out["expected_purchases"] = float(expected[index])
+        if spend is not None:
+            out["expected_spend"] = float(spend[index])
+        if purchase_model is not None and value is not None:
+            out["clv"] = float(value[index])
+        rows.append(out)
+    return rows, fitted
+
+
+def clv(
+    transactions: Annotated[Optional[Path], typer.Option(help="CSV or Parquet transactions")] = None,
+    model: Annotated[str, typer.Option(help="bgnbd, pareto or gg")] = "bgnbd",
+    freq: Annotated[str, typer.Option(help="bucket transactions by D, W or M")] = "D",
+    unit: Annotated[Optional[str], typer.Option(help="time unit of the model: D or W (default: freq)")] = None,
+    calibration_end: Annotated[Optional[dt.datetime], typer.Option(help="fit on transactions up to this day")] = None,
+    horizon: Annotated[int, typer.Option(help="months to predict")] = 12,
+    discount_rate: Annotated[float, typer.Option(help="monthly discount rate for CLV")] = 0.01,
+    params_only: Annotated[bool, typer.Option("--params-only", help="print only the fitted parameters")] = False,
+    workspace: Annotated[Optional[Path], typer.Option(help="read transactions from this workspace")] = None,
+    mapping: Annotated[list[str], typer.Option("--map", help="canonical=yours")] = [],  # noqa: B006
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Fit BG/NBD or Pareto/NBD (and Gamma-Gamma for spend); predict purchases, P(alive) and CLV."""
+    from kvar.cli.app import _sources
+    from kvar.metrics.purchases import customer_summary
+
+    unit = (unit or freq).upper()
+    sources = _sources(mapping, "UTC", None, None, None, None, workspace)
+    facts = sources.table("transactions", transactions)
+    with stderr.status("summarising customers and fitting …"):
+        summary = rows_of(customer_summary(facts, freq=freq.upper(), unit=unit, calibration_end=calibration_end))  # type: ignore[arg-type]
+        rows, fitted = clv_rows(summary, model, horizon, discount_rate, unit)
+    parameters = {"model": model, "freq": freq.upper(), "unit": unit, "calibration_end": calibration_end, "horizon": horizon, "discount_rate": discount_rate}
+    if params_only:
+        chosen = fitted[model]
+        param_rows = [{"model": model, **row} for row in chosen.summary]
+        if as_json:
+            print_json("clv", parameters, param_rows, params=chosen.params_, standard_errors=chosen.standard_errors_, log_likelihood=chosen.log_likelihood_)
+        else:
+            print_table(f"{model}: log-likelihood {chosen.log_likelihood_:.2f}", param_rows)
+        return
+    if as_json:
+        extra = {name: {"params": m.params_, "log_likelihood": m.log_likelihood_} for name, m in fitted.items()}
+        print_json("clv", parameters, rows, models=extra)
+    else:
+        print_table("clv", sorted(rows, key=lambda row: -(row.get("clv") or row.get("expected_spend") or 0)))
+
+
+def read_survivors(path: Path, column: str) -> list[float]:
+    """A column of survivor counts from a CSV file, in file order."""
+    if not path.exists():
+        raise FileFormatError(f"{path}: no such file")
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if column not in (reader.fieldnames or []):
+            raise FileFormatError(f"{path}: no column {column!r}; columns are {', '.join(reader.fieldnames or [])}")
+        values = []
+        for line, row in enumerate(reader, start=2):
+            try:
+                values.append(float(row[column]))
+            except (TypeError, ValueError) as error:
+                raise FileFormatError(f"{path} row {line}, column {column}: {row[column]!r} is not a number") from error
+    return values
+
+
+def sbg(
+    survivors: Annotated[Path, typer.Option(help="CSV with one row per period: customers still active")],
+    column: Annotated[str, typer.Option(help="the column of survivor counts")],
+    project: Annotated[int, typer.Option(help="project survivors up to this period")] = 12,
+    discount_rate: Annotated[float, typer.Option(help="discount rate per period for DERL")] = 0.1,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Fit the shifted-beta-geometric model to a cohort's survivors and project retention."""
+    from kvar.models import ShiftedBetaGeometric
+
+    model = ShiftedBetaGeometric().fit(read_survivors(survivors, column))
+    rows = model.projected_survivors(project)
+    derl = model.discounted_expected_residual_lifetime(discount_rate)
+    if as_json:
+        print_json("sbg", {"column": column, "project": project, "discount_rate": discount_rate}, rows,
+                   alpha=model.params_["alpha"], beta=model.params_["beta"], log_likelihood=model.log_likelihood_,
+                   standard_errors=model.standard_errors_, discounted_expected_residual_lifetime=derl)
+    else:
+        print_table(f"sBG alpha={model.params_['alpha']:.3f} beta={model.params_['beta']:.3f} LL={model.log_likelihood_:.2f}", rows)

@@ -1,0 +1,170 @@
+"""Maximum-likelihood fitting shared by the customer-base models.
+
+A model declares its parameter names (the paper's symbols), a start point and a vectorised
+log-likelihood over *compressed* data (unique rows with a ``weight`` = how many customers share them).
+This base class does the rest, as lifelines' fitters do: optimisation on the log scale (parameters are
+positive), the observed-information standard errors, a summary table and a printed summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from scipy import optimize
+
+from kvar.errors import InputError, KvarError
+
+
+class ConvergenceError(KvarError):
+    """The optimiser did not reach a maximum of the likelihood."""
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """Learned state of a maximum-likelihood fit."""
+
+    params: dict[str, float]
+    standard_errors: dict[str, float]
+    log_likelihood: float
+    iterations: int
+
+
+class MaximumLikelihoodModel:
+    """Base of BG/NBD, Pareto/NBD, Gamma-Gamma and sBG: subclasses declare, this class fits.
+
+    Subclasses set :attr:`param_names` and :attr:`initial`, and implement :meth:`_log_likelihoods`
+    (per compressed row, natural parameters) and :meth:`_prepare` (input checks and compression).
+    """
+
+    param_names: ClassVar[tuple[str, ...]] = ()
+    initial: ClassVar[tuple[float, ...]] = ()
+    paper: ClassVar[str] = ""
+
+    def __init__(self, penalizer: float = 0.0) -> None:
+        self.penalizer = penalizer
+
+    # --- to be provided by each model ----------------------------------------------------------
+    def _prepare(self, **data: Any) -> dict[str, np.ndarray]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _log_likelihoods(self, params: np.ndarray, data: Mapping[str, np.ndarray]) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    # --- shared machinery -----------------------------------------------------------------------
+    def _total(self, params: np.ndarray, data: Mapping[str, np.ndarray]) -> float:
+        values = self._log_likelihoods(params, data)
+        return float(np.dot(data["weight"], values))
+
+    def _fit(self, data: dict[str, np.ndarray]) -> Fitted:
+        def objective(log_params: np.ndarray) -> float:
+            params = np.exp(log_params)
+            value = self._total(params, data)
+            if not np.isfinite(value):
+                return 1e300
+            return -value / total_weight + self.penalizer * float(np.sum(params**2))
+
+        total_weight = float(np.sum(data["weight"]))
+        start = np.log(np.asarray(self.initial, dtype=float))
+        result = optimize.minimize(objective, start, method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 2000})
+        if not result.success or not np.all(np.isfinite(result.x)):
+            polished = optimize.minimize(objective, result.x, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000})
+            if not polished.success:
+                raise ConvergenceError(
+                    f"{type(self).__name__}: the likelihood did not converge ({result.message}); "
+                    "hint: check that the data have repeat purchases and varied recency, or set a small penalizer"
+                )
+            result = polished
+        params = np.exp(result.x)
+        log_likelihood = self._total(params, data)
+        errors = self._standard_errors(params, data)
+        return Fitted(
+            params=dict(zip(self.param_names, params.tolist(), strict=True)),
+            standard_errors=dict(zip(self.param_names, errors.tolist(), strict=True)),
+            log_likelihood=log_likelihood,
+            iterations=int(result.nit),
+        )
+
+    def _standard_errors(self, params: np.ndarray, data: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Square roots of the diagonal of the inverse observed information (central differences)."""
+        size = len(params)
+        steps = 1e-4 * np.maximum(np.abs(params), 1e-3)
+        hessian = np.empty((size, size))
+        for i in range(size):
+            for j in range(i, size):
+                shifts = []
+                for di, dj in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+                    point = params.copy()
+                    point[i] += di * steps[i]
+                    point[j] += dj * steps[j]
+                    shifts.append(self._total(point, data))
+                value = (shifts[0] - shifts[1] - shifts[2] + shifts[3]) / (4 * steps[i] * steps[j])
+                hessian[i, j] = hessian[j, i] = value
+        try:
+            covariance = np.linalg.inv(-hessian)
+        except np.linalg.LinAlgError:
+            return np.full(size, np.nan)
+        return np.sqrt(np.clip(np.diag(covariance), 0, None))
+
+    def _set(self, fitted: Fitted) -> None:
+        self.params_ = fitted.params
+        self.standard_errors_ = fitted.standard_errors
+        self.log_likelihood_ = fitted.log_likelihood
+        self.iterations_ = fitted.iterations
+
+    def _require_fit(self) -> None:
+        if not hasattr(self, "params_"):
+            raise InputError(f"{type(self).__name__} is not fitted yet: call fit() first")
+
+    def _param_array(self) -> np.ndarray:
+        self._require_fit()
+        return np.array([self.params_[name] for name in self.param_names])
+
+    @property
+    def summary(self) -> list[dict[str, float | str]]:
+        """One row per parameter: estimate, standard error and 95 % interval."""
+        self._require_fit()
+        rows = []
+        for name in self.param_names:
+            estimate, error = self.params_[name], self.standard_errors_[name]
+            rows.append({"parameter": name, "estimate": estimate, "standard_error": error,
+                         "lower_95": estimate - 1.96 * error, "upper_95": estimate + 1.96 * error})
+        return rows
+
+    def print_summary(self) -> str:
+        """The summary as text (also printed)."""
+        lines = [f"{type(self).__name__} ({self.paper})", f"log-likelihood = {self.log_likelihood_:.2f}"]
+        lines += [f"  {row['parameter']:>6} = {row['estimate']:.4f}  (se {row['standard_error']:.4f})" for row in self.summary]
+        text = "\n".join(lines)
+        print(text)
+        return text
+
+
+def compress(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Unique rows of ``columns`` with a ``weight`` column counting them (sufficient statistics)."""
+    stacked = np.column_stack([np.asarray(values, dtype=float) for values in columns.values()])
+    unique, counts = np.unique(stacked, axis=0, return_counts=True)
+    out = {name: unique[:, index] for index, name in enumerate(columns)}
+    out["weight"] = counts.astype(float)
+    return out
+
+
+def as_float_array(values: Any, name: str) -> np.ndarray:
+    array = np.asarray(values, dtype=float)
+    if array.ndim != 1:
+        raise InputError(f"{name}: expected a one-dimensional column, got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise InputError(f"{name}: expected finite numbers, found NaN or infinity")
+    return array
+
+
+def summary_columns(summary: Any, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Columns of a per-customer table (any frame kvar accepts) as NumPy arrays."""
+    from kvar.metrics.frames import as_lazy, require_columns
+
+    frame, _ = as_lazy(summary)
+    require_columns(frame, "customer summary", list(names))
+    table = frame.select(*names).collect(backend="pyarrow").to_native()
+    return {name: as_float_array(table.column(name).to_numpy(zero_copy_only=False), name) for name in names}
