@@ -96,3 +96,31 @@ def test_report_is_self_contained(tmp_path, data_dir) -> None:
     assert 'src="http' not in html
     assert "Plotly.newPlot" in html and "Cohort retention" in html and "E-commerce" in html
 
+
+
+def test_clv_params_only_gives_the_paper_values(data_dir) -> None:
+    common = ["clv", "--transactions", str(data_dir / "CDNOW_sample.txt"), "--freq", "D", "--unit", "W", "--calibration-end", "1997-09-30", "--params-only"]
+    bg = run_json(*common)
+    assert {k: round(v, 3) for k, v in bg["params"].items()} == {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+    assert round(bg["log_likelihood"], 1) == -9582.4
+    pareto = run_json(*common, "--model", "pareto")
+    assert abs(pareto["params"]["beta"] - 11.669) <= 0.0015 and round(pareto["log_likelihood"], 1) == -9595.0
+    gg = run_json(*common, "--model", "gg")
+    for name, published in {"p": 6.25, "q": 3.74, "gamma": 15.44}.items():
+        assert abs(gg["params"][name] - published) <= 0.015
+
+
+def test_clv_predictions_per_customer(data_dir) -> None:
+    document = run_json("clv", "--transactions", str(data_dir / "CDNOW_sample.txt"), "--unit", "W", "--calibration-end", "1997-09-30", "--horizon", "12")
+    first = document["rows"][0]
+    assert first["customer_id"] == "0001" and abs(first["probability_alive"] - 0.7266) < 1e-4
+    assert first["expected_spend"] == pytest.approx(24.65, abs=0.01) and first["clv"] > 0
+    assert len(document["rows"]) == 2357
+
+
+def test_sbg_command(data_dir) -> None:
+    document = run_json("sbg", "--survivors", str(data_dir / "sbg_survivors.csv"), "--column", "high_end", "--project", "12")
+    assert round(document["alpha"], 3) == 0.668 and round(document["beta"], 3) == 3.806
+    assert [row["period"] for row in document["rows"]][-1] == 12
+    bad = runner.invoke(app, ["sbg", "--survivors", str(data_dir / "sbg_survivors.csv"), "--column", "nope", "--json"])
+    assert bad.exit_code == 2 and "no column 'nope'" in bad.output

@@ -1,0 +1,108 @@
+"""The CLV and retention models reproduce the published estimates (CDNOW papers, Fader & Hardie 2007)."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from kvar.errors import InputError
+from kvar.models import BetaGeo, GammaGamma, ParetoNBD, ShiftedBetaGeometric
+
+
+def last_digit(value: float, published: float, decimals: int) -> None:
+    """Within 1.5 units of the published value's last printed digit."""
+    assert abs(value - published) <= 1.5 * 10 ** (-decimals), (value, published)
+
+
+@pytest.fixture(scope="module")
+def cdnow(data_dir) -> dict[str, np.ndarray]:
+    with (data_dir / "cdnow_customers_summary_with_transactions.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    return {key: np.array([float(row[key]) for row in rows]) for key in ("x", "t_x", "T", "zbar")}
+
+
+@pytest.fixture(scope="module")
+def bgnbd(cdnow) -> BetaGeo:
+    return BetaGeo().fit(cdnow["x"], cdnow["t_x"], cdnow["T"])
+
+
+@pytest.fixture(scope="module")
+def pareto(cdnow) -> ParetoNBD:
+    return ParetoNBD().fit(cdnow["x"], cdnow["t_x"], cdnow["T"])
+
+
+def test_bgnbd_paper_values(bgnbd) -> None:
+    for name, value in {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}.items():
+        last_digit(bgnbd.params_[name], value, 3)
+    last_digit(bgnbd.log_likelihood_, -9582.4, 1)
+
+
+def test_bgnbd_predictions(bgnbd) -> None:
+    assert bgnbd.probability_alive(2, 30.43, 38.86) == pytest.approx(0.7266, abs=1e-4)
+    assert bgnbd.expected_purchases_new_customer([1, 3, 39, 78]) == pytest.approx([0.0532, 0.1506, 1.1951, 1.858], abs=1e-3)
+    published = BetaGeo()
+    published.params_ = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+    assert published.conditional_expected_purchases(39, 2, 30.43, 38.86) == pytest.approx(1.226, abs=1e-3)
+
+
+def test_pareto_nbd_paper_values(pareto) -> None:
+    for name, value in {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}.items():
+        last_digit(pareto.params_[name], value, 3)
+    last_digit(pareto.log_likelihood_, -9595.0, 1)
+
+
+def test_pareto_nbd_predictions(pareto) -> None:
+    assert pareto.probability_alive(2, 30.43, 38.86) == pytest.approx(0.8691, abs=1e-4)
+    assert pareto.conditional_expected_purchases(39, 2, 30.43, 38.86) == pytest.approx(1.4551, abs=1e-3)
+    assert pareto.probability_alive(26, 30.86, 31) == pytest.approx(0.9979, abs=1e-4)
+    assert pareto.conditional_expected_purchases(52, 26, 30.86, 31) == pytest.approx(25.46, abs=0.01)
+
+
+def test_models_agree_on_the_holdout_as_in_the_paper(bgnbd, pareto, cdnow) -> None:
+    zero = cdnow["x"] == 0
+    bg = bgnbd.conditional_expected_purchases(39, cdnow["x"], cdnow["t_x"], cdnow["T"])
+    pn = pareto.conditional_expected_purchases(39, cdnow["x"], cdnow["t_x"], cdnow["T"])
+    assert bg[zero].mean() == pytest.approx(0.225, abs=0.005)
+    assert pn[zero].mean() == pytest.approx(0.138, abs=0.005)
+    assert np.corrcoef(bg, pn)[0, 1] == pytest.approx(0.996, abs=0.001)
+
+
+def test_gamma_gamma_paper_values(cdnow) -> None:
+    model = GammaGamma().fit(cdnow["x"], cdnow["zbar"])
+    last_digit(model.params_["p"], 6.25, 2)
+    last_digit(model.params_["q"], 3.74, 2)
+    last_digit(model.params_["gamma"], 15.44, 2)
+    assert model.log_likelihood_ == pytest.approx(-4055.92, abs=0.01)
+    spend = model.conditional_expected_average_profit(cdnow["x"][:10], cdnow["zbar"][:10])
+    assert spend == pytest.approx([24.66, 18.91, 35.17, 35.17, 35.17, 71.46, 18.91, 35.17, 27.28, 35.17], abs=0.01)
+    assert abs(model.frequency_spend_correlation_) < 0.2  # the model's independence assumption holds
+
+
+@pytest.mark.parametrize(("column", "alpha", "beta", "log_likelihood"), [("regular", 0.704, 1.182, -1680.27), ("high_end", 0.668, 3.806, -1611.16)])
+def test_sbg_reproduces_fader_hardie_2007(data_dir, column, alpha, beta, log_likelihood) -> None:
+    with (data_dir / "sbg_survivors.csv").open() as handle:
+        survivors = [float(row[column]) for row in csv.DictReader(handle)]
+    model = ShiftedBetaGeometric().fit(survivors)
+    last_digit(model.params_["alpha"], alpha, 3)
+    last_digit(model.params_["beta"], beta, 3)
+    assert model.log_likelihood_ == pytest.approx(log_likelihood, abs=0.01)
+    projected = model.projected_survivors(12)
+    assert [row["period"] for row in projected] == list(range(13))
+    assert all(a["survivors"] > b["survivors"] for a, b in zip(projected, projected[1:]))
+    rates = [row["retention_rate"] for row in projected[1:]]
+    assert rates == sorted(rates)  # sBG retention rates rise with tenure
+
+
+def test_bad_inputs_are_clear() -> None:
+    with pytest.raises(InputError, match="too few"):
+        BetaGeo().fit([1, 0], [1, 0], [5, 5])
+    with pytest.raises(InputError, match="frequency 0"):
+        BetaGeo().fit(np.zeros(20), np.zeros(20), np.full(20, 10.0))
+    with pytest.raises(InputError, match="between 0 and T"):
+        ParetoNBD().fit(np.ones(20), np.full(20, 12.0), np.full(20, 10.0))
+    with pytest.raises(InputError, match="never increase"):
+        ShiftedBetaGeometric().fit([100, 120, 90])
+    with pytest.raises(InputError, match="not fitted"):
+        BetaGeo().probability_alive(1, 1, 2)
