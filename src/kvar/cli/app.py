@@ -338,10 +338,11 @@ def main() -> None:  # pragma: no cover - console entry point
 
 
 def _register_model_commands() -> None:
-    from kvar.cli.models import clv, sbg
+    from kvar.cli.models import churn_causes, clv, risk, sbg, segments, survival
 
-    app.command()(handles_errors(clv))
-    app.command()(handles_errors(sbg))
+    for command in (clv, sbg, segments, survival, risk):
+        app.command()(handles_errors(command))
+    app.command("churn-causes")(handles_errors(churn_causes))
 
 
 _register_model_commands()

@@ -142,3 +142,133 @@ def sbg(
                    standard_errors=model.standard_errors_, discounted_expected_residual_lifetime=derl)
     else:
         print_table(f"sBG alpha={model.params_['alpha']:.3f} beta={model.params_['beta']:.3f} LL={model.log_likelihood_:.2f}", rows)
+
+
+def segments(
+    transactions: Annotated[Optional[Path], typer.Option(help="CSV or Parquet transactions")] = None,
+    workspace: Annotated[Optional[Path], typer.Option(help="read transactions from this workspace")] = None,
+    summary_only: Annotated[bool, typer.Option("--summary", help="one row per segment instead of per customer")] = False,
+    mapping: Annotated[list[str], typer.Option("--map", help="canonical=yours")] = [],  # noqa: B006
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """RFM scores, named segments (Champions … Lost), value tiers and health score per customer."""
+    from kvar.cli.app import _sources
+    from kvar.models.segments import rfm_segments
+
+    sources = _sources(mapping, "UTC", None, None, None, None, workspace)
+    rows = rows_of(rfm_segments(sources.table("transactions", transactions)))
+    if summary_only:
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            groups.setdefault(row["segment"], []).append(row)
+        total = sum(row["monetary"] for row in rows) or 1.0
+        rows = [
+            {"segment": name, "customers": len(members), "share_of_customers": len(members) * 100.0 / len(rows),
+             "revenue": sum(m["monetary"] for m in members), "share_of_revenue": sum(m["monetary"] for m in members) * 100.0 / total,
+             "average_health": sum(m["health_score"] for m in members) / len(members)}
+            for name, members in sorted(groups.items(), key=lambda item: -len(item[1]))
+        ]
+    if as_json:
+        print_json("segments", {"summary": summary_only}, rows)
+    else:
+        print_table("segments", rows)
+
+
+def survival(
+    transactions: Annotated[Optional[Path], typer.Option(help="non-contractual: transactions file")] = None,
+    subscriptions: Annotated[Optional[Path], typer.Option(help="contractual: subscriptions file")] = None,
+    by: Annotated[Optional[str], typer.Option(help="segment to compare (column of the data or customers)")] = None,
+    customers: Annotated[Optional[Path], typer.Option(help="customers file with segment attributes")] = None,
+    inactivity: Annotated[str, typer.Option(help="non-contractual inactivity window")] = "90d",
+    grace: Annotated[Optional[str], typer.Option(help="contractual grace period")] = None,
+    workspace: Annotated[Optional[Path], typer.Option(help="read tables from this workspace")] = None,
+    mapping: Annotated[list[str], typer.Option("--map", help="canonical=yours")] = [],  # noqa: B006
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Kaplan-Meier survival of customer lifetimes by segment, medians, log-rank test, hazard by tenure."""
+    from kvar.cli.app import _one_source, _sources
+    from kvar.models.survival import customer_lifetimes, survival_analysis
+
+    kind = _one_source(transactions, subscriptions, workspace)
+    sources = _sources(mapping, "UTC", None, None, None, None, workspace)
+    facts = sources.table(kind, transactions if kind == "transactions" else subscriptions)
+    people = sources.table("customers", customers) if customers else (sources.workspace.table("customers") if sources.workspace and sources.workspace.has("customers") else None)
+    with stderr.status("fitting survival curves …"):
+        lifetimes = customer_lifetimes(**{kind: facts}, by=by, customers=people, inactivity=inactivity, grace=grace)
+        analysis = survival_analysis(lifetimes, by=by)
+    if as_json:
+        print_json("survival", {"source": kind, "by": by}, analysis.medians, curves=analysis.curves, hazard=analysis.hazard, logrank=analysis.logrank)
+    else:
+        print_table("median customer lifetime (days)", analysis.medians)
+        if analysis.logrank:
+            stderr.print(f"log-rank test: statistic {analysis.logrank['test_statistic']:.2f}, p = {analysis.logrank['p_value']:.3g}")
+
+
+def churn_causes(
+    subscriptions: Annotated[Optional[Path], typer.Option(help="subscriptions file")] = None,
+    payments: Annotated[Optional[Path], typer.Option(help="payment attempts file")] = None,
+    period: Annotated[str, typer.Option(help="day, week, month, quarter or year")] = "month",
+    window: Annotated[str, typer.Option(help="failed payments this close before the churn make it involuntary")] = "30d",
+    workspace: Annotated[Optional[Path], typer.Option(help="read tables from this workspace")] = None,
+    mapping: Annotated[list[str], typer.Option("--map", help="canonical=yours")] = [],  # noqa: B006
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Voluntary vs involuntary (failed payment) churn per period, with the MRR each lost."""
+    from kvar.cli.app import _sources
+    from kvar.metrics.churn_causes import churn_causes as compute
+
+    sources = _sources(mapping, "UTC", None, None, None, None, workspace)
+    rows = rows_of(compute(sources.table("subscriptions", subscriptions), sources.table("payments", payments), period=period, window=window))
+    if as_json:
+        print_json("churn-causes", {"period": period, "window": window}, rows)
+    else:
+        print_table("churn causes", rows)
+
+
+def risk(
+    subscriptions: Annotated[Optional[Path], typer.Option(help="subscriptions file")] = None,
+    events: Annotated[Optional[Path], typer.Option(help="product events file")] = None,
+    payments: Annotated[Optional[Path], typer.Option(help="payment attempts file (optional)")] = None,
+    feedback: Annotated[Optional[Path], typer.Option(help="survey answers file (optional)")] = None,
+    customers: Annotated[Optional[Path], typer.Option(help="customers file (optional, for channel)")] = None,
+    horizon: Annotated[int, typer.Option(help="predict churn within this many days")] = 60,
+    top: Annotated[int, typer.Option(help="reasons per customer")] = 3,
+    workspace: Annotated[Optional[Path], typer.Option(help="read tables from this workspace")] = None,
+    mapping: Annotated[list[str], typer.Option("--map", help="canonical=yours")] = [],  # noqa: B006
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Train a churn-risk model (time-based split) and score current customers with their top reasons."""
+    from kvar.cli.app import _sources
+    from kvar.models.churn_features import churn_features
+    from kvar.models.churn_risk import ChurnRiskModel
+
+    sources = _sources(mapping, "UTC", None, None, None, None, workspace)
+    space = sources.workspace
+
+    def optional(name: str, path: Path | None) -> Any:
+        if path is not None:
+            return sources.table(name, path)
+        return space.table(name) if space is not None and space.has(name) else None
+
+    with stderr.status("building features and training …"):
+        table = churn_features(
+            sources.table("subscriptions", subscriptions), sources.table("events", events),
+            optional("payments", payments), optional("feedback", feedback), optional("customers", customers), horizon_days=horizon,
+        ).collect(backend="pandas").to_native()
+        model = ChurnRiskModel().fit(table)
+        current = table[table["observed_at"] == table["observed_at"].max()]
+        probabilities = model.predict_proba(current)
+        reasons = model.reasons(current, top=top)
+    rows = sorted(
+        ({"customer_id": cid, "observed_at": at, "churn_probability": float(p), "reasons": r}
+         for cid, at, p, r in zip(current["customer_id"], current["observed_at"], probabilities, reasons, strict=True)),
+        key=lambda row: -row["churn_probability"],
+    )
+    e = model.evaluation_
+    evaluation = {"test_date": e.test_date, "test_rows": e.test_rows, "churn_rate": e.churn_rate, "auc": e.auc, "baseline_auc": e.baseline_auc,
+                  "top_decile_lift": e.top_decile_lift, "brier": e.brier, "calibration": e.calibration}
+    if as_json:
+        print_json("risk", {"horizon_days": horizon}, rows, evaluation=evaluation, drivers=model.importances_)
+    else:
+        stderr.print(f"held-out AUC {e.auc:.3f} (recency-only baseline {e.baseline_auc:.3f}), top-decile lift {e.top_decile_lift:.1f}, Brier {e.brier:.4f}")
+        print_table("churn risk (highest first)", [{**row, "reasons": "; ".join(row["reasons"])} for row in rows])
