@@ -124,3 +124,20 @@ def test_sbg_command(data_dir) -> None:
     assert [row["period"] for row in document["rows"]][-1] == 12
     bad = runner.invoke(app, ["sbg", "--survivors", str(data_dir / "sbg_survivors.csv"), "--column", "nope", "--json"])
     assert bad.exit_code == 2 and "no column 'nope'" in bad.output
+
+
+def test_demo_then_understanding_commands_on_its_workspace(tmp_path) -> None:
+    result = runner.invoke(app, ["demo", "--dir", str(tmp_path / "demo"), "--customers", "600", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert "Key figures" in result.output and (tmp_path / "demo" / "report.html").exists()
+    workspace = str(tmp_path / "demo" / "demo.duckdb")
+    assert "rejected" in result.output  # the demo's three dirty rows are reported
+    segments = run_json("segments", "--workspace", workspace, "--summary")
+    assert sum(row["customers"] for row in segments["rows"]) == 600
+    survival = run_json("survival", "--workspace", workspace, "--by", "channel")
+    assert survival["logrank"]["degrees_of_freedom"] == 3 and survival["curves"]
+    causes = run_json("churn-causes", "--workspace", workspace, "--period", "quarter")
+    assert all(row["voluntary"] + row["involuntary"] == row["churned"] for row in causes["rows"])
+    risk = run_json("risk", "--workspace", workspace)
+    assert 0 <= risk["rows"][0]["churn_probability"] <= 1 and risk["evaluation"]["auc"] > 0.5
+    assert risk["rows"][0]["churn_probability"] >= risk["rows"][-1]["churn_probability"]

@@ -47,14 +47,15 @@ def churn_causes(
     churns = churns.group_by("customer_id", "spell_end").agg(mrr_lost=nw.col("mrr").cast(nw.Float64).sum())
     offset = window_offset(window)
     attempts = paid.select("customer_id", "occurred_at", status=nw.col("status").cast(nw.String).str.to_lowercase())
-    near = churns.join(attempts, on="customer_id", how="left").filter(
-        nw.col("occurred_at").is_null()
-        | ((nw.col("occurred_at") <= nw.col("spell_end")) & (nw.col("occurred_at").dt.offset_by(offset) >= nw.col("spell_end")))
+    in_window = (nw.col("occurred_at") <= nw.col("spell_end")) & (
+        nw.col("occurred_at").dt.offset_by(offset) >= nw.col("spell_end")
     )
-    last_failure = nw.when(nw.col("status") == "failed").then(nw.col("occurred_at")).max()
-    last_success = nw.when(nw.col("status") == "succeeded").then(nw.col("occurred_at")).max()
+    near = churns.join(attempts, on="customer_id", how="left").with_columns(
+        failed_at=nw.when(in_window & (nw.col("status") == "failed")).then(nw.col("occurred_at")),
+        succeeded_at=nw.when(in_window & (nw.col("status") == "succeeded")).then(nw.col("occurred_at")),
+    )
     judged = near.group_by("customer_id", "spell_end").agg(
-        nw.col("mrr_lost").max(), last_failure=last_failure, last_success=last_success
+        nw.col("mrr_lost").max(), last_failure=nw.col("failed_at").max(), last_success=nw.col("succeeded_at").max()
     ).with_columns(
         involuntary=~nw.col("last_failure").is_null()
         & (nw.col("last_success").is_null() | (nw.col("last_success") < nw.col("last_failure")))

@@ -1,0 +1,124 @@
+"""Segments, survival, voluntary/involuntary churn and churn risk, on hand-made data and on the demo
+business, whose true churn drivers are known (usage decline, failed payments, channel, plan)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+import duckdb
+import polars as pl
+import pytest
+
+import kvar
+from kvar.data.demo import generate
+from kvar.metrics.churn_causes import churn_causes
+from kvar.models.churn_features import churn_features
+from kvar.models.churn_risk import ChurnRiskModel
+from kvar.models.segments import SEGMENT_RULES, rfm_segments
+from kvar.models.survival import customer_lifetimes, survival_analysis
+
+T = dt.datetime
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> dict:
+    paths = generate(customers=1500, seed=5).write(tmp_path_factory.mktemp("demo"))
+    con = duckdb.connect()
+    return {name: con.table(kvar.load_file(con, name, paths[name]).accepted_table) for name in ("customers", "subscriptions", "transactions", "events", "feedback", "payments")}
+
+
+def test_rfm_scores_and_segments_by_hand() -> None:
+    # Ten customers: c0 bought long ago once; c9 bought yesterday, often, for a lot.
+    rows = []
+    for i in range(10):
+        for k in range(i + 1):
+            rows.append({"customer_id": f"c{i}", "occurred_at": T(2024, 1, 1) + dt.timedelta(days=10 * i + k), "amount": 10.0 * (i + 1)})
+    result = rfm_segments(pl.DataFrame(rows), as_of=T(2024, 5, 1)).to_dicts()
+    by_id = {row["customer_id"]: row for row in result}
+    assert [by_id[f"c{i}"]["r_score"] for i in range(10)] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    assert [by_id[f"c{i}"]["f_score"] for i in range(10)] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    assert by_id["c9"]["segment"] == "Champions" and by_id["c0"]["segment"] == "Lost"
+    assert by_id["c9"]["health_score"] == 100.0 and by_id["c0"]["health_score"] == 0.0
+    assert by_id["c9"]["recency_days"] == 21  # last purchase April 9, last observed day April 30
+    assert Counter(row["value_tier"] for row in result) == {"top": 2, "middle": 3, "low": 5}
+
+
+def test_every_rfm_cell_has_a_named_segment() -> None:
+    for r in range(1, 6):
+        for fm in range(1, 6):
+            assert any(lo_r <= r <= hi_r and lo_fm <= fm <= hi_fm for _, lo_r, hi_r, lo_fm, hi_fm in SEGMENT_RULES), (r, fm)
+
+
+def test_segments_run_on_cdnow(con, data_dir) -> None:
+    master = con.table(kvar.load_file(con, "transactions", data_dir / "CDNOW_master.txt").accepted_table)
+    rows = kvar.rows_of(rfm_segments(master))
+    assert len(rows) == 23570
+    assert {row["segment"] for row in rows} <= {name for name, *_ in SEGMENT_RULES}
+
+
+def test_survival_by_hand() -> None:
+    subs = pl.DataFrame({
+        "customer_id": ["a", "b", "c", "d"],
+        "started_at": [T(2024, 1, 1)] * 4,
+        "ended_at": [T(2024, 1, 11), T(2024, 1, 21), None, T(2024, 1, 31)],
+    })
+    lifetimes = customer_lifetimes(subscriptions=subs, as_of=T(2024, 3, 1))
+    assert [(r["duration_days"], r["observed"]) for r in lifetimes.to_dicts()] == [(10, True), (20, True), (60, False), (30, True)]
+    analysis = survival_analysis(lifetimes, bucket_days=30)
+    curve = {row["day"]: row["survival"] for row in analysis.curves}
+    assert curve[10.0] == pytest.approx(0.75) and curve[20.0] == pytest.approx(0.5) and curve[30.0] == pytest.approx(0.25)
+    assert analysis.medians[0]["median_lifetime_days"] == 20.0
+    assert analysis.hazard[0] == {"segment": "all", "tenure_start_days": 0, "at_risk": 4, "ended": 2, "hazard": 0.5}
+
+
+def test_survival_separates_the_channels_that_churn_most(demo) -> None:
+    lifetimes = customer_lifetimes(subscriptions=demo["subscriptions"], by="channel", customers=demo["customers"])
+    analysis = survival_analysis(lifetimes, by="channel")
+    assert analysis.logrank["p_value"] < 0.01
+    ended_share = {m["segment"]: m["ended"] / m["customers"] for m in analysis.medians}
+    assert max(ended_share, key=ended_share.get) == "paid_search"
+
+
+def test_involuntary_churn_by_hand() -> None:
+    subs = pl.DataFrame({
+        "customer_id": ["a", "b", "c"],
+        "started_at": [T(2024, 1, 1)] * 3,
+        "ended_at": [T(2024, 3, 10), T(2024, 3, 20), T(2024, 3, 25)],
+        "mrr": [10.0, 20.0, 30.0],
+    })
+    payments = pl.DataFrame({
+        "customer_id": ["a", "b", "c", "c"],
+        "occurred_at": [T(2024, 3, 1), T(2024, 1, 5), T(2024, 3, 1), T(2024, 3, 5)],
+        "status": ["failed", "failed", "failed", "succeeded"],
+    })
+    (march,) = [r for r in churn_causes(subs, payments, as_of=T(2024, 4, 1)).to_dicts() if r["period_start"] == T(2024, 3, 1)]
+    # a: failed 9 days before leaving -> involuntary; b: failure too long before; c: paid after the failure.
+    assert (march["churned"], march["involuntary"], march["voluntary"]) == (3, 1, 2)
+    assert (march["involuntary_mrr_lost"], march["voluntary_mrr_lost"]) == (10.0, 50.0)
+
+
+def test_churn_risk_beats_recency_and_finds_the_true_drivers(demo) -> None:
+    table = churn_features(demo["subscriptions"], demo["events"], demo["payments"], demo["feedback"], demo["customers"]).collect(backend="pandas").to_native()
+    model = ChurnRiskModel().fit(table)
+    evaluation = model.evaluation_
+    assert evaluation.auc > evaluation.baseline_auc + 0.03
+    assert evaluation.auc > 0.7 and evaluation.top_decile_lift > 2.5
+    top = [row["feature"] for row in model.importances_[:4]]
+    assert {"events_30d", "activity_trend", "days_since_event"} & set(top[:2])
+    assert "failed_payments_30d" in top
+    latest = table[table["observed_at"] == table["observed_at"].max()]
+    probabilities = model.predict_proba(latest)
+    assert ((probabilities >= 0) & (probabilities <= 1)).all()
+    flagged = latest[latest["failed_payments_30d"] > 0]
+    if len(flagged):
+        reasons = model.reasons(flagged.head(3))
+        assert any("failed payment" in reason for customer in reasons for reason in customer)
+
+
+def test_features_never_look_past_the_observation_date(demo) -> None:
+    table = churn_features(demo["subscriptions"], demo["events"], demo["payments"]).collect(backend="pandas").to_native()
+    later = churn_features(demo["subscriptions"], demo["events"], demo["payments"], as_of=T(2026, 7, 1)).collect(backend="pandas").to_native()
+    first_date = table["observed_at"].min()
+    assert (table[table["observed_at"] == first_date]["events_30d"].to_numpy() == later[later["observed_at"] == first_date]["events_30d"].to_numpy()).all()
+    assert (table["days_since_event"] >= 0).all() and (table["days_since_event"] <= 90).all()
