@@ -53,6 +53,13 @@ class MaximumLikelihoodModel:
     def _log_likelihoods(self, params: np.ndarray, data: Mapping[str, np.ndarray]) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
+    def _log_likelihood_gradients(self, params: np.ndarray, data: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Optional: per-row log-likelihoods and their gradients (parameters x rows)."""
+        raise NotImplementedError
+
+    def _has_gradient(self) -> bool:
+        return type(self)._log_likelihood_gradients is not MaximumLikelihoodModel._log_likelihood_gradients
+
     # --- shared machinery -----------------------------------------------------------------------
     def _total(self, params: np.ndarray, data: Mapping[str, np.ndarray]) -> float:
         values = self._log_likelihoods(params, data)
@@ -66,9 +73,23 @@ class MaximumLikelihoodModel:
                 return 1e300
             return -value / total_weight + self.penalizer * float(np.sum(params**2))
 
+        def objective_and_gradient(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+            params = np.exp(log_params)
+            values, gradients = self._log_likelihood_gradients(params, data)
+            value = float(np.dot(data["weight"], values))
+            if not np.isfinite(value):
+                return 1e300, np.zeros_like(params)
+            gradient = (gradients @ data["weight"]) * params  # chain rule for the log scale
+            penalty = self.penalizer * float(np.sum(params**2))
+            return -value / total_weight + penalty, -gradient / total_weight + 2 * self.penalizer * params**2
+
         total_weight = float(np.sum(data["weight"]))
         start = np.log(np.asarray(self.initial, dtype=float))
-        result = optimize.minimize(objective, start, method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 2000})
+        options = {"ftol": 1e-12, "gtol": 1e-8, "maxiter": 2000}
+        if self._has_gradient():
+            result = optimize.minimize(objective_and_gradient, start, jac=True, method="L-BFGS-B", options=options)
+        else:
+            result = optimize.minimize(objective, start, method="L-BFGS-B", options=options)
         if not result.success or not np.all(np.isfinite(result.x)):
             polished = optimize.minimize(objective, result.x, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000})
             if not polished.success:
@@ -92,6 +113,15 @@ class MaximumLikelihoodModel:
         size = len(params)
         steps = 1e-4 * np.maximum(np.abs(params), 1e-3)
         hessian = np.empty((size, size))
+        if self._has_gradient():
+            for i in range(size):
+                up, down = params.copy(), params.copy()
+                up[i] += steps[i]
+                down[i] -= steps[i]
+                difference = self._log_likelihood_gradients(up, data)[1] - self._log_likelihood_gradients(down, data)[1]
+                hessian[:, i] = (difference @ data["weight"]) / (2 * steps[i])
+            hessian = (hessian + hessian.T) / 2
+            return self._errors_from_hessian(hessian)
         for i in range(size):
             for j in range(i, size):
                 shifts = []
@@ -102,10 +132,14 @@ class MaximumLikelihoodModel:
                     shifts.append(self._total(point, data))
                 value = (shifts[0] - shifts[1] - shifts[2] + shifts[3]) / (4 * steps[i] * steps[j])
                 hessian[i, j] = hessian[j, i] = value
+        return self._errors_from_hessian(hessian)
+
+    @staticmethod
+    def _errors_from_hessian(hessian: np.ndarray) -> np.ndarray:
         try:
             covariance = np.linalg.inv(-hessian)
         except np.linalg.LinAlgError:
-            return np.full(size, np.nan)
+            return np.full(len(hessian), np.nan)
         return np.sqrt(np.clip(np.diag(covariance), 0, None))
 
     def _set(self, fitted: Fitted) -> None:

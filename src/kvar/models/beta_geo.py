@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.special import betaln, gammaln, hyp2f1
+from scipy.special import betaln, digamma, gammaln, hyp2f1
 
 from kvar.errors import InputError
 from kvar.models.base import MaximumLikelihoodModel, as_float_array, compress, summary_columns
@@ -65,6 +65,29 @@ class BetaGeo(MaximumLikelihoodModel):
         with np.errstate(divide="ignore", invalid="ignore"):
             dropped = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + t_x), -np.inf)
         return head + np.logaddexp(still, dropped)
+
+    def _log_likelihood_gradients(self, params: np.ndarray, data: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Analytic gradient: with weights w_s, w_d of the two terms inside the log-sum,
+
+        d/dr = psi(r+x) - psi(r) + ln alpha - w_s ln(alpha+T) - w_d ln(alpha+t_x)
+        d/dalpha = r/alpha - (r+x) (w_s/(alpha+T) + w_d/(alpha+t_x))
+        d/da = psi(a+b) - psi(a+b+x) + w_d/a
+        d/db = psi(b+x) - psi(a+b+x) - psi(b) + psi(a+b) - w_d/(b+x-1)
+        """
+        r, alpha, a, b = params
+        x, t_x, big_t = data["x"], data["t_x"], data["T"]
+        values = self._log_likelihoods(params, data)
+        head = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x) - betaln(a, b)
+        mixture = values - head
+        still = -(r + x) * np.log(alpha + big_t)
+        w_s = np.exp(still - mixture)
+        w_d = 1.0 - w_s
+        repeat = x > 0
+        d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w_s * np.log(alpha + big_t) - w_d * np.log(alpha + t_x)
+        d_alpha = r / alpha - (r + x) * (w_s / (alpha + big_t) + w_d / (alpha + t_x))
+        d_a = digamma(a + b) - digamma(a + b + x) + w_d / a
+        d_b = digamma(b + x) - digamma(a + b + x) - digamma(b) + digamma(a + b) - np.where(repeat, w_d / np.maximum(b + x - 1, 1e-300), 0.0)
+        return values, np.vstack([d_r, d_alpha, d_a, d_b])
 
     def probability_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """P(alive | x, t_x, T) = 1 / (1 + [x > 0] a/(b + x - 1) ((alpha + T)/(alpha + t_x))^(r + x))."""
