@@ -124,15 +124,34 @@ def read_survivors(path: Path, column: str) -> list[float]:
 
 
 def sbg(
-    survivors: Annotated[Path, typer.Option(help="CSV with one row per period: customers still active")],
-    column: Annotated[str, typer.Option(help="the column of survivor counts")],
+    survivors: Annotated[Optional[Path], typer.Option(help="CSV with one row per period: customers still active")] = None,
+    column: Annotated[Optional[str], typer.Option(help="the column of survivor counts (with --survivors)")] = None,
+    subscriptions: Annotated[Optional[Path], typer.Option(help="or: fit one sBG per acquisition cohort of these subscriptions")] = None,
+    period: Annotated[str, typer.Option(help="cohort and renewal period with --subscriptions")] = "year",
     project: Annotated[int, typer.Option(help="project survivors up to this period")] = 12,
     discount_rate: Annotated[float, typer.Option(help="discount rate per period for DERL")] = 0.1,
+    workspace: Annotated[Optional[Path], typer.Option(help="read subscriptions from this workspace")] = None,
+    mapping: Annotated[list[str], typer.Option("--map", help="canonical=yours")] = [],  # noqa: B006
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Fit the shifted-beta-geometric model to a cohort's survivors and project retention."""
+    """Fit the shifted-beta-geometric model to a cohort's survivors (or to each cohort of subscriptions)."""
     from kvar.models import ShiftedBetaGeometric
 
+    if survivors is None:
+        from kvar.cli.app import _sources
+        from kvar.models.cohort_retention import sbg_by_cohort
+
+        if subscriptions is None and workspace is None:
+            raise ParameterError("give --survivors FILE --column NAME, or --subscriptions FILE (or --workspace)")
+        sources = _sources(mapping, "UTC", None, None, None, None, workspace)
+        rows = sbg_by_cohort(sources.table("subscriptions", subscriptions), period=period, project=project)
+        if as_json:
+            print_json("sbg", {"period": period, "project": project}, rows)
+        else:
+            print_table("sBG per cohort", [{k: v for k, v in row.items() if k not in ("observed", "projected")} for row in rows])
+        return
+    if not column:
+        raise ParameterError("--survivors needs --column NAME")
     model = ShiftedBetaGeometric().fit(read_survivors(survivors, column))
     rows = model.projected_survivors(project)
     derl = model.discounted_expected_residual_lifetime(discount_rate)
