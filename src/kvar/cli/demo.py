@@ -34,7 +34,8 @@ def run_demo(directory: Path, *, customers: int, seed: int) -> None:
             progress.update(task, description="computing metrics and writing the report …")
             inputs = ReportInputs(
                 transactions=space.table("transactions"), subscriptions=space.table("subscriptions"),
-                events=space.table("events"), feedback=space.table("feedback"), industry="software",
+                events=space.table("events"), feedback=space.table("feedback"), payments=space.table("payments"),
+                customers=space.table("customers"), industry="software",
             )
             data = write_report(inputs, directory / "report.html")
             progress.advance(task, 2)

@@ -93,6 +93,53 @@ def _benchmark_chart(data: ReportData) -> go.Figure:
     return figure
 
 
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(column)}</th>" for column in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(f'{row[c]:.3f}' if isinstance(row[c], float) else str(row[c]))}</td>" for c in columns) + "</tr>"
+        for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _model_sections(data: ReportData) -> list[str]:
+    sections = []
+    if data.segments:
+        counts: dict[str, list[float]] = {}
+        for row in data.segments:
+            counts.setdefault(row["segment"], [0, 0.0])
+            counts[row["segment"]][0] += 1
+            counts[row["segment"]][1] += row["monetary"]
+        names = sorted(counts, key=lambda name: -counts[name][0])
+        figure = go.Figure([go.Bar(x=names, y=[counts[n][0] for n in names], name="customers", offsetgroup=1),
+                            go.Bar(x=names, y=[counts[n][1] for n in names], name="net revenue", yaxis="y2", offsetgroup=2)])
+        figure.update_layout(title="RFM segments: customers and revenue", barmode="group", yaxis2=dict(overlaying="y", side="right"))
+        sections.append(_figure_html(figure))
+    if data.survival:
+        figure = go.Figure(go.Scatter(x=[r["day"] for r in data.survival], y=[r["survival"] for r in data.survival], line_shape="hv", name="Kaplan-Meier"))
+        figure.update_layout(title="Customer survival (Kaplan-Meier): share still a customer after N days", xaxis_title="days since acquisition", yaxis=dict(range=[0, 1.02]))
+        sections.append(_figure_html(figure))
+    if data.churn_causes:
+        periods = [row["period_start"] for row in data.churn_causes]
+        figure = go.Figure([go.Bar(x=periods, y=[r["voluntary"] for r in data.churn_causes], name="voluntary"),
+                            go.Bar(x=periods, y=[r["involuntary"] for r in data.churn_causes], name="involuntary (failed payments)")])
+        figure.update_layout(barmode="stack", title="Churned customers: voluntary vs involuntary")
+        sections.append(_figure_html(figure))
+    if data.clv:
+        figure = go.Figure(go.Histogram(x=data.clv["values"], nbinsx=50))
+        figure.update_layout(title="Predicted 12-month CLV per customer (BG/NBD x Gamma-Gamma, 1 % monthly discount)", xaxis_title="CLV", yaxis_title="customers")
+        sections.append(_figure_html(figure))
+    if data.risk:
+        evaluation = data.risk["evaluation"]
+        summary = (f"<h3>Churn risk</h3><p>Held-out month {evaluation.test_date:%Y-%m}: AUC {evaluation.auc:.3f} "
+                   f"(recency-only {evaluation.baseline_auc:.3f}), top-decile lift {evaluation.top_decile_lift:.1f}, "
+                   f"Brier {evaluation.brier:.4f}. Drivers: {html.escape(', '.join(d['feature'] for d in data.risk['drivers']))}.</p>")
+        sections.append(summary + _table(data.risk["top"], ["customer_id", "churn_probability", "reasons"]))
+    if data.skipped:
+        sections.append("<h3>Not shown</h3><ul>" + "".join(f"<li>{html.escape(reason)}</li>" for reason in data.skipped) + "</ul>")
+    return sections
+
+
 def render(data: ReportData, title: str = "kvar retention report") -> str:
     """The report as one HTML string."""
     tiles = "".join(
@@ -119,6 +166,7 @@ def render(data: ReportData, title: str = "kvar retention report") -> str:
     sections.append(_figure_html(_retention_over_time(data)))
     if data.mrr:
         sections.append(_figure_html(_mrr_chart(data.mrr)))
+    sections += _model_sections(data)
     body = "".join(f"<section>{section}</section>" for section in sections)
     return (
         f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from kvar.errors import InputError, KvarError
 from kvar.metrics.benchmarks import benchmark_comparison
 from kvar.metrics.cohorts import cohort_table
 from kvar.metrics.engagement import stickiness
@@ -25,6 +26,8 @@ class ReportInputs:
     subscriptions: Any = None
     events: Any = None
     feedback: Any = None
+    payments: Any = None
+    customers: Any = None
     period: str = "month"
     inactivity: str = "90d"
     industry: str | None = None
@@ -45,6 +48,12 @@ class ReportData:
     engagement: list[dict[str, Any]] = field(default_factory=list)
     satisfaction: list[dict[str, Any]] = field(default_factory=list)
     tiles: list[tuple[str, str, str]] = field(default_factory=list)  # (label, value, note)
+    segments: list[dict[str, Any]] = field(default_factory=list)
+    survival: list[dict[str, Any]] = field(default_factory=list)
+    churn_causes: list[dict[str, Any]] = field(default_factory=list)
+    clv: dict[str, Any] = field(default_factory=dict)
+    risk: dict[str, Any] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)  # sections left out, with the reason
 
 
 def annual_retention(monthly: list[dict[str, Any]]) -> float | None:
@@ -84,8 +93,73 @@ def collect(inputs: ReportInputs) -> ReportData:
         data.engagement = rows_of(stickiness(inputs.events, period="month"))
     if inputs.feedback is not None:
         data.satisfaction = rows_of(satisfaction_scores(inputs.feedback, period=inputs.period))
+    collect_models(inputs, data)
     data.tiles = tiles(data)
     return data
+
+
+def collect_models(inputs: ReportInputs, data: ReportData) -> None:
+    """Segments, survival, churn causes, CLV and churn risk, each when its tables are there.
+
+    A section whose model cannot be fitted on these data is left out, and ``skipped`` says why.
+    """
+    from kvar.metrics.churn_causes import churn_causes
+    from kvar.models.segments import rfm_segments
+    from kvar.models.survival import customer_lifetimes, survival_analysis
+
+    def attempt(name: str, action: Any) -> None:
+        try:
+            action()
+        except KvarError as error:
+            data.skipped.append(f"{name}: {error}")
+
+    if inputs.transactions is not None:
+        attempt("segments", lambda: data.segments.extend(rows_of(rfm_segments(inputs.transactions))))
+        if inputs.subscriptions is None:
+            attempt("customer lifetime value", lambda: data.clv.update(_clv(inputs.transactions)))
+        else:
+            data.skipped.append("customer lifetime value: BG/NBD and Gamma-Gamma model non-contractual purchases; "
+                                "for subscriptions see the sBG projections (kvar sbg --subscriptions)")
+    source = {"subscriptions": inputs.subscriptions} if inputs.subscriptions is not None else {"transactions": inputs.transactions}
+    attempt("survival", lambda: data.survival.extend(survival_analysis(customer_lifetimes(**source, inactivity=inputs.inactivity)).curves))
+    if inputs.subscriptions is not None and inputs.payments is not None:
+        attempt("churn causes", lambda: data.churn_causes.extend(rows_of(churn_causes(inputs.subscriptions, inputs.payments, period=inputs.period))))
+    if inputs.subscriptions is not None and inputs.events is not None:
+        attempt("churn risk", lambda: data.risk.update(_risk(inputs)))
+
+
+def _clv(transactions: Any) -> dict[str, Any]:
+    import numpy as np
+
+    from kvar.models import BetaGeo, GammaGamma, discounted_clv
+    from kvar.metrics.purchases import customer_summary
+
+    summary = rows_of(customer_summary(transactions, freq="D", unit="W"))
+    x, t_x, big_t, spend = (np.array([row[key] for row in summary], dtype=float) for key in ("frequency", "recency", "T", "monetary_value"))
+    purchases = BetaGeo().fit(x, t_x, big_t)
+    spend_model = GammaGamma().fit(x, spend)
+    values = discounted_clv(purchases, spend_model.conditional_expected_average_profit(x, spend), x, t_x, big_t, horizon=12)
+    alive = purchases.probability_alive(x, t_x, big_t)
+    if not np.all(np.isfinite(values)):
+        raise InputError("the fitted models give no finite CLV on these data (purchases too regular for BG/NBD)")
+    return {"customers": len(summary), "mean_clv": float(values.mean()), "total_clv": float(values.sum()),
+            "likely_alive": float((alive > 0.5).mean() * 100), "params": purchases.params_, "values": values.tolist()}
+
+
+def _risk(inputs: ReportInputs) -> dict[str, Any]:
+    from kvar.models.churn_features import churn_features
+    from kvar.models.churn_risk import ChurnRiskModel
+
+    table = churn_features(inputs.subscriptions, inputs.events, inputs.payments, inputs.feedback, inputs.customers).collect(backend="pandas").to_native()
+    model = ChurnRiskModel().fit(table)
+    current = table[table["observed_at"] == table["observed_at"].max()]
+    probabilities = model.predict_proba(current)
+    order = probabilities.argsort()[::-1][:10]
+    top = current.iloc[order]
+    reasons = model.reasons(top)
+    return {"evaluation": model.evaluation_, "drivers": model.importances_[:6],
+            "top": [{"customer_id": cid, "churn_probability": float(p), "reasons": "; ".join(r)}
+                    for cid, p, r in zip(top["customer_id"], probabilities[order], reasons, strict=True)]}
 
 
 def _latest(rows: list[dict[str, Any]], column: str) -> Any:
@@ -121,4 +195,9 @@ def tiles(data: ReportData) -> list[tuple[str, str, str]]:
         out.append(("NPS", f"{nps:+.0f}", "last period with answers"))
     if (sticky := _latest(data.engagement, "stickiness")) is not None:
         out.append(("DAU / MAU", f"{sticky:.1f} %", "last complete month"))
+    if data.clv:
+        out.append(("Mean 12-month CLV", f"{data.clv['mean_clv']:,.2f}", f"BG/NBD + Gamma-Gamma, {data.clv['likely_alive']:.0f} % likely alive"))
+    if data.risk:
+        evaluation = data.risk["evaluation"]
+        out.append(("Churn-risk AUC", f"{evaluation.auc:.2f}", f"recency-only baseline {evaluation.baseline_auc:.2f}"))
     return out
