@@ -140,3 +140,24 @@ def test_sbg_per_cohort_from_subscriptions() -> None:
     assert cohort_survivors(subs, as_of=dt.datetime(2024, 1, 1)) == {dt.datetime(2020, 1, 1): [10, 6, 4, 3, 3]}
     (row,) = sbg_by_cohort(subs, as_of=dt.datetime(2024, 1, 1), project=6)
     assert row["size"] == 10 and len(row["projected"]) == 7 and row["alpha"] > 0
+
+
+def test_bgnbd_recovers_simulated_truth() -> None:
+    from kvar.models.simulation import simulate_bgnbd
+
+    rng = np.random.default_rng(3)
+    truth = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+    data = simulate_bgnbd(60_000, *truth.values(), T=np.round(rng.uniform(30, 78, 60_000) * 7) / 7, seed=4)
+    model = BetaGeo().fit(data["frequency"], np.round(data["recency"] * 7) / 7, data["T"])
+    for name, value in truth.items():
+        assert abs(model.params_[name] - value) < 3 * model.standard_errors_[name] + 0.02 * value, name
+
+
+def test_compressed_and_raw_likelihoods_agree(cdnow) -> None:
+    from kvar.models.base import compress
+
+    raw = {"x": cdnow["x"], "t_x": cdnow["t_x"], "T": cdnow["T"], "weight": np.ones(len(cdnow["x"]))}
+    packed = compress({"x": cdnow["x"], "t_x": cdnow["t_x"], "T": cdnow["T"]})
+    params = np.array([0.3, 4.0, 0.8, 2.5])
+    assert packed["weight"].sum() == len(cdnow["x"]) and len(packed["x"]) < len(cdnow["x"])
+    assert BetaGeo()._total(params, packed) == pytest.approx(BetaGeo()._total(params, raw))

@@ -178,10 +178,16 @@ class MaximumLikelihoodModel:
 
 def compress(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Unique rows of ``columns`` with a ``weight`` column counting them (sufficient statistics)."""
-    stacked = np.column_stack([np.asarray(values, dtype=float) for values in columns.values()])
-    unique, counts = np.unique(stacked, axis=0, return_counts=True)
-    out = {name: unique[:, index] for index, name in enumerate(columns)}
-    out["weight"] = counts.astype(float)
+    arrays = [np.asarray(values, dtype=float) for values in columns.values()]
+    order = np.lexsort(arrays[::-1])
+    ordered = [array[order] for array in arrays]
+    changed = np.zeros(len(order), dtype=bool)
+    changed[0:1] = True
+    for array in ordered:
+        changed[1:] |= array[1:] != array[:-1]
+    starts = np.flatnonzero(changed)
+    out = {name: array[starts] for name, array in zip(columns, ordered, strict=True)}
+    out["weight"] = np.diff(np.append(starts, len(order))).astype(float)
     return out
 
 

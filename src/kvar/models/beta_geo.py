@@ -54,13 +54,25 @@ class BetaGeo(MaximumLikelihoodModel):
             frequency, recency, T = columns["frequency"], columns["recency"], columns["T"]
         x, t_x, big_t = (as_float_array(v, n) for v, n in ((frequency, "frequency"), (recency, "recency"), (T, "T")))
         check_rfm(x, t_x, big_t)
-        self._set(self._fit(compress({"x": x, "t_x": t_x, "T": big_t})))
+        data = compress({"x": x, "t_x": t_x, "T": big_t})
+        data["x_values"], data["x_index"] = np.unique(data["x"], return_inverse=True)
+        self._set(self._fit(data))
         return self
+
+    @staticmethod
+    def _by_frequency(values: np.ndarray, data: Any) -> np.ndarray:
+        """A function of x computed once per distinct frequency, spread back to the rows."""
+        return values[data["x_index"]] if "x_index" in data else values
+
+    @staticmethod
+    def _frequencies(data: Any) -> np.ndarray:
+        return data["x_values"] if "x_values" in data else data["x"]
 
     def _log_likelihoods(self, params: np.ndarray, data: Any) -> np.ndarray:
         r, alpha, a, b = params
         x, t_x, big_t = data["x"], data["t_x"], data["T"]
-        head = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x) - betaln(a, b)
+        unique_x = self._frequencies(data)
+        head = self._by_frequency(gammaln(r + unique_x) + betaln(a, b + unique_x), data) - gammaln(r) + r * np.log(alpha) - betaln(a, b)
         still = -(r + x) * np.log(alpha + big_t)
         with np.errstate(divide="ignore", invalid="ignore"):
             dropped = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + t_x), -np.inf)
@@ -76,17 +88,25 @@ class BetaGeo(MaximumLikelihoodModel):
         """
         r, alpha, a, b = params
         x, t_x, big_t = data["x"], data["t_x"], data["T"]
-        values = self._log_likelihoods(params, data)
-        head = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x) - betaln(a, b)
-        mixture = values - head
-        still = -(r + x) * np.log(alpha + big_t)
+        unique_x = self._frequencies(data)
+        head = self._by_frequency(gammaln(r + unique_x) + betaln(a, b + unique_x), data) - gammaln(r) + r * np.log(alpha) - betaln(a, b)
+        log_total = np.log(alpha + big_t)
+        log_recent = np.log(alpha + t_x)
+        still = -(r + x) * log_total
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dropped = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * log_recent, -np.inf)
+        mixture = np.logaddexp(still, dropped)
+        values = head + mixture
         w_s = np.exp(still - mixture)
         w_d = 1.0 - w_s
         repeat = x > 0
-        d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w_s * np.log(alpha + big_t) - w_d * np.log(alpha + t_x)
+        digamma_r_x = self._by_frequency(digamma(r + unique_x), data)
+        digamma_abx = self._by_frequency(digamma(a + b + unique_x), data)
+        digamma_bx = self._by_frequency(digamma(b + unique_x), data)
+        d_r = digamma_r_x - digamma(r) + np.log(alpha) - w_s * log_total - w_d * log_recent
         d_alpha = r / alpha - (r + x) * (w_s / (alpha + big_t) + w_d / (alpha + t_x))
-        d_a = digamma(a + b) - digamma(a + b + x) + w_d / a
-        d_b = digamma(b + x) - digamma(a + b + x) - digamma(b) + digamma(a + b) - np.where(repeat, w_d / np.maximum(b + x - 1, 1e-300), 0.0)
+        d_a = digamma(a + b) - digamma_abx + w_d / a
+        d_b = digamma_bx - digamma_abx - digamma(b) + digamma(a + b) - np.where(repeat, w_d / np.maximum(b + x - 1, 1e-300), 0.0)
         return values, np.vstack([d_r, d_alpha, d_a, d_b])
 
     def probability_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
