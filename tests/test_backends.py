@@ -19,6 +19,9 @@ import pytest
 import kvar
 from kvar.data.demo import generate
 from kvar.data.workspace import Workspace
+from kvar.metrics.churn_causes import churn_causes
+from kvar.models.segments import rfm_segments
+from kvar.models.survival import customer_lifetimes
 
 ENGINES = ("duckdb", "polars", "pandas", "spark")
 
@@ -40,6 +43,9 @@ METRICS: dict[str, Any] = {
     "renewal_rate": lambda t: kvar.renewal_rate(t["subscriptions"]),
     "stickiness": lambda t: kvar.stickiness(t["events"]),
     "satisfaction": lambda t: kvar.satisfaction_scores(t["feedback"], period="quarter", by="plan", customers=t["customers"]),
+    "churn_causes": lambda t: churn_causes(t["subscriptions"], t["payments"], period="quarter"),
+    "rfm_segments": lambda t: rfm_segments(t["transactions"]),
+    "lifetimes": lambda t: customer_lifetimes(subscriptions=t["subscriptions"], by="channel", customers=t["customers"]),
     "cdnow_summary": lambda t: kvar.customer_summary(t["cdnow"], freq="D", unit="W", calibration_end=dt.date(1997, 9, 30)),
     "cdnow_retention": lambda t: kvar.retention_table(t["cdnow"], period="quarter", inactivity="90d"),
 }
@@ -51,7 +57,7 @@ def arrow_tables(tmp_path_factory, data_dir) -> dict[str, pa.Table]:
     paths = generate(customers=250, seed=11).write(folder / "data")
     tables: dict[str, pa.Table] = {}
     with Workspace.create(folder / "ws.duckdb") as space:
-        for name in ("customers", "subscriptions", "transactions", "events", "feedback"):
+        for name in ("customers", "subscriptions", "transactions", "events", "feedback", "payments"):
             space.load(name, paths[name])
             relation = space.table(name)
             keep = [c for c in relation.columns if c not in ("source_file", "source_row")]
