@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -12,7 +11,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from kvar.cli.output import print_json, print_table, stderr, stdout
-from kvar.cli.sources import Sources, load_context, report_load
+from kvar.cli.sources import Sources, load_context, open_sources, report_load, source_kind
 from kvar.data.mapping import parse_map_options
 from kvar.data.workspace import DEFAULT_PATH, Workspace
 from kvar.errors import InputError, KvarError, ParameterError
@@ -57,33 +56,12 @@ def handles_errors(command: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-def _sources(mapping: list[str], timezone: str, date_format: str | None, fx: Path | None, base_currency: str | None, rejects: Path | None, workspace: Path | None) -> Sources:
-    return Sources(
-        mapping=parse_map_options(mapping),
-        context=load_context(timezone, date_format, fx, base_currency),
-        rejects_path=rejects,
-        workspace=Workspace.open(workspace) if workspace else None,
-    )
-
-
 def _emit(command: str, parameters: dict[str, Any], rows: list[dict[str, Any]], as_json: bool, sources: Sources | None = None) -> None:
     if as_json:
         extra = {"loads": sources.rejects_summary()} if sources and sources.loads else {}
         print_json(command, parameters, rows, **extra)
     else:
         print_table(command, rows)
-
-
-def _one_source(transactions: Path | None, subscriptions: Path | None, workspace: Path | None) -> str:
-    if transactions and subscriptions:
-        raise ParameterError("give --transactions or --subscriptions, not both")
-    if transactions:
-        return "transactions"
-    if subscriptions:
-        return "subscriptions"
-    if workspace:
-        return "subscriptions" if Workspace.open(workspace).has("subscriptions") else "transactions"
-    raise ParameterError("give --transactions FILE or --subscriptions FILE (or --workspace PATH)")
 
 
 @app.command()
@@ -162,8 +140,8 @@ def retention(
     """Customers at start, new, reactivated, churned, at end; retention = (end - new) / start x 100."""
     from kvar.metrics.retention import retention_table
 
-    kind = _one_source(transactions, subscriptions, workspace)
-    sources = _sources(mapping, timezone, date_format, fx, base_currency, rejects, workspace)
+    kind = source_kind(transactions, subscriptions, workspace)
+    sources = open_sources(mapping, timezone, date_format, fx, base_currency, rejects, workspace)
     facts = sources.table(kind, transactions if kind == "transactions" else subscriptions)
     people = sources.table("customers", customers) if customers else None
     with stderr.status("computing retention …"):
@@ -197,7 +175,7 @@ def cohorts(
     """Cohort matrix by first-purchase period: counts (or revenue) and percent of the cohort's first period."""
     from kvar.metrics.cohorts import cohort_table
 
-    sources = _sources(mapping, timezone, date_format, fx, base_currency, rejects, workspace)
+    sources = open_sources(mapping, timezone, date_format, fx, base_currency, rejects, workspace)
     facts = sources.table("transactions", transactions)
     people = sources.table("customers", customers) if customers else None
     with stderr.status("computing cohorts …"):
@@ -225,7 +203,7 @@ def summary(
     """Per-customer frequency, recency, T and monetary value (the input of the CLV models)."""
     from kvar.metrics.purchases import customer_summary
 
-    sources = _sources(mapping, timezone, date_format, fx, base_currency, rejects, workspace)
+    sources = open_sources(mapping, timezone, date_format, fx, base_currency, rejects, workspace)
     facts = sources.table("transactions", transactions)
     with stderr.status("summarising customers …"):
         rows = rows_of(customer_summary(facts, freq=freq.upper(), unit=unit.upper() if unit else None, calibration_end=calibration_end, observation_end=observation_end))  # type: ignore[arg-type]
@@ -253,7 +231,7 @@ def mrr(
     """MRR, ARR and MRR movements (new, expansion, contraction, churn, reactivation), GRR, NRR, ARPA."""
     from kvar.metrics.revenue import mrr_movements
 
-    sources = _sources(mapping, timezone, date_format, fx, base_currency, rejects, workspace)
+    sources = open_sources(mapping, timezone, date_format, fx, base_currency, rejects, workspace)
     subs = sources.table("subscriptions", subscriptions)
     people = sources.table("customers", customers) if customers else None
     with stderr.status("computing MRR movements …"):
@@ -273,7 +251,7 @@ def pareto(
     """Share of revenue from the top 10 % and 20 % of customers."""
     from kvar.metrics.value import pareto_concentration
 
-    sources = _sources(mapping, "UTC", None, None, None, rejects, workspace)
+    sources = open_sources(mapping, "UTC", None, None, None, rejects, workspace)
     rows = rows_of(pareto_concentration(sources.table("transactions", transactions)))
     _emit("pareto", {}, rows, as_json, sources)
 
@@ -297,14 +275,8 @@ def report(
     """Write one self-contained HTML report (works offline): KPIs, benchmarks, cohorts, retention, MRR."""
     from kvar.report.html import ReportInputs, write_report
 
-    sources = _sources(mapping, "UTC", None, None, None, None, workspace)
-    space = sources.workspace
-
-    def pick(name: str, path: Path | None) -> Any:
-        if path is not None:
-            return sources.table(name, path)
-        return space.table(name) if space is not None and space.has(name) else None
-
+    sources = open_sources(mapping, "UTC", None, None, None, None, workspace)
+    pick = sources.table_if_given
     inputs = ReportInputs(
         transactions=pick("transactions", transactions),
         subscriptions=pick("subscriptions", subscriptions),
@@ -334,11 +306,6 @@ def demo(
     from kvar.cli.demo import run_demo
 
     run_demo(directory, customers=customers, seed=seed)
-
-
-def main() -> None:  # pragma: no cover - console entry point
-    app()
-    sys.exit(0)
 
 
 def _register_model_commands() -> None:

@@ -11,6 +11,7 @@ import numpy as np
 import typer
 
 from kvar.cli.output import print_json, print_table, stderr
+from kvar.cli.sources import open_sources, source_kind
 from kvar.errors import FileFormatError, InputError, ParameterError
 from kvar.metrics.frames import rows_of
 
@@ -81,11 +82,10 @@ def clv(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Fit BG/NBD or Pareto/NBD (and Gamma-Gamma for spend); predict purchases, P(alive) and CLV."""
-    from kvar.cli.app import _sources
     from kvar.metrics.purchases import customer_summary
 
     unit = (unit or freq).upper()
-    sources = _sources(mapping, "UTC", None, None, None, None, workspace)
+    sources = open_sources(mapping, "UTC", None, None, None, None, workspace)
     facts = sources.table("transactions", transactions)
     with stderr.status("summarising customers and fitting …"):
         summary = rows_of(customer_summary(facts, freq=freq.upper(), unit=unit, calibration_end=calibration_end))  # type: ignore[arg-type]
@@ -138,12 +138,11 @@ def sbg(
     from kvar.models import ShiftedBetaGeometric
 
     if survivors is None:
-        from kvar.cli.app import _sources
         from kvar.models.cohort_retention import sbg_by_cohort
 
         if subscriptions is None and workspace is None:
             raise ParameterError("give --survivors FILE --column NAME, or --subscriptions FILE (or --workspace)")
-        sources = _sources(mapping, "UTC", None, None, None, None, workspace)
+        sources = open_sources(mapping, "UTC", None, None, None, None, workspace)
         rows = sbg_by_cohort(sources.table("subscriptions", subscriptions), period=period, project=project)
         if as_json:
             print_json("sbg", {"period": period, "project": project}, rows)
@@ -171,10 +170,9 @@ def segments(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """RFM scores, named segments (Champions … Lost), value tiers and health score per customer."""
-    from kvar.cli.app import _sources
     from kvar.models.segments import rfm_segments
 
-    sources = _sources(mapping, "UTC", None, None, None, None, workspace)
+    sources = open_sources(mapping, "UTC", None, None, None, None, workspace)
     rows = rows_of(rfm_segments(sources.table("transactions", transactions)))
     if summary_only:
         groups: dict[str, list[dict[str, Any]]] = {}
@@ -205,13 +203,12 @@ def survival(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Kaplan-Meier survival of customer lifetimes by segment, medians, log-rank test, hazard by tenure."""
-    from kvar.cli.app import _one_source, _sources
     from kvar.models.survival import customer_lifetimes, survival_analysis
 
-    kind = _one_source(transactions, subscriptions, workspace)
-    sources = _sources(mapping, "UTC", None, None, None, None, workspace)
+    kind = source_kind(transactions, subscriptions, workspace)
+    sources = open_sources(mapping, "UTC", None, None, None, None, workspace)
     facts = sources.table(kind, transactions if kind == "transactions" else subscriptions)
-    people = sources.table("customers", customers) if customers else (sources.workspace.table("customers") if sources.workspace and sources.workspace.has("customers") else None)
+    people = sources.table_if_given("customers", customers)
     with stderr.status("fitting survival curves …"):
         lifetimes = customer_lifetimes(**{kind: facts}, by=by, customers=people, inactivity=inactivity, grace=grace)
         analysis = survival_analysis(lifetimes, by=by)
@@ -233,10 +230,9 @@ def churn_causes(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Voluntary vs involuntary (failed payment) churn per period, with the MRR each lost."""
-    from kvar.cli.app import _sources
     from kvar.metrics.churn_causes import churn_causes as compute
 
-    sources = _sources(mapping, "UTC", None, None, None, None, workspace)
+    sources = open_sources(mapping, "UTC", None, None, None, None, workspace)
     rows = rows_of(compute(sources.table("subscriptions", subscriptions), sources.table("payments", payments), period=period, window=window))
     if as_json:
         print_json("churn-causes", {"period": period, "window": window}, rows)
@@ -257,17 +253,11 @@ def risk(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Train a churn-risk model (time-based split) and score current customers with their top reasons."""
-    from kvar.cli.app import _sources
     from kvar.models.churn_features import churn_features
     from kvar.models.churn_risk import ChurnRiskModel
 
-    sources = _sources(mapping, "UTC", None, None, None, None, workspace)
-    space = sources.workspace
-
-    def optional(name: str, path: Path | None) -> Any:
-        if path is not None:
-            return sources.table(name, path)
-        return space.table(name) if space is not None and space.has(name) else None
+    sources = open_sources(mapping, "UTC", None, None, None, None, workspace)
+    optional = sources.table_if_given
 
     with stderr.status("building features and training …"):
         table = churn_features(

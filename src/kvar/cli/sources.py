@@ -11,7 +11,9 @@ import duckdb
 from kvar.cli.output import stderr
 from kvar.data.loading import FileLoad, load_file, read_fx_table
 from kvar.data.validation import LoadContext
+from kvar.data.mapping import parse_map_options
 from kvar.data.workspace import Workspace
+from kvar.errors import ParameterError
 
 
 @dataclass
@@ -45,6 +47,14 @@ class Sources:
             stderr.print(f"  rejects written to {self.rejects_path}")
         return self.connection.table(result.accepted_table)
 
+    def table_if_given(self, name: str, path: Path | None) -> duckdb.DuckDBPyRelation | None:
+        """The file's rows when a path is given, else the workspace's table if it has one, else None."""
+        if path is not None:
+            return self.table(name, path)
+        if self.workspace is not None and self.workspace.has(name):
+            return self.workspace.table(name)
+        return None
+
     def rejects_summary(self) -> list[dict[str, object]]:
         return [
             {"file": load.file, "table": load.table, "rows_read": load.rows_read, "rows_loaded": load.rows_loaded, "rows_rejected": load.rows_rejected}
@@ -59,6 +69,38 @@ def report_load(result: FileLoad) -> None:
         stderr.print(f"  {rows:,} × {column}: {reason}", highlight=False)
     for row, column, value, reason in result.first_rejects[:3]:
         stderr.print(f"  e.g. row {row}, {column}={value!r}: {reason}", highlight=False)
+
+
+def open_sources(
+    mapping: list[str],
+    timezone: str,
+    date_format: str | None,
+    fx: Path | None,
+    base_currency: str | None,
+    rejects: Path | None,
+    workspace: Path | None,
+) -> Sources:
+    """Sources for one command, from its loading options."""
+    return Sources(
+        mapping=parse_map_options(mapping),
+        context=load_context(timezone, date_format, fx, base_currency),
+        rejects_path=rejects,
+        workspace=Workspace.open(workspace) if workspace else None,
+    )
+
+
+def source_kind(transactions: Path | None, subscriptions: Path | None, workspace: Path | None) -> str:
+    """``transactions`` or ``subscriptions``: which business model a command measures."""
+    if transactions and subscriptions:
+        raise ParameterError("give --transactions or --subscriptions, not both")
+    if transactions:
+        return "transactions"
+    if subscriptions:
+        return "subscriptions"
+    if workspace:
+        with Workspace.open(workspace) as space:
+            return "subscriptions" if space.has("subscriptions") else "transactions"
+    raise ParameterError("give --transactions FILE or --subscriptions FILE (or --workspace PATH)")
 
 
 def load_context(timezone: str, date_format: str | None, fx: Path | None, base_currency: str | None) -> LoadContext:
