@@ -73,14 +73,16 @@ def customer_summary(
         .agg(amount=nw.col("amount").cast(nw.Float64).sum())
     )
     in_calibration = buckets.filter(nw.col("bucket") <= nw.lit(calibration_bucket))
-    first_bucket = nw.col("bucket").min().over("customer_id")
-    summary = in_calibration.with_columns(is_first=nw.col("bucket") == first_bucket).group_by("customer_id").agg(
+    summary = in_calibration.group_by("customer_id").agg(
         first_bucket=nw.col("bucket").min(),
         last_bucket=nw.col("bucket").max(),
         buckets=nw.len().cast(nw.Int64),
         total=nw.col("amount").sum(),
-        first_amount=nw.when(nw.col("is_first")).then(nw.col("amount")).otherwise(0.0).sum(),
     )
+    first_amounts = in_calibration.join(
+        summary.select("customer_id", "first_bucket"), left_on=["customer_id", "bucket"], right_on=["customer_id", "first_bucket"]
+    ).select("customer_id", first_amount=nw.col("amount"))
+    summary = summary.join(first_amounts, on="customer_id")
     indexed = with_period_index(with_period_index(summary, "first_bucket", period, "first_index"), "last_bucket", period, "last_index")
     result = indexed.select(
         "customer_id",
