@@ -44,7 +44,7 @@ def churn_causes(
     reach = nw.col("ended_at").dt.offset_by(window_offset(grace)) if grace else nw.col("ended_at")
     closing = subs.with_columns(reach=reach.fill_null(nw.lit(OPEN_END))).select("customer_id", "reach", "mrr")
     churns = ended.join(closing, left_on=["customer_id", "spell_end"], right_on=["customer_id", "reach"], how="left")
-    churns = churns.group_by("customer_id", "spell_end").agg(mrr_lost=nw.col("mrr").cast(nw.Float64).sum())
+    churns = churns.with_columns(nw.col("mrr").cast(nw.Float64)).group_by("customer_id", "spell_end").agg(mrr_lost=nw.col("mrr").sum())
     offset = window_offset(window)
     attempts = paid.select("customer_id", "occurred_at", status=nw.col("status").cast(nw.String).str.to_lowercase())
     in_window = (nw.col("occurred_at") <= nw.col("spell_end")) & (

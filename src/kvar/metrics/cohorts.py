@@ -55,9 +55,9 @@ def cohort_table(
         ),
         how="cross",
     ).filter(nw.col("occurred_at") < nw.col("after_last"))
-    spend = [nw.col("amount").cast(nw.Float64).sum()] if value == "revenue" else []
+    spend = [nw.col("amount").sum()] if value == "revenue" else []
     buckets = (
-        bounded.with_columns(bucket=period_start("occurred_at", period))
+        bounded.with_columns(bucket=period_start("occurred_at", period), **({"amount": nw.col("amount").cast(nw.Float64)} if value == "revenue" else {}))
         .group_by("customer_id", "bucket")
         .agg(*spend, rows=nw.len())
     )
@@ -68,9 +68,9 @@ def cohort_table(
     activity = indexed.join(members, on="customer_id").with_columns(
         period_offset=nw.col("index") - nw.col("cohort_index")
     )
-    measure = nw.len().cast(nw.Float64) if value == "customers" else nw.col("amount").sum()
-    cells = activity.group_by(*keys, "cohort", "period_offset").agg(measure.alias("value"))
-    sizes = members.group_by(*keys, "cohort").agg(cohort_size=nw.len().cast(nw.Int64))
+    measure = nw.len() if value == "customers" else nw.col("amount").sum()
+    cells = activity.group_by(*keys, "cohort", "period_offset").agg(measure.alias("value")).with_columns(nw.col("value").cast(nw.Float64))
+    sizes = members.group_by(*keys, "cohort").agg(cohort_size=nw.len()).with_columns(nw.col("cohort_size").cast(nw.Int64))
     last_index = with_period_index(periods, "period_start", period, "index").select(last_index=nw.col("index").max())
     offsets = periods.select(period_offset=nw.col("period_number").cast(nw.Int64))
     grid = (

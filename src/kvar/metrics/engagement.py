@@ -36,8 +36,8 @@ def stickiness(events: IntoFrame, *, period: str = "month", as_of: dt.datetime |
         periods, how="cross"
     ).filter(nw.col("occurred_at") >= nw.col("period_start"), nw.col("occurred_at") < nw.col("period_end"))
     daily = placed.group_by("period_start", "day").agg(daily_active=nw.col("actor").n_unique())
-    monthly = placed.group_by("period_start").agg(active=nw.col("actor").n_unique().cast(nw.Int64))
-    summed = daily.group_by("period_start").agg(daily_sum=nw.col("daily_active").sum().cast(nw.Float64))
+    monthly = placed.group_by("period_start").agg(active=nw.col("actor").n_unique()).with_columns(nw.col("active").cast(nw.Int64))
+    summed = daily.group_by("period_start").agg(daily_sum=nw.col("daily_active").sum()).with_columns(nw.col("daily_sum").cast(nw.Float64))
     counts = monthly.join(summed, on="period_start")
     filled = fill_calendar(counts, periods, periods, (), ("active", "daily_sum"))
     dated = with_epoch_days(with_epoch_days(filled, "period_start", "start_day"), "period_end", "end_day")

@@ -68,15 +68,15 @@ def customer_summary(
     calibration_index = _python_index(calibration, period)
     calibration_bucket = truncate(calibration, period)
     buckets = (
-        facts.with_columns(bucket=period_start("occurred_at", period))
+        facts.with_columns(bucket=period_start("occurred_at", period), amount=nw.col("amount").cast(nw.Float64))
         .group_by("customer_id", "bucket")
-        .agg(amount=nw.col("amount").cast(nw.Float64).sum())
+        .agg(nw.col("amount").sum())
     )
     in_calibration = buckets.filter(nw.col("bucket") <= nw.lit(calibration_bucket))
     summary = in_calibration.group_by("customer_id").agg(
         first_bucket=nw.col("bucket").min(),
         last_bucket=nw.col("bucket").max(),
-        buckets=nw.len().cast(nw.Int64),
+        buckets=nw.len(),
         total=nw.col("amount").sum(),
     )
     first_amounts = in_calibration.join(
@@ -98,7 +98,7 @@ def customer_summary(
         later = buckets.filter(
             nw.col("bucket") > nw.lit(calibration_bucket), nw.col("bucket") <= nw.lit(truncate(observation, period))
         ).group_by("customer_id").agg(
-            frequency_holdout=nw.len().cast(nw.Int64), monetary_value_holdout=nw.col("amount").mean()
+            frequency_holdout=nw.len(), monetary_value_holdout=nw.col("amount").mean()
         )
         result = result.join(later, on="customer_id", how="left").with_columns(
             nw.col("frequency_holdout").fill_null(0),
@@ -143,7 +143,7 @@ def purchase_activity(
         returning=(nw.col("first_purchase") < nw.col("period_start")).cast(nw.Int64),
     )
     per_customer = marked.group_by(*keys, "period_start", "customer_id").agg(
-        nw.col("is_purchase").sum().cast(nw.Int64).alias("purchases"),
+        nw.col("is_purchase").sum().alias("purchases"),
         nw.col("purchase_amount").sum(),
         nw.col("revenue").sum(),
         nw.col("returning").max(),
@@ -155,8 +155,8 @@ def purchase_activity(
         {"buyers": buyer, "returning_buyers": buyer & (nw.col("returning") == 1)},
     )
     totals = per_customer.group_by(*keys, "period_start").agg(
-        nw.col("purchases").sum().cast(nw.Int64), nw.col("purchase_amount").sum(), nw.col("revenue").sum()
-    )
+        nw.col("purchases").sum(), nw.col("purchase_amount").sum(), nw.col("revenue").sum()
+    ).with_columns(nw.col("purchases").cast(nw.Int64))
     sums = counts.join(totals, on=[*keys, "period_start"])
     filled = fill_calendar(
         sums, periods, rows, keys, ("buyers", "returning_buyers", "purchases", "purchase_amount", "revenue")
@@ -187,18 +187,18 @@ def repeat_purchase_rate(
     facts, finish = as_lazy(transactions)
     require_columns(facts, "transactions", ["customer_id", "amount"])
     keys: tuple[str, ...] = (by,) if by else ()
-    per_customer = facts.filter(nw.col("amount") > 0).group_by("customer_id").agg(purchases=nw.len().cast(nw.Int64))
+    per_customer = facts.filter(nw.col("amount") > 0).group_by("customer_id").agg(purchases=nw.len())
     if by:
         require_columns(facts, "transactions", ["occurred_at"])
         per_customer = per_customer.join(segment_of(facts, by, "occurred_at", customers), on="customer_id", how="left")
     marked = per_customer.with_columns(repeat=(nw.col("purchases") > 1).cast(nw.Int64), one=nw.lit(1, nw.Int64))
     aggregates = (
-        nw.col("one").sum().cast(nw.Int64).alias("customers"),
-        nw.col("repeat").sum().cast(nw.Int64).alias("repeat_customers"),
-        nw.col("purchases").sum().cast(nw.Int64),
+        nw.col("one").sum().alias("customers"),
+        nw.col("repeat").sum().alias("repeat_customers"),
+        nw.col("purchases").sum(),
     )
     summed = marked.group_by(*keys).agg(*aggregates).sort(*keys) if keys else marked.select(*aggregates)
-    result = summed.with_columns(
+    result = summed.with_columns(*(nw.col(name).cast(nw.Int64) for name in ("customers", "repeat_customers", "purchases"))).with_columns(
         repeat_purchase_rate=nw.col("repeat_customers").cast(nw.Float64) * 100.0
         / nw.col("customers").cast(nw.Float64),
         purchase_frequency=nw.col("purchases").cast(nw.Float64) / nw.col("customers").cast(nw.Float64),

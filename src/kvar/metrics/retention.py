@@ -158,7 +158,8 @@ def sum_flags(frame: nw.LazyFrame, keys: tuple[str, ...], flags: dict[str, nw.Ex
     The conditions become 0/1 columns before grouping, so every engine runs a plain grouped sum.
     """
     marked = frame.with_columns(**{name: condition.cast(nw.Int64) for name, condition in flags.items()})
-    return marked.group_by(*keys).agg(*(nw.col(name).sum().cast(nw.Int64) for name in flags))
+    summed = marked.group_by(*keys).agg(*(nw.col(name).sum() for name in flags))
+    return summed.with_columns(*(nw.col(name).cast(nw.Int64) for name in flags))
 
 
 def with_rates(counts: nw.LazyFrame) -> nw.LazyFrame:

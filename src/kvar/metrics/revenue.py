@@ -120,8 +120,8 @@ def mrr_movements(
         nw.col("m0").sum().alias("mrr_start"),
         nw.col("m1").sum().alias("mrr_end"),
         *(nw.col(name).sum() for name in amounts),
-        *(nw.col(name).sum().cast(nw.Int64) for name in flags),
-    )
+        *(nw.col(name).sum() for name in flags),
+    ).with_columns(*(nw.col(name).cast(nw.Int64) for name in flags))
     filled = fill_calendar(sums, periods, changes, keys, _SUMS + _COUNTS)
     return finish(with_revenue_kpis(filled))
 

@@ -33,7 +33,7 @@ def pareto_concentration(transactions: IntoFrame, *, shares: Sequence[float] = (
             raise ParameterError(f"shares: expected fractions in (0, 1], got {share}")
     facts, finish = as_lazy(transactions)
     require_columns(facts, "transactions", ["customer_id", "amount"])
-    per_customer = facts.group_by("customer_id").agg(revenue=nw.col("amount").cast(nw.Float64).sum())
+    per_customer = facts.with_columns(nw.col("amount").cast(nw.Float64)).group_by("customer_id").agg(revenue=nw.col("amount").sum())
     (totals,) = rows_of(per_customer.select(customers=nw.len(), revenue=nw.col("revenue").sum()))
     customers, revenue = int(totals["customers"]), float(totals["revenue"] or 0.0)
     cutoffs = frame_like(
@@ -71,12 +71,12 @@ def historical_ltv(
     facts, finish = as_lazy(transactions)
     require_columns(facts, "transactions", ["customer_id", "occurred_at", "amount"])
     keys: tuple[str, ...] = (by,) if by else ()
-    per_customer = facts.group_by("customer_id").agg(
-        first_seen=nw.col("occurred_at").min(), revenue=nw.col("amount").cast(nw.Float64).sum()
+    per_customer = facts.with_columns(nw.col("amount").cast(nw.Float64)).group_by("customer_id").agg(
+        first_seen=nw.col("occurred_at").min(), revenue=nw.col("amount").sum()
     ).with_columns(cohort=period_start("first_seen", period))
     if by:
         per_customer = per_customer.join(segment_of(facts, by, "occurred_at", customers), on="customer_id", how="left")
-    aggregates = dict(customers=nw.len().cast(nw.Int64), revenue=nw.col("revenue").sum())
+    aggregates = dict(customers=nw.len(), revenue=nw.col("revenue").sum())
     by_cohort = per_customer.group_by(*keys, "cohort").agg(**aggregates)
     overall = (per_customer.group_by(*keys).agg(**aggregates) if keys else per_customer.select(**aggregates))
     overall = overall.with_columns(cohort=nw.lit(None, by_cohort.collect_schema()["cohort"]))

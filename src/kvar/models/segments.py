@@ -63,12 +63,12 @@ def rfm_segments(
     as_of = as_of or default_as_of(last)
     amount = nw.col("amount").cast(nw.Float64)
     per_customer = facts.filter(nw.col("occurred_at") < nw.lit(as_of)).with_columns(
-        is_purchase=(amount > 0).cast(nw.Int64)
+        is_purchase=(amount > 0).cast(nw.Int64), amount=amount
     ).group_by("customer_id").agg(
         last_purchase=nw.col("occurred_at").max(),
-        frequency=nw.col("is_purchase").sum().cast(nw.Int64),
-        monetary=nw.col("amount").cast(nw.Float64).sum(),
-    )
+        frequency=nw.col("is_purchase").sum(),
+        monetary=nw.col("amount").sum(),
+    ).with_columns(nw.col("frequency").cast(nw.Int64))
     (count,) = rows_of(per_customer.select(customers=nw.len()))
     customers = int(count["customers"])
     if customers == 0:
