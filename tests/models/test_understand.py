@@ -128,3 +128,26 @@ def test_features_never_look_past_the_observation_date(demo) -> None:
     after = truncated[truncated["observed_at"] == cut][columns].reset_index(drop=True)
     assert len(before) > 100 and before.equals(after)
     assert (full["days_since_event"] >= 0).all() and (full["days_since_event"] <= 90).all()
+
+
+def test_expansion_potential_by_hand() -> None:
+    import pandas as pd
+
+    from kvar.models.expansion import expansion_potential
+
+    at = pd.Timestamp("2024-03-01")
+    features = pd.DataFrame({
+        "customer_id": ["a", "b", "c", "d"], "observed_at": [at] * 4, "plan": ["basic", "basic", "pro", "pro"],
+        "mrr": [10.0, 10.0, 50.0, 50.0], "events_30d": [40.0, 5.0, 30.0, 10.0], "users_30d": [1.0, 1.0, 5.0, 2.0],
+    })
+    subs = pl.DataFrame({
+        "customer_id": ["a", "b", "c", "d"], "started_at": [T(2024, 1, 1)] * 4, "ended_at": [None] * 4,
+        "quantity": [1.0, 1.0, 5.0, 10.0],
+    }, schema={"customer_id": pl.String, "started_at": pl.Datetime("us"), "ended_at": pl.Datetime("us"), "quantity": pl.Float64})
+    rows = {row["customer_id"]: row for row in expansion_potential(features, subs)}
+    # Pro customers' median usage is 20 events: a (40 on basic) qualifies, b (5) does not; pro is the top plan.
+    assert rows["a"]["high_usage_on_low_plan"] and not rows["b"]["high_usage_on_low_plan"]
+    assert rows["a"]["higher_plans_median_events"] == 20.0 and rows["c"]["higher_plans_median_events"] is None
+    # Seats: a 1/1 and b 1/1 users fill their seat, c uses 5 of 5, d 2 of 10.
+    assert [rows[c]["seats_near_limit"] for c in "abcd"] == [True, True, True, False]
+    assert [rows[c]["expansion_potential"] for c in "abcd"] == [True, True, True, False]

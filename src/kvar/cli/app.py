@@ -309,9 +309,9 @@ def demo(
 
 
 def _register_model_commands() -> None:
-    from kvar.cli.models import churn_causes, clv, risk, sbg, segments, survival
+    from kvar.cli.models import churn_causes, clv, expansion, risk, sbg, segments, survival
 
-    for command in (clv, sbg, segments, survival, risk):
+    for command in (clv, sbg, segments, survival, risk, expansion):
         app.command()(handles_errors(command))
     app.command("churn-causes")(handles_errors(churn_causes))
 

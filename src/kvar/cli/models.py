@@ -281,3 +281,25 @@ def risk(
     else:
         stderr.print(f"held-out AUC {e.auc:.3f} (recency-only baseline {e.baseline_auc:.3f}), top-decile lift {e.top_decile_lift:.1f}, Brier {e.brier:.4f}")
         print_table("churn risk (highest first)", [{**row, "reasons": "; ".join(row["reasons"])} for row in rows])
+
+
+def expansion(
+    subscriptions: Annotated[Optional[Path], typer.Option(help="subscriptions file (plan, quantity = seats)")] = None,
+    events: Annotated[Optional[Path], typer.Option(help="product events file")] = None,
+    seat_share: Annotated[float, typer.Option(help="seats count as near the limit when active users fill this share")] = 0.9,
+    workspace: Annotated[Optional[Path], typer.Option(help="read tables from this workspace")] = None,
+    mapping: Annotated[list[str], typer.Option("--map", help="canonical=yours")] = [],  # noqa: B006
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Customers with expansion potential: high usage on a low plan, or seats near their limit."""
+    from kvar.models.churn_features import churn_features
+    from kvar.models.expansion import expansion_potential
+
+    sources = open_sources(mapping, "UTC", None, None, None, None, workspace)
+    subs = sources.table("subscriptions", subscriptions)
+    features = churn_features(subs, sources.table("events", events)).collect(backend="pandas").to_native()
+    rows = expansion_potential(features, subs, seat_share=seat_share)
+    if as_json:
+        print_json("expansion", {"seat_share": seat_share}, rows)
+    else:
+        print_table("expansion potential", [row for row in rows if row["expansion_potential"]])

@@ -76,7 +76,7 @@ def generate(customers: int = 2000, seed: int = 7, end: dt.datetime = dt.datetim
         channel = channel_names[rng.choice(4, p=[0.4, 0.15, 0.3, 0.15])]
         plan = _PLAN_ORDER[rng.choice(3, p=[0.5, 0.35, 0.15])]
         seats = int(rng.integers(1, 6)) if plan != "basic" else 1
-        users = [f"{customer_id}-U{index}" for index in range(1, seats + 2)]
+        users = [f"{customer_id}-U{index}" for index in range(1, int(rng.integers(1, seats + 1)) + 1)]
         data.customers.append(
             {"customer_id": customer_id, "signed_up_at": _stamp(signed_up), "channel": channel,
              "country": COUNTRIES[rng.integers(len(COUNTRIES))], "plan": plan}
