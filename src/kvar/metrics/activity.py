@@ -15,12 +15,44 @@ from __future__ import annotations
 
 import datetime as dt
 
-import narwhals as nw
+from dataclasses import dataclass
 
+import narwhals as nw
+from narwhals.typing import IntoFrame
+
+from kvar.errors import ParameterError
+from kvar.metrics.frames import Finish, as_lazy, require_columns
 from kvar.metrics.periods import window_offset
 
 #: Stand-in for "no end yet" inside computations; never returned to the user.
 OPEN_END = dt.datetime(2200, 1, 1)
+
+
+@dataclass(frozen=True)
+class ActivitySource:
+    """The fact table that defines activity, its intervals, and which of its columns hold times."""
+
+    facts: nw.LazyFrame
+    finish: Finish
+    intervals: nw.LazyFrame
+    time_columns: tuple[str, ...]  # columns spanning the observed time range
+    first_seen_column: str  # the column a customer's first row is read from (segments)
+    equal_lengths: bool  # intervals of one fixed window (non-contractual)
+
+
+def activity_source(
+    transactions: IntoFrame | None, subscriptions: IntoFrame | None, *, inactivity: str, grace: str | None
+) -> ActivitySource:
+    """Exactly one of ``transactions`` (non-contractual) or ``subscriptions`` (contractual), as intervals."""
+    if (transactions is None) == (subscriptions is None):
+        raise ParameterError("give exactly one of transactions (non-contractual) or subscriptions (contractual)")
+    if transactions is not None:
+        facts, finish = as_lazy(transactions)
+        require_columns(facts, "transactions", ["customer_id", "occurred_at"])
+        return ActivitySource(facts, finish, intervals_from_transactions(facts, inactivity), ("occurred_at",), "occurred_at", True)
+    facts, finish = as_lazy(subscriptions)
+    require_columns(facts, "subscriptions", ["customer_id", "started_at", "ended_at"])
+    return ActivitySource(facts, finish, intervals_from_subscriptions(facts, grace), ("started_at", "ended_at"), "started_at", False)
 
 
 def intervals_from_transactions(

@@ -22,13 +22,7 @@ import narwhals as nw
 from narwhals.typing import IntoFrame
 
 from kvar.errors import ParameterError
-from kvar.metrics.activity import (
-    boundary_states,
-    first_attribute,
-    intervals_from_subscriptions,
-    intervals_from_transactions,
-    spells,
-)
+from kvar.metrics.activity import activity_source, boundary_states, first_attribute, spells
 from kvar.metrics.calendar import calendar, default_as_of, observed_range
 from kvar.metrics.frames import as_lazy, require_columns
 
@@ -97,27 +91,17 @@ def customer_period_states(
     ``period_end``, ``period_number`` and the segment column; ``finish`` returns a result in the
     input's kind of frame.
     """
-    if (transactions is None) == (subscriptions is None):
-        raise ParameterError("give exactly one of transactions (non-contractual) or subscriptions (contractual)")
-    if transactions is not None:
-        facts, finish = as_lazy(transactions)
-        require_columns(facts, "transactions", ["customer_id", "occurred_at"])
-        intervals = intervals_from_transactions(facts, inactivity)
-        time_columns, time_column = ["occurred_at"], "occurred_at"
-    else:
-        facts, finish = as_lazy(subscriptions)
-        require_columns(facts, "subscriptions", ["customer_id", "started_at", "ended_at"])
-        intervals = intervals_from_subscriptions(facts, grace)
-        time_columns, time_column = ["started_at", "ended_at"], "started_at"
-    first, last = observed_range(facts, time_columns)
-    periods = calendar(facts, period, first, as_of or default_as_of(last))
-    customer_spells = spells(intervals, equal_lengths=transactions is not None)
+    source = activity_source(transactions, subscriptions, inactivity=inactivity, grace=grace)
+    first, last = observed_range(source.facts, source.time_columns)
+    periods = calendar(source.facts, period, first, as_of or default_as_of(last))
+    customer_spells = spells(source.intervals, equal_lengths=source.equal_lengths)
     segment_keys: tuple[str, ...] = ()
     if by:
-        customer_spells = customer_spells.join(segment_of(facts, by, time_column, customers), on="customer_id", how="left")
+        segments = segment_of(source.facts, by, source.first_seen_column, customers)
+        customer_spells = customer_spells.join(segments, on="customer_id", how="left")
         segment_keys = (by,)
     states = boundary_states(customer_spells, periods).join(periods, on="period_start")
-    return states, periods, segment_keys, finish
+    return states, periods, segment_keys, source.finish
 
 
 def segment_of(

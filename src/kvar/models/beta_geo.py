@@ -23,6 +23,16 @@ from kvar.errors import InputError
 from kvar.models.base import MaximumLikelihoodModel, as_float_array, compress, summary_columns
 
 
+def rfm_arrays(frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Checked frequency, recency, T arrays from arrays, or from a summary frame passed as ``frequency``."""
+    if recency is None and T is None:
+        columns = summary_columns(frequency, ("frequency", "recency", "T"))
+        frequency, recency, T = columns["frequency"], columns["recency"], columns["T"]
+    x, t_x, big_t = (as_float_array(v, n) for v, n in ((frequency, "frequency"), (recency, "recency"), (T, "T")))
+    check_rfm(x, t_x, big_t)
+    return x, t_x, big_t
+
+
 def check_rfm(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray) -> None:
     """Frequency, recency, T must be consistent: 0 <= recency <= T, frequency >= 0, recency 0 if x = 0."""
     problems = []
@@ -49,11 +59,7 @@ class BetaGeo(MaximumLikelihoodModel):
 
     def fit(self, frequency: Any, recency: Any = None, T: Any = None) -> BetaGeo:
         """Fit on arrays, or on a customer summary frame passed as ``frequency`` (with recency, T)."""
-        if recency is None and T is None:
-            columns = summary_columns(frequency, ("frequency", "recency", "T"))
-            frequency, recency, T = columns["frequency"], columns["recency"], columns["T"]
-        x, t_x, big_t = (as_float_array(v, n) for v, n in ((frequency, "frequency"), (recency, "recency"), (T, "T")))
-        check_rfm(x, t_x, big_t)
+        x, t_x, big_t = rfm_arrays(frequency, recency, T)
         data = compress({"x": x, "t_x": t_x, "T": big_t})
         data["x_values"], data["x_index"] = np.unique(data["x"], return_inverse=True)
         self._set(self._fit(data))

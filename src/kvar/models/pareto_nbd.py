@@ -17,8 +17,8 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.special import gammaln, hyp2f1
 
-from kvar.models.base import MaximumLikelihoodModel, as_float_array, compress, summary_columns
-from kvar.models.beta_geo import check_rfm
+from kvar.models.base import MaximumLikelihoodModel, compress
+from kvar.models.beta_geo import rfm_arrays
 
 
 def _log_a0(r: float, alpha: float, s: float, beta: float, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> np.ndarray:
@@ -45,11 +45,7 @@ class ParetoNBD(MaximumLikelihoodModel):
 
     def fit(self, frequency: Any, recency: Any = None, T: Any = None) -> ParetoNBD:
         """Fit on arrays, or on a customer summary frame passed as ``frequency``."""
-        if recency is None and T is None:
-            columns = summary_columns(frequency, ("frequency", "recency", "T"))
-            frequency, recency, T = columns["frequency"], columns["recency"], columns["T"]
-        x, t_x, big_t = (as_float_array(v, n) for v, n in ((frequency, "frequency"), (recency, "recency"), (T, "T")))
-        check_rfm(x, t_x, big_t)
+        x, t_x, big_t = rfm_arrays(frequency, recency, T)
         self._set(self._fit(compress({"x": x, "t_x": t_x, "T": big_t})))
         return self
 

@@ -17,9 +17,9 @@ import numpy as np
 from narwhals.typing import IntoFrame
 
 from kvar.errors import InputError
-from kvar.metrics.activity import intervals_from_subscriptions, intervals_from_transactions, spells
+from kvar.metrics.activity import activity_source, spells
 from kvar.metrics.calendar import default_as_of, observed_range
-from kvar.metrics.frames import as_lazy, require_columns, rows_of
+from kvar.metrics.frames import rows_of
 from kvar.metrics.periods import with_epoch_days
 from kvar.metrics.retention import segment_of
 
@@ -35,19 +35,10 @@ def customer_lifetimes(
     as_of: dt.datetime | None = None,
 ) -> Any:
     """Per customer: ``duration_days`` of the first spell (to ``as_of`` if still open) and ``observed``."""
-    if (transactions is None) == (subscriptions is None):
-        raise InputError("give exactly one of transactions or subscriptions")
-    source = transactions if transactions is not None else subscriptions
-    facts, finish = as_lazy(source)
-    if transactions is not None:
-        require_columns(facts, "transactions", ["customer_id", "occurred_at"])
-        intervals, columns, time_column = intervals_from_transactions(facts, inactivity), ["occurred_at"], "occurred_at"
-    else:
-        require_columns(facts, "subscriptions", ["customer_id", "started_at", "ended_at"])
-        intervals, columns, time_column = intervals_from_subscriptions(facts, grace), ["started_at", "ended_at"], "started_at"
-    _, last = observed_range(facts, columns)
+    source = activity_source(transactions, subscriptions, inactivity=inactivity, grace=grace)
+    _, last = observed_range(source.facts, source.time_columns)
     as_of = as_of or default_as_of(last)
-    first = spells(intervals, equal_lengths=transactions is not None).filter(nw.col("spell_start") == nw.col("acquired_at"))
+    first = spells(source.intervals, equal_lengths=source.equal_lengths).filter(nw.col("spell_start") == nw.col("acquired_at"))
     ends = first.with_columns(
         observed=(nw.col("spell_end") <= nw.lit(as_of)),
         until=nw.when(nw.col("spell_end") <= nw.lit(as_of)).then(nw.col("spell_end")).otherwise(nw.lit(as_of)),
@@ -57,8 +48,8 @@ def customer_lifetimes(
         "customer_id", "acquired_at", "observed", duration_days=(nw.col("end_day") - nw.col("start_day")).cast(nw.Int64)
     ).filter(nw.col("acquired_at") < nw.lit(as_of))
     if by:
-        lifetimes = lifetimes.join(segment_of(facts, by, time_column, customers), on="customer_id", how="left")
-    return finish(lifetimes.sort("customer_id"))
+        lifetimes = lifetimes.join(segment_of(source.facts, by, source.first_seen_column, customers), on="customer_id", how="left")
+    return source.finish(lifetimes.sort("customer_id"))
 
 
 @dataclass
