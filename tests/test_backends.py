@@ -115,6 +115,7 @@ def test_every_metric_is_identical_on_every_engine(engine, arrow_tables, referen
             assert isinstance(result, pl.LazyFrame), name  # lazy in, lazy out
         if engine == "pandas":
             assert isinstance(result, pd.DataFrame), name  # eager in, eager out
+            assert list(result.index) == list(range(len(result))), name
         if normalise(kvar.rows_of(result)) != reference[name]:
             mismatched.append(name)
     assert mismatched == []

@@ -28,8 +28,13 @@ def as_lazy(native: IntoFrame | nw.LazyFrame | nw.DataFrame) -> tuple[nw.LazyFra
     frame = native if isinstance(native, (nw.LazyFrame, nw.DataFrame)) else nw.from_native(native)
     if isinstance(frame, nw.DataFrame):
         backend = frame.implementation
-        return frame.lazy(), lambda result: result.collect(backend=backend).to_native()
+        return frame.lazy(), lambda result: _fresh_index(result.collect(backend=backend).to_native())
     return frame, lambda result: result.to_native()
+
+
+def _fresh_index(native: Any) -> Any:
+    """pandas keeps the row labels of a sort; hand back 0..n-1 like every other library."""
+    return native.reset_index(drop=True) if hasattr(native, "reset_index") else native
 
 
 def require_columns(frame: nw.LazyFrame, table: str, columns: Sequence[str]) -> None:
