@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from kvar.cli.output import print_json, print_table, stderr, stdout
+from kvar.cli.output import emit, stderr, stdout
 from kvar.cli.sources import Sources, load_context, open_sources, report_load, source_kind
 from kvar.data.mapping import parse_map_options
 from kvar.data.workspace import DEFAULT_PATH, Workspace
@@ -57,11 +57,7 @@ def handles_errors(command: Callable[..., None]) -> Callable[..., None]:
 
 
 def _emit(command: str, parameters: dict[str, Any], rows: list[dict[str, Any]], as_json: bool, sources: Sources | None = None) -> None:
-    if as_json:
-        extra = {"loads": sources.rejects_summary()} if sources and sources.loads else {}
-        print_json(command, parameters, rows, **extra)
-    else:
-        print_table(command, rows)
+    emit(command, parameters, rows, as_json, **({"loads": sources.rejects_summary()} if sources and sources.loads else {}))
 
 
 @app.command()

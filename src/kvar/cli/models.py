@@ -7,66 +7,12 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
-import numpy as np
 import typer
 
-from kvar.cli.output import print_json, print_table, stderr
+from kvar.cli.output import emit, print_json, print_table, stderr
 from kvar.cli.sources import open_sources, source_kind
-from kvar.errors import FileFormatError, InputError, ParameterError
+from kvar.errors import FileFormatError, ParameterError
 from kvar.metrics.frames import rows_of
-
-TRANSACTION_MODELS = {"bgnbd": "BetaGeo", "pareto": "ParetoNBD"}
-
-
-def _fit_purchase_model(name: str, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray) -> Any:
-    from kvar.models import BetaGeo, ParetoNBD
-
-    model = BetaGeo() if name == "bgnbd" else ParetoNBD()
-    return model.fit(frequency, recency, T)
-
-
-def clv_rows(
-    summary: list[dict[str, Any]], model: str, horizon: int, discount_rate: float, unit: str
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Per-customer predictions and the fitted models' parameters."""
-    from kvar.models import GammaGamma, discounted_clv
-
-    if model not in ("bgnbd", "pareto", "gg"):
-        raise ParameterError(f"--model: expected bgnbd, pareto or gg, got {model!r}")
-    frequency = np.array([row["frequency"] for row in summary], dtype=float)
-    recency = np.array([row["recency"] for row in summary], dtype=float)
-    T = np.array([row["T"] for row in summary], dtype=float)
-    spend_values = np.array([row["monetary_value"] for row in summary], dtype=float)
-    fitted: dict[str, Any] = {}
-    spend_model = None
-    if (frequency > 0).sum() >= 10 and np.all(spend_values[frequency > 0] > 0):
-        spend_model = GammaGamma().fit(frequency, spend_values)
-        fitted["gg"] = spend_model
-    elif model == "gg":
-        raise InputError("Gamma-Gamma needs at least 10 customers with repeat purchases and positive spend")
-    purchase_model = None
-    if model != "gg":
-        purchase_model = _fit_purchase_model(model, frequency, recency, T)
-        fitted[model] = purchase_model
-    rows = []
-    spend = spend_model.conditional_expected_average_profit(frequency, spend_values) if spend_model else None
-    if purchase_model is not None:
-        alive = purchase_model.probability_alive(frequency, recency, T)
-        month = 30.0 / {"D": 1.0, "W": 7.0, "M": 30.0}[unit]
-        expected = purchase_model.conditional_expected_purchases(horizon * month, frequency, recency, T)
-        value = discounted_clv(purchase_model, spend, frequency, recency, T, horizon=horizon, discount_rate=discount_rate, unit=unit) if spend is not None else None
-    for index, row in enumerate(summary):
-        out = {key: row[key] for key in ("customer_id", "frequency", "recency", "T", "monetary_value")}
-        if purchase_model is not None:
-            out["probability_alive"] = float(alive[index])
-            out["expected_purchases"] = float(expected[index])
-        if spend is not None:
-            out["expected_spend"] = float(spend[index])
-        if purchase_model is not None and value is not None:
-            out["clv"] = float(value[index])
-        rows.append(out)
-    return rows, fitted
-
 
 def clv(
     transactions: Annotated[Optional[Path], typer.Option(help="CSV or Parquet transactions")] = None,
@@ -83,13 +29,14 @@ def clv(
 ) -> None:
     """Fit BG/NBD or Pareto/NBD (and Gamma-Gamma for spend); predict purchases, P(alive) and CLV."""
     from kvar.metrics.purchases import customer_summary
+    from kvar.models.clv import customer_value
 
     unit = (unit or freq).upper()
     sources = open_sources(mapping, "UTC", None, None, None, None, workspace)
     facts = sources.table("transactions", transactions)
     with stderr.status("summarising customers and fitting …"):
         summary = rows_of(customer_summary(facts, freq=freq.upper(), unit=unit, calibration_end=calibration_end))  # type: ignore[arg-type]
-        rows, fitted = clv_rows(summary, model, horizon, discount_rate, unit)
+        rows, fitted = customer_value(summary, model=model, horizon=horizon, discount_rate=discount_rate, unit=unit)
     parameters = {"model": model, "freq": freq.upper(), "unit": unit, "calibration_end": calibration_end, "horizon": horizon, "discount_rate": discount_rate}
     if params_only:
         chosen = fitted[model]
@@ -144,10 +91,8 @@ def sbg(
             raise ParameterError("give --survivors FILE --column NAME, or --subscriptions FILE (or --workspace)")
         sources = open_sources(mapping, "UTC", None, None, None, None, workspace)
         rows = sbg_by_cohort(sources.table("subscriptions", subscriptions), period=period, project=project)
-        if as_json:
-            print_json("sbg", {"period": period, "project": project}, rows)
-        else:
-            print_table("sBG per cohort", [{k: v for k, v in row.items() if k not in ("observed", "projected")} for row in rows])
+        shown = rows if as_json else [{k: v for k, v in row.items() if k not in ("observed", "projected")} for row in rows]
+        emit("sbg", {"period": period, "project": project}, shown, as_json, title="sBG per cohort")
         return
     if not column:
         raise ParameterError("--survivors needs --column NAME")
@@ -185,10 +130,7 @@ def segments(
              "average_health": sum(m["health_score"] for m in members) / len(members)}
             for name, members in sorted(groups.items(), key=lambda item: -len(item[1]))
         ]
-    if as_json:
-        print_json("segments", {"summary": summary_only}, rows)
-    else:
-        print_table("segments", rows)
+    emit("segments", {"summary": summary_only}, rows, as_json)
 
 
 def survival(
@@ -234,10 +176,7 @@ def churn_causes(
 
     sources = open_sources(mapping, "UTC", None, None, None, None, workspace)
     rows = rows_of(compute(sources.table("subscriptions", subscriptions), sources.table("payments", payments), period=period, window=window))
-    if as_json:
-        print_json("churn-causes", {"period": period, "window": window}, rows)
-    else:
-        print_table("churn causes", rows)
+    emit("churn-causes", {"period": period, "window": window}, rows, as_json)
 
 
 def risk(
@@ -299,7 +238,4 @@ def expansion(
     subs = sources.table("subscriptions", subscriptions)
     features = churn_features(subs, sources.table("events", events)).collect(backend="pandas").to_native()
     rows = expansion_potential(features, subs, seat_share=seat_share)
-    if as_json:
-        print_json("expansion", {"seat_share": seat_share}, rows)
-    else:
-        print_table("expansion potential", [row for row in rows if row["expansion_potential"]])
+    emit("expansion", {"seat_share": seat_share}, rows if as_json else [row for row in rows if row["expansion_potential"]], as_json)

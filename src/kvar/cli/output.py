@@ -39,6 +39,15 @@ def print_json(command: str, parameters: Mapping[str, Any], rows: Sequence[Mappi
     sys.stdout.write(json.dumps(jsonable(document), ensure_ascii=False) + "\n")
 
 
+def emit(command: str, parameters: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], as_json: bool,
+         title: str | None = None, **extra: Any) -> None:
+    """JSON on stdout (with ``extra`` top-level keys) or a table titled ``title`` (default: the command)."""
+    if as_json:
+        print_json(command, parameters, rows, **extra)
+    else:
+        print_table(title or command, rows)
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return "—"

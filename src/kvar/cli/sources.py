@@ -34,7 +34,7 @@ class Sources:
         """The validated rows of ``path`` as ``name`` or, without a path, the workspace's table."""
         if path is None:
             if self.workspace is None:
-                raise ValueError(f"no {name} file and no workspace")
+                raise ParameterError(f"give --{name} FILE (or --workspace PATH)")
             return self.workspace.table(name)
         with stderr.status(f"reading and validating {path.name} …"):
             result = load_file(self.connection, name, path, self.mapping, self.context)

@@ -63,8 +63,10 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _text(name: str) -> str:
-    return f"NULLIF(trim(CAST(\"{name}\" AS VARCHAR)), '')"
+def _text(name: str, table: str = "") -> str:
+    """The trimmed text of a column, NULL when empty (optionally of table alias ``table``)."""
+    prefix = f"{table}." if table else ""
+    return f"NULLIF(trim(CAST({prefix}\"{name}\" AS VARCHAR)), '')"
 
 
 def _typed(column: Column, context: LoadContext) -> str:
@@ -156,7 +158,7 @@ def _rules(
     names = {column.name for column in present}
     for column in present:
         name = column.name
-        raw_value = f"NULLIF(trim(CAST(m.\"{name}\" AS VARCHAR)), '')"
+        raw_value = _text(name, "m")
         typed_value = f't."{name}"'
         if column.required:
             rules.append((name, f"{raw_value} IS NULL", _literal(f"missing value: {name} is required")))

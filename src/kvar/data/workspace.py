@@ -10,6 +10,7 @@ nothing); ``kvar_meta`` (marks the file as a kvar workspace).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -96,12 +97,8 @@ class Workspace:
         exists = _has_table(con, table)
         keyed = exists and contract.key is not None and contract.key in self.columns(table)
         has_customers = table != "customers" and _has_table(con, "customers") and self.count("customers") > 0
-        context = LoadContext(
-            timezone=base.timezone,
-            date_format=base.date_format,
-            now=base.now,
-            fx_rates=base.fx_rates,
-            base_currency=base.base_currency,
+        context = replace(
+            base,
             existing_keys_table=f'"{table}"' if keyed else None,
             customers_table="customers" if has_customers else None,
         )

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 
-from kvar.errors import ParameterError
+from kvar.errors import InputError, ParameterError
 
 DAYS_PER_UNIT = {"D": 1.0, "W": 7.0, "M": 30.0}
 
@@ -46,3 +48,55 @@ def discounted_clv(
         value += spend * (expected - previous) / (1 + discount_rate) ** i
         previous = expected
     return value
+
+
+def customer_value(
+    summary: Sequence[Mapping[str, Any]],
+    *,
+    model: str = "bgnbd",
+    horizon: int = 12,
+    discount_rate: float = 0.01,
+    unit: str = "W",
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Fit a purchase model (``bgnbd`` or ``pareto``) and Gamma-Gamma on a customer summary; predict.
+
+    Returns per-customer rows (the summary columns plus ``probability_alive``, ``expected_purchases`` over
+    ``horizon`` months, ``expected_spend`` and ``clv``) and the fitted models by name. With ``model="gg"``
+    only the spend model is fitted. Gamma-Gamma is skipped (no spend, no CLV) when fewer than 10 customers
+    repeat or some repeat buyer has no positive spend.
+    """
+    from kvar.models.beta_geo import BetaGeo
+    from kvar.models.gamma_gamma import GammaGamma
+    from kvar.models.pareto_nbd import ParetoNBD
+
+    if model not in ("bgnbd", "pareto", "gg"):
+        raise ParameterError(f"model: expected bgnbd, pareto or gg, got {model!r}")
+    if unit not in DAYS_PER_UNIT:
+        raise ParameterError(f"unit: expected D, W or M, got {unit!r}")
+    frequency, recency, T, spent = (
+        np.array([row[key] for row in summary], dtype=float) for key in ("frequency", "recency", "T", "monetary_value")
+    )
+    fitted: dict[str, Any] = {}
+    spend = None
+    if (frequency > 0).sum() >= 10 and np.all(spent[frequency > 0] > 0):
+        fitted["gg"] = GammaGamma().fit(frequency, spent)
+        spend = fitted["gg"].conditional_expected_average_profit(frequency, spent)
+    elif model == "gg":
+        raise InputError("Gamma-Gamma needs at least 10 customers with repeat purchases and positive spend")
+    predictions: dict[str, np.ndarray] = {}
+    if spend is not None:
+        predictions["expected_spend"] = spend
+    if model != "gg":
+        purchases = (BetaGeo() if model == "bgnbd" else ParetoNBD()).fit(frequency, recency, T)
+        fitted[model] = purchases
+        month = 30.0 / DAYS_PER_UNIT[unit]
+        predictions["probability_alive"] = purchases.probability_alive(frequency, recency, T)
+        predictions["expected_purchases"] = purchases.conditional_expected_purchases(horizon * month, frequency, recency, T)
+        if spend is not None:
+            predictions["clv"] = discounted_clv(purchases, spend, frequency, recency, T, horizon=horizon, discount_rate=discount_rate, unit=unit)
+    rows = [
+        {**{key: row[key] for key in ("customer_id", "frequency", "recency", "T", "monetary_value")},
+         **{name: float(values[index]) for name, values in predictions.items()}}
+        for index, row in enumerate(summary)
+    ]
+    return rows, fitted

@@ -129,21 +129,18 @@ def collect_models(inputs: ReportInputs, data: ReportData) -> None:
 
 
 def _clv(transactions: Any) -> dict[str, Any]:
-    import numpy as np
+    import math
 
-    from kvar.models import BetaGeo, GammaGamma, discounted_clv
     from kvar.metrics.purchases import customer_summary
+    from kvar.models.clv import customer_value
 
-    summary = rows_of(customer_summary(transactions, freq="D", unit="W"))
-    x, t_x, big_t, spend = (np.array([row[key] for row in summary], dtype=float) for key in ("frequency", "recency", "T", "monetary_value"))
-    purchases = BetaGeo().fit(x, t_x, big_t)
-    spend_model = GammaGamma().fit(x, spend)
-    values = discounted_clv(purchases, spend_model.conditional_expected_average_profit(x, spend), x, t_x, big_t, horizon=12)
-    alive = purchases.probability_alive(x, t_x, big_t)
-    if not np.all(np.isfinite(values)):
-        raise InputError("the fitted models give no finite CLV on these data (purchases too regular for BG/NBD)")
-    return {"customers": len(summary), "mean_clv": float(values.mean()), "total_clv": float(values.sum()),
-            "likely_alive": float((alive > 0.5).mean() * 100), "params": purchases.params_, "values": values.tolist()}
+    rows, fitted = customer_value(rows_of(customer_summary(transactions, freq="D", unit="W")), horizon=12)
+    values = [row["clv"] for row in rows if "clv" in row]
+    if len(values) != len(rows) or not all(math.isfinite(value) for value in values):
+        raise InputError("the fitted models give no finite CLV on these data (no spend model, or purchases too regular for BG/NBD)")
+    return {"customers": len(rows), "mean_clv": sum(values) / len(values), "total_clv": sum(values),
+            "likely_alive": sum(row["probability_alive"] > 0.5 for row in rows) * 100 / len(rows),
+            "params": fitted["bgnbd"].params_, "values": values}
 
 
 def _risk(inputs: ReportInputs) -> dict[str, Any]:
