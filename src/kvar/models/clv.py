@@ -62,8 +62,8 @@ def customer_value(
 
     Returns per-customer rows (the summary columns plus ``probability_alive``, ``expected_purchases`` over
     ``horizon`` months, ``expected_spend`` and ``clv``) and the fitted models by name. With ``model="gg"``
-    only the spend model is fitted. Gamma-Gamma is skipped (no spend, no CLV) when fewer than 10 customers
-    repeat or some repeat buyer has no positive spend.
+    only the spend model is fitted, on repeat buyers with positive spend (free repeat purchases, e.g. $0.00
+    rows, are left out of the fit); with fewer than 10 of them there is no spend model, so no spend or CLV.
     """
     from kvar.models.beta_geo import BetaGeo
     from kvar.models.gamma_gamma import GammaGamma
@@ -78,8 +78,9 @@ def customer_value(
     )
     fitted: dict[str, Any] = {}
     spend = None
-    if (frequency > 0).sum() >= 10 and np.all(spent[frequency > 0] > 0):
-        fitted["gg"] = GammaGamma().fit(frequency, spent)
+    priced = (frequency > 0) & (spent > 0)  # repeat buyers whose repeat purchases cost something
+    if priced.sum() >= 10:
+        fitted["gg"] = GammaGamma().fit(frequency[priced], spent[priced])
         spend = fitted["gg"].conditional_expected_average_profit(frequency, spent)
     elif model == "gg":
         raise InputError("Gamma-Gamma needs at least 10 customers with repeat purchases and positive spend")
