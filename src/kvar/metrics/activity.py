@@ -5,7 +5,8 @@ A *spell* is a maximal half-open interval ``[spell_start, spell_end)`` during wh
 * Contractual (subscriptions): active while an MRR interval ``[started_at, ended_at)`` covers the time,
   extended by an optional grace period after ``ended_at``; an open interval (``ended_at`` null) never ends.
 * Non-contractual (transactions): each purchase at ``t`` makes the customer active on ``[t, t + window)``
-  (the inactivity window, e.g. 90 days).
+  (the inactivity window, e.g. 90 days). What a purchase is (an order, not a refund) is
+  :mod:`kvar.metrics.orders`' rule.
 
 Overlapping or touching intervals of one customer merge into one spell. A customer's ``acquired_at`` is the
 start of their first spell.
@@ -22,6 +23,7 @@ from narwhals.typing import IntoFrame
 
 from kvar.errors import ParameterError
 from kvar.metrics.frames import Finish, as_lazy, require_columns
+from kvar.metrics.orders import purchases
 from kvar.metrics.periods import window_offset
 
 #: Stand-in for "no end yet" inside computations; never returned to the user.
@@ -49,7 +51,7 @@ def activity_source(
     if transactions is not None:
         facts, finish = as_lazy(transactions)
         require_columns(facts, "transactions", ["customer_id", "occurred_at"])
-        return ActivitySource(facts, finish, intervals_from_transactions(facts, inactivity), ("occurred_at",), "occurred_at", True)
+        return ActivitySource(facts, finish, intervals_from_transactions(purchases(facts), inactivity), ("occurred_at",), "occurred_at", True)
     facts, finish = as_lazy(subscriptions)
     require_columns(facts, "subscriptions", ["customer_id", "started_at", "ended_at"])
     return ActivitySource(facts, finish, intervals_from_subscriptions(facts, grace), ("started_at", "ended_at"), "started_at", False)
@@ -58,7 +60,8 @@ def activity_source(
 def intervals_from_transactions(
     transactions: nw.LazyFrame, inactivity: str, keep: tuple[str, ...] = ()
 ) -> nw.LazyFrame:
-    """One interval ``[occurred_at, occurred_at + inactivity)`` per purchase."""
+    """One interval ``[occurred_at, occurred_at + inactivity)`` per row (pass purchases, see
+    :func:`kvar.metrics.orders.purchases`)."""
     offset = window_offset(inactivity)
     return transactions.select(
         "customer_id",
@@ -94,21 +97,23 @@ def spells(
     Input columns: ``keys``, ``start``, ``end``. Output: ``keys``, ``spell_start``, ``spell_end``,
     ``acquired_at`` (the customer's first ``spell_start``).
     """
-    order = ["start", "end"]
     part = list(keys)
+    # One row per customer and start: starts are then unique within a customer, so every window below has
+    # a total order and no result can depend on how an engine happened to order tied rows.
+    distinct = intervals.group_by(*part, "start").agg(nw.col("end").max())
     if equal_lengths:
         # Ends grow with starts: the furthest end reached so far is the previous row's.
-        reach = intervals.with_columns(previous_reach=nw.col("end").shift(1).over(*part, order_by=order))
+        reach = distinct.with_columns(previous_reach=nw.col("end").shift(1).over(*part, order_by="start"))
     else:
-        reach = intervals.with_columns(
-            reach=nw.col("end").cum_max().over(*part, order_by=order)
-        ).with_columns(previous_reach=nw.col("reach").shift(1).over(*part, order_by=order))
+        reach = distinct.with_columns(
+            reach=nw.col("end").cum_max().over(*part, order_by="start")
+        ).with_columns(previous_reach=nw.col("reach").shift(1).over(*part, order_by="start"))
     flagged = reach.with_columns(
         opens=(nw.col("previous_reach").is_null() | (nw.col("start") > nw.col("previous_reach"))).cast(
             nw.Int64
         )
     )
-    numbered = flagged.with_columns(spell=nw.col("opens").cum_sum().over(*part, order_by=order))
+    numbered = flagged.with_columns(spell=nw.col("opens").cum_sum().over(*part, order_by="start"))
     merged = numbered.group_by(*part, "spell").agg(
         spell_start=nw.col("start").min(), spell_end=nw.col("end").max()
     )

@@ -1,9 +1,10 @@
 """Cohort tables: how a signup cohort keeps buying (logo) and spending (revenue) over later periods.
 
-Definitions (docs/definitions.md, "Cohorts"). A customer's cohort is the period of their first purchase.
-For each cohort and ``period_offset`` ``k >= 0`` (``k`` periods after the cohort's own period):
+Definitions (docs/definitions.md, "Cohorts"). A customer's cohort is the period of their first purchase
+(an order that is not a refund, :mod:`kvar.metrics.orders`); customers who never purchased belong to no
+cohort. For each cohort and ``period_offset`` ``k >= 0`` (``k`` periods after the cohort's own period):
 
-* ``customers``: cohort members with at least one transaction in that period (any amount);
+* ``customers``: cohort members with at least one purchase in that period (refunds do not count);
 * ``revenue``: the net amount (refunds subtract) of the cohort's transactions in that period;
 * ``cohort_size``: customers of the cohort; ``percent`` = value / value at offset 0 * 100.
 
@@ -21,6 +22,7 @@ from narwhals.typing import IntoFrame
 from kvar.errors import ParameterError
 from kvar.metrics.calendar import calendar, default_as_of, observed_range
 from kvar.metrics.frames import as_lazy, require_columns
+from kvar.metrics.orders import orders
 from kvar.metrics.periods import period_start, with_period_index
 from kvar.metrics.retention import segment_of
 
@@ -49,7 +51,7 @@ def cohort_table(
     first, last = observed_range(facts, ["occurred_at"])
     periods = calendar(facts, period, first, as_of or default_as_of(last))
     keys: tuple[str, ...] = (by,) if by else ()
-    bounded = facts.join(
+    bounded = orders(facts).join(
         periods.select(
             first_period=nw.col("period_start").min(), after_last=nw.col("period_end").max()
         ),
@@ -57,15 +59,16 @@ def cohort_table(
     ).filter(nw.col("occurred_at") < nw.col("after_last"))
     spend = [nw.col("amount").sum()] if value == "revenue" else []
     buckets = (
-        bounded.with_columns(bucket=period_start("occurred_at", period), **({"amount": nw.col("amount").cast(nw.Float64)} if value == "revenue" else {}))
+        bounded.with_columns(bucket=period_start("occurred_at", period), purchased=nw.col("is_purchase").cast(nw.Int64))
         .group_by("customer_id", "bucket")
-        .agg(*spend, rows=nw.len())
+        .agg(*spend, nw.col("purchased").max())
     )
     indexed = with_period_index(buckets, "bucket", period, "index")
-    members = indexed.group_by("customer_id").agg(cohort_index=nw.col("index").min(), cohort=nw.col("bucket").min())
+    purchased = indexed.filter(nw.col("purchased") == 1)
+    members = purchased.group_by("customer_id").agg(cohort_index=nw.col("index").min(), cohort=nw.col("bucket").min())
     if by:
         members = members.join(segment_of(facts, by, "occurred_at", customers), on="customer_id", how="left")
-    activity = indexed.join(members, on="customer_id").with_columns(
+    activity = (purchased if value == "customers" else indexed).join(members, on="customer_id").with_columns(
         period_offset=nw.col("index") - nw.col("cohort_index")
     )
     measure = nw.len() if value == "customers" else nw.col("amount").sum()

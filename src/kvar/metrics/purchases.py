@@ -1,7 +1,7 @@
 """Purchase behaviour: the per-customer CLV summary, repeat purchases and purchase frequency.
 
-Definitions (docs/definitions.md, "Purchases"). A *purchase* is a transaction row with ``amount > 0``;
-refunds (negative amounts) reduce revenue but are not purchases.
+Definitions (docs/definitions.md, "Purchases"). What a purchase is (an order, not a refund) is the rule
+of :mod:`kvar.metrics.orders`; refunds reduce revenue but are never purchases.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from narwhals.typing import IntoFrame
 from kvar.errors import InputError, ParameterError
 from kvar.metrics.calendar import calendar, default_as_of, observed_range
 from kvar.metrics.frames import as_lazy, require_columns
+from kvar.metrics.orders import orders, purchases
 from kvar.metrics.periods import period_start, truncate, with_period_index
 from kvar.metrics.retention import fill_calendar, segment_of, sum_flags
 
@@ -33,8 +34,8 @@ def customer_summary(
 ) -> Any:
     """Per-customer frequency, recency, T and monetary value, as lifetimes' ``summary_data_from_transaction_data``.
 
-    Transactions are bucketed into ``freq`` periods (D day, W Monday-week, M month), summing amounts per
-    bucket. For the calibration window (first transaction through ``calibration_end``, inclusive; default
+    Purchases (:func:`kvar.metrics.orders.purchases`: orders, refunds left out) are bucketed into ``freq``
+    periods (D day, W Monday-week, M month), summing amounts per bucket. For the calibration window (first transaction through ``calibration_end``, inclusive; default
     the last transaction's day):
 
     * ``frequency`` = buckets with a transaction - 1 (repeat purchases);
@@ -68,7 +69,7 @@ def customer_summary(
     calibration_index = _python_index(calibration, period)
     calibration_bucket = truncate(calibration, period)
     buckets = (
-        facts.with_columns(bucket=period_start("occurred_at", period), amount=nw.col("amount").cast(nw.Float64))
+        purchases(facts).with_columns(bucket=period_start("occurred_at", period))
         .group_by("customer_id", "bucket")
         .agg(nw.col("amount").sum())
     )
@@ -118,6 +119,7 @@ def purchase_activity(
 ) -> Any:
     """Per complete period: buyers, purchases, revenue, returning buyers and purchase frequency.
 
+    Purchases are orders that are not refunds (:mod:`kvar.metrics.orders`).
     ``buyers``: customers with a purchase in the period; ``returning_buyers``: those whose first purchase
     was in an earlier period; ``returning_rate`` = returning / buyers * 100; ``purchase_frequency`` =
     purchases / buyers; ``average_order_value`` = purchase amount / purchases; ``revenue`` is net of refunds.
@@ -127,9 +129,8 @@ def purchase_activity(
     first, last = observed_range(facts, ["occurred_at"])
     periods = calendar(facts, period, first, as_of or default_as_of(last))
     keys: tuple[str, ...] = (by,) if by else ()
-    amount = nw.col("amount").cast(nw.Float64)
-    rows = facts.with_columns(
-        first_purchase=nw.when(amount > 0).then(nw.col("occurred_at")).min().over("customer_id")
+    rows = orders(facts).with_columns(
+        first_purchase=nw.when(nw.col("is_purchase")).then(nw.col("occurred_at")).min().over("customer_id")
     )
     if by:
         rows = rows.join(segment_of(facts, by, "occurred_at", customers), on="customer_id", how="left")
@@ -137,9 +138,9 @@ def purchase_activity(
         nw.col("occurred_at") >= nw.col("period_start"), nw.col("occurred_at") < nw.col("period_end")
     )
     marked = placed.with_columns(
-        is_purchase=(amount > 0).cast(nw.Int64),
-        purchase_amount=nw.when(amount > 0).then(amount).otherwise(0.0),
-        revenue=amount,
+        is_purchase=nw.col("is_purchase").cast(nw.Int64),
+        purchase_amount=nw.when(nw.col("is_purchase")).then(nw.col("amount")).otherwise(0.0),
+        revenue=nw.col("amount"),
         returning=(nw.col("first_purchase") < nw.col("period_start")).cast(nw.Int64),
     )
     per_customer = marked.group_by(*keys, "period_start", "customer_id").agg(
@@ -182,14 +183,15 @@ def repeat_purchase_rate(
     """Share of customers who purchased more than once, over all the data.
 
     Columns: ``[by], customers, repeat_customers, repeat_purchase_rate`` (%), ``purchases``,
-    ``purchase_frequency`` (purchases per customer). Customers are those with at least one purchase.
+    ``purchase_frequency`` (purchases per customer). Customers are those with at least one purchase; a
+    purchase is an order that is not a refund (:mod:`kvar.metrics.orders`), so the lines of one order
+    count once.
     """
     facts, finish = as_lazy(transactions)
-    require_columns(facts, "transactions", ["customer_id", "amount"])
+    require_columns(facts, "transactions", ["customer_id", "occurred_at", "amount"])
     keys: tuple[str, ...] = (by,) if by else ()
-    per_customer = facts.filter(nw.col("amount") > 0).group_by("customer_id").agg(purchases=nw.len())
+    per_customer = purchases(facts).group_by("customer_id").agg(purchases=nw.len())
     if by:
-        require_columns(facts, "transactions", ["occurred_at"])
         per_customer = per_customer.join(segment_of(facts, by, "occurred_at", customers), on="customer_id", how="left")
     marked = per_customer.with_columns(repeat=(nw.col("purchases") > 1).cast(nw.Int64), one=nw.lit(1, nw.Int64))
     aggregates = (

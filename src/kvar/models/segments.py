@@ -2,7 +2,8 @@
 
 Per customer, as of ``as_of`` (default: the end of the last day seen):
 
-* ``recency_days``: whole days from the last purchase to the last observed day (``as_of`` - 1 day); ``frequency``: purchases (transactions with amount > 0);
+* ``recency_days``: whole days from the last purchase to the last observed day (``as_of`` - 1 day); ``frequency``: purchases
+  (orders that are not refunds, :mod:`kvar.metrics.orders`); customers without a purchase are left out;
   ``monetary``: net revenue (refunds subtracted).
 * Scores 1-5 by quintile of the customer's rank among all customers (ties share the lower rank, so the
   same value always gets the same score): ``r_score`` (5 = most recent), ``f_score``, ``m_score``
@@ -26,6 +27,7 @@ from narwhals.typing import IntoFrame
 from kvar.errors import ParameterError
 from kvar.metrics.calendar import default_as_of, observed_range
 from kvar.metrics.frames import as_lazy, require_columns, rows_of
+from kvar.metrics.orders import orders
 from kvar.metrics.periods import with_epoch_days
 
 #: (segment, minimum r, maximum r, minimum fm, maximum fm), checked in order.
@@ -61,14 +63,12 @@ def rfm_segments(
     require_columns(facts, "transactions", ["customer_id", "occurred_at", "amount"])
     _, last = observed_range(facts, ["occurred_at"])
     as_of = as_of or default_as_of(last)
-    amount = nw.col("amount").cast(nw.Float64)
-    per_customer = facts.filter(nw.col("occurred_at") < nw.lit(as_of)).with_columns(
-        is_purchase=(amount > 0).cast(nw.Int64), amount=amount
-    ).group_by("customer_id").agg(
-        last_purchase=nw.col("occurred_at").max(),
-        frequency=nw.col("is_purchase").sum(),
+    placed = orders(facts.filter(nw.col("occurred_at") < nw.lit(as_of)))
+    per_customer = placed.with_columns(purchase_count=nw.col("is_purchase").cast(nw.Int64)).group_by("customer_id").agg(
+        last_purchase=nw.when(nw.col("is_purchase")).then(nw.col("occurred_at")).max(),
+        frequency=nw.col("purchase_count").sum(),
         monetary=nw.col("amount").sum(),
-    ).with_columns(nw.col("frequency").cast(nw.Int64))
+    ).filter(~nw.col("last_purchase").is_null()).with_columns(nw.col("frequency").cast(nw.Int64))
     (count,) = rows_of(per_customer.select(customers=nw.len()))
     customers = int(count["customers"])
     if customers == 0:
