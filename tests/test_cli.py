@@ -44,11 +44,11 @@ def test_retention_cohorts_and_mrr_json(data_dir, tmp_path) -> None:
     assert cohorts["rows"][0]["period_offset"] == 0 and cohorts["rows"][0]["percent"] == 100.0
     subs = tmp_path / "subs.csv"
     subs.write_text("sub,cust,start,end,monthly,tier\ns1,a,2024-01-10,2024-03-05,30,basic\ns2,b,2024-01-20,,50,pro\n")
-    mrr = run_json("mrr", "--subscriptions", str(subs), "--period", "month",
+    mrr = run_json("mrr", "--subscriptions", str(subs), "--period", "month", "--as-of", "2024-03-06",
                    "--map", "subscription_id=sub", "--map", "customer_id=cust", "--map", "started_at=start",
                    "--map", "ended_at=end", "--map", "mrr=monthly")
     assert [row["mrr_end"] for row in mrr["rows"]] == [80.0, 80.0]
-    by_plan = run_json("retention", "--subscriptions", str(subs), "--by", "plan",
+    by_plan = run_json("retention", "--subscriptions", str(subs), "--by", "plan", "--as-of", "2024-03-06",
                           "--map", "customer_id=cust", "--map", "started_at=start", "--map", "ended_at=end", "--map", "mrr=monthly")
     assert {(row["plan"], row["customers_end"]) for row in by_plan["rows"]} == {("basic", 1), ("pro", 1)}
 

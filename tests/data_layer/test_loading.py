@@ -53,7 +53,7 @@ def test_each_bad_row_is_kept_with_file_row_column_value_and_reason(con, tmp_pat
     ]
     reasons = [reason for *_, reason in got]
     assert "unparseable time" in reasons[0] and "not a number" in reasons[1] and "required" in reasons[2]
-    assert "unknown currency" in reasons[3] and reasons[4] == "duplicate transaction_id: first seen at row 2"
+    assert "unknown currency" in reasons[3] and reasons[4] == "duplicate line (the same values in every column): first seen at row 2"
     assert "future" in reasons[5]
     raw = json.loads(con.execute(f'SELECT raw FROM "{result.rejects_table}" WHERE row = 4').fetchall()[0][0])
     assert raw["amount"] == "abc" and raw["order_id"] == "o3"
@@ -137,9 +137,16 @@ def test_malformed_csv_lines_are_rejected_with_their_line(con, tmp_path) -> None
 def test_parquet_and_product_mapping_on_real_online_retail_dirt(con, data_dir, tmp_path) -> None:
     mapping = {"amount": "Quantity*UnitPrice", "occurred_at": "InvoiceDate"}
     result = load_file(con, "transactions", data_dir / "online_retail_head.csv", mapping)
-    (missing,) = con.execute(f"SELECT count(*) FROM read_csv('{data_dir / 'online_retail_head.csv'}') WHERE CustomerID IS NULL").fetchall()[0]
-    assert result.rows_read == 3000 and result.rows_rejected == missing > 0
-    assert dict((c, n) for c, _, n in result.reasons) == {"customer_id": missing}
+    source = f"read_csv('{data_dir / 'online_retail_head.csv'}')"
+    (missing,) = con.execute(f"SELECT count(*) FROM {source} WHERE CustomerID IS NULL").fetchall()[0]
+    # InvoiceNo is the order; a line repeated with the same values in every column is a duplicate.
+    (repeated,) = con.execute(
+        f"SELECT count(*) - count(DISTINCT (InvoiceNo, CustomerID, InvoiceDate, StockCode, Quantity, Quantity * UnitPrice)) "
+        f"FROM {source} WHERE CustomerID IS NOT NULL"
+    ).fetchall()[0]
+    assert result.rows_read == 3000 and missing > 0 and repeated > 0
+    assert result.rows_rejected == missing + repeated
+    assert dict((c, n) for c, _, n in result.reasons) == {"customer_id": missing, "transaction_id": repeated}
     (cancellations,) = con.execute(f'SELECT count(*) FROM "{result.accepted_table}" WHERE amount < 0').fetchall()[0]
     assert cancellations > 0  # returns are kept as negative amounts
     parquet = tmp_path / "retail.parquet"

@@ -56,8 +56,32 @@ def handles_errors(command: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-def _emit(command: str, parameters: dict[str, Any], rows: list[dict[str, Any]], as_json: bool, sources: Sources | None = None) -> None:
-    emit(command, parameters, rows, as_json, **({"loads": sources.rejects_summary()} if sources and sources.loads else {}))
+def _emit(
+    command: str, parameters: dict[str, Any], rows: list[dict[str, Any]], as_json: bool, sources: Sources | None = None,
+    notes: list[str] | None = None,
+) -> None:
+    extra: dict[str, Any] = {"loads": sources.rejects_summary()} if sources and sources.loads else {}
+    if notes:
+        extra["notes"] = notes
+    emit(command, parameters, rows, as_json, **extra)
+
+
+def observation_notes(kind: str, facts: Any, as_of: dt.datetime | None) -> tuple[dt.datetime | None, list[str]]:
+    """The end of observation a subscription metric will use, and a note when later ends are scheduled."""
+    if kind != "subscriptions":
+        return as_of, []
+    import narwhals as nw
+
+    from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED, observation, scheduled_ends
+
+    lazy = nw.from_native(facts)
+    _, until = observation(lazy, SUBSCRIPTION_OBSERVED, as_of)
+    later = scheduled_ends(lazy, until)
+    basis = "given" if as_of else "the last observed moment: the end of the day of the latest started_at"
+    notes = [f"as of {until:%Y-%m-%d %H:%M} ({basis}); {later:,} subscription end(s) after it are scheduled, not churn yet"] if later else []
+    for note in notes:
+        stderr.print(f"note: {note}", highlight=False)
+    return until, notes
 
 
 @app.command()
@@ -140,13 +164,14 @@ def retention(
     sources = open_sources(mapping, timezone, date_format, fx, base_currency, rejects, workspace)
     facts = sources.table(kind, transactions if kind == "transactions" else subscriptions)
     people = sources.table("customers", customers) if customers else None
+    as_of, notes = observation_notes(kind, facts, as_of)
     with stderr.status("computing retention …"):
         result = retention_table(
             **{kind: facts}, period=period, by=by, customers=people, inactivity=inactivity, grace=grace, as_of=as_of
         )
         rows = rows_of(result)
-    parameters = {"source": kind, "period": period, "by": by, "inactivity": inactivity if kind == "transactions" else None, "grace": grace}
-    _emit("retention", parameters, rows, as_json, sources)
+    parameters = {"source": kind, "period": period, "by": by, "inactivity": inactivity if kind == "transactions" else None, "grace": grace, "as_of": as_of}
+    _emit("retention", parameters, rows, as_json, sources, notes)
 
 
 @app.command()
@@ -230,9 +255,10 @@ def mrr(
     sources = open_sources(mapping, timezone, date_format, fx, base_currency, rejects, workspace)
     subs = sources.table("subscriptions", subscriptions)
     people = sources.table("customers", customers) if customers else None
+    as_of, notes = observation_notes("subscriptions", subs, as_of)
     with stderr.status("computing MRR movements …"):
         rows = rows_of(mrr_movements(subs, period=period, by=by, customers=people, as_of=as_of))
-    _emit("mrr", {"period": period, "by": by}, rows, as_json, sources)
+    _emit("mrr", {"period": period, "by": by, "as_of": as_of}, rows, as_json, sources, notes)
 
 
 @app.command()

@@ -13,6 +13,7 @@ Column kinds:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -33,16 +34,41 @@ class Column:
     maximum: float | None = None
     choices: dict[str, str] = field(default_factory=dict)  # accepted spelling -> canonical value
     description: str = ""
+    scheduled: bool = False  # a time that may lie in the future (a scheduled end), so never "in the future"
 
 
 @dataclass(frozen=True)
 class TableContract:
-    """The columns a table must or may have, and which one identifies a row."""
+    """The columns a table must or may have, and which identify a row.
+
+    ``key`` identifies a record. When ``line_key`` is set, a record may have several rows (an order and
+    its lines): rows sharing ``key`` are lines of one record, and a line is identified by ``key`` and
+    ``line_key`` or, without a ``line_key`` column, by all its values.
+    """
 
     name: str
     columns: tuple[Column, ...]
     key: str | None = None
+    line_key: str | None = None
     keeps_extra_columns: bool = True
+
+    def row_identity(self, present: Sequence[str]) -> tuple[str, ...]:
+        """The columns of ``present`` whose values, all equal, make two rows duplicates (empty: no check)."""
+        if self.key is None or self.key not in present:
+            return ()
+        if self.line_key is None:
+            return (self.key,)
+        if self.line_key in present:
+            return (self.key, self.line_key)
+        return tuple(name for name in self.names if name in present)
+
+    def stored_identity(self, present: Sequence[str], stored: Sequence[str]) -> tuple[str, ...]:
+        """The columns that find a row of this file among rows already stored with columns ``stored``:
+        the record key, with the line key when both have it (empty: no check)."""
+        if self.key is None or self.key not in present or self.key not in stored:
+            return ()
+        both = self.line_key is not None and self.line_key in present and self.line_key in stored
+        return (self.key, self.line_key) if both else (self.key,)
 
     def column(self, name: str) -> Column:
         return next(column for column in self.columns if column.name == name)
@@ -70,7 +96,8 @@ CUSTOMERS = TableContract(
 TRANSACTIONS = TableContract(
     "transactions",
     (
-        Column("transaction_id", "id", aliases=("id", "order_id", "charge_id", "payment_id")),
+        Column("transaction_id", "id", aliases=("id", "order_id", "charge_id", "payment_id", "invoice_id", "invoiceno", "invoice_no"), description="the order: rows sharing it are lines of one purchase"),
+        Column("line_id", "id", aliases=("line", "line_no", "line_number", "order_line_id"), description="the line within its order, if the export numbers lines"),
         _CUSTOMER,
         Column("occurred_at", "time", required=True, aliases=("date", "created", "created_at", "created_utc", "timestamp", "order_date", "invoicedate", "purchased_at", "time")),
         Column("amount", "money", aliases=("value", "revenue", "total", "dollar_value", "price", "sales"), description="net amount; refunds are negative or have kind refund"),
@@ -80,6 +107,7 @@ TRANSACTIONS = TableContract(
         Column("quantity", "number", aliases=("qty", "number_of_cds", "units")),
     ),
     key="transaction_id",
+    line_key="line_id",
 )
 
 SUBSCRIPTIONS = TableContract(
@@ -89,7 +117,7 @@ SUBSCRIPTIONS = TableContract(
         _CUSTOMER,
         Column("plan", "text", aliases=("plan_name", "product", "tier", "price_id")),
         Column("started_at", "time", required=True, aliases=("start", "start_date", "started", "start_utc", "start_date_utc", "created_utc")),
-        Column("ended_at", "time", aliases=("end", "end_date", "ended", "ended_at_utc", "canceled_at", "canceled_at_utc"), description="exclusive end; empty while the interval is open"),
+        Column("ended_at", "time", aliases=("end", "end_date", "ended", "ended_at_utc", "canceled_at", "canceled_at_utc"), description="exclusive end; empty while the interval is open; a future end is scheduled", scheduled=True),
         Column("mrr", "money", required=True, minimum=0, aliases=("monthly_amount", "mrr_amount", "monthly_recurring_revenue"), description="monthly recurring revenue of the interval"),
         _CURRENCY,
         Column("quantity", "number", minimum=0, aliases=("seats", "qty")),

@@ -7,10 +7,12 @@ codes upper-case, refunds negative, amounts converted with an FX table when one 
 
 Rules (docs/data-model.md, "Validation"):
 
-* required value missing; time that does not parse; time in the future (after now + 1 day);
+* required value missing; time that does not parse; time in the future (after now + 1 day), except a
+  scheduled end (``subscriptions.ended_at``);
 * number that does not parse or is not finite; number below a column's minimum (e.g. ``mrr >= 0``);
 * text outside a column's choices (``kind``, ``status``); currency not an ISO 4217 code;
-* duplicate key in the file (the first occurrence is kept) or already in the workspace;
+* duplicate key in the file (the first occurrence is kept) or already in the workspace; for transactions
+  the key is the order line (``transaction_id`` with ``line_id``, or all the line's values);
 * ``ended_at`` before ``started_at``; NPS score outside 0-10, CSAT outside 1-5;
 * customer unknown, when a customers table has been loaded;
 * currency without a rate, when an FX table is given.
@@ -45,6 +47,7 @@ class LoadContext:
     fx_rates: Mapping[str, float] | None = None
     base_currency: str | None = None
     existing_keys_table: str | None = None
+    existing_columns: tuple[str, ...] = ()
     customers_table: str | None = None
 
 
@@ -107,8 +110,9 @@ def validate(
     present = [column for column in contract.columns if column.name in mapping.sources]
     typed_columns = {column.name: _typed(column, context) for column in present}
     typed = f"{raw.table}_typed"
-    key = contract.key if contract.key in typed_columns else None
-    first_row = f', min(_row) OVER (PARTITION BY "{key}") AS _first_row' if key else ""
+    identity = contract.row_identity(list(typed_columns))
+    partition = ", ".join(f'"{name}"' for name in identity)
+    first_row = f", min(_row) OVER (PARTITION BY {partition}) AS _first_row" if identity else ""
     con.execute(
         f'CREATE OR REPLACE TEMP TABLE "{typed}" AS SELECT *{first_row} FROM (SELECT _row, '
         + ", ".join(f'{expression} AS "{name}"' for name, expression in typed_columns.items())
@@ -165,7 +169,8 @@ def _rules(
         if column.kind == "time":
             rules.append((name, f"{raw_value} IS NOT NULL AND {typed_value} IS NULL", _literal("unparseable time: expected ISO 8601 (YYYY-MM-DD[ HH:MM[:SS]][+HH:MM]) or YYYYMMDD" + (f" or {context.date_format}" if context.date_format else ""))))
             limit = now + dt.timedelta(days=1)
-            rules.append((name, f"{typed_value} > TIMESTAMP '{limit.isoformat(sep=' ')}'", _literal(f"time in the future: after {limit:%Y-%m-%d %H:%M} UTC")))
+            if not column.scheduled:
+                rules.append((name, f"{typed_value} > TIMESTAMP '{limit.isoformat(sep=' ')}'", _literal(f"time in the future: after {limit:%Y-%m-%d %H:%M} UTC")))
         if column.kind in ("money", "number"):
             rules.append((name, f"{raw_value} IS NOT NULL AND {typed_value} IS NULL", _literal("not a number: expected digits with an optional sign and decimal point")))
             rules.append((name, f"{typed_value} IS NOT NULL AND NOT isfinite({typed_value})", _literal("not a finite number")))
@@ -180,11 +185,16 @@ def _rules(
             if context.fx_rates is not None:
                 known = ", ".join(_literal(code) for code in sorted(context.fx_rates))
                 rules.append((name, f"{typed_value} IS NOT NULL AND {typed_value} NOT IN ({known})", _literal("no FX rate for this currency in the FX table")))
-    key = contract.key
-    if key and key in names:
-        rules.append((key, f't."{key}" IS NOT NULL AND t._first_row < t._row', f"'duplicate {key}: first seen at row ' || t._first_row"))
-        if context.existing_keys_table:
-            rules.append((key, f't."{key}" IN (SELECT "{key}" FROM {context.existing_keys_table})', _literal(f"{key} already loaded in the workspace")))
+    identity = contract.row_identity([column.name for column in present])
+    if identity:
+        key = identity[0]
+        named = " and ".join(identity) if len(identity) <= 2 else "line (the same values in every column)"
+        rules.append((key, f't."{key}" IS NOT NULL AND t._first_row < t._row', f"'duplicate {named}: first seen at row ' || t._first_row"))
+    stored = contract.stored_identity([column.name for column in present], context.existing_columns)
+    if stored and context.existing_keys_table:
+        match = " AND ".join(f'e."{name}" = t."{name}"' for name in stored)
+        record = "order" if contract.line_key and len(stored) == 1 else " and ".join(stored)
+        rules.append((stored[0], f"EXISTS (SELECT 1 FROM {context.existing_keys_table} e WHERE {match})", _literal(f"{record} already loaded in the workspace ({stored[0]})")))
     if {"started_at", "ended_at"} <= names:
         rules.append(("ended_at", 't."ended_at" < t."started_at"', _literal("ended_at before started_at")))
     if contract.name == "feedback" and "score" in names:

@@ -95,11 +95,12 @@ class Workspace:
             return FileLoad(table, str(path), sha, 0, 0, 0, (), (), "", "", skipped=True)
         base = context or LoadContext()
         exists = _has_table(con, table)
-        keyed = exists and contract.key is not None and contract.key in self.columns(table)
+        stored = tuple(self.columns(table)) if exists else ()
         has_customers = table != "customers" and _has_table(con, "customers") and self.count("customers") > 0
         context = replace(
             base,
-            existing_keys_table=f'"{table}"' if keyed else None,
+            existing_keys_table=f'"{table}"' if exists else None,
+            existing_columns=stored,
             customers_table="customers" if has_customers else None,
         )
         result = load_file(con, table, path, mapping, context)

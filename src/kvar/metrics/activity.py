@@ -22,6 +22,7 @@ import narwhals as nw
 from narwhals.typing import IntoFrame
 
 from kvar.errors import ParameterError
+from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED
 from kvar.metrics.frames import Finish, as_lazy, require_columns
 from kvar.metrics.orders import purchases
 from kvar.metrics.periods import window_offset
@@ -37,7 +38,7 @@ class ActivitySource:
     facts: nw.LazyFrame
     finish: Finish
     intervals: nw.LazyFrame
-    time_columns: tuple[str, ...]  # columns spanning the observed time range
+    time_columns: tuple[str, ...]  # columns whose latest value is the last observed moment
     first_seen_column: str  # the column a customer's first row is read from (segments)
     equal_lengths: bool  # intervals of one fixed window (non-contractual)
 
@@ -54,7 +55,7 @@ def activity_source(
         return ActivitySource(facts, finish, intervals_from_transactions(purchases(facts), inactivity), ("occurred_at",), "occurred_at", True)
     facts, finish = as_lazy(subscriptions)
     require_columns(facts, "subscriptions", ["customer_id", "started_at", "ended_at"])
-    return ActivitySource(facts, finish, intervals_from_subscriptions(facts, grace), ("started_at", "ended_at"), "started_at", False)
+    return ActivitySource(facts, finish, intervals_from_subscriptions(facts, grace), SUBSCRIPTION_OBSERVED, "started_at", False)
 
 
 def intervals_from_transactions(

@@ -24,6 +24,27 @@ def observed_range(frame: nw.LazyFrame, columns: Sequence[str]) -> tuple[dt.date
     return min(lows), max(highs)
 
 
+#: The subscription columns that say how far the data has been observed. ``ended_at`` is not one of them:
+#: an end may be *scheduled* (paid through next year, cancel at period end), known but not yet observed,
+#: so a table's last observed moment is its latest start, and later ends are not churn yet.
+SUBSCRIPTION_OBSERVED = ("started_at",)
+
+
+def observation(
+    frame: nw.LazyFrame, columns: Sequence[str], as_of: dt.datetime | None = None
+) -> tuple[dt.datetime, dt.datetime]:
+    """``(first, as_of)``: the earliest observed time and the end of observation, by default the end of
+    the last observed day (:func:`default_as_of`) over ``columns``."""
+    first, last = observed_range(frame, columns)
+    return first, as_of or default_as_of(last)
+
+
+def scheduled_ends(subscriptions: nw.LazyFrame, as_of: dt.datetime) -> int:
+    """How many subscription rows end after ``as_of``: scheduled ends, which are not churn yet."""
+    (row,) = rows_of(subscriptions.filter(nw.col("ended_at") > nw.lit(as_of)).select(rows=nw.len()))
+    return int(row["rows"])
+
+
 def default_as_of(last_seen: dt.datetime) -> dt.datetime:
     """The end of the day of the latest observation: data are taken as complete through that day."""
     return truncate(last_seen, "day") + dt.timedelta(days=1)
@@ -42,7 +63,7 @@ def calendar(
         raise InputError(
             f"no complete {period} between {first:%Y-%m-%d} and {as_of:%Y-%m-%d}: "
             f"the first {period} ends {add_period(truncate(first, period), period):%Y-%m-%d}. "
-            "Hint: choose a shorter --period or pass a later as-of date."
+            "Hint: choose a shorter --period or pass a later --as-of."
         )
     return frame_like(
         like,

@@ -16,7 +16,7 @@ import narwhals as nw
 from narwhals.typing import IntoFrame
 
 from kvar.metrics.activity import OPEN_END, intervals_from_subscriptions, spells
-from kvar.metrics.calendar import calendar, default_as_of, observed_range
+from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED, calendar, observation
 from kvar.metrics.frames import as_lazy, require_columns
 from kvar.metrics.periods import window_offset
 from kvar.metrics.retention import fill_calendar, sum_flags
@@ -37,8 +37,7 @@ def churn_causes(
     paid, _ = as_lazy(payments)
     require_columns(subs, "subscriptions", ["customer_id", "started_at", "ended_at", "mrr"])
     require_columns(paid, "payments", ["customer_id", "occurred_at", "status"])
-    first, last = observed_range(subs, ["started_at", "ended_at"])
-    as_of = as_of or default_as_of(last)
+    first, as_of = observation(subs, SUBSCRIPTION_OBSERVED, as_of)
     periods = calendar(subs, period, first, as_of)
     ended = spells(intervals_from_subscriptions(subs, grace)).filter(nw.col("spell_end") <= nw.lit(as_of))
     reach = nw.col("ended_at").dt.offset_by(window_offset(grace)) if grace else nw.col("ended_at")

@@ -20,7 +20,7 @@ import narwhals as nw
 from narwhals.typing import IntoFrame
 
 from kvar.errors import ParameterError
-from kvar.metrics.calendar import calendar, default_as_of, observed_range
+from kvar.metrics.calendar import calendar, observation
 from kvar.metrics.frames import as_lazy, require_columns
 from kvar.metrics.orders import orders
 from kvar.metrics.periods import period_start, with_period_index
@@ -48,8 +48,8 @@ def cohort_table(
         raise ParameterError(f"value: expected customers or revenue, got {value!r}")
     facts, finish = as_lazy(transactions)
     require_columns(facts, "transactions", ["customer_id", "occurred_at"] + (["amount"] if value == "revenue" else []))
-    first, last = observed_range(facts, ["occurred_at"])
-    periods = calendar(facts, period, first, as_of or default_as_of(last))
+    first, as_of = observation(facts, ["occurred_at"], as_of)
+    periods = calendar(facts, period, first, as_of)
     keys: tuple[str, ...] = (by,) if by else ()
     bounded = orders(facts).join(
         periods.select(

@@ -15,7 +15,7 @@ from typing import Any
 import narwhals as nw
 from narwhals.typing import IntoFrame
 
-from kvar.metrics.calendar import calendar, default_as_of, observed_range
+from kvar.metrics.calendar import calendar, observation
 from kvar.metrics.frames import as_lazy, require_columns
 from kvar.metrics.periods import with_epoch_days
 from kvar.metrics.retention import fill_calendar
@@ -30,8 +30,8 @@ def stickiness(events: IntoFrame, *, period: str = "month", as_of: dt.datetime |
         if "user_id" in facts.collect_schema().names()
         else nw.col("customer_id").cast(nw.String)
     )
-    first, last = observed_range(facts, ["occurred_at"])
-    periods = calendar(facts, period, first, as_of or default_as_of(last))
+    first, as_of = observation(facts, ["occurred_at"], as_of)
+    periods = calendar(facts, period, first, as_of)
     placed = facts.select(actor=actor, occurred_at="occurred_at", day=nw.col("occurred_at").dt.truncate("1d")).join(
         periods, how="cross"
     ).filter(nw.col("occurred_at") >= nw.col("period_start"), nw.col("occurred_at") < nw.col("period_end"))

@@ -13,7 +13,7 @@ import narwhals as nw
 from narwhals.typing import IntoFrame
 
 from kvar.errors import InputError, ParameterError
-from kvar.metrics.calendar import calendar, default_as_of, observed_range
+from kvar.metrics.calendar import calendar, observation, observed_range
 from kvar.metrics.frames import as_lazy, require_columns
 from kvar.metrics.orders import orders, purchases
 from kvar.metrics.periods import period_start, truncate, with_period_index
@@ -126,8 +126,8 @@ def purchase_activity(
     """
     facts, finish = as_lazy(transactions)
     require_columns(facts, "transactions", ["customer_id", "occurred_at", "amount"])
-    first, last = observed_range(facts, ["occurred_at"])
-    periods = calendar(facts, period, first, as_of or default_as_of(last))
+    first, as_of = observation(facts, ["occurred_at"], as_of)
+    periods = calendar(facts, period, first, as_of)
     keys: tuple[str, ...] = (by,) if by else ()
     rows = orders(facts).with_columns(
         first_purchase=nw.when(nw.col("is_purchase")).then(nw.col("occurred_at")).min().over("customer_id")

@@ -15,7 +15,7 @@ import narwhals as nw
 from narwhals.typing import IntoFrame
 
 from kvar.metrics.activity import intervals_from_subscriptions, spells
-from kvar.metrics.calendar import calendar, default_as_of, observed_range
+from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED, calendar, observation
 from kvar.metrics.frames import as_lazy, require_columns
 from kvar.metrics.periods import window_offset
 from kvar.metrics.retention import fill_calendar, sum_flags
@@ -27,8 +27,8 @@ def renewal_rate(
     """Columns ``period_start, period_end, ended, renewed, renewal_rate`` (%; null when nothing ended)."""
     subs, finish = as_lazy(subscriptions)
     require_columns(subs, "subscriptions", ["customer_id", "started_at", "ended_at"])
-    first, last = observed_range(subs, ["started_at", "ended_at"])
-    periods = calendar(subs, period, first, as_of or default_as_of(last))
+    first, as_of = observation(subs, SUBSCRIPTION_OBSERVED, as_of)
+    periods = calendar(subs, period, first, as_of)
     customer_spells = spells(intervals_from_subscriptions(subs, grace))
     reach = nw.col("ended_at").dt.offset_by(window_offset(grace)) if grace else nw.col("ended_at")
     ended = subs.filter(~nw.col("ended_at").is_null()).select("customer_id", "ended_at", reach=reach)

@@ -23,7 +23,7 @@ from narwhals.typing import IntoFrame
 
 from kvar.errors import ParameterError
 from kvar.metrics.activity import activity_source, boundary_states, first_attribute, spells
-from kvar.metrics.calendar import calendar, default_as_of, observed_range
+from kvar.metrics.calendar import calendar, observation
 from kvar.metrics.frames import as_lazy, require_columns
 
 COUNT_COLUMNS = ("customers_start", "new_customers", "reactivated", "churned", "customers_end", "acquired")
@@ -92,8 +92,8 @@ def customer_period_states(
     input's kind of frame.
     """
     source = activity_source(transactions, subscriptions, inactivity=inactivity, grace=grace)
-    first, last = observed_range(source.facts, source.time_columns)
-    periods = calendar(source.facts, period, first, as_of or default_as_of(last))
+    first, as_of = observation(source.facts, source.time_columns, as_of)
+    periods = calendar(source.facts, period, first, as_of)
     customer_spells = spells(source.intervals, equal_lengths=source.equal_lengths)
     segment_keys: tuple[str, ...] = ()
     if by:

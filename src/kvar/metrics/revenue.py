@@ -30,7 +30,7 @@ import narwhals as nw
 from narwhals.typing import IntoFrame
 
 from kvar.metrics.activity import OPEN_END
-from kvar.metrics.calendar import calendar, default_as_of, observed_range
+from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED, calendar, observation
 from kvar.metrics.frames import as_lazy, require_columns
 from kvar.metrics.retention import fill_calendar, segment_of
 
@@ -83,8 +83,8 @@ def mrr_movements(
     """
     subs, finish = as_lazy(subscriptions)
     require_columns(subs, "subscriptions", ["customer_id", "started_at", "ended_at", "mrr"])
-    first, last = observed_range(subs, ["started_at", "ended_at"])
-    periods = calendar(subs, period, first, as_of or default_as_of(last))
+    first, as_of = observation(subs, SUBSCRIPTION_OBSERVED, as_of)
+    periods = calendar(subs, period, first, as_of)
     segment = segment_of(subs, by, "started_at", customers) if by else None
     keys = (by,) if by else ()
     changes = customer_mrr_changes(subs, periods, segment)

@@ -18,7 +18,7 @@ from typing import Any
 import narwhals as nw
 from narwhals.typing import IntoFrame
 
-from kvar.metrics.calendar import calendar, default_as_of, observed_range
+from kvar.metrics.calendar import calendar, observation
 from kvar.metrics.frames import as_lazy, require_columns
 from kvar.metrics.retention import fill_calendar, segment_of, sum_flags
 
@@ -37,8 +37,8 @@ def satisfaction_scores(
     csat_responses, satisfied, csat`` (scores null in periods without answers)."""
     facts, finish = as_lazy(feedback)
     require_columns(facts, "feedback", ["customer_id", "occurred_at", "kind", "score"])
-    first, last = observed_range(facts, ["occurred_at"])
-    periods = calendar(facts, period, first, as_of or default_as_of(last))
+    first, as_of = observation(facts, ["occurred_at"], as_of)
+    periods = calendar(facts, period, first, as_of)
     keys: tuple[str, ...] = (by,) if by else ()
     answers = facts.filter(nw.col("kind").cast(nw.String).str.to_lowercase().is_in(["nps", "csat"]))
     answers = answers.with_columns(kind=nw.col("kind").cast(nw.String).str.to_lowercase())

@@ -29,7 +29,7 @@ from typing import Any
 import narwhals as nw
 
 from kvar.metrics.activity import OPEN_END, intervals_from_subscriptions, spells
-from kvar.metrics.calendar import default_as_of, observed_range
+from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED, calendar, observation
 from kvar.metrics.frames import as_lazy, frame_like, require_columns
 from kvar.metrics.periods import boundaries, with_epoch_days
 
@@ -65,8 +65,7 @@ def churn_features(
     acts, _ = as_lazy(events)
     require_columns(subs, "subscriptions", ["customer_id", "started_at", "ended_at", "mrr"])
     require_columns(acts, "events", ["customer_id", "occurred_at"])
-    first, last = observed_range(subs, ["started_at", "ended_at"])
-    as_of = as_of or default_as_of(last)
+    first, as_of = observation(subs, SUBSCRIPTION_OBSERVED, as_of)
     dates = boundaries(first, as_of, "month")[3:]  # leave a 90-day lookback before the first observation
     horizon = dt.timedelta(days=horizon_days)
     calendar = frame_like(subs, {"observed_at": dates, "labelled": [d + horizon <= as_of for d in dates]})

@@ -16,7 +16,7 @@ import narwhals as nw
 
 from kvar.errors import InputError
 from kvar.metrics.activity import OPEN_END, intervals_from_subscriptions, spells
-from kvar.metrics.calendar import default_as_of, observed_range
+from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED, observation
 from kvar.metrics.frames import as_lazy, require_columns, rows_of
 from kvar.metrics.periods import add_period, check_period, truncate
 from kvar.models.shifted_beta_geometric import ShiftedBetaGeometric
@@ -27,8 +27,7 @@ def cohort_survivors(subscriptions: Any, *, period: str = "year", grace: str | N
     check_period(period)
     subs, _ = as_lazy(subscriptions)
     require_columns(subs, "subscriptions", ["customer_id", "started_at", "ended_at"])
-    _, last = observed_range(subs, ["started_at", "ended_at"])
-    as_of = as_of or default_as_of(last)
+    _, as_of = observation(subs, SUBSCRIPTION_OBSERVED, as_of)
     first = spells(intervals_from_subscriptions(subs, grace)).filter(nw.col("spell_start") == nw.col("acquired_at"))
     members: dict[dt.datetime, list[dt.datetime]] = defaultdict(list)
     for row in rows_of(first.select("acquired_at", "spell_end")):

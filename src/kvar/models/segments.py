@@ -25,7 +25,7 @@ import narwhals as nw
 from narwhals.typing import IntoFrame
 
 from kvar.errors import ParameterError
-from kvar.metrics.calendar import default_as_of, observed_range
+from kvar.metrics.calendar import observation
 from kvar.metrics.frames import as_lazy, require_columns, rows_of
 from kvar.metrics.orders import orders
 from kvar.metrics.periods import with_epoch_days
@@ -61,8 +61,7 @@ def rfm_segments(
         raise ParameterError("health_weights: expected non-negative weights for r, f and m, not all zero")
     facts, finish = as_lazy(transactions)
     require_columns(facts, "transactions", ["customer_id", "occurred_at", "amount"])
-    _, last = observed_range(facts, ["occurred_at"])
-    as_of = as_of or default_as_of(last)
+    _, as_of = observation(facts, ["occurred_at"], as_of)
     placed = orders(facts.filter(nw.col("occurred_at") < nw.lit(as_of)))
     per_customer = placed.with_columns(purchase_count=nw.col("is_purchase").cast(nw.Int64)).group_by("customer_id").agg(
         last_purchase=nw.when(nw.col("is_purchase")).then(nw.col("occurred_at")).max(),

@@ -18,7 +18,7 @@ from narwhals.typing import IntoFrame
 
 from kvar.errors import InputError
 from kvar.metrics.activity import activity_source, spells
-from kvar.metrics.calendar import default_as_of, observed_range
+from kvar.metrics.calendar import observation
 from kvar.metrics.frames import rows_of
 from kvar.metrics.periods import with_epoch_days
 from kvar.metrics.retention import segment_of
@@ -36,8 +36,7 @@ def customer_lifetimes(
 ) -> Any:
     """Per customer: ``duration_days`` of the first spell (to ``as_of`` if still open) and ``observed``."""
     source = activity_source(transactions, subscriptions, inactivity=inactivity, grace=grace)
-    _, last = observed_range(source.facts, source.time_columns)
-    as_of = as_of or default_as_of(last)
+    _, as_of = observation(source.facts, source.time_columns, as_of)
     first = spells(source.intervals, equal_lengths=source.equal_lengths).filter(nw.col("spell_start") == nw.col("acquired_at"))
     ends = first.with_columns(
         observed=(nw.col("spell_end") <= nw.lit(as_of)),
