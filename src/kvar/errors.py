@@ -7,7 +7,9 @@
     │   ├── FileFormatError        a file cannot be read at all (missing, unknown format, no header)
     │   ├── MappingError           a required column is missing after applying ``--map``
     │   ├── ValidationError        rows broke table rules and nothing was loaded (e.g. mixed currencies)
-    │   └── ParameterError         an argument is out of range (unknown period, bad window string)
+    │   ├── ParameterError         an argument is out of range (unknown period, bad window string)
+    │   └── ModelFitError          a model cannot be fitted on these data (says why, and what to use instead)
+    │       └── ConvergenceError   the optimiser found no maximum of the likelihood
     └── WorkspaceError             the embedded workspace is missing or not a kvar workspace
 
 Messages say *what, where, expected, got, hint*, so that the CLI can print them as one line.
@@ -38,6 +40,14 @@ class ValidationError(InputError):
 
 class ParameterError(InputError):
     """An argument is outside its allowed values."""
+
+
+class ModelFitError(InputError):
+    """A model cannot be fitted on these data: its assumptions do not hold, or there is too little to learn."""
+
+
+class ConvergenceError(ModelFitError):
+    """The optimiser did not reach a maximum of the likelihood."""
 
 
 class WorkspaceError(KvarError):

@@ -204,14 +204,7 @@ def risk(
             optional("payments", payments), optional("feedback", feedback), optional("customers", customers), horizon_days=horizon,
         ).collect(backend="pandas").to_native()
         model = ChurnRiskModel().fit(table)
-        current = table[table["observed_at"] == table["observed_at"].max()]
-        probabilities = model.predict_proba(current)
-        reasons = model.reasons(current, top=top)
-    rows = sorted(
-        ({"customer_id": cid, "observed_at": at, "churn_probability": float(p), "reasons": r}
-         for cid, at, p, r in zip(current["customer_id"], current["observed_at"], probabilities, reasons, strict=True)),
-        key=lambda row: -row["churn_probability"],
-    )
+        rows = model.latest_scores(table, top=top)
     e = model.evaluation_
     evaluation = {"test_date": e.test_date, "test_rows": e.test_rows, "churn_rate": e.churn_rate, "auc": e.auc, "baseline_auc": e.baseline_auc,
                   "top_decile_lift": e.top_decile_lift, "brier": e.brier, "calibration": e.calibration}

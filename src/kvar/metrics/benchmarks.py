@@ -36,7 +36,8 @@ INDUSTRY_RETENTION: tuple[Benchmark, ...] = (
 
 
 def benchmark_comparison(retention_rate: float, industry: str | None = None) -> list[dict[str, object]]:
-    """Each benchmark with ``difference`` = your rate - benchmark (percentage points) and ``verdict``.
+    """Each benchmark with ``difference`` = your rate - benchmark (percentage points, rounded to 0.1 as the
+    rates are published) and ``verdict``: ``above``, ``below`` or ``equal`` (within 0.05 points).
 
     ``industry`` (one of the keys in :data:`INDUSTRY_RETENTION`) marks the row to highlight.
     """
@@ -45,7 +46,7 @@ def benchmark_comparison(retention_rate: float, industry: str | None = None) -> 
         raise ParameterError(f"industry: expected one of {', '.join(sorted(keys))}, got {industry!r}")
     rows = []
     for benchmark in INDUSTRY_RETENTION:
-        difference = retention_rate - benchmark.retention_rate
+        difference = round(retention_rate - benchmark.retention_rate, 1) + 0.0  # + 0.0 turns -0.0 into 0.0
         rows.append(
             {
                 "industry": benchmark.industry,

@@ -21,10 +21,11 @@ from typing import Any
 import narwhals as nw
 from narwhals.typing import IntoFrame
 
-from kvar.errors import ParameterError
-from kvar.metrics.activity import activity_source, boundary_states, first_attribute, spells
+from kvar.errors import InputError, ParameterError
+from kvar.metrics.activity import ActivitySource, activity_source, boundary_states, first_attribute, spells
 from kvar.metrics.calendar import calendar, observation
-from kvar.metrics.frames import as_lazy, require_columns
+from kvar.metrics.frames import as_lazy, frame_like, require_columns
+from kvar.metrics.periods import add_period, truncate
 
 COUNT_COLUMNS = ("customers_start", "new_customers", "reactivated", "churned", "customers_end", "acquired")
 
@@ -51,16 +52,48 @@ def retention_table(
     Returns a frame of the input's kind with columns ``[by], period_start, period_end`` and
     :data:`COUNT_COLUMNS`, ``retention_rate``, ``churn_rate`` (percent), sorted by segment and period.
     """
-    states, periods, segment_keys, finish = customer_period_states(
-        transactions,
-        subscriptions,
-        period=period,
-        by=by,
-        customers=customers,
-        inactivity=inactivity,
-        grace=grace,
-        as_of=as_of,
-    )
+    source = activity_source(transactions, subscriptions, inactivity=inactivity, grace=grace)
+    first, as_of = observation(source.facts, source.time_columns, as_of)
+    periods = calendar(source.facts, period, first, as_of)
+    return source.finish(retention_counts(source, periods, by=by, customers=customers))
+
+
+def window_retention(
+    transactions: IntoFrame | None = None,
+    subscriptions: IntoFrame | None = None,
+    *,
+    months: int = 12,
+    inactivity: str = "90d",
+    grace: str | None = None,
+    as_of: dt.datetime | None = None,
+) -> Any:
+    """Retention over one window: the ``months`` months ending at the last month boundary by ``as_of``.
+
+    The same definitions as every period of :func:`retention_table`, applied to the window itself:
+    customers active at its start, of those still active at its end, ``(end - new) / start * 100``.
+    Customers who lapse and come back inside the window count as retained, which chaining monthly
+    rates would miss. Returns a one-row frame with the columns of :func:`retention_table`.
+    """
+    if months < 1:
+        raise ParameterError(f"months: expected at least 1, got {months}")
+    source = activity_source(transactions, subscriptions, inactivity=inactivity, grace=grace)
+    first, as_of = observation(source.facts, source.time_columns, as_of)
+    end = truncate(as_of, "month")
+    start = add_period(end, "month", -months)
+    if start <= first:
+        raise InputError(
+            f"retention over {months} months needs data from before {start:%Y-%m-%d}; "
+            f"the data start {first:%Y-%m-%d}"
+        )
+    window = frame_like(source.facts, {"period_start": [start], "period_end": [end], "period_number": [0]})
+    return source.finish(retention_counts(source, window))
+
+
+def retention_counts(
+    source: ActivitySource, periods: nw.LazyFrame, *, by: str | None = None, customers: IntoFrame | None = None
+) -> nw.LazyFrame:
+    """The retention table of ``source`` over the periods of ``periods`` (``period_start``, ``period_end``)."""
+    states, segment_keys = customer_period_states(source, periods, by=by, customers=customers)
     gained = (nw.col("at_end") == 1) & (nw.col("at_start") == 0)
     flags = {
         "customers_start": nw.col("at_start") == 1,
@@ -71,29 +104,17 @@ def retention_table(
         "acquired": nw.col("acquired") == 1,
     }
     counts = sum_flags(states, (*segment_keys, "period_start"), flags)
-    return finish(with_rates(fill_calendar(counts, periods, states, segment_keys)))
+    return with_rates(fill_calendar(counts, periods, states, segment_keys))
 
 
 def customer_period_states(
-    transactions: IntoFrame | None,
-    subscriptions: IntoFrame | None,
-    *,
-    period: str,
-    by: str | None,
-    customers: IntoFrame | None,
-    inactivity: str,
-    grace: str | None,
-    as_of: dt.datetime | None,
-) -> tuple[nw.LazyFrame, nw.LazyFrame, tuple[str, ...], Any]:
-    """Per customer and complete period, the 0/1 flags ``at_start``, ``at_end``, ``acquired``.
+    source: ActivitySource, periods: nw.LazyFrame, *, by: str | None, customers: IntoFrame | None
+) -> tuple[nw.LazyFrame, tuple[str, ...]]:
+    """Per customer and period, the 0/1 flags ``at_start``, ``at_end``, ``acquired``.
 
-    Returns ``(states, calendar, segment_keys, finish)``: the states carry ``period_start``,
-    ``period_end``, ``period_number`` and the segment column; ``finish`` returns a result in the
-    input's kind of frame.
+    Returns ``(states, segment_keys)``: the states carry ``period_start``, ``period_end``,
+    ``period_number`` and the segment column.
     """
-    source = activity_source(transactions, subscriptions, inactivity=inactivity, grace=grace)
-    first, as_of = observation(source.facts, source.time_columns, as_of)
-    periods = calendar(source.facts, period, first, as_of)
     customer_spells = spells(source.intervals, equal_lengths=source.equal_lengths)
     segment_keys: tuple[str, ...] = ()
     if by:
@@ -101,7 +122,7 @@ def customer_period_states(
         customer_spells = customer_spells.join(segments, on="customer_id", how="left")
         segment_keys = (by,)
     states = boundary_states(customer_spells, periods).join(periods, on="period_start")
-    return states, periods, segment_keys, source.finish
+    return states, segment_keys
 
 
 def segment_of(
@@ -112,7 +133,7 @@ def segment_of(
         people, _ = as_lazy(customers)
         if by in people.collect_schema().names():
             require_columns(people, "customers", ["customer_id"])
-            return people.select("customer_id", by).unique(subset=["customer_id"])
+            return people.group_by("customer_id").agg(nw.col(by).min())  # one value per customer, whatever the row order
     if by not in facts.collect_schema().names():
         raise ParameterError(f"--by {by}: no such column in the data or the customers table")
     return first_attribute(facts, by, time_column)

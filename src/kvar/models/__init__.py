@@ -1,6 +1,6 @@
 """Statistical models fitted on per-customer tables: CLV (BG/NBD, Pareto/NBD, Gamma-Gamma) and sBG."""
 
-from kvar.models.base import ConvergenceError
+from kvar.errors import ConvergenceError
 from kvar.models.beta_geo import BetaGeo
 from kvar.models.clv import discounted_clv
 from kvar.models.gamma_gamma import GammaGamma

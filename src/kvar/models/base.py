@@ -15,11 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import optimize
 
-from kvar.errors import InputError, KvarError
-
-
-class ConvergenceError(KvarError):
-    """The optimiser did not reach a maximum of the likelihood."""
+from kvar.errors import ConvergenceError, InputError, ModelFitError
 
 
 @dataclass(frozen=True)
@@ -42,6 +38,11 @@ class MaximumLikelihoodModel:
     param_names: ClassVar[tuple[str, ...]] = ()
     initial: ClassVar[tuple[float, ...]] = ()
     paper: ClassVar[str] = ""
+    #: Shape parameters past which the mixing distribution has no spread left: the fit has run off to the
+    #: edge of the parameter space because the model's assumptions do not hold for the data.
+    degenerate_above: ClassVar[dict[str, float]] = {}
+    #: What to use instead when the model does not fit (one sentence for the error message).
+    instead: ClassVar[str] = ""
 
     def __init__(self, penalizer: float = 0.0) -> None:
         self.penalizer = penalizer
@@ -66,6 +67,10 @@ class MaximumLikelihoodModel:
         return float(np.dot(data["weight"], values))
 
     def _fit(self, data: dict[str, np.ndarray]) -> Fitted:
+        with np.errstate(all="ignore"):  # trial points outside the likelihood's domain are rejected, not reported
+            return self._maximise(data)
+
+    def _maximise(self, data: dict[str, np.ndarray]) -> Fitted:
         def objective(log_params: np.ndarray) -> float:
             params = np.exp(log_params)
             value = self._total(params, data)
@@ -93,11 +98,16 @@ class MaximumLikelihoodModel:
         if not result.success or not np.all(np.isfinite(result.x)):
             polished = optimize.minimize(objective, result.x, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000})
             if not polished.success:
-                raise ConvergenceError(
-                    f"{type(self).__name__}: the likelihood did not converge ({result.message}); "
-                    "hint: check that the data have repeat purchases and varied recency, or set a small penalizer"
-                )
+                raise ConvergenceError(f"{type(self).__name__}: the likelihood has no maximum on these data. {self.instead}".strip())
             result = polished
+        fitted = dict(zip(self.param_names, np.exp(result.x).tolist(), strict=True))
+        runaway = {name: fitted[name] for name, limit in self.degenerate_above.items() if fitted[name] > limit}
+        if runaway:
+            shown = ", ".join(f"{name}={value:.3g}" for name, value in runaway.items())
+            raise ModelFitError(
+                f"{type(self).__name__} does not fit these data: {shown} ran off to the edge of the parameter space "
+                f"(no spread left between customers). {self.instead}".strip()
+            )
         params = np.exp(result.x)
         log_likelihood = self._total(params, data)
         errors = self._standard_errors(params, data)

@@ -56,6 +56,11 @@ class BetaGeo(MaximumLikelihoodModel):
     param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
     initial: ClassVar[tuple[float, ...]] = (1.0, 1.0, 1.0, 1.0)
     paper: ClassVar[str] = "Fader, Hardie & Lee 2005, Marketing Science 24(2)"
+    degenerate_above: ClassVar[dict[str, float]] = {"r": 1e3, "a": 1e4, "b": 1e4}
+    instead: ClassVar[str] = (
+        "Purchases this regular (recurring subscription charges, say) are a contractual business: "
+        "use kvar sbg --subscriptions FILE or kvar survival --subscriptions FILE"
+    )
 
     def fit(self, frequency: Any, recency: Any = None, T: Any = None) -> BetaGeo:
         """Fit on arrays, or on a customer summary frame passed as ``frequency`` (with recency, T)."""

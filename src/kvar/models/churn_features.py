@@ -117,7 +117,7 @@ def churn_features(
         features = features.with_columns(last_nps=nw.lit(None, nw.Float64))
     if customers is not None and "channel" in as_lazy(customers)[0].collect_schema().names():
         people, _ = as_lazy(customers)
-        features = features.join(people.select("customer_id", "channel").unique(subset=["customer_id"]), on="customer_id", how="left")
+        features = features.join(people.group_by("customer_id").agg(nw.col("channel").min()), on="customer_id", how="left")
     else:
         features = features.with_columns(channel=nw.lit("unknown"))
     if "plan" not in features.collect_schema().names():

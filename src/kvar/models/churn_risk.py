@@ -2,7 +2,7 @@
 
 Training uses the labelled observation dates of :func:`~kvar.models.churn_features.churn_features`, split by
 time so nothing from a later date leaks into an earlier one: the latest labelled date is the test set, the
-dates before it train the model (the last of them calibrates its probabilities, isotonic), and only dates
+dates before it train the model (the last of them calibrates its probabilities: Platt scaling, strictly increasing in the score, so distinct scores never collapse onto one probability), and only dates
 whose label window closed before the test date are used. The model is scikit-learn's
 ``HistGradientBoostingClassifier``. Evaluation on the test date: AUC, lift in the top decile, Brier score
 and a calibration table, next to a recency-only baseline (logistic regression on days since the last
@@ -37,6 +37,20 @@ _REASONS: dict[str, str] = {
     "plan": "on the {plan} plan",
     "channel": "acquired through {channel}",
 }
+#: Reasons for a feature the customer has no value of (a missing value can raise the risk too).
+_MISSING_REASONS: dict[str, str] = {
+    "last_nps": "no NPS answer in the last 180 days",
+    "days_since_event": "no activity on record",
+    "mrr_change_90d": "no MRR 90 days ago to compare with",
+}
+
+
+def _reason(feature: str, row: dict[str, Any]) -> str:
+    """One reason in words; a missing value is said as such, never as "nan"."""
+    value = row.get(feature)
+    if value is None or value != value:
+        return _MISSING_REASONS.get(feature, f"no {feature.replace('_', ' ')} on record")
+    return _REASONS[feature].format(**row)
 
 
 @dataclass
@@ -83,7 +97,8 @@ class ChurnRiskModel:
         from sklearn.frozen import FrozenEstimator
         from sklearn.linear_model import LogisticRegression
 
-        labelled = table[table["labelled"]]
+        # Rows in one fixed order, so that binning, calibration and evaluation cannot depend on input order.
+        labelled = table[table["labelled"]].sort_values(["observed_at", "customer_id"], kind="stable")
         dates = sorted(labelled["observed_at"].unique())
         if len(dates) < 4:
             raise InputError(f"churn risk needs at least 4 labelled observation months, got {len(dates)}")
@@ -98,7 +113,7 @@ class ChurnRiskModel:
         booster = HistGradientBoostingClassifier(
             max_iter=self.max_iter, learning_rate=self.learning_rate, categorical_features=categorical, random_state=self.random_state
         ).fit(self._matrix(train), train["label"].to_numpy())
-        self.model_ = CalibratedClassifierCV(FrozenEstimator(booster), method="isotonic").fit(self._matrix(calibrate), calibrate["label"].to_numpy())
+        self.model_ = CalibratedClassifierCV(FrozenEstimator(booster), method="sigmoid").fit(self._matrix(calibrate), calibrate["label"].to_numpy())
         self.booster_ = booster
         retained = train[train["label"] == 0]
         self.reference_ = self._matrix(retained)
@@ -107,6 +122,18 @@ class ChurnRiskModel:
         self.evaluation_ = self._evaluate(test, baseline)
         self.importances_ = self._importances(test)
         return self
+
+    def latest_scores(self, table: Any, top: int = 3) -> list[dict[str, Any]]:
+        """The customers of the latest observation date, riskiest first (ties by ``customer_id``), each
+        with ``customer_id``, ``observed_at``, ``churn_probability`` and up to ``top`` ``reasons``."""
+        current = table[table["observed_at"] == table["observed_at"].max()]
+        probabilities = self.predict_proba(current)
+        reasons = self.reasons(current, top=top)
+        rows = [
+            {"customer_id": cid, "observed_at": at, "churn_probability": float(p), "reasons": r}
+            for cid, at, p, r in zip(current["customer_id"], current["observed_at"], probabilities, reasons, strict=True)
+        ]
+        return sorted(rows, key=lambda row: (-row["churn_probability"], str(row["customer_id"])))
 
     def predict_proba(self, table: Any) -> np.ndarray:
         """Calibrated probability of churning within the horizon, per row."""
@@ -152,5 +179,5 @@ class ChurnRiskModel:
         out = []
         for row, contribution in zip(records, drops, strict=True):
             best = [i for i in np.argsort(-contribution)[:top] if contribution[i] > 0.005]
-            out.append([_REASONS[self.features[i]].format(**{k: (v if v is not None and v == v else float("nan")) for k, v in row.items()}) for i in best])
+            out.append([_reason(self.features[i], row) for i in best])
         return out

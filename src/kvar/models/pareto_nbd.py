@@ -42,6 +42,11 @@ class ParetoNBD(MaximumLikelihoodModel):
     param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "s", "beta")
     initial: ClassVar[tuple[float, ...]] = (0.5, 10.0, 0.5, 10.0)
     paper: ClassVar[str] = "Schmittlein, Morrison & Colombo 1987; Fader, Hardie & Lee 2005"
+    degenerate_above: ClassVar[dict[str, float]] = {"r": 1e3, "s": 1e3}
+    instead: ClassVar[str] = (
+        "Purchases this regular (recurring subscription charges, say) are a contractual business: "
+        "use kvar sbg --subscriptions FILE or kvar survival --subscriptions FILE"
+    )
 
     def fit(self, frequency: Any, recency: Any = None, T: Any = None) -> ParetoNBD:
         """Fit on arrays, or on a customer summary frame passed as ``frequency``."""

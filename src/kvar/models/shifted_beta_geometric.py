@@ -26,6 +26,11 @@ class ShiftedBetaGeometric(MaximumLikelihoodModel):
     param_names: ClassVar[tuple[str, ...]] = ("alpha", "beta")
     initial: ClassVar[tuple[float, ...]] = (1.0, 1.0)
     paper: ClassVar[str] = "Fader & Hardie 2007, Journal of Interactive Marketing 21(1)"
+    degenerate_above: ClassVar[dict[str, float]] = {"alpha": 1e4, "beta": 1e6}
+    instead: ClassVar[str] = (
+        "sBG assumes churn falls with tenure (the loyal remain); where it does not, "
+        "kvar survival shows the hazard by tenure"
+    )
 
     def fit(self, survivors: Any) -> ShiftedBetaGeometric:
         counts = as_float_array(survivors, "survivors")

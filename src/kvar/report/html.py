@@ -9,7 +9,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from kvar.report.kpis import ReportData, ReportInputs, collect
+from kvar.report.kpis import ReportData, ReportInputs, collect, signed
 
 __all__ = ["ReportInputs", "render", "write_report"]
 
@@ -156,7 +156,7 @@ def render(data: ReportData, title: str = "kvar retention report") -> str:
                 shown[row["label"]] = row
         rows = "".join(
             f'<tr class="{"selected" if row["selected"] else ""}"><td>{html.escape(row["label"])}</td><td>{row["benchmark_rate"]:.1f} %</td>'
-            f'<td>{row["difference"]:+.1f} pts</td><td>{row["verdict"]}</td></tr>'
+            f'<td>{signed(row["difference"], 1)} pts</td><td>{row["verdict"]}</td></tr>'
             for row in shown.values()
         )
         sections.append(f"<table><tr><th>industry</th><th>average retention</th><th>you vs them</th><th></th></tr>{rows}</table>")

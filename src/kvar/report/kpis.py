@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +11,7 @@ from kvar.metrics.cohorts import cohort_table
 from kvar.metrics.engagement import stickiness
 from kvar.metrics.frames import rows_of
 from kvar.metrics.purchases import repeat_purchase_rate
-from kvar.metrics.retention import retention_table
+from kvar.metrics.retention import retention_table, window_retention
 from kvar.metrics.revenue import mrr_movements
 from kvar.metrics.sentiment import satisfaction_scores
 from kvar.metrics.value import pareto_concentration
@@ -56,31 +55,19 @@ class ReportData:
     skipped: list[str] = field(default_factory=list)  # sections left out, with the reason
 
 
-def annual_retention(monthly: list[dict[str, Any]]) -> float | None:
-    """Retention over the last 12 complete months: the product of the monthly rates (percent).
-
-    The share of customers present at the start of the year still there at its end equals the product of
-    the monthly survival rates when each month's starters are those retained from the month before.
-    """
-    rates = [row["retention_rate"] for row in monthly if row["retention_rate"] is not None][-12:]
-    if len(rates) < 12:
-        return None
-    return math.prod(rate / 100.0 for rate in rates) * 100.0
-
-
 def collect(inputs: ReportInputs) -> ReportData:
     """Run every metric the inputs allow."""
     data = ReportData()
     source = {"subscriptions": inputs.subscriptions} if inputs.subscriptions is not None else {"transactions": inputs.transactions}
     data.retention = rows_of(retention_table(**source, period=inputs.period, inactivity=inputs.inactivity))
-    monthly = data.retention if inputs.period == "month" else rows_of(retention_table(**source, period="month", inactivity=inputs.inactivity))
-    yearly = rows_of(retention_table(**source, period="year", inactivity=inputs.inactivity)) if len(monthly) >= 12 else []
-    complete_years = [row for row in yearly if row["retention_rate"] is not None]
-    if complete_years:
-        data.yearly_retention = complete_years[-1]["retention_rate"]
-        data.yearly_basis = f"calendar year from {complete_years[-1]['period_start']:%Y-%m-%d}"
-    elif (annual := annual_retention(monthly)) is not None:
-        data.yearly_retention, data.yearly_basis = annual, "last 12 months, product of monthly rates"
+    try:
+        (year,) = rows_of(window_retention(**source, months=12, inactivity=inputs.inactivity))
+    except InputError as error:
+        data.skipped.append(f"annual retention: {error}")
+    else:
+        if year["retention_rate"] is not None:
+            data.yearly_retention = year["retention_rate"]
+            data.yearly_basis = f"{year['period_start']:%Y-%m-%d} – {year['period_end']:%Y-%m-%d}: active at the start, still active at the end"
     if data.yearly_retention is not None:
         data.benchmarks = benchmark_comparison(data.yearly_retention, inputs.industry)
     if inputs.transactions is not None:
@@ -149,19 +136,20 @@ def _risk(inputs: ReportInputs) -> dict[str, Any]:
 
     table = churn_features(inputs.subscriptions, inputs.events, inputs.payments, inputs.feedback, inputs.customers).collect(backend="pandas").to_native()
     model = ChurnRiskModel().fit(table)
-    current = table[table["observed_at"] == table["observed_at"].max()]
-    probabilities = model.predict_proba(current)
-    order = probabilities.argsort()[::-1][:10]
-    top = current.iloc[order]
-    reasons = model.reasons(top)
+    top = model.latest_scores(table)[:10]
     return {"evaluation": model.evaluation_, "drivers": model.importances_[:6],
-            "top": [{"customer_id": cid, "churn_probability": float(p), "reasons": "; ".join(r)}
-                    for cid, p, r in zip(top["customer_id"], probabilities[order], reasons, strict=True)]}
+            "top": [{**row, "reasons": "; ".join(row["reasons"])} for row in top]}
 
 
 def _latest(rows: list[dict[str, Any]], column: str) -> Any:
     values = [row[column] for row in rows if row.get(column) is not None]
     return values[-1] if values else None
+
+
+def signed(value: float, decimals: int = 0) -> str:
+    """``value`` with its sign (``+12``, ``-3``), and zero without one (never ``+0`` or ``-0``)."""
+    text = f"{value:+.{decimals}f}"
+    return text[1:] if float(text) == 0 else text
 
 
 def tiles(data: ReportData) -> list[tuple[str, str, str]]:
@@ -188,8 +176,10 @@ def tiles(data: ReportData) -> list[tuple[str, str, str]]:
             out.append(("Top 20 % of customers", f"{row['revenue_share']:.1f} %", "of net revenue"))
     if data.repeat:
         out.append(("Repeat purchase rate", f"{data.repeat[0]['repeat_purchase_rate']:.1f} %", "customers buying twice or more"))
-    if (nps := _latest(data.satisfaction, "nps")) is not None:
-        out.append(("NPS", f"{nps:+.0f}", "last period with answers"))
+    answered = [row for row in data.satisfaction if row.get("nps_responses") and row.get("nps") is not None]
+    if answered:
+        row = answered[-1]
+        out.append(("NPS", signed(row["nps"]), f"{row['nps_responses']:,} answers, {row['period_start']:%Y-%m-%d} – {row['period_end']:%Y-%m-%d}"))
     if (sticky := _latest(data.engagement, "stickiness")) is not None:
         out.append(("DAU / MAU", f"{sticky:.1f} %", "last complete month"))
     if data.clv:
