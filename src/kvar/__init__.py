@@ -17,7 +17,7 @@ from kvar.metrics.engagement import stickiness
 from kvar.metrics.frames import rows_of
 from kvar.metrics.purchases import customer_summary, purchase_activity, repeat_purchase_rate
 from kvar.metrics.renewals import renewal_rate
-from kvar.metrics.retention import retention_rate, retention_table
+from kvar.metrics.retention import retention_rate, retention_table, window_retention
 from kvar.metrics.revenue import mrr_movements
 from kvar.metrics.sentiment import satisfaction_scores
 from kvar.metrics.value import historical_ltv, pareto_concentration, unit_economics
@@ -38,6 +38,7 @@ __all__ = [
     "repeat_purchase_rate",
     "retention_rate",
     "retention_table",
+    "window_retention",
     "rows_of",
     "satisfaction_scores",
     "stickiness",
