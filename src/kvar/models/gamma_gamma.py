@@ -38,7 +38,8 @@ class GammaGamma(MaximumLikelihoodModel):
             raise InputError(f"Gamma-Gamma needs at least 10 customers with repeat purchases, got {int(repeat.sum())}")
         if np.any(zbar[repeat] <= 0):
             raise InputError("Gamma-Gamma needs a positive monetary_value for every customer with repeat purchases")
-        self.frequency_spend_correlation_ = float(np.corrcoef(x[repeat], zbar[repeat])[0, 1])
+        with np.errstate(invalid="ignore", divide="ignore"):  # undefined (nan) when spend or frequency is constant
+            self.frequency_spend_correlation_ = float(np.corrcoef(x[repeat], zbar[repeat])[0, 1])
         self._set(self._fit(compress({"x": x[repeat], "zbar": zbar[repeat]})))
         return self
 
