@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from kvar.data.contracts import CONTRACTS, contract_for
+from kvar.data.contracts import CONTRACTS
 from kvar.data.loading import FileLoad, create_rejects_table, file_sha256, load_file
 from kvar.data.validation import LoadContext
 from kvar.errors import WorkspaceError
@@ -84,7 +84,6 @@ class Workspace:
 
         A file whose content (SHA-256) was loaded into the same table before is skipped.
         """
-        contract = contract_for(table)
         path = Path(path)
         sha = file_sha256(path) if path.exists() else ""
         con = self.connection

@@ -29,7 +29,7 @@ from typing import Any
 import narwhals as nw
 
 from kvar.metrics.activity import OPEN_END, intervals_from_subscriptions, spells
-from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED, calendar, observation
+from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED, observation
 from kvar.metrics.frames import as_lazy, frame_like, require_columns
 from kvar.metrics.periods import boundaries, with_epoch_days
 
