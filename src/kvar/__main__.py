@@ -1,5 +1,5 @@
 """``python -m kvar`` runs the command line."""
 
-from kvar.cli import app
+from kvar.cli import main
 
-app(prog_name="kvar")
+main()

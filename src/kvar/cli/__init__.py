@@ -1,5 +1,5 @@
-"""The command line: parsing and printing only; the work happens in kvar.data and kvar.metrics."""
+"""The command line: parsing and printing only; the work happens in kvar.data, kvar.metrics and kvar.models."""
 
-from kvar.cli.app import app
+from kvar.cli.app import app, main
 
-__all__ = ["app"]
+__all__ = ["app", "main"]

@@ -1,12 +1,21 @@
-"""Printing results: JSON for scripts (stdout, one object with a ``rows`` list) and Rich tables for people."""
+"""Printing results: JSON or CSV for scripts (stdout), Rich tables for people, progress on stderr.
+
+JSON is one object with ``command``, ``parameters`` and a ``rows`` list; CSV is the rows with every column.
+A terminal table shows the columns that fit the width (the command's chosen ones first) and names the
+others. Stages of long work show on stderr: a spinner with the elapsed time on a terminal, one line when
+each stage starts and ends otherwise; never on stdout.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import datetime as dt
 import json
 import math
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +24,23 @@ from rich.table import Table
 
 stderr = Console(stderr=True, soft_wrap=True)
 stdout = Console()
+_SLOW_STAGE = 2.0  # seconds
+_FOLD_AT = 40  # a wider cell (text) is folded onto more lines rather than hiding the column
+
+
+@contextlib.contextmanager
+def stage(description: str) -> Iterator[None]:
+    """Show that ``description`` is under way: a spinner on a terminal; otherwise a line when it starts,
+    and one when it ends if that took 2 s or more."""
+    started = time.perf_counter()
+    if stderr.is_terminal:
+        with stderr.status(f"{description} …"):
+            yield
+        return
+    stderr.print(f"{description} …", highlight=False, markup=False)
+    yield
+    if (elapsed := time.perf_counter() - started) >= _SLOW_STAGE:
+        stderr.print(f"{description}: done in {elapsed:.1f} s", highlight=False, markup=False)
 
 
 def jsonable(value: Any) -> Any:
@@ -39,13 +65,26 @@ def print_json(command: str, parameters: Mapping[str, Any], rows: Sequence[Mappi
     sys.stdout.write(json.dumps(jsonable(document), ensure_ascii=False) + "\n")
 
 
+def print_csv(rows: Sequence[Mapping[str, Any]]) -> None:
+    """The rows as CSV with a header (every column; lists joined with "; ")."""
+    if not rows:
+        return
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: "; ".join(map(str, value)) if isinstance(value, (list, tuple)) else jsonable(value) for key, value in row.items()})
+
+
 def emit(command: str, parameters: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], as_json: bool,
-         title: str | None = None, **extra: Any) -> None:
-    """JSON on stdout (with ``extra`` top-level keys) or a table titled ``title`` (default: the command)."""
+         title: str | None = None, as_csv: bool = False, shown: Sequence[str] = (), **extra: Any) -> None:
+    """JSON on stdout (with ``extra`` top-level keys), CSV, or a table titled ``title`` (default: the
+    command) showing the ``shown`` columns first."""
     if as_json:
         print_json(command, parameters, rows, **extra)
+    elif as_csv:
+        print_csv(rows)
     else:
-        print_table(title or command, rows)
+        print_table(title or command, rows, shown=shown)
 
 
 def _cell(value: Any) -> str:
@@ -60,16 +99,34 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def print_table(title: str, rows: Sequence[Mapping[str, Any]], limit: int = 60) -> None:
+def fitting_columns(rows: Sequence[Mapping[str, Any]], width: int, shown: Sequence[str] = ()) -> list[str]:
+    """The columns to show in ``width`` characters: ``shown`` ones first, then the others in order, as
+    many as fit whole (each needs its widest cell or header word, plus 3 for borders and padding)."""
+    names = list(rows[0])
+    ordered = [name for name in shown if name in names] + [name for name in names if name not in shown]
+    chosen, used = [], 1
+    for name in ordered:
+        need = min(_FOLD_AT, max(*map(len, name.split("_")), *(len(_cell(row.get(name))) for row in rows[:60]))) + 3
+        if chosen and used + need > width:
+            continue
+        chosen.append(name)
+        used += need
+    return [name for name in ordered if name in chosen]
+
+
+def print_table(title: str, rows: Sequence[Mapping[str, Any]], limit: int = 60, shown: Sequence[str] = ()) -> None:
     if not rows:
-        stdout.print(f"[bold]{title}[/bold]: no rows")
+        stdout.print(f"{title}: no rows", highlight=False, markup=False)
         return
+    columns = fitting_columns(rows, stdout.width, shown)
     table = Table(title=title, show_lines=False)
-    columns = list(rows[0])
     for column in columns:
-        table.add_column(column, justify="right" if not isinstance(rows[0][column], str) else "left")
+        table.add_column(column.replace("_", "\n"), justify="right" if not isinstance(rows[0][column], str) else "left", overflow="fold")
     for row in rows[:limit]:
         table.add_row(*(_cell(row[column]) for column in columns))
     stdout.print(table)
+    hidden = [name for name in rows[0] if name not in columns]
     if len(rows) > limit:
-        stdout.print(f"… {len(rows) - limit} more rows (use --json for all)")
+        stdout.print(f"… {len(rows) - limit:,} more rows (--json or --csv prints all)", highlight=False, markup=False)
+    if hidden:
+        stdout.print(f"{len(hidden)} more column(s) not shown: {', '.join(hidden)} (--json or --csv prints all)", highlight=False, markup=False)

@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
-from kvar.cli.output import stderr
-from kvar.data.loading import FileLoad, load_file, read_fx_table
+from kvar.cli.output import stage, stderr
+from kvar.data.contracts import contract_for
+from kvar.data.loading import FileLoad, load_file
+from kvar.data.mapping import TableMappings
 from kvar.data.validation import LoadContext
-from kvar.data.mapping import parse_map_options
 from kvar.data.workspace import Workspace
 from kvar.errors import ParameterError
+
+_SHOWN_VALUE = 60
 
 
 @dataclass
 class Sources:
-    """Loads files into one in-memory DuckDB database (or reads a workspace) and remembers the rejects."""
+    """Loads files into one in-memory DuckDB database (or reads a workspace) and remembers the loads."""
 
-    mapping: Mapping[str, str] = field(default_factory=dict)
+    mappings: TableMappings = field(default_factory=lambda: TableMappings({}, {}))
     context: LoadContext = field(default_factory=LoadContext)
     rejects_path: Path | None = None
     workspace: Workspace | None = None
@@ -30,22 +32,27 @@ class Sources:
         self.connection = self.workspace.connection if self.workspace else duckdb.connect()
         self.connection.execute("SET TimeZone = 'UTC'").fetchall()
 
+    def close(self) -> None:
+        self.connection.close()
+
     def table(self, name: str, path: Path | None) -> duckdb.DuckDBPyRelation:
         """The validated rows of ``path`` as ``name`` or, without a path, the workspace's table."""
         if path is None:
             if self.workspace is None:
-                raise ParameterError(f"give --{name} FILE (or --workspace PATH)")
+                raise ParameterError(f"give --{name} FILE (or --workspace FILE)")
             return self.workspace.table(name)
-        with stderr.status(f"reading and validating {path.name} …"):
-            result = load_file(self.connection, name, path, self.mapping, self.context)
-        self.loads.append(result)
-        report_load(result)
-        if self.rejects_path and result.rows_rejected:
-            self.connection.execute(
-                f"COPY (SELECT * FROM \"{result.rejects_table}\" ORDER BY row) TO '{self.rejects_path}' (HEADER)"
-            ).fetchall()
-            stderr.print(f"  rejects written to {self.rejects_path}")
+        with stage(f"reading and validating {path.name}"):
+            result = load_file(self.connection, name, path, self.mappings.for_table(contract_for(name)), self.context)
+        self._record(result)
         return self.connection.table(result.accepted_table)
+
+    def load_into_workspace(self, name: str, path: Path) -> FileLoad:
+        """Add ``path``'s rows to the workspace's table ``name`` (``kvar load``)."""
+        assert self.workspace is not None
+        with stage(f"loading {path.name}"):
+            result = self.workspace.load(name, path, self.mappings.for_table(contract_for(name)), self.context)
+        self._record(result)
+        return result
 
     def table_if_given(self, name: str, path: Path | None) -> duckdb.DuckDBPyRelation | None:
         """The file's rows when a path is given, else the workspace's table if it has one, else None."""
@@ -55,6 +62,16 @@ class Sources:
             return self.workspace.table(name)
         return None
 
+    def _record(self, result: FileLoad) -> None:
+        self.loads.append(result)
+        report_load(result)
+        if self.rejects_path and result.rows_rejected and not result.skipped:
+            target = str(self.rejects_path).replace("'", "''")
+            self.connection.execute(
+                f"COPY (SELECT * FROM \"{result.rejects_table}\" ORDER BY row) TO '{target}' (HEADER)"
+            ).fetchall()
+            stderr.print(f"  rejects written to {self.rejects_path}", highlight=False, markup=False)
+
     def rejects_summary(self) -> list[dict[str, object]]:
         return [
             {"file": load.file, "table": load.table, "rows_read": load.rows_read, "rows_loaded": load.rows_loaded, "rows_rejected": load.rows_rejected}
@@ -62,34 +79,31 @@ class Sources:
         ]
 
 
+def _shown(value: str | None) -> str:
+    if value is None:
+        return ""
+    text = repr(value)
+    return text if len(text) <= _SHOWN_VALUE else text[: _SHOWN_VALUE - 1] + "…"
+
+
 def report_load(result: FileLoad) -> None:
     """One summary line on stderr, plus the commonest reasons and first rejected rows when there are any."""
-    stderr.print(result.summary(), highlight=False)
+    stderr.print(result.summary(), highlight=False, markup=False)
     for column, reason, rows in result.reasons[:5]:
-        stderr.print(f"  {rows:,} × {column}: {reason}", highlight=False)
+        stderr.print(f"  {rows:,} × {column}: {reason}", highlight=False, markup=False)
     for row, column, value, reason in result.first_rejects[:3]:
-        stderr.print(f"  e.g. row {row}, {column}={value!r}: {reason}", highlight=False)
+        where = f"row {row}, {column}={_shown(value)}" if column else f"line {row}"
+        stderr.print(f"  e.g. {where}: {reason}", highlight=False, markup=False)
 
 
-def open_sources(
-    mapping: list[str],
-    timezone: str,
-    date_format: str | None,
-    fx: Path | None,
-    base_currency: str | None,
-    rejects: Path | None,
-    workspace: Path | None,
-) -> Sources:
-    """Sources for one command, from its loading options."""
-    return Sources(
-        mapping=parse_map_options(mapping),
-        context=load_context(timezone, date_format, fx, base_currency),
-        rejects_path=rejects,
-        workspace=Workspace.open(workspace) if workspace else None,
-    )
+def customers_for(sources: Sources, customers: Path | None, by: str | None) -> duckdb.DuckDBPyRelation | None:
+    """The customers table a split ``--by`` may read: the file given, else the workspace's, else none."""
+    if customers is not None:
+        return sources.table("customers", customers)
+    return sources.table_if_given("customers", None) if by else None
 
 
-def source_kind(transactions: Path | None, subscriptions: Path | None, workspace: Path | None) -> str:
+def source_kind(transactions: Path | None, subscriptions: Path | None, sources: Sources) -> str:
     """``transactions`` or ``subscriptions``: which business model a command measures."""
     if transactions and subscriptions:
         raise ParameterError("give --transactions or --subscriptions, not both")
@@ -97,16 +111,6 @@ def source_kind(transactions: Path | None, subscriptions: Path | None, workspace
         return "transactions"
     if subscriptions:
         return "subscriptions"
-    if workspace:
-        with Workspace.open(workspace) as space:
-            return "subscriptions" if space.has("subscriptions") else "transactions"
-    raise ParameterError("give --transactions FILE or --subscriptions FILE (or --workspace PATH)")
-
-
-def load_context(timezone: str, date_format: str | None, fx: Path | None, base_currency: str | None) -> LoadContext:
-    return LoadContext(
-        timezone=timezone,
-        date_format=date_format,
-        fx_rates=read_fx_table(fx) if fx else None,
-        base_currency=base_currency.upper() if base_currency else None,
-    )
+    if sources.workspace is not None:
+        return "subscriptions" if sources.workspace.has("subscriptions") else "transactions"
+    raise ParameterError("give --transactions FILE or --subscriptions FILE (or --workspace FILE)")

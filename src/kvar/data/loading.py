@@ -39,13 +39,16 @@ class FileLoad:
     accepted_table: str
     rejects_table: str
     skipped: bool = False
+    encoding: str = ""  # how a text file was decoded, e.g. "Windows-1252"; empty for Parquet
+
 
     def summary(self) -> str:
         """One line for people, e.g. ``orders.csv -> transactions: 1,000 read, 998 loaded, 2 rejected``."""
         if self.skipped:
             return f"{self.file} -> {self.table}: already loaded (same content), nothing changed"
+        decoded = f" ({self.encoding})" if self.encoding and self.encoding != "UTF-8" else ""
         return (
-            f"{self.file} -> {self.table}: {self.rows_read:,} read, {self.rows_loaded:,} loaded, "
+            f"{self.file}{decoded} -> {self.table}: {self.rows_read:,} read, {self.rows_loaded:,} loaded, "
             f"{self.rows_rejected:,} rejected"
         )
 
@@ -72,16 +75,17 @@ def load_file(
     """
     path = Path(path)
     contract = contract_for(table)
-    raw = read_raw(con, path, next(_names))
+    context = context or LoadContext()
+    raw = read_raw(con, path, next(_names), context.encoding)
     resolved = resolve(contract, raw.columns, mapping or {}, path.name)
-    checked = validate(con, raw, contract, resolved, context or LoadContext())
+    checked = validate(con, raw, contract, resolved, context)
     if checked.rows_accepted == 0 and checked.rows_read > 0:
         reasons = _reasons(con, checked)
         top = "; ".join(f"{column}: {reason} ({rows} rows)" for column, reason, rows in reasons[:3])
         raise ValidationError(f"{path}: all {checked.rows_read} rows were rejected ({top})")
     if checked.rows_read == 0:
         raise FileFormatError(f"{path}: no data rows")
-    return _outcome(con, table, path, checked)
+    return _outcome(con, table, path, checked, raw.encoding)
 
 
 def _reasons(con: duckdb.DuckDBPyConnection, checked: Validated) -> list[tuple[str, str, int]]:
@@ -94,7 +98,7 @@ def _reasons(con: duckdb.DuckDBPyConnection, checked: Validated) -> list[tuple[s
     ]
 
 
-def _outcome(con: duckdb.DuckDBPyConnection, table: str, path: Path, checked: Validated) -> FileLoad:
+def _outcome(con: duckdb.DuckDBPyConnection, table: str, path: Path, checked: Validated, encoding: str) -> FileLoad:
     first = con.execute(
         f'SELECT row, column_name, value, reason FROM "{checked.rejects_table}" ORDER BY row, column_name LIMIT 5'
     ).fetchall()
@@ -109,6 +113,7 @@ def _outcome(con: duckdb.DuckDBPyConnection, table: str, path: Path, checked: Va
         first_rejects=tuple((int(row), column, value, reason) for row, column, value, reason in first),
         accepted_table=checked.accepted_table,
         rejects_table=checked.rejects_table,
+        encoding=encoding,
     )
 
 

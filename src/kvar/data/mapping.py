@@ -44,15 +44,44 @@ class ResolvedMapping:
     extras: tuple[str, ...]
 
 
-def parse_map_options(options: Iterable[str]) -> dict[str, str]:
-    """Turn ``["customer_id=CustomerID", ...]`` (CLI ``--map``) into a dict."""
-    mapping: dict[str, str] = {}
+@dataclass(frozen=True)
+class TableMappings:
+    """``--map`` options: renames for every file of a command, and renames for one table's files.
+
+    ``customer_id=CustomerID`` applies to every file whose table has a ``customer_id`` column;
+    ``customers:customer_id=account_id`` only to the customers file, and wins over the first form.
+    """
+
+    shared: dict[str, str]
+    per_table: dict[str, dict[str, str]]
+
+    def for_table(self, contract: TableContract) -> dict[str, str]:
+        """The renames that apply to a file of ``contract``'s table."""
+        shared = {canonical: theirs for canonical, theirs in self.shared.items() if canonical in contract.names}
+        return {**shared, **self.per_table.get(contract.name, {})}
+
+
+def parse_map_options(options: Iterable[str], contracts: Mapping[str, TableContract]) -> TableMappings:
+    """Parse CLI ``--map`` options (``canonical=theirs`` or ``table:canonical=theirs``) against ``contracts``."""
+    shared: dict[str, str] = {}
+    per_table: dict[str, dict[str, str]] = {}
     for option in options:
-        canonical, separator, theirs = option.partition("=")
-        if not separator or not canonical.strip() or not theirs.strip():
-            raise MappingError(f"--map {option!r}: expected canonical=their_column, e.g. customer_id=CustomerID")
-        mapping[canonical.strip()] = theirs.strip()
-    return mapping
+        target, separator, theirs = option.partition("=")
+        table, _, canonical = target.rpartition(":")
+        canonical, theirs, table = canonical.strip(), theirs.strip(), table.strip()
+        if not separator or not canonical or not theirs:
+            raise MappingError(f"--map {option!r}: expected canonical=their_column (e.g. customer_id=CustomerID), or table:canonical=their_column")
+        if table:
+            if table not in contracts:
+                raise MappingError(f"--map {option!r}: unknown table {table!r}; tables are {', '.join(contracts)}")
+            if canonical not in contracts[table].names:
+                raise MappingError(f"--map {option!r}: {table} has no column {canonical!r}; its columns are {', '.join(contracts[table].names)}")
+            per_table.setdefault(table, {})[canonical] = theirs
+        elif not any(canonical in contract.names for contract in contracts.values()):
+            raise MappingError(f"--map {option!r}: no table has a column {canonical!r} (see docs/data-model.md)")
+        else:
+            shared[canonical] = theirs
+    return TableMappings(shared=shared, per_table=per_table)
 
 
 def resolve(contract: TableContract, columns: Sequence[str], explicit: Mapping[str, str], file: str) -> ResolvedMapping:

@@ -11,13 +11,13 @@ index for Parquet.
 from __future__ import annotations
 
 import csv
-import gzip
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
 
+from kvar.data.text_files import decoded_lines, file_kind, inspect_text, utf8_path
 from kvar.errors import FileFormatError
 
 _DELIMITERS = re.compile(r"[,;\t|]")
@@ -28,6 +28,8 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}|^\d{1,2}[/.]\d{1,2}[/.]\d{2,4}")
 #: Headerless whitespace layouts recognised by their shape (the CDNOW files of Fader & Hardie).
 _CDNOW_SAMPLE = ("master_customer_id", "customer_id", "date", "number_of_cds", "dollar_value")
 _CDNOW_MASTER = ("customer_id", "date", "number_of_cds", "dollar_value")
+_OVERFLOW = "_kvar_more_fields"
+_MAX_LINE_BYTES = 1 << 30  # lines longer than this are not data; DuckDB's default (2 MB) drops them unreported
 
 
 @dataclass(frozen=True)
@@ -39,38 +41,38 @@ class RawTable:
     columns: tuple[str, ...]
     rows: int
     malformed: tuple[tuple[int, str, str], ...]  # (line, raw text, message) of lines that could not be split
+    encoding: str = ""  # how the text was decoded, e.g. "UTF-8 with BOM" (empty for Parquet)
 
 
-def read_raw(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> RawTable:
-    """Read ``path`` into the temporary table ``table`` and describe it."""
+def read_raw(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str | None = None) -> RawTable:
+    """Read ``path`` into the temporary table ``table`` and describe it (format judged by content)."""
+    if path.is_dir():
+        raise FileFormatError(f"{path}: is a folder, not a file. Give the files inside it, e.g. {path}/*.csv")
     if not path.exists():
         raise FileFormatError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise FileFormatError(f"{path}: the file is empty")
-    suffixes = [suffix.lower() for suffix in path.suffixes]
-    if suffixes and suffixes[-1] in (".parquet", ".pq"):
+    kind = file_kind(path)
+    if kind == "parquet":
         return _read_parquet(con, path, table)
-    first_lines = _first_lines(path, 5)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        raise FileFormatError(f"{path}: named like a Parquet file but it is not one (no PAR1 header)")
+    source = inspect_text(path, encoding)
+    first_lines = decoded_lines(source, 5)
     if not first_lines:
         raise FileFormatError(f"{path}: no lines of text")
-    if not _DELIMITERS.search(first_lines[0]) and len(first_lines[0].split()) > 1:
-        return _read_whitespace(con, path, table, first_lines)
-    return _read_delimited(con, path, table, first_lines)
+    with utf8_path(source) as readable:
+        if not _DELIMITERS.search(first_lines[0]) and len(first_lines[0].split()) > 1:
+            raw = _read_whitespace(con, readable, table, first_lines)
+        else:
+            raw = _read_delimited(con, readable, table, first_lines)
+    return replace(raw, path=path, encoding=source.describe())
 
 
-def _first_lines(path: Path, count: int) -> list[str]:
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
-            lines = []
-            for line in handle:
-                if line.strip():
-                    lines.append(line.strip("\r\n"))
-                if len(lines) == count:
-                    break
-            return lines
-    except (OSError, EOFError) as error:
-        raise FileFormatError(f"{path}: cannot be read as text ({error})") from error
+def engine_message(error: Exception) -> str:
+    """The first line of an engine's error message, at most 160 characters: enough to say what, never a page."""
+    first = str(error).strip().split("\n", 1)[0]
+    return first if len(first) <= 160 else first[:157] + "…"
 
 
 def _quote(path: Path) -> str:
@@ -86,11 +88,11 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> Raw
             f"CAST(file_row_number + 1 AS BIGINT) AS _row FROM read_parquet({_quote(path)}, file_row_number = true)"
         ).fetchall()
     except duckdb.Error as error:
-        raise FileFormatError(f"{path}: not a readable Parquet file ({error})") from error
+        raise FileFormatError(f"{path}: not a readable Parquet file ({engine_message(error)})") from error
     return _describe(con, path, table, tuple(names), ())
 
 
-def _sniff(path: Path, lines: list[str]) -> tuple[str, bool]:
+def _sniff(lines: list[str]) -> tuple[str, bool]:
     """Delimiter (the commonest of , ; tab | in the first line) and whether that line is a header.
 
     A first line is a header when none of its fields looks like a number or a date; sniffing here, not
@@ -106,34 +108,78 @@ def _sniff(path: Path, lines: list[str]) -> tuple[str, bool]:
     return delimiter, has_header
 
 
+def header_names(path: Path, fields: list[str]) -> tuple[str, ...]:
+    """Column names from a header line: blanks become ``columnN``; a repeated name is an error."""
+    names = tuple(field.strip() or f"column{index}" for index, field in enumerate(fields, start=1))
+    seen: dict[str, int] = {}
+    for index, name in enumerate(names, start=1):
+        if name.lower() in seen:
+            raise FileFormatError(
+                f"{path}: columns {seen[name.lower()]} and {index} of the header are both named {name!r}. "
+                "Rename one of them in the file, so that kvar knows which one you mean."
+            )
+        seen[name.lower()] = index
+    return names
+
+
 def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, table: str, first_lines: list[str]) -> RawTable:
-    delimiter, has_header = _sniff(path, first_lines)
+    """Read with the dialect decided here (no engine sniffing): every value text, one column more than the
+    header so that a line with too many fields is caught, short lines padded and then judged by the rules."""
+    delimiter, has_header = _sniff(first_lines)
+    fields = next(csv.reader([first_lines[0]], delimiter=delimiter))
+    names = header_names(path, fields) if has_header else tuple(f"column{index}" for index in range(1, len(fields) + 1))
     quoted_delimiter = "\\t" if delimiter == "\t" else delimiter
+    columns = ", ".join(f"{_literal(name)}: 'VARCHAR'" for name in (*names, _OVERFLOW))
+    header_lines = 1 if has_header else 0
     options = (
-        f"delim = '{quoted_delimiter}', header = {has_header}, "
-        "all_varchar = true, ignore_errors = true, store_rejects = true, "
-        f"rejects_table = '{table}_bad_lines', rejects_scan = '{table}_bad_scans'"
+        f"auto_detect = false, columns = {{{columns}}}, delim = '{quoted_delimiter}', quote = '\"', escape = '\"', "
+        f"header = {has_header}, strict_mode = false, null_padding = true, max_line_size = {_MAX_LINE_BYTES}, "
+        f"ignore_errors = true, store_rejects = true, rejects_table = '{table}_bad_lines', rejects_scan = '{table}_bad_scans'"
     )
     try:
+        try:
+            _create_lines(con, path, table, options)
+        except duckdb.Error as error:
+            if "parallel=false" not in str(error):
+                raise
+            _create_lines(con, path, table, options + ", parallel = false")  # quoted line breaks and padding
         con.execute(
-            f'CREATE OR REPLACE TEMP TABLE "{table}_lines" AS SELECT * FROM read_csv({_quote(path)}, {options})'
-        ).fetchall()
-        header_lines = 1 if has_header else 0
-        con.execute(
-            f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT *, CAST(rowid + 1 + {header_lines} AS BIGINT) AS _row '
+            f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT * EXCLUDE ("{_OVERFLOW}"), CAST(rowid + 1 + {header_lines} AS BIGINT) AS _row '
             f'FROM "{table}_lines"'
         ).fetchall()
+        long_lines = con.execute(
+            f'SELECT _row, concat_ws({_literal(delimiter)}, {", ".join(_column_sql(name) for name in names)}) FROM "{table}" t '
+            f'JOIN (SELECT rowid + 1 + {header_lines} AS _row FROM "{table}_lines" WHERE "{_OVERFLOW}" IS NOT NULL) USING (_row) ORDER BY _row'
+        ).fetchall()
+        con.execute(f'DELETE FROM "{table}" WHERE _row IN (SELECT rowid + 1 + {header_lines} FROM "{table}_lines" WHERE "{_OVERFLOW}" IS NOT NULL)').fetchall()
         bad = con.execute(
             f'SELECT line, any_value(csv_line), max(error_message) FROM "{table}_bad_lines" GROUP BY line ORDER BY line'
         ).fetchall()
     except duckdb.Error as error:
-        raise FileFormatError(f"{path}: not a readable CSV file ({error})") from error
-    names = tuple(name for name in _columns(con, table) if name != "_row")
-    malformed = tuple((int(line), str(raw), str(message).split("\n")[0]) for line, raw, message in bad)
+        raise FileFormatError(f"{path}: not a readable CSV file ({engine_message(error)})") from error
+    too_many = f"more fields than the header's {len(names)} columns"
+    malformed = tuple(sorted(
+        [(int(line), str(raw), str(message).split("\n")[0]) for line, raw, message in bad]
+        + [(int(line), str(raw)[:1000], too_many) for line, raw in long_lines]
+    ))
     # Rows skipped before a bad line shift rowid; recompute line numbers from the sniffed file when any.
-    if malformed:
-        _renumber_around_bad_lines(con, table, header_lines, [line for line, _, _ in malformed])
+    if bad:
+        _renumber_around_bad_lines(con, table, header_lines, [int(line) for line, _, _ in bad])
     return _describe(con, path, table, names, malformed)
+
+
+def _create_lines(con: duckdb.DuckDBPyConnection, path: Path, table: str, options: str) -> None:
+    con.execute(
+        f'CREATE OR REPLACE TEMP TABLE "{table}_lines" AS SELECT * FROM read_csv({_quote(path)}, {options})'
+    ).fetchall()
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _column_sql(name: str) -> str:
+    return 'coalesce("' + name.replace('"', '""') + '", \'\')'
 
 
 def _renumber_around_bad_lines(
@@ -179,7 +225,7 @@ def _read_whitespace(
             f"WHERE _row > {skip} AND trim(line) <> '' AND len(fields) <> {width} ORDER BY _row"
         ).fetchall()
     except duckdb.Error as error:
-        raise FileFormatError(f"{path}: not readable as whitespace-separated text ({error})") from error
+        raise FileFormatError(f"{path}: not readable as whitespace-separated text ({engine_message(error)})") from error
     malformed = tuple(
         (int(line), str(raw), f"expected {width} fields, found {count}") for line, raw, count in bad
     )

@@ -43,6 +43,7 @@ class LoadContext:
 
     timezone: str = "UTC"
     date_format: str | None = None
+    encoding: str | None = None  # None: detected (text_files.inspect_text)
     now: dt.datetime | None = None
     fx_rates: Mapping[str, float] | None = None
     base_currency: str | None = None
@@ -166,6 +167,14 @@ def _rules(
         typed_value = f't."{name}"'
         if column.required:
             rules.append((name, f"{raw_value} IS NULL", _literal(f"missing value: {name} is required")))
+        if column.kind == "id":
+            rules.append((name, f"regexp_matches({raw_value}, '[\\x00-\\x1f\\x7f\\x{{FFFD}}]')", _literal(
+                "bad identifier: contains a control character (NUL, tab, line break) or an unreadable byte; "
+                "a field running across lines means an unbalanced quote")))
+            rules.append((name, f"contains({raw_value}, '\"')", _literal("bad identifier: contains a double quote; the file's quoting is probably broken on this line")))
+        if column.kind == "text":
+            rules.append((name, f"contains({raw_value}, '\ufffd')", _literal(
+                "unreadable character (U+FFFD): a stray carriage return or bytes not valid in the file's encoding")))
         if column.kind == "time":
             rules.append((name, f"{raw_value} IS NOT NULL AND {typed_value} IS NULL", _literal("unparseable time: expected ISO 8601 (YYYY-MM-DD[ HH:MM[:SS]][+HH:MM]) or YYYYMMDD" + (f" or {context.date_format}" if context.date_format else ""))))
             limit = now + dt.timedelta(days=1)

@@ -85,7 +85,7 @@ class Workspace:
         A file whose content (SHA-256) was loaded into the same table before is skipped.
         """
         path = Path(path)
-        sha = file_sha256(path) if path.exists() else ""
+        sha = file_sha256(path) if path.is_file() else ""
         con = self.connection
         previous = con.execute(
             "SELECT loaded_at FROM loads WHERE table_name = ? AND sha256 = ?", [table, sha]

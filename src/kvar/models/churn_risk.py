@@ -16,7 +16,7 @@ reasons, put in words a customer-success manager reads.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
@@ -74,9 +74,11 @@ def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 
 class ChurnRiskModel:
-    """Fit/predict churn probabilities with reasons. Learned attributes end in ``_``."""
+    """Fit/predict churn probabilities with reasons. Learned attributes end in ``_``.
 
-    features: ClassVar[tuple[str, ...]] = NUMERIC_FEATURES + CATEGORICAL_FEATURES
+    ``features_`` are the features the model learned from: a numeric feature with no value at all in the
+    training rows (no payments or feedback table given, say) is left out rather than learned as noise.
+    """
 
     def __init__(self, max_iter: int = 200, learning_rate: float = 0.08, random_state: int = 0) -> None:
         self.max_iter = max_iter
@@ -84,7 +86,7 @@ class ChurnRiskModel:
         self.random_state = random_state
 
     def _matrix(self, table: Any) -> np.ndarray:
-        columns = [table[name].to_numpy(dtype=float, na_value=np.nan) for name in NUMERIC_FEATURES]
+        columns = [table[name].to_numpy(dtype=float, na_value=np.nan) for name in self.numeric_]
         for name in CATEGORICAL_FEATURES:
             lookup = self.categories_[name]
             columns.append(np.array([lookup.get(value, -1) for value in table[name]], dtype=float))
@@ -108,8 +110,10 @@ class ChurnRiskModel:
         train, calibrate, test = labelled[horizon_ok], labelled[labelled["observed_at"] == calibration_date], labelled[labelled["observed_at"] == test_date]
         if train["label"].nunique() < 2 or test["label"].nunique() < 2:
             raise InputError("churn risk needs both churned and retained customers in the training and test months")
+        self.numeric_ = tuple(name for name in NUMERIC_FEATURES if train[name].notna().any())
+        self.features_ = self.numeric_ + CATEGORICAL_FEATURES
         self.categories_ = {name: {value: code for code, value in enumerate(sorted(table[name].astype(str).unique()))} for name in CATEGORICAL_FEATURES}
-        categorical = [len(NUMERIC_FEATURES) + index for index in range(len(CATEGORICAL_FEATURES))]
+        categorical = [len(self.numeric_) + index for index in range(len(CATEGORICAL_FEATURES))]
         booster = HistGradientBoostingClassifier(
             max_iter=self.max_iter, learning_rate=self.learning_rate, categorical_features=categorical, random_state=self.random_state
         ).fit(self._matrix(train), train["label"].to_numpy())
@@ -163,7 +167,7 @@ class ChurnRiskModel:
         from sklearn.inspection import permutation_importance
 
         result = permutation_importance(self.booster_, self._matrix(test), test["label"].to_numpy(), scoring="roc_auc", n_repeats=5, random_state=self.random_state)
-        ranked = sorted(zip(self.features, result.importances_mean, strict=True), key=lambda item: -item[1])
+        ranked = sorted(zip(self.features_, result.importances_mean, strict=True), key=lambda item: -item[1])
         return [{"feature": name, "importance": float(value)} for name, value in ranked]
 
     def reasons(self, table: Any, top: int = 3) -> list[list[str]]:
@@ -179,5 +183,5 @@ class ChurnRiskModel:
         out = []
         for row, contribution in zip(records, drops, strict=True):
             best = [i for i in np.argsort(-contribution)[:top] if contribution[i] > 0.005]
-            out.append([_reason(self.features[i], row) for i in best])
+            out.append([_reason(self.features_[i], row) for i in best])
         return out

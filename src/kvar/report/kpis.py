@@ -30,6 +30,7 @@ class ReportInputs:
     period: str = "month"
     inactivity: str = "90d"
     industry: str | None = None
+    source: str = ""  # where the data came from, shown in the header (e.g. "workspace shop.duckdb")
 
 
 @dataclass

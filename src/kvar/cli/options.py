@@ -1,0 +1,185 @@
+"""Options shared by the commands, declared once, and checked before any file is read.
+
+:func:`reads_data` gives every command that reads tables the same loading options (``--workspace``,
+``--map``, ``--encoding``, ``--timezone``, ``--date-format``, ``--fx``, ``--base-currency``, ``--rejects``)
+and hands the command one :class:`~kvar.cli.sources.Sources` built from them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import inspect
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Optional, get_type_hints
+
+import duckdb
+import typer
+
+from kvar.cli.sources import Sources
+from kvar.data.contracts import CONTRACTS
+from kvar.data.loading import read_fx_table
+from kvar.data.mapping import parse_map_options
+from kvar.data.text_files import codec_name
+from kvar.data.validation import LoadContext
+from kvar.data.workspace import Workspace
+from kvar.errors import ParameterError
+from kvar.metrics.periods import check_period, window_offset
+
+JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object with a rows list on stdout")]
+CsvOption = Annotated[bool, typer.Option("--csv", help="print the rows as CSV on stdout (all columns)")]
+PeriodOption = Annotated[str, typer.Option(metavar="PERIOD", help="day, week, month, quarter or year")]
+ByOption = Annotated[Optional[str], typer.Option(metavar="COLUMN", help="customer attribute to split by: a column of the data or of the customers table")]
+AsOfOption = Annotated[Optional[dt.datetime], typer.Option(metavar="TIME", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"],
+                                                          help="measure up to this instant, e.g. 2024-07-01 (default: the end of the last day seen)")]
+DayOption = Annotated[Optional[dt.datetime], typer.Option(metavar="DAY", formats=["%Y-%m-%d"], help="a day, YYYY-MM-DD")]
+
+
+def table_help(table: str, purpose: str = "") -> str:
+    """Help text for a ``--TABLE FILE`` option: what it is for and the columns the file needs."""
+    contract = CONTRACTS[table]
+    required = ", ".join(column.name for column in contract.columns if column.required)
+    optional = ", ".join(column.name for column in contract.columns if not column.required)
+    lead = f"{purpose}; " if purpose else ""
+    return f"{lead}CSV or Parquet {table} file with {required}" + (f" (optional: {optional})" if optional else "")
+
+
+def TableFile(table: str, purpose: str = "") -> Any:  # noqa: N802 - reads like the type it declares
+    """The ``Annotated`` type of an optional ``--TABLE FILE`` option."""
+    return Annotated[Optional[Path], typer.Option(metavar="FILE", help=table_help(table, purpose))]
+
+
+def check_window(option: str, window: str | None) -> None:
+    """Raise :class:`ParameterError` naming ``option`` unless ``window`` reads like 90d, 12w, 3m or 1y."""
+    if window is not None:
+        try:
+            window_offset(window)
+        except ParameterError:
+            raise ParameterError(f"{option} {window!r}: expected a number and a unit d, w, m or y, e.g. 90d, 12w, 3m, 1y") from None
+
+
+def check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ParameterError(f"{option} {value!r}: expected one of {', '.join(choices)}")
+
+
+def check_frequency(freq: str, unit: str | None) -> tuple[str, str]:
+    """``--freq`` and ``--unit`` upper-cased and checked."""
+    freq, unit = freq.upper(), (unit or freq).upper()
+    check_choice("--freq", freq, ("D", "W", "M"))
+    check_choice("--unit", unit, ("D", "W", "M"))
+    return freq, unit
+
+
+def check_periods(**options: str) -> None:
+    """Check ``--period``-like options (``name=value``) before any data is read."""
+    for name, value in options.items():
+        try:
+            check_period(value)
+        except ParameterError:
+            raise ParameterError(f"--{name.replace('_', '-')} {value!r}: expected one of day, week, month, quarter, year") from None
+
+
+def check_timezone(timezone: str) -> None:
+    """The time zone must be one the engine knows (IANA names such as Europe/Stockholm, or UTC)."""
+    known = duckdb.execute("SELECT 1 FROM pg_timezone_names() WHERE name = ?", [timezone]).fetchall()
+    if not known:
+        raise ParameterError(f"--timezone {timezone!r}: not a time zone name; use an IANA name such as Europe/Stockholm, Europe/Oslo or UTC")
+
+
+_DATE_DIRECTIVES = set("aAwdbBhmyYHIpMSfzZjUWGVugcxX%") | {"-d", "-m", "-H", "-I", "-M", "-S", "-j", "-y"}
+
+
+def check_date_format(date_format: str | None) -> None:
+    """A strptime format made only of directives the engine knows, with at least one of them."""
+    if date_format is None:
+        return
+    found, index = [], 0
+    while (index := date_format.find("%", index)) != -1:
+        directive = date_format[index + 1 : index + 3] if date_format[index + 1 : index + 2] == "-" else date_format[index + 1 : index + 2]
+        if directive not in _DATE_DIRECTIVES:
+            raise ParameterError(f"--date-format {date_format!r}: %{directive} is not a date directive; use e.g. %d.%m.%Y or %m/%d/%Y %H:%M")
+        found.append(directive)
+        index += 1 + len(directive)
+    if not [directive for directive in found if directive != "%"]:
+        raise ParameterError(f"--date-format {date_format!r}: no date directive; use e.g. %d.%m.%Y or %m/%d/%Y %H:%M")
+
+
+def check_output_file(path: Path) -> None:
+    """Fail before any work when ``path`` cannot be written: a folder, a missing folder, no permission."""
+    if path.is_dir():
+        raise ParameterError(f"--output {path}: is a folder; give a file name, e.g. {path / 'report.html'}")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ParameterError(f"--output {path}: the folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ParameterError(f"--output {path}: not allowed to write there; choose another place")
+
+
+def loading_context(timezone: str, date_format: str | None, encoding: str | None, fx: Path | None, base_currency: str | None) -> LoadContext:
+    """A checked :class:`LoadContext` from the loading options."""
+    check_timezone(timezone)
+    check_date_format(date_format)
+    if encoding:
+        codec_name(encoding)
+    return LoadContext(
+        timezone=timezone,
+        date_format=date_format,
+        encoding=encoding,
+        fx_rates=read_fx_table(fx) if fx else None,
+        base_currency=base_currency.upper() if base_currency else None,
+    )
+
+
+_LOADING_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "mapping": (Annotated[list[str], typer.Option("--map", metavar="[TABLE:]CANONICAL=YOURS", help=(
+        "rename a column: customer_id=CustomerID; only in one table's file: customers:customer_id=account_id; "
+        "a product of two columns: amount=Quantity*UnitPrice (repeatable)"))], []),
+    "encoding": (Annotated[Optional[str], typer.Option(metavar="NAME", help="text encoding of the files, e.g. utf-8, cp1252, utf-16 (default: detected)")], None),
+    "timezone": (Annotated[str, typer.Option(metavar="ZONE", help="time zone of times without an offset, e.g. Europe/Stockholm")], "UTC"),
+    "date_format": (Annotated[Optional[str], typer.Option(metavar="FORMAT", help="strptime format of dates that are not ISO 8601, e.g. %d.%m.%Y")], None),
+    "fx": (Annotated[Optional[Path], typer.Option(metavar="FILE", help="FX table (CSV: currency,rate) to convert mixed currencies")], None),
+    "base_currency": (Annotated[Optional[str], typer.Option(metavar="CODE", help="the currency the FX rates convert into, e.g. SEK")], None),
+    "rejects": (Annotated[Optional[Path], typer.Option(metavar="FILE", help="also write the rejected rows to this CSV file")], None),
+}
+_WORKSPACE = (Annotated[Optional[Path], typer.Option(metavar="FILE", help="read tables from this workspace (a kvar DuckDB file) instead of files")], None)
+
+
+def reads_data(command: Callable[..., None]) -> Callable[..., None]:
+    """Add the loading options to ``command``'s signature and call it with ``sources=`` built from them.
+
+    The options are checked (time zone, date format, encoding, FX table, ``--map`` syntax) before the
+    command runs, and so before any file is read.
+    """
+    signature = inspect.signature(command, eval_str=True)
+    hints = get_type_hints(command, include_extras=True)
+    own = [parameter for name, parameter in signature.parameters.items() if name != "sources"]
+    own_workspace = "workspace" in signature.parameters
+    shared = dict(_LOADING_OPTIONS) if own_workspace else dict(_LOADING_OPTIONS, workspace=_WORKSPACE)
+    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+             for name, (annotation, default) in shared.items()]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> None:
+        options = {name: kwargs.pop(name) for name in shared}
+        if own_workspace:
+            options["workspace"] = kwargs["workspace"]
+        context = loading_context(options["timezone"], options["date_format"], options["encoding"], options["fx"], options["base_currency"])
+        mappings = parse_map_options(options["mapping"], CONTRACTS)
+        rejects: Path | None = options["rejects"]
+        if rejects is not None:
+            check_output_file(rejects)
+        workspace = Workspace.open(options["workspace"]) if options["workspace"] else None
+        sources = Sources(mappings=mappings, context=context, rejects_path=rejects, workspace=workspace)
+        try:
+            command(**kwargs, sources=sources)
+        finally:
+            sources.close()
+
+    wrapper.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {**{name: hint for name, hint in hints.items() if name != "sources"},
+                               **{parameter.name: parameter.annotation for parameter in added}}
+    del wrapper.__wrapped__  # Typer must read the new signature, not the command's own
+    return wrapper
