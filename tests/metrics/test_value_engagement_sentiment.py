@@ -19,9 +19,9 @@ def test_pareto_by_hand() -> None:
     tx = pl.DataFrame({"customer_id": list("abcdeaaaaa"), "amount": [10.0, 7.0, 3.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 6.0]})
     rows = pareto_concentration(tx).to_dicts()
     # a = 20, b = 7, c = 3, d = 1, e = 1 -> total 32; top 10 % and top 20 % of 5 customers are both 1 customer.
-    assert [(r["top_share"], r["top_customers"], r["top_revenue"], r["revenue_share"]) for r in rows] == [
-        (0.1, 1, 20.0, 62.5),
-        (0.2, 1, 20.0, 62.5),
+    assert [(r["top_customers_share"], r["top_customers"], r["top_revenue"], r["revenue_share"]) for r in rows] == [
+        (10.0, 1, 20.0, 62.5),
+        (20.0, 1, 20.0, 62.5),
     ]
     with pytest.raises(ParameterError):
         pareto_concentration(tx, shares=(1.5,))
@@ -38,7 +38,7 @@ def test_pareto_on_cdnow_matches_a_plain_python_count(data_dir) -> None:
     top = math.ceil(0.2 * len(ranked))
     expected = sum(ranked[:top]) / sum(ranked) * 100
     frame = pl.DataFrame({"customer_id": list(totals), "amount": list(totals.values())})
-    (row,) = [r for r in pareto_concentration(frame).to_dicts() if r["top_share"] == 0.2]
+    (row,) = [r for r in pareto_concentration(frame).to_dicts() if r["top_customers_share"] == 20.0]
     assert row["revenue_share"] == pytest.approx(expected)
 
 

@@ -25,8 +25,8 @@ def pareto_concentration(transactions: IntoFrame, *, shares: Sequence[float] = (
 
     Customers are everyone with a transaction, ranked by net revenue (refunds subtracted), highest first;
     the top group holds ``ceil(share * customers)`` customers (ties in revenue do not change the sum).
-    Columns: ``top_share`` (fraction), ``top_customers``, ``customers``, ``top_revenue``, ``revenue``,
-    ``revenue_share`` (%).
+    Columns: ``top_customers_share`` (% of customers, e.g. 20.0), ``top_customers``, ``customers``,
+    ``top_revenue``, ``revenue``, ``revenue_share`` (% of revenue). ``shares`` are given as fractions.
     """
     for share in shares:
         if not 0 < share <= 1:
@@ -39,20 +39,20 @@ def pareto_concentration(transactions: IntoFrame, *, shares: Sequence[float] = (
     cutoffs = frame_like(
         facts,
         {
-            "top_share": [float(share) for share in shares],
+            "top_customers_share": [round(float(share) * 100.0, 9) for share in shares],
             "top_customers": [max(1, math.ceil(round(share * customers, 9))) for share in shares],
         },
     )
     ranked = per_customer.with_columns(rank=nw.col("revenue").rank("ordinal", descending=True))
     top = ranked.join(cutoffs, how="cross").filter(nw.col("rank") <= nw.col("top_customers"))
-    result = top.group_by("top_share", "top_customers").agg(top_revenue=nw.col("revenue").sum())
+    result = top.group_by("top_customers_share", "top_customers").agg(top_revenue=nw.col("revenue").sum())
     result = result.with_columns(
         top_customers=nw.col("top_customers").cast(nw.Int64),
         customers=nw.lit(customers, nw.Int64),
         revenue=nw.lit(revenue, nw.Float64),
         revenue_share=nw.col("top_revenue") * (100.0 / revenue) if revenue else nw.lit(None, nw.Float64),
     )
-    return finish(result.sort("top_share"))
+    return finish(result.sort("top_customers_share"))
 
 
 def historical_ltv(

@@ -173,7 +173,7 @@ def tiles(data: ReportData) -> list[tuple[str, str, str]]:
         if row["arpa"] is not None:
             out.append(("ARPA", f"{row['arpa']:,.2f}", "per paying customer"))
     for row in data.pareto:
-        if abs(row["top_share"] - 0.2) < 1e-9 and row["revenue_share"] is not None:
+        if abs(row["top_customers_share"] - 20.0) < 1e-9 and row["revenue_share"] is not None:
             out.append(("Top 20 % of customers", f"{row['revenue_share']:.1f} %", "of net revenue"))
     if data.repeat:
         out.append(("Repeat purchase rate", f"{data.repeat[0]['repeat_purchase_rate']:.1f} %", "customers buying twice or more"))
