@@ -24,12 +24,20 @@ def as_lazy(native: IntoFrame | nw.LazyFrame | nw.DataFrame) -> tuple[nw.LazyFra
     The returned ``finish`` turns a result LazyFrame into the user's kind of frame: a lazy native frame
     (DuckDB relation, Spark DataFrame, Polars LazyFrame) stays lazy; an eager one is collected with the
     same library.
+
+    Date columns (a notebook's ``try_parse_dates``, say) become timestamps at midnight UTC, so that every
+    time column is an instant, as in a workspace.
     """
     frame = native if isinstance(native, (nw.LazyFrame, nw.DataFrame)) else nw.from_native(native)
     if isinstance(frame, nw.DataFrame):
         backend = frame.implementation
-        return frame.lazy(), lambda result: _fresh_index(result.collect(backend=backend).to_native())
-    return frame, lambda result: result.to_native()
+        return _instants(frame.lazy()), lambda result: _fresh_index(result.collect(backend=backend).to_native())
+    return _instants(frame), lambda result: result.to_native()
+
+
+def _instants(frame: nw.LazyFrame) -> nw.LazyFrame:
+    dates = [name for name, dtype in frame.collect_schema().items() if dtype == nw.Date]
+    return frame.with_columns(nw.col(name).cast(nw.Datetime("us")) for name in dates) if dates else frame
 
 
 def _fresh_index(native: Any) -> Any:
