@@ -125,6 +125,7 @@ def answers(metrics: dict, table: pa.Table) -> dict[str, list[tuple] | str]:
     return out
 
 
+@pytest.mark.slow  # 30 generated cases on three engines
 @settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=transaction_rows, seed=st.integers(0, 10_000))
 def test_shuffled_or_duplicated_rows_give_the_same_answer(rows, seed) -> None:
@@ -138,6 +139,7 @@ def test_shuffled_or_duplicated_rows_give_the_same_answer(rows, seed) -> None:
     assert answers(SUM_METRICS, as_table(shuffled)) == answers(SUM_METRICS, base)
 
 
+@pytest.mark.slow  # 15 generated cases on three engines
 @settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=transaction_rows)
 def test_every_engine_gives_the_same_answer(rows) -> None:

@@ -138,7 +138,7 @@ def tables(workspace: WorkspaceFile = DEFAULT_PATH, as_json: JsonOption = False)
 def rejects(
     workspace: WorkspaceFile = DEFAULT_PATH,
     table: Annotated[Optional[str], typer.Option(metavar="TABLE", help="only this table")] = None,
-    limit: Annotated[int, typer.Option(metavar="N", help="rows to show")] = 50,
+    limit: Annotated[int, typer.Option(metavar="N", min=1, help="rows to show")] = 50,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
 ) -> None:
@@ -284,8 +284,9 @@ def pareto(
     """Share of revenue from the top 10 % and 20 % of customers."""
     from kvar.metrics.value import pareto_concentration
 
+    facts = sources.table("transactions", transactions)
     with stage("ranking customers by revenue"):
-        rows = rows_of(pareto_concentration(sources.table("transactions", transactions)))
+        rows = rows_of(pareto_concentration(facts))
     _emit("pareto", {}, rows, as_json, sources, as_csv=as_csv)
 
 
@@ -343,7 +344,7 @@ def describe_source(sources: Sources) -> str:
 @handles_errors
 def demo(
     directory: Annotated[Path, typer.Option("--dir", metavar="FOLDER", help="where to write the demo data, workspace and report")] = Path("kvar-demo"),
-    customers: Annotated[int, typer.Option(metavar="N", help="customers to generate")] = 2000,
+    customers: Annotated[int, typer.Option(metavar="N", min=50, help="customers to generate")] = 2000,
     seed: Annotated[int, typer.Option(metavar="N", help="random seed")] = 7,
 ) -> None:
     """Generate a realistic business, load it into a workspace, print the KPIs and write the report."""

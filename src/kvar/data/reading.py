@@ -53,6 +53,9 @@ def read_raw(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: s
     if path.stat().st_size == 0:
         raise FileFormatError(f"{path}: the file is empty")
     kind = file_kind(path)
+    if kind == "zip":
+        raise FileFormatError(f"{path}: a ZIP archive or an Excel workbook, not a table kvar can read. "
+                              "In Excel: File > Save As > CSV UTF-8; or unzip it first")
     if kind == "parquet":
         return _read_parquet(con, path, table)
     if path.suffix.lower() in (".parquet", ".pq"):

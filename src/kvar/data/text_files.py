@@ -66,13 +66,15 @@ class TextFile:
 
 
 def file_kind(path: Path) -> str:
-    """``parquet``, ``gzip`` or ``text``, from the first bytes of the file."""
+    """``parquet``, ``gzip``, ``zip`` (also an Excel workbook) or ``text``, from the first bytes of the file."""
     with path.open("rb") as handle:
         head = handle.read(4)
     if head == b"PAR1":
         return "parquet"
     if head[:2] == b"\x1f\x8b":
         return "gzip"
+    if head == b"PK\x03\x04":
+        return "zip"
     return "text"
 
 
