@@ -7,4 +7,12 @@ if ! command -v java >/dev/null 2>&1; then
   echo "Java 17 is needed for the Spark tests (e.g. apt-get install openjdk-17-jre-headless)" >&2
   exit 1
 fi
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    { apt-get install -y -qq chromium || { apt-get update -qq && apt-get install -y -qq chromium; }; } >/dev/null 2>&1 \
+      || echo "could not install Chromium: the browser tests will skip" >&2
+  else
+    echo "Chromium is not installed, so the browser tests will skip (apt-get install chromium)" >&2
+  fi
+fi
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -36,6 +36,7 @@ def run_demo(directory: Path, *, customers: int, seed: int) -> None:
                 transactions=space.table("transactions"), subscriptions=space.table("subscriptions"),
                 events=space.table("events"), feedback=space.table("feedback"), payments=space.table("payments"),
                 customers=space.table("customers"), industry="software",
+                source=f"kvar demo: a generated subscription business ({customers:,} customers, seed {seed}), workspace {workspace_path.name}",
             )
             data = write_report(inputs, directory / "report.html")
             progress.advance(task, 2)

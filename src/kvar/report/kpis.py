@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,11 +56,17 @@ class ReportData:
     clv: dict[str, Any] = field(default_factory=dict)
     risk: dict[str, Any] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)  # sections left out, with the reason
+    currency: str = ""  # the ISO code of every amount, when the data name one
+    period: str = "month"
+    source: str = ""
+    covered: str = ""  # the complete periods measured, e.g. "2024-07-01 – 2026-07-01"
+    made_at: str = ""  # when the report was made, UTC
 
 
 def collect(inputs: ReportInputs) -> ReportData:
     """Run every metric the inputs allow."""
-    data = ReportData()
+    data = ReportData(period=inputs.period, source=inputs.source,
+                      made_at=f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC", currency=_currency(inputs))
     source = {"subscriptions": inputs.subscriptions} if inputs.subscriptions is not None else {"transactions": inputs.transactions}
     data.retention = rows_of(retention_table(**source, period=inputs.period, inactivity=inputs.inactivity))
     try:
@@ -69,6 +77,8 @@ def collect(inputs: ReportInputs) -> ReportData:
         if year["retention_rate"] is not None:
             data.yearly_retention = year["retention_rate"]
             data.yearly_basis = f"{year['period_start']:%Y-%m-%d} – {year['period_end']:%Y-%m-%d}: active at the start, still active at the end"
+    if data.retention:
+        data.covered = f"{data.retention[0]['period_start']:%Y-%m-%d} – {data.retention[-1]['period_end']:%Y-%m-%d}"
     if data.yearly_retention is not None:
         data.benchmarks = benchmark_comparison(data.yearly_retention, inputs.industry)
     if inputs.transactions is not None:
@@ -142,6 +152,24 @@ def _risk(inputs: ReportInputs) -> dict[str, Any]:
             "top": [{**row, "reasons": "; ".join(row["reasons"])} for row in top]}
 
 
+def _currency(inputs: ReportInputs) -> str:
+    """The one ISO currency code of the amounts (loading refuses mixed currencies), or "" when unnamed."""
+    import narwhals as nw
+
+    codes: set[str] = set()
+    for table in (inputs.subscriptions, inputs.transactions):
+        if table is not None:
+            frame = nw.from_native(table)
+            if "currency" in frame.collect_schema().names():
+                codes |= {row["currency"] for row in rows_of(frame.select(nw.col("currency")).drop_nulls().unique())}
+    return codes.pop() if len(codes) == 1 else ""
+
+
+def money(value: float, currency: str, decimals: int = 0) -> str:
+    """An amount with its ISO currency code, e.g. ``375,174 SEK`` (never a symbol: kr is SEK, NOK or DKK)."""
+    return f"{value:,.{decimals}f} {currency}".rstrip()
+
+
 def _latest(rows: list[dict[str, Any]], column: str) -> Any:
     values = [row[column] for row in rows if row.get(column) is not None]
     return values[-1] if values else None
@@ -167,11 +195,11 @@ def tiles(data: ReportData) -> list[tuple[str, str, str]]:
         out.append(("Annual retention", f"{data.yearly_retention:.1f} %", data.yearly_basis))
     if data.mrr:
         row = data.mrr[-1]
-        out.append(("MRR", f"{row['mrr_end']:,.0f}", f"ARR {row['arr_end']:,.0f}"))
+        out.append(("MRR", money(row["mrr_end"], data.currency), f"ARR {money(row['arr_end'], data.currency)}"))
         if row["nrr"] is not None:
             out.append(("NRR / GRR", f"{row['nrr']:.1f} % / {row['grr']:.1f} %", "last period"))
         if row["arpa"] is not None:
-            out.append(("ARPA", f"{row['arpa']:,.2f}", "per paying customer"))
+            out.append(("ARPA", money(row["arpa"], data.currency, 2), "per paying customer, per month"))
     for row in data.pareto:
         if abs(row["top_customers_share"] - 20.0) < 1e-9 and row["revenue_share"] is not None:
             out.append(("Top 20 % of customers", f"{row['revenue_share']:.1f} %", "of net revenue"))
@@ -184,7 +212,7 @@ def tiles(data: ReportData) -> list[tuple[str, str, str]]:
     if (sticky := _latest(data.engagement, "stickiness")) is not None:
         out.append(("DAU / MAU", f"{sticky:.1f} %", "last complete month"))
     if data.clv:
-        out.append(("Mean 12-month CLV", f"{data.clv['mean_clv']:,.2f}", f"BG/NBD + Gamma-Gamma, {data.clv['likely_alive']:.0f} % likely alive"))
+        out.append(("Mean 12-month CLV", money(data.clv["mean_clv"], data.currency, 2), f"BG/NBD + Gamma-Gamma, {data.clv['likely_alive']:.0f} % likely alive"))
     if data.risk:
         evaluation = data.risk["evaluation"]
         out.append(("Churn-risk AUC", f"{evaluation.auc:.2f}", f"recency-only baseline {evaluation.baseline_auc:.2f}"))
