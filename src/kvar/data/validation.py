@@ -7,7 +7,8 @@ codes upper-case, refunds negative, amounts converted with an FX table when one 
 
 Rules (docs/data-model.md, "Validation"):
 
-* required value missing; time that does not parse; time in the future (after now + 1 day), except a
+* required value missing; an identifier with a control character, U+FFFD or a double quote; a text
+  value with U+FFFD (a stray carriage return or an undecodable byte); time that does not parse; time in the future (after now + 1 day), except a
   scheduled end (``subscriptions.ended_at``);
 * number that does not parse or is not finite; number below a column's minimum (e.g. ``mrr >= 0``);
 * text outside a column's choices (``kind``, ``status``); currency not an ISO 4217 code;
