@@ -12,9 +12,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from kvar.cli.errors import EXIT_ERROR, debug, error_lines, handles_errors, print_error
+from kvar.cli.errors import EXIT_ERROR, debug, handles_errors, print_error
 from kvar.cli.options import (
-    AsOfOption, ByOption, CsvOption, DayOption, JsonOption, PeriodOption, TableFile, check_choice, check_frequency, check_output_file,
+    AsOfOption, ByOption, CsvOption, JsonOption, PeriodOption, TableFile, check_choice, check_frequency, check_output_file,
     check_periods, check_window, reads_data,
 )
 from kvar.cli.output import emit, stage, stderr, stdout

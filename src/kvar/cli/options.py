@@ -34,7 +34,6 @@ PeriodOption = Annotated[str, typer.Option(metavar="PERIOD", help="day, week, mo
 ByOption = Annotated[Optional[str], typer.Option(metavar="COLUMN", help="customer attribute to split by: a column of the data or of the customers table")]
 AsOfOption = Annotated[Optional[dt.datetime], typer.Option(metavar="TIME", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"],
                                                           help="measure up to this instant, e.g. 2024-07-01 (default: the end of the last day seen)")]
-DayOption = Annotated[Optional[dt.datetime], typer.Option(metavar="DAY", formats=["%Y-%m-%d"], help="a day, YYYY-MM-DD")]
 
 
 def table_help(table: str, purpose: str = "") -> str:
