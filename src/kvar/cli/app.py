@@ -182,7 +182,7 @@ def retention(
         )
         rows = rows_of(result)
     parameters = {"source": kind, "period": period, "by": by, "inactivity": inactivity if kind == "transactions" else None, "grace": grace, "as_of": as_of}
-    shown = (*((by,) if by else ()), "period_start", "customers_start", "new_customers", "churned", "customers_end", "retention_rate", "churn_rate")
+    shown = (*((by,) if by else ()), "period_start", "retention_rate", "churn_rate", "customers_start", "new_customers", "churned", "customers_end")
     _emit("retention", parameters, rows, as_json, sources, notes, as_csv, shown)
 
 
@@ -266,8 +266,8 @@ def mrr(
     as_of, notes = observation_notes("subscriptions", subs, as_of)
     with stage("computing MRR movements"):
         rows = rows_of(mrr_movements(subs, period=period, by=by, customers=people, as_of=as_of))
-    shown = (*((by,) if by else ()), "period_start", "mrr_end", "new_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr",
-             "reactivation_mrr", "grr", "nrr", "arpa")
+    shown = (*((by,) if by else ()), "period_start", "mrr_end", "nrr", "grr", "new_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr",
+             "reactivation_mrr", "arpa")
     _emit("mrr", {"period": period, "by": by, "as_of": as_of}, rows, as_json, sources, notes, as_csv, shown)
 
 
