@@ -78,8 +78,9 @@ def engine_message(error: Exception) -> str:
     return first if len(first) <= 160 else first[:157] + "…"
 
 
-def _quote(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
+def _quote(value: Path | str) -> str:
+    """A SQL string literal of a path or a name."""
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> RawTable:
@@ -132,7 +133,7 @@ def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, table: str, firs
     fields = next(csv.reader([first_lines[0]], delimiter=delimiter))
     names = header_names(path, fields) if has_header else tuple(f"column{index}" for index in range(1, len(fields) + 1))
     quoted_delimiter = "\\t" if delimiter == "\t" else delimiter
-    columns = ", ".join(f"{_literal(name)}: 'VARCHAR'" for name in (*names, _OVERFLOW))
+    columns = ", ".join(f"{_quote(name)}: 'VARCHAR'" for name in (*names, _OVERFLOW))
     header_lines = 1 if has_header else 0
     options = (
         f"auto_detect = false, columns = {{{columns}}}, delim = '{quoted_delimiter}', quote = '\"', escape = '\"', "
@@ -151,7 +152,7 @@ def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, table: str, firs
             f'FROM "{table}_lines"'
         ).fetchall()
         long_lines = con.execute(
-            f'SELECT _row, concat_ws({_literal(delimiter)}, {", ".join(_column_sql(name) for name in names)}) FROM "{table}" t '
+            f'SELECT _row, concat_ws({_quote(delimiter)}, {", ".join(_column_sql(name) for name in names)}) FROM "{table}" t '
             f'JOIN (SELECT rowid + 1 + {header_lines} AS _row FROM "{table}_lines" WHERE "{_OVERFLOW}" IS NOT NULL) USING (_row) ORDER BY _row'
         ).fetchall()
         con.execute(f'DELETE FROM "{table}" WHERE _row IN (SELECT rowid + 1 + {header_lines} FROM "{table}_lines" WHERE "{_OVERFLOW}" IS NOT NULL)').fetchall()
@@ -175,10 +176,6 @@ def _create_lines(con: duckdb.DuckDBPyConnection, path: Path, table: str, option
     con.execute(
         f'CREATE OR REPLACE TEMP TABLE "{table}_lines" AS SELECT * FROM read_csv({_quote(path)}, {options})'
     ).fetchall()
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _column_sql(name: str) -> str:
