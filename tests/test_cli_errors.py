@@ -200,6 +200,8 @@ def test_a_bad_option_gets_one_clear_error(argv: list[str], orders: Path, capsys
     code, out, err = run(words, capsys)
     assert_clean_error(code, err)
     assert out == ""
+    if len(argv) > 1 and words[0] != "segments":
+        assert argv[1] in err, "the error names the option that is wrong"
     if words[0] != "segments" and "--by" not in words and "*" not in argv[-1]:
         assert "read" not in err.split("error:")[0], "options are checked before any file is read"
 

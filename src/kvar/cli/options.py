@@ -25,7 +25,7 @@ from kvar.data.mapping import parse_map_options
 from kvar.data.text_files import codec_name
 from kvar.data.validation import LoadContext
 from kvar.data.workspace import Workspace
-from kvar.errors import ParameterError
+from kvar.errors import FileFormatError, ParameterError
 from kvar.metrics.periods import check_period, window_offset
 
 JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object with a rows list on stdout")]
@@ -106,15 +106,15 @@ def check_date_format(date_format: str | None) -> None:
         raise ParameterError(f"--date-format {date_format!r}: no date directive; use e.g. %d.%m.%Y or %m/%d/%Y %H:%M")
 
 
-def check_output_file(path: Path) -> None:
+def check_output_file(path: Path, option: str = "--output") -> None:
     """Fail before any work when ``path`` cannot be written: a folder, a missing folder, no permission."""
     if path.is_dir():
-        raise ParameterError(f"--output {path}: is a folder; give a file name, e.g. {path / 'report.html'}")
+        raise ParameterError(f"{option} {path}: is a folder; give a file name, e.g. {path / 'report.html'}")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise ParameterError(f"--output {path}: the folder {folder} does not exist; create it first")
+        raise ParameterError(f"{option} {path}: the folder {folder} does not exist; create it first")
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise ParameterError(f"--output {path}: not allowed to write there; choose another place")
+        raise ParameterError(f"{option} {path}: not allowed to write there; choose another place")
 
 
 def loading_context(timezone: str, date_format: str | None, encoding: str | None, fx: Path | None, base_currency: str | None) -> LoadContext:
@@ -123,11 +123,15 @@ def loading_context(timezone: str, date_format: str | None, encoding: str | None
     check_date_format(date_format)
     if encoding:
         codec_name(encoding)
+    try:
+        rates = read_fx_table(fx) if fx else None
+    except FileFormatError as error:
+        raise ParameterError(f"--fx {error}") from None
     return LoadContext(
         timezone=timezone,
         date_format=date_format,
         encoding=encoding,
-        fx_rates=read_fx_table(fx) if fx else None,
+        fx_rates=rates,
         base_currency=base_currency.upper() if base_currency else None,
     )
 
@@ -169,7 +173,7 @@ def reads_data(command: Callable[..., None]) -> Callable[..., None]:
         mappings = parse_map_options(options["mapping"], CONTRACTS)
         rejects: Path | None = options["rejects"]
         if rejects is not None:
-            check_output_file(rejects)
+            check_output_file(rejects, "--rejects")
         workspace = Workspace.open(options["workspace"]) if options["workspace"] else None
         sources = Sources(mappings=mappings, context=context, rejects_path=rejects, workspace=workspace)
         try:
