@@ -14,7 +14,7 @@ import typer
 
 from kvar.cli.errors import EXIT_ERROR, debug, handles_errors, print_error
 from kvar.cli.options import (
-    AsOfOption, ByOption, CsvOption, JsonOption, PeriodOption, TableFile, check_choice, check_frequency, check_output_file,
+    AsOfOption, ByOption, CsvOption, Frequency, Grace, Inactivity, JsonOption, PeriodOption, TableFile, Unit, check_choice, check_frequency, check_output_file,
     check_periods, check_window, reads_data,
 )
 from kvar.cli.output import emit, stage, stderr, stdout
@@ -33,8 +33,6 @@ app = typer.Typer(
 )
 
 WorkspaceFile = Annotated[Path, typer.Option(metavar="FILE", help="workspace file (a kvar DuckDB database)")]
-Inactivity = Annotated[str, typer.Option(metavar="WINDOW", help="non-contractual: a customer is active while the last purchase is this recent: 90d, 12w, 3m")]
-Grace = Annotated[Optional[str], typer.Option(metavar="WINDOW", help="contractual: grace period after a subscription ends, e.g. 14d")]
 
 
 def _version(show: bool) -> None:
@@ -102,7 +100,16 @@ def init(path: Annotated[Path, typer.Argument(metavar="FILE", help="workspace fi
     stdout.print(f"workspace ready: {path}", highlight=False)
 
 
-@app.command()
+def _columns_of_every_table() -> str:
+    from kvar.data.contracts import CONTRACTS
+
+    return "Columns (required; optional): " + "; ".join(
+        f"{name}: {', '.join(c.name for c in contract.columns if c.required)}"
+        f" ({', '.join(c.name for c in contract.columns if not c.required)})" for name, contract in CONTRACTS.items()
+    ) + ". See docs/data-model.md."
+
+
+@app.command(epilog=_columns_of_every_table())
 @handles_errors
 @reads_data
 def load(
@@ -112,11 +119,7 @@ def load(
     *,
     sources: Sources,
 ) -> None:
-    """Validate files and add their rows to a workspace table; rejected rows go to the rejects table.
-
-    The columns each table needs are in docs/data-model.md; `kvar load TABLE --help` does not list
-    them, but every --TABLE option of the other commands does.
-    """
+    """Validate files and add their rows to a workspace table; rejected rows go to the rejects table."""
     from kvar.data.contracts import contract_for
 
     contract_for(table)
@@ -212,10 +215,6 @@ def cohorts(
     with stage("computing cohorts"):
         rows = rows_of(cohort_table(facts, period=period, value=value, by=by, customers=people, as_of=as_of, cumulative=cumulative))  # type: ignore[arg-type]
     _emit("cohorts", {"period": period, "value": value, "by": by, "cumulative": cumulative}, rows, as_json, sources, as_csv=as_csv)
-
-
-Frequency = Annotated[str, typer.Option(metavar="FREQ", help="bucket transactions by D (day), W (week) or M (month)")]
-Unit = Annotated[Optional[str], typer.Option(metavar="UNIT", help="unit of recency and T: D or W (default: the --freq)")]
 
 
 @app.command()

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from kvar.cli.options import (
-    AsOfOption, ByOption, CsvOption, JsonOption, PeriodOption, TableFile, check_choice, check_frequency, check_periods, check_window, reads_data,
+    AsOfOption, ByOption, CsvOption, Frequency, Grace, Inactivity, JsonOption, PeriodOption, TableFile, Unit, check_choice, check_frequency, check_periods, check_window, reads_data,
 )
 from kvar.cli.output import emit, print_json, print_table, stage, stderr
 from kvar.cli.sources import Sources, customers_for, source_kind
@@ -21,8 +21,8 @@ from kvar.metrics.frames import rows_of
 def clv(
     transactions: TableFile("transactions") = None,
     model: Annotated[str, typer.Option(metavar="MODEL", help="bgnbd, pareto or gg")] = "bgnbd",
-    freq: Annotated[str, typer.Option(metavar="FREQ", help="bucket transactions by D, W or M")] = "D",
-    unit: Annotated[Optional[str], typer.Option(metavar="UNIT", help="time unit of the model: D or W (default: the --freq)")] = None,
+    freq: Frequency = "D",
+    unit: Unit = None,
     calibration_end: Annotated[Optional[dt.datetime], typer.Option(metavar="DAY", formats=["%Y-%m-%d"], help="fit on transactions up to this day (inclusive)")] = None,
     as_of: AsOfOption = None,
     horizon: Annotated[int, typer.Option(metavar="MONTHS", min=1, help="months to predict")] = 12,
@@ -159,8 +159,8 @@ def survival(
     subscriptions: TableFile("subscriptions", "contractual business") = None,
     by: ByOption = None,
     customers: TableFile("customers", "attributes for --by") = None,
-    inactivity: Annotated[str, typer.Option(metavar="WINDOW", help="non-contractual: inactivity window, e.g. 90d")] = "90d",
-    grace: Annotated[Optional[str], typer.Option(metavar="WINDOW", help="contractual: grace period, e.g. 14d")] = None,
+    inactivity: Inactivity = "90d",
+    grace: Grace = None,
     as_of: AsOfOption = None,
     as_json: JsonOption = False,
     *,

@@ -35,6 +35,11 @@ ByOption = Annotated[Optional[str], typer.Option(metavar="COLUMN", help="custome
 AsOfOption = Annotated[Optional[dt.datetime], typer.Option(metavar="TIME", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"],
                                                           help="measure up to this instant, e.g. 2024-07-01 (default: the end of the last day seen)")]
 
+Inactivity = Annotated[str, typer.Option(metavar="WINDOW", help="non-contractual: a customer is active while the last purchase is this recent: 90d, 12w, 3m")]
+Grace = Annotated[Optional[str], typer.Option(metavar="WINDOW", help="contractual: grace period after a subscription ends, e.g. 14d")]
+Frequency = Annotated[str, typer.Option(metavar="FREQ", help="bucket transactions by D (day), W (week) or M (month)")]
+Unit = Annotated[Optional[str], typer.Option(metavar="UNIT", help="unit of recency and T (and of the model): D or W (default: the --freq)")]
+
 
 def table_help(table: str, purpose: str = "") -> str:
     """Help text for a ``--TABLE FILE`` option: what it is for and the columns the file needs."""
