@@ -1,7 +1,7 @@
 """Options shared by the commands, declared once, and checked before any file is read.
 
 :func:`reads_data` gives every command that reads tables the same loading options (``--workspace``,
-``--map``, ``--encoding``, ``--timezone``, ``--date-format``, ``--fx``, ``--base-currency``, ``--rejects``)
+``--map``, ``--encoding``, ``--timezone``, ``--date-format``, ``--decimal``, ``--thousands``, ``--fx``, ``--base-currency``, ``--rejects``)
 and hands the command one :class:`~kvar.cli.sources.Sources` built from them.
 """
 
@@ -20,6 +20,7 @@ import typer
 
 from kvar.cli.sources import Sources
 from kvar.data.contracts import CONTRACTS
+from kvar.data.formats import number_formats_allowed
 from kvar.data.loading import read_fx_table
 from kvar.data.mapping import parse_map_options
 from kvar.data.text_files import codec_name
@@ -122,10 +123,12 @@ def check_output_file(path: Path, option: str = "--output") -> None:
         raise ParameterError(f"{option} {path}: not allowed to write there; choose another place")
 
 
-def loading_context(timezone: str, date_format: str | None, encoding: str | None, fx: Path | None, base_currency: str | None) -> LoadContext:
+def loading_context(timezone: str, date_format: str | None, encoding: str | None, fx: Path | None, base_currency: str | None,
+                    decimal: str | None = None, thousands: str | None = None) -> LoadContext:
     """A checked :class:`LoadContext` from the loading options."""
     check_timezone(timezone)
     check_date_format(date_format)
+    number_formats_allowed(decimal, thousands)
     if encoding:
         codec_name(encoding)
     try:
@@ -135,6 +138,8 @@ def loading_context(timezone: str, date_format: str | None, encoding: str | None
     return LoadContext(
         timezone=timezone,
         date_format=date_format,
+        decimal=decimal,
+        thousands=thousands,
         encoding=encoding,
         fx_rates=rates,
         base_currency=base_currency.upper() if base_currency else None,
@@ -148,6 +153,8 @@ _LOADING_OPTIONS: dict[str, tuple[Any, Any]] = {
     "encoding": (Annotated[Optional[str], typer.Option(metavar="NAME", help="text encoding of the files, e.g. utf-8, cp1252, utf-16 (default: detected)")], None),
     "timezone": (Annotated[str, typer.Option(metavar="ZONE", help="time zone of times without an offset, e.g. Europe/Stockholm")], "UTC"),
     "date_format": (Annotated[Optional[str], typer.Option(metavar="FORMAT", help="strptime format of dates that are not ISO 8601, e.g. %d.%m.%Y")], None),
+    "decimal": (Annotated[Optional[str], typer.Option(metavar="MARK", help="decimal mark of numbers: . or , (default: detected per column)")], None),
+    "thousands": (Annotated[Optional[str], typer.Option(metavar="SEP", help="thousands grouping of numbers: space, . , , or none (default: detected per column)")], None),
     "fx": (Annotated[Optional[Path], typer.Option(metavar="FILE", help="FX table (CSV: currency,rate) to convert mixed currencies")], None),
     "base_currency": (Annotated[Optional[str], typer.Option(metavar="CODE", help="the currency the FX rates convert into, e.g. SEK")], None),
     "rejects": (Annotated[Optional[Path], typer.Option(metavar="FILE", help="also write the rejected rows to this CSV file")], None),
@@ -174,7 +181,8 @@ def reads_data(command: Callable[..., None]) -> Callable[..., None]:
         options = {name: kwargs.pop(name) for name in shared}
         if own_workspace:
             options["workspace"] = kwargs["workspace"]
-        context = loading_context(options["timezone"], options["date_format"], options["encoding"], options["fx"], options["base_currency"])
+        context = loading_context(options["timezone"], options["date_format"], options["encoding"], options["fx"], options["base_currency"],
+                                  options["decimal"], options["thousands"])
         mappings = parse_map_options(options["mapping"], CONTRACTS)
         rejects: Path | None = options["rejects"]
         if rejects is not None:

@@ -40,16 +40,17 @@ class FileLoad:
     rejects_table: str
     skipped: bool = False
     encoding: str = ""  # how a text file was decoded, e.g. "Windows-1252"; empty for Parquet
-
+    read_as: tuple[str, ...] = ()  # columns read in a format other than the default, e.g. "amount: decimal comma"
 
     def summary(self) -> str:
         """One line for people, e.g. ``orders.csv -> transactions: 1,000 read, 998 loaded, 2 rejected``."""
         if self.skipped:
             return f"{self.file} -> {self.table}: already loaded (same content), nothing changed"
         decoded = f" ({self.encoding})" if self.encoding and self.encoding != "UTF-8" else ""
+        read_as = "".join(f"; {note}" for note in self.read_as)
         return (
             f"{self.file}{decoded} -> {self.table}: {self.rows_read:,} read, {self.rows_loaded:,} loaded, "
-            f"{self.rows_rejected:,} rejected"
+            f"{self.rows_rejected:,} rejected{read_as}"
         )
 
 
@@ -114,6 +115,7 @@ def _outcome(con: duckdb.DuckDBPyConnection, table: str, path: Path, checked: Va
         accepted_table=checked.accepted_table,
         rejects_table=checked.rejects_table,
         encoding=encoding,
+        read_as=checked.read_as,
     )
 
 

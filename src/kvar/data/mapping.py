@@ -9,7 +9,7 @@ named canonically; the first alias found (names compared lower-case without spac
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from kvar.data.contracts import TableContract
@@ -29,11 +29,11 @@ class ColumnSource:
 
     columns: tuple[str, ...]
 
-    def sql(self) -> str:
-        quoted = [f'"{name}"' for name in self.columns]
-        if len(quoted) == 1:
-            return quoted[0]
-        return " * ".join(f"TRY_CAST(trim({column}) AS DOUBLE)" for column in quoted)
+    def sql(self, number: Callable[[str], str]) -> str:
+        """SQL of the column's value; a product multiplies ``number(column)``, each factor read as a number."""
+        if len(self.columns) == 1:
+            return f'"{self.columns[0]}"'
+        return " * ".join(number(column) for column in self.columns)
 
 
 @dataclass(frozen=True)

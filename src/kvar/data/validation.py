@@ -7,6 +7,9 @@ codes upper-case, refunds negative, amounts converted with an FX table when one 
 
 Rules (docs/data-model.md, "Validation"):
 
+Numbers and times are read in the format chosen for their whole column (:mod:`kvar.data.formats`):
+decimal comma and thousands grouping, day-first dates.
+
 * required value missing; an identifier with a control character, U+FFFD or a double quote; a text
   value with U+FFFD (a stray carriage return or an undecodable byte); time that does not parse; time in the future (after now + 1 day), except a
   scheduled end (``subscriptions.ended_at``);
@@ -31,6 +34,7 @@ import duckdb
 
 from kvar.data.contracts import SCORE_RANGES, Column, TableContract
 from kvar.data.currencies import ISO_4217
+from kvar.data.formats import ColumnFormats, default_time_sql, detect_formats, number_formats_allowed, sql_literal, strptime_sql
 from kvar.data.mapping import ResolvedMapping
 from kvar.data.reading import RawTable
 from kvar.errors import ValidationError
@@ -44,6 +48,8 @@ class LoadContext:
 
     timezone: str = "UTC"
     date_format: str | None = None
+    decimal: str | None = None  # "." or ","; None: detected per column
+    thousands: str | None = None  # "space", ".", ",", "none"; None: detected per column
     encoding: str | None = None  # None: detected (text_files.inspect_text)
     now: dt.datetime | None = None
     fx_rates: Mapping[str, float] | None = None
@@ -62,10 +68,10 @@ class Validated:
     rows_read: int
     rows_accepted: int
     rows_rejected: int
+    read_as: tuple[str, ...] = ()  # how columns were read when not the default, e.g. "amount: decimal comma"
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+_literal = sql_literal
 
 
 def _text(name: str, table: str = "") -> str:
@@ -74,25 +80,37 @@ def _text(name: str, table: str = "") -> str:
     return f"NULLIF(trim(CAST({prefix}\"{name}\" AS VARCHAR)), '')"
 
 
-def _typed(column: Column, context: LoadContext) -> str:
+def _typed(column: Column, formats: ColumnFormats, context: LoadContext) -> str:
     value = _text(column.name)
     if column.kind == "time":
-        local = f"timezone('UTC', timezone({_literal(context.timezone)}, {{parsed}}))"
-        compact = local.format(parsed=f"try_strptime({value}, '%Y%m%d')")
-        parts = [f"WHEN regexp_full_match({value}, '\\d{{8}}') THEN {compact}"]
-        if context.date_format:
-            strp = f"try_strptime({value}, {_literal(context.date_format)})"
-            parts.append(f"WHEN {strp} IS NOT NULL THEN {local.format(parsed=strp)}")
-        parts.append(f"ELSE timezone('UTC', try_cast({value} AS TIMESTAMPTZ))")
-        return f"CASE WHEN {value} IS NULL THEN NULL {' '.join(parts)} END"
+        parsed = default_time_sql(value)
+        if column.name in formats.dates:  # the user's --date-format first; a detected order after ISO
+            other = f"{strptime_sql(value, formats.dates[column.name])}::TIMESTAMPTZ"
+            parsed = f"coalesce({other}, {parsed})" if context.date_format else f"coalesce({parsed}, {other})"
+        return f"timezone('UTC', {parsed})"
     if column.kind in ("money", "number"):
-        return f"try_cast({value} AS DOUBLE)"
+        return formats.number(column.name).value(value)
     if column.kind == "currency":
         return f"upper({value})"
     if column.choices:
         cases = " ".join(f"WHEN {_literal(key)} THEN {_literal(canonical)}" for key, canonical in column.choices.items())
         return f"CASE lower({value}) {cases} END"
     return value
+
+
+def _column_formats(con: duckdb.DuckDBPyConnection, raw: RawTable, present: list[Column], mapping: ResolvedMapping,
+                    context: LoadContext) -> ColumnFormats:
+    """Each number and time column's format, read from the raw file (a product's factors by their own names)."""
+    numbers: dict[str, str] = {}
+    times: dict[str, str] = {}
+    for column in present:
+        sources = mapping.sources[column.name].columns
+        if column.kind in ("money", "number"):
+            numbers.update({column.name: _text(sources[0])} if len(sources) == 1 else {name: _text(name) for name in sources})
+        elif column.kind == "time":
+            times[column.name] = _text(sources[0])
+    allowed = number_formats_allowed(context.decimal, context.thousands)
+    return detect_formats(con, raw.table, numbers, times, allowed, context.date_format, str(raw.path))
 
 
 def validate(
@@ -105,12 +123,13 @@ def validate(
     """Check ``raw`` against ``contract``; create ``<raw>_accepted`` and ``<raw>_rejects`` temp tables."""
     con.execute(f"SET TimeZone = {_literal(context.timezone)}").fetchall()
     now = context.now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    present = [column for column in contract.columns if column.name in mapping.sources]
+    formats = _column_formats(con, raw, present, mapping, context)
     mapped = f"{raw.table}_mapped"
-    selects = [f'{source.sql()} AS "{name}"' for name, source in mapping.sources.items()]
+    selects = [f'{source.sql(lambda name: formats.number(name).value(_text(name)))} AS "{name}"' for name, source in mapping.sources.items()]
     selects += [f'"{name}"' for name in mapping.extras]
     con.execute(f'CREATE OR REPLACE TEMP TABLE "{mapped}" AS SELECT _row, {", ".join(selects)} FROM "{raw.table}"').fetchall()
-    present = [column for column in contract.columns if column.name in mapping.sources]
-    typed_columns = {column.name: _typed(column, context) for column in present}
+    typed_columns = {column.name: _typed(column, formats, context) for column in present}
     typed = f"{raw.table}_typed"
     identity = contract.row_identity(list(typed_columns))
     partition = ", ".join(f'"{name}"' for name in identity)
@@ -120,7 +139,7 @@ def validate(
         + ", ".join(f'{expression} AS "{name}"' for name, expression in typed_columns.items())
         + f' FROM "{mapped}")'
     ).fetchall()
-    rules = _rules(contract, present, context, now)
+    rules = _rules(contract, present, formats, context, now)
     rejects = f"{raw.table}_rejects"
     con.execute(f'CREATE OR REPLACE TEMP TABLE "{rejects}" ({REJECTS_COLUMNS})').fetchall()
     file = _literal(str(raw.path))
@@ -153,11 +172,12 @@ def validate(
         rows_read=raw.rows + len(raw.malformed),
         rows_accepted=int(accepted_rows),
         rows_rejected=int(rejected_rows),
+        read_as=formats.notes,
     )
 
 
 def _rules(
-    contract: TableContract, present: list[Column], context: LoadContext, now: dt.datetime
+    contract: TableContract, present: list[Column], formats: ColumnFormats, context: LoadContext, now: dt.datetime
 ) -> list[tuple[str, str, str]]:
     """(column, SQL condition on typed ``t`` / mapped ``m``, SQL reason expression) for each rule."""
     rules: list[tuple[str, str, str]] = []
@@ -177,12 +197,18 @@ def _rules(
             rules.append((name, f"contains({raw_value}, '\ufffd')", _literal(
                 "unreadable character (U+FFFD): a stray carriage return or bytes not valid in the file's encoding")))
         if column.kind == "time":
-            rules.append((name, f"{raw_value} IS NOT NULL AND {typed_value} IS NULL", _literal("unparseable time: expected ISO 8601 (YYYY-MM-DD[ HH:MM[:SS]][+HH:MM]) or YYYYMMDD" + (f" or {context.date_format}" if context.date_format else ""))))
+            read_as = f" or {' / '.join(formats.dates[name][:1])}" if name in formats.dates else ""
+            hint = f"; {formats.hints[name]}" if name in formats.hints else ""
+            rules.append((name, f"{raw_value} IS NOT NULL AND {typed_value} IS NULL", _literal(
+                f"unparseable time: expected ISO 8601 (YYYY-MM-DD[ HH:MM[:SS]][+HH:MM]) or YYYYMMDD{read_as}{hint}")))
             limit = now + dt.timedelta(days=1)
             if not column.scheduled:
                 rules.append((name, f"{typed_value} > TIMESTAMP '{limit.isoformat(sep=' ')}'", _literal(f"time in the future: after {limit:%Y-%m-%d %H:%M} UTC")))
         if column.kind in ("money", "number"):
-            rules.append((name, f"{raw_value} IS NOT NULL AND {typed_value} IS NULL", _literal("not a number: expected digits with an optional sign and decimal point")))
+            number = formats.number(name)
+            expected = ("digits with an optional sign and decimal point" if number.plain
+                        else f"a number with {number.label()}, as in the rest of the column (e.g. {number.example()})")
+            rules.append((name, f"{raw_value} IS NOT NULL AND {typed_value} IS NULL", _literal(f"not a number: expected {expected}")))
             rules.append((name, f"{typed_value} IS NOT NULL AND NOT isfinite({typed_value})", _literal("not a finite number")))
             if column.minimum is not None:
                 rules.append((name, f"{typed_value} < {column.minimum}", _literal(f"expected {name} >= {column.minimum:g}")))
