@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 
 DATA = Path(__file__).parent / "data"
+os.environ["KVAR_LOCALE"] = "en"  # the tests' texts are English whatever the machine's LANG; locale tests set their own
 
 
 @pytest.fixture(scope="session")

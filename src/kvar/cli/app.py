@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from importlib.metadata import version
 from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated, Any, Optional
 
 import typer
@@ -15,7 +16,7 @@ import typer
 from kvar.cli.errors import EXIT_ERROR, debug, handles_errors, print_error
 from kvar.cli.options import (
     AsOfOption, ByOption, CsvOption, Frequency, Grace, Inactivity, JsonOption, PeriodOption, TableFile, Unit, check_choice, check_frequency, check_output_file,
-    check_periods, check_window, reads_data,
+    check_periods, check_window, reads_data, speaks_locale,
 )
 from kvar.cli.output import emit, stage, stderr, stdout
 from kvar.cli.sources import Sources, customers_for, source_kind
@@ -33,6 +34,16 @@ app = typer.Typer(
 )
 
 WorkspaceFile = Annotated[Path, typer.Option(metavar="FILE", help="workspace file (a kvar DuckDB database)")]
+
+
+def command(name: str | None = None, **settings: Any) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register a function as a ``kvar`` command: it understands ``--locale`` and ends any error in three lines."""
+
+    def register(function: Callable[..., None]) -> Callable[..., None]:
+        app.command(name, **settings)(handles_errors(speaks_locale(function)))
+        return function
+
+    return register
 
 
 def _version(show: bool) -> None:
@@ -92,8 +103,7 @@ def observation_notes(kind: str, facts: Any, as_of: dt.datetime | None) -> tuple
     return until, notes
 
 
-@app.command()
-@handles_errors
+@command()
 def init(path: Annotated[Path, typer.Argument(metavar="FILE", help="workspace file to create")] = DEFAULT_PATH) -> None:
     """Create an embedded workspace (a DuckDB database file)."""
     Workspace.create(path).close()
@@ -109,8 +119,7 @@ def _columns_of_every_table() -> str:
     ) + ". See docs/data-model.md."
 
 
-@app.command(epilog=_columns_of_every_table())
-@handles_errors
+@command(epilog=_columns_of_every_table())
 @reads_data
 def load(
     table: Annotated[str, typer.Argument(metavar="TABLE", help="customers, transactions, subscriptions, events, feedback or payments")],
@@ -127,8 +136,7 @@ def load(
         sources.load_into_workspace(table, path)
 
 
-@app.command()
-@handles_errors
+@command()
 def tables(workspace: WorkspaceFile = DEFAULT_PATH, as_json: JsonOption = False) -> None:
     """Row counts of the workspace's tables and of its rejects."""
     with Workspace.open(workspace) as space:
@@ -136,8 +144,7 @@ def tables(workspace: WorkspaceFile = DEFAULT_PATH, as_json: JsonOption = False)
     _emit("tables", {"workspace": str(workspace)}, rows, as_json)
 
 
-@app.command()
-@handles_errors
+@command()
 def rejects(
     workspace: WorkspaceFile = DEFAULT_PATH,
     table: Annotated[Optional[str], typer.Option(metavar="TABLE", help="only this table")] = None,
@@ -152,8 +159,7 @@ def rejects(
     _emit("rejects", {"workspace": str(workspace), "table": table}, rows, as_json, as_csv=as_csv)
 
 
-@app.command()
-@handles_errors
+@command()
 @reads_data
 def retention(
     transactions: TableFile("transactions", "non-contractual business") = None,
@@ -189,8 +195,7 @@ def retention(
     _emit("retention", parameters, rows, as_json, sources, notes, as_csv, shown)
 
 
-@app.command()
-@handles_errors
+@command()
 @reads_data
 def cohorts(
     transactions: TableFile("transactions") = None,
@@ -217,8 +222,7 @@ def cohorts(
     _emit("cohorts", {"period": period, "value": value, "by": by, "cumulative": cumulative}, rows, as_json, sources, as_csv=as_csv)
 
 
-@app.command()
-@handles_errors
+@command()
 @reads_data
 def summary(
     transactions: TableFile("transactions") = None,
@@ -242,8 +246,7 @@ def summary(
     _emit("summary", parameters, rows, as_json, sources, as_csv=as_csv)
 
 
-@app.command()
-@handles_errors
+@command()
 @reads_data
 def mrr(
     subscriptions: TableFile("subscriptions") = None,
@@ -270,8 +273,7 @@ def mrr(
     _emit("mrr", {"period": period, "by": by, "as_of": as_of}, rows, as_json, sources, notes, as_csv, shown)
 
 
-@app.command()
-@handles_errors
+@command()
 @reads_data
 def pareto(
     transactions: TableFile("transactions") = None,
@@ -289,8 +291,7 @@ def pareto(
     _emit("pareto", {}, rows, as_json, sources, as_csv=as_csv)
 
 
-@app.command()
-@handles_errors
+@command()
 @reads_data
 def report(
     output: Annotated[Path, typer.Option(metavar="FILE", help="HTML file to write")] = Path("kvar-report.html"),
@@ -339,25 +340,25 @@ def describe_source(sources: Sources) -> str:
     return ", ".join(Path(load.file).name for load in sources.loads)
 
 
-@app.command()
-@handles_errors
+@command()
 def demo(
     directory: Annotated[Path, typer.Option("--dir", metavar="FOLDER", help="where to write the demo data, workspace and report")] = Path("kvar-demo"),
     customers: Annotated[int, typer.Option(metavar="N", min=50, help="customers to generate")] = 2000,
     seed: Annotated[int, typer.Option(metavar="N", help="random seed")] = 7,
+    currency: Annotated[Optional[str], typer.Option(metavar="CODE", help="price the business in USD, EUR, SEK, NOK or DKK (default: the locale's)")] = None,
 ) -> None:
     """Generate a realistic business, load it into a workspace, print the KPIs and write the report."""
     from kvar.cli.demo import run_demo
 
-    run_demo(directory, customers=customers, seed=seed)
+    run_demo(directory, customers=customers, seed=seed, currency=currency.upper() if currency else None)
 
 
 def _register_model_commands() -> None:
     from kvar.cli.models import churn_causes, clv, expansion, risk, sbg, segments, survival
 
-    for command in (clv, sbg, segments, survival, risk, expansion):
-        app.command()(handles_errors(command))
-    app.command("churn-causes")(handles_errors(churn_causes))
+    for function in (clv, sbg, segments, survival, risk, expansion):
+        command()(function)
+    command("churn-causes")(churn_causes)
 
 
 _register_model_commands()

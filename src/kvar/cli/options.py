@@ -27,6 +27,7 @@ from kvar.data.text_files import codec_name
 from kvar.data.validation import LoadContext
 from kvar.data.workspace import Workspace
 from kvar.errors import FileFormatError, ParameterError
+from kvar.i18n import lazy_tr, set_locale
 from kvar.metrics.periods import check_period, window_offset
 
 JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object with a rows list on stdout")]
@@ -162,21 +163,51 @@ _LOADING_OPTIONS: dict[str, tuple[Any, Any]] = {
 _WORKSPACE = (Annotated[Optional[Path], typer.Option(metavar="FILE", help="read tables from this workspace (a kvar DuckDB file) instead of files")], None)
 
 
+_LOCALE = (Annotated[Optional[str], typer.Option("--locale", metavar="LANG", help=lazy_tr(
+    "language and number format of tables, CSV and the report: sv, nb, da, fi or en (default: from the environment, KVAR_LOCALE or LANG)"))], None)
+
+
+def extend_signature(command: Callable[..., None], wrapper: Callable[..., None], added: dict[str, tuple[Any, Any]]) -> Callable[..., None]:
+    """Give ``wrapper`` the signature Typer reads: ``command``'s own parameters (without ``sources``)
+    followed by the keyword options ``added`` (name: (annotation, default))."""
+    signature = inspect.signature(command, eval_str=True)
+    hints = get_type_hints(command, include_extras=True)
+    own = [parameter for name, parameter in signature.parameters.items() if name != "sources"]
+    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+             for name, (annotation, default) in added.items()]
+    functools.update_wrapper(wrapper, command)
+    wrapper.__signature__ = signature.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {**{name: hint for name, hint in hints.items() if name != "sources"},
+                               **{parameter.name: parameter.annotation for parameter in extra}}
+    del wrapper.__wrapped__  # Typer must read the new signature, not the command's own
+    return wrapper
+
+
+def speaks_locale(command: Callable[..., None]) -> Callable[..., None]:
+    """Add ``--locale`` to ``command`` and make that locale (or the environment's) active while it runs.
+
+    With ``--json`` the locale is English whatever is asked: a JSON document, its notes and texts
+    included, never changes with the locale, so scripts may rely on it.
+    """
+
+    def wrapper(*args: Any, locale: str | None = None, **kwargs: Any) -> None:
+        set_locale(locale)  # checked even under --json
+        if kwargs.get("as_json"):
+            set_locale("en")
+        command(*args, **kwargs)
+
+    return extend_signature(command, wrapper, {"locale": _LOCALE})
+
+
 def reads_data(command: Callable[..., None]) -> Callable[..., None]:
     """Add the loading options to ``command``'s signature and call it with ``sources=`` built from them.
 
     The options are checked (time zone, date format, encoding, FX table, ``--map`` syntax) before the
     command runs, and so before any file is read.
     """
-    signature = inspect.signature(command, eval_str=True)
-    hints = get_type_hints(command, include_extras=True)
-    own = [parameter for name, parameter in signature.parameters.items() if name != "sources"]
-    own_workspace = "workspace" in signature.parameters
+    own_workspace = "workspace" in inspect.signature(command).parameters
     shared = dict(_LOADING_OPTIONS) if own_workspace else dict(_LOADING_OPTIONS, workspace=_WORKSPACE)
-    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
-             for name, (annotation, default) in shared.items()]
 
-    @functools.wraps(command)
     def wrapper(**kwargs: Any) -> None:
         options = {name: kwargs.pop(name) for name in shared}
         if own_workspace:
@@ -194,8 +225,4 @@ def reads_data(command: Callable[..., None]) -> Callable[..., None]:
         finally:
             sources.close()
 
-    wrapper.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {**{name: hint for name, hint in hints.items() if name != "sources"},
-                               **{parameter.name: parameter.annotation for parameter in added}}
-    del wrapper.__wrapped__  # Typer must read the new signature, not the command's own
-    return wrapper
+    return extend_signature(command, wrapper, shared)

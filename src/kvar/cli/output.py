@@ -1,7 +1,8 @@
 """Printing results: JSON or CSV for scripts (stdout), Rich tables for people, progress on stderr.
 
-JSON is one object with ``command``, ``parameters`` and a ``rows`` list; CSV is the rows with every column.
-A terminal table shows the columns that fit the width (the command's chosen ones first) and names the
+JSON is one object with ``command``, ``parameters`` and a ``rows`` list, the same in every locale; CSV is
+the rows with every column (in a decimal-comma locale as Excel there reads it: UTF-8 with BOM, ``;``
+between fields, decimal comma). A terminal table writes numbers and dates in the active locale; it shows the columns that fit the width (the command's chosen ones first) and names the
 others. Stages of long work show on stderr: a spinner with the elapsed time on a terminal, one line when
 each stage starts and ends otherwise; never on stdout.
 """
@@ -22,6 +23,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from kvar.i18n import tr
+from kvar.i18n.formatting import date, decimal_comma, number
+
 stderr = Console(stderr=True, soft_wrap=True)
 stdout = Console()
 _SLOW_STAGE = 2.0  # seconds
@@ -40,7 +44,7 @@ def stage(description: str) -> Iterator[None]:
     stderr.print(f"{description} …", highlight=False, markup=False)
     yield
     if (elapsed := time.perf_counter() - started) >= _SLOW_STAGE:
-        stderr.print(f"{description}: done in {elapsed:.1f} s", highlight=False, markup=False)
+        stderr.print(tr("{stage}: done in {seconds} s").format(stage=description, seconds=number(elapsed, 1)), highlight=False, markup=False)
 
 
 def jsonable(value: Any) -> Any:
@@ -65,14 +69,25 @@ def print_json(command: str, parameters: Mapping[str, Any], rows: Sequence[Mappi
     sys.stdout.write(json.dumps(jsonable(document), ensure_ascii=False) + "\n")
 
 
+def _csv_value(value: Any, comma: bool) -> Any:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value)) if comma else "; ".join(map(str, value))
+    value = jsonable(value)
+    return str(value).replace(".", ",") if comma and isinstance(value, float) else value
+
+
 def print_csv(rows: Sequence[Mapping[str, Any]]) -> None:
-    """The rows as CSV with a header (every column; lists joined with "; ")."""
+    """The rows as CSV with a header (every column; lists joined with "; "), numbers unrounded. In a
+    decimal-comma locale: a UTF-8 BOM, ``;`` between fields and a decimal comma, as Excel there expects."""
     if not rows:
         return
-    writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n", extrasaction="ignore")
+    comma = decimal_comma()
+    if comma:
+        sys.stdout.write("\ufeff")
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n", extrasaction="ignore", delimiter=";" if comma else ",")
     writer.writeheader()
     for row in rows:
-        writer.writerow({key: "; ".join(map(str, value)) if isinstance(value, (list, tuple)) else jsonable(value) for key, value in row.items()})
+        writer.writerow({key: _csv_value(value, comma) for key, value in row.items()})
 
 
 def emit(command: str, parameters: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], as_json: bool,
@@ -88,14 +103,19 @@ def emit(command: str, parameters: Mapping[str, Any], rows: Sequence[Mapping[str
 
 
 def _cell(value: Any) -> str:
+    """A table cell in the active locale: numbers grouped (floats with 2 decimals), dates in its form."""
     if value is None:
         return "—"
     if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d") if value.time() == dt.time() else value.isoformat(sep=" ")
+        return date(value) if value.time() == dt.time() else f"{date(value)} {value:%H:%M:%S}"
+    if isinstance(value, dt.date):
+        return date(value)
+    if isinstance(value, bool):
+        return tr("yes") if value else tr("no")
     if isinstance(value, float):
-        return f"{value:,.2f}"
+        return number(value, 2)
     if isinstance(value, int):
-        return f"{value:,}"
+        return number(value)
     return str(value)
 
 
@@ -116,7 +136,7 @@ def fitting_columns(rows: Sequence[Mapping[str, Any]], width: int, shown: Sequen
 
 def print_table(title: str, rows: Sequence[Mapping[str, Any]], limit: int = 60, shown: Sequence[str] = ()) -> None:
     if not rows:
-        stdout.print(f"{title}: no rows", highlight=False, markup=False)
+        stdout.print(tr("{title}: no rows").format(title=title), highlight=False, markup=False)
         return
     columns = fitting_columns(rows, stdout.width, shown)
     table = Table(title=title, show_lines=False)
@@ -127,6 +147,7 @@ def print_table(title: str, rows: Sequence[Mapping[str, Any]], limit: int = 60, 
     stdout.print(table)
     hidden = [name for name in rows[0] if name not in columns]
     if len(rows) > limit:
-        stdout.print(f"… {len(rows) - limit:,} more rows (--json or --csv prints all)", highlight=False, markup=False)
+        stdout.print(tr("… {count} more rows (--json or --csv prints all)").format(count=number(len(rows) - limit)), highlight=False, markup=False)
     if hidden:
-        stdout.print(f"{len(hidden)} more column(s) not shown: {', '.join(hidden)} (--json or --csv prints all)", highlight=False, markup=False)
+        stdout.print(tr("{count} more column(s) not shown: {names} (--json or --csv prints all)").format(count=len(hidden), names=", ".join(hidden)),
+                     highlight=False, markup=False)

@@ -20,7 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-PLANS = {"basic": 29.0, "pro": 79.0, "business": 199.0}
+from kvar.i18n import tr
+
+PLANS = {"basic": 29.0, "pro": 79.0, "business": 199.0}  # USD a seat a month
+#: Prices in other currencies: the USD prices times a round factor, as a local price list would set them.
+PRICE_FACTORS = {"USD": 1.0, "EUR": 1.0, "SEK": 10.0, "NOK": 10.0, "DKK": 7.0}
 _PLAN_ORDER = list(PLANS)
 CHANNELS = {"organic": 0.025, "referral": 0.018, "paid_search": 0.055, "partner": 0.03}
 _PLAN_RISK = {"basic": 1.4, "pro": 1.0, "business": 0.6}
@@ -63,8 +67,13 @@ def _stamp(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def generate(customers: int = 2000, seed: int = 7, end: dt.datetime = dt.datetime(2026, 7, 1)) -> DemoData:
-    """Generate ``customers`` customers whose history runs up to ``end`` (exclusive)."""
+def generate(customers: int = 2000, seed: int = 7, end: dt.datetime = dt.datetime(2026, 7, 1), currency: str = "USD") -> DemoData:
+    """Generate ``customers`` customers whose history runs up to ``end`` (exclusive), priced in ``currency``
+    (one of :data:`PRICE_FACTORS`; the same business whatever the currency)."""
+    if currency not in PRICE_FACTORS:
+        from kvar.errors import ParameterError
+
+        raise ParameterError(tr("currency {code!r}: the demo prices in {codes}").format(code=currency, codes=", ".join(PRICE_FACTORS)))
     rng = np.random.default_rng(seed)
     start = _month_start(end, -24)
     span_days = (end - start).days
@@ -83,7 +92,20 @@ def generate(customers: int = 2000, seed: int = 7, end: dt.datetime = dt.datetim
         )
         _simulate_customer(rng, data, customer_id, signed_up, channel, plan, seats, users, end)
     _add_dirty_rows(data)
+    _price_in(data, currency)
     return data
+
+
+def _price_in(data: DemoData, currency: str) -> None:
+    """Restate the generated USD amounts in ``currency`` (the rejects' unknown code XYZ stays as it is)."""
+    if currency == "USD":
+        return
+    factor = PRICE_FACTORS[currency]
+    for rows, column in ((data.subscriptions, "mrr"), (data.transactions, "amount"), (data.payments, "amount")):
+        for row in rows:
+            row[column] = f"{float(str(row[column])) * factor:.2f}"
+            if row["currency"] == "USD":
+                row["currency"] = currency
 
 
 def _simulate_customer(

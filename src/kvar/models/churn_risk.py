@@ -21,27 +21,28 @@ from typing import Any
 import numpy as np
 
 from kvar.errors import InputError
+from kvar.i18n import marked, tr
 from kvar.models.churn_features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 
 _REASONS: dict[str, str] = {
-    "activity_trend": "usage fell: {events_30d:.0f} events in the last 30 days vs {events_prev:.0f} the month before",
-    "events_30d": "low usage: {events_30d:.0f} events in the last 30 days",
-    "events_prev": "usage a month ago was {events_prev:.0f} events",
-    "days_since_event": "no activity for {days_since_event:.0f} days",
-    "users_30d": "only {users_30d:.0f} active users in the last 30 days",
-    "failed_payments_30d": "{failed_payments_30d:.0f} failed payment(s) in the last 30 days",
-    "last_nps": "last NPS answer was {last_nps:.0f}",
-    "mrr_change_90d": "MRR changed by {mrr_change_90d:+.0f} in 90 days",
-    "mrr": "pays {mrr:.0f} a month",
-    "tenure_days": "customer for {tenure_days:.0f} days",
-    "plan": "on the {plan} plan",
-    "channel": "acquired through {channel}",
+    "activity_trend": marked("usage fell: {events_30d:.0f} events in the last 30 days vs {events_prev:.0f} the month before"),
+    "events_30d": marked("low usage: {events_30d:.0f} events in the last 30 days"),
+    "events_prev": marked("usage a month ago was {events_prev:.0f} events"),
+    "days_since_event": marked("no activity for {days_since_event:.0f} days"),
+    "users_30d": marked("only {users_30d:.0f} active users in the last 30 days"),
+    "failed_payments_30d": marked("{failed_payments_30d:.0f} failed payment(s) in the last 30 days"),
+    "last_nps": marked("last NPS answer was {last_nps:.0f}"),
+    "mrr_change_90d": marked("MRR changed by {mrr_change_90d:+.0f} in 90 days"),
+    "mrr": marked("pays {mrr:.0f} a month"),
+    "tenure_days": marked("customer for {tenure_days:.0f} days"),
+    "plan": marked("on the {plan} plan"),
+    "channel": marked("acquired through {channel}"),
 }
 #: Reasons for a feature the customer has no value of (a missing value can raise the risk too).
 _MISSING_REASONS: dict[str, str] = {
-    "last_nps": "no NPS answer in the last 180 days",
-    "days_since_event": "no activity on record",
-    "mrr_change_90d": "no MRR 90 days ago to compare with",
+    "last_nps": marked("no NPS answer in the last 180 days"),
+    "days_since_event": marked("no activity on record"),
+    "mrr_change_90d": marked("no MRR 90 days ago to compare with"),
 }
 
 
@@ -49,8 +50,8 @@ def _reason(feature: str, row: dict[str, Any]) -> str:
     """One reason in words; a missing value is said as such, never as "nan"."""
     value = row.get(feature)
     if value is None or value != value:
-        return _MISSING_REASONS.get(feature, f"no {feature.replace('_', ' ')} on record")
-    return _REASONS[feature].format(**row)
+        return tr(_MISSING_REASONS[feature]) if feature in _MISSING_REASONS else tr("no {feature} on record").format(feature=feature.replace("_", " "))
+    return tr(_REASONS[feature]).format(**row)
 
 
 @dataclass

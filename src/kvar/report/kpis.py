@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kvar.errors import InputError, KvarError
+from kvar.i18n import marked, tr
+from kvar.i18n.formatting import date, money, number, percent, span
 from kvar.metrics.benchmarks import benchmark_comparison
 from kvar.metrics.cohorts import cohort_table
 from kvar.metrics.engagement import stickiness
@@ -41,7 +43,7 @@ class ReportData:
 
     retention: list[dict[str, Any]] = field(default_factory=list)
     yearly_retention: float | None = None
-    yearly_basis: str = ""
+    yearly_span: tuple[dt.datetime, dt.datetime] | None = None  # the year the annual retention measures
     benchmarks: list[dict[str, Any]] = field(default_factory=list)
     cohorts: list[dict[str, Any]] = field(default_factory=list)
     mrr: list[dict[str, Any]] = field(default_factory=list)
@@ -49,7 +51,6 @@ class ReportData:
     repeat: list[dict[str, Any]] = field(default_factory=list)
     engagement: list[dict[str, Any]] = field(default_factory=list)
     satisfaction: list[dict[str, Any]] = field(default_factory=list)
-    tiles: list[tuple[str, str, str]] = field(default_factory=list)  # (label, value, note)
     segments: list[dict[str, Any]] = field(default_factory=list)
     survival: list[dict[str, Any]] = field(default_factory=list)
     churn_causes: list[dict[str, Any]] = field(default_factory=list)
@@ -59,26 +60,25 @@ class ReportData:
     currency: str = ""  # the ISO code of every amount, when the data name one
     period: str = "month"
     source: str = ""
-    covered: str = ""  # the complete periods measured, e.g. "2024-07-01 – 2026-07-01"
-    made_at: str = ""  # when the report was made, UTC
+    covered: tuple[dt.datetime, dt.datetime] | None = None  # the complete periods measured
+    made_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))  # when the report was made
 
 
 def collect(inputs: ReportInputs) -> ReportData:
     """Run every metric the inputs allow."""
-    data = ReportData(period=inputs.period, source=inputs.source,
-                      made_at=f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC", currency=_currency(inputs))
+    data = ReportData(period=inputs.period, source=inputs.source, currency=_currency(inputs))
     source = {"subscriptions": inputs.subscriptions} if inputs.subscriptions is not None else {"transactions": inputs.transactions}
     data.retention = rows_of(retention_table(**source, period=inputs.period, inactivity=inputs.inactivity))
     try:
         (year,) = rows_of(window_retention(**source, months=12, inactivity=inputs.inactivity))
     except InputError as error:
-        data.skipped.append(f"annual retention: {error}")
+        data.skipped.append(tr("annual retention: {reason}").format(reason=error))
     else:
         if year["retention_rate"] is not None:
             data.yearly_retention = year["retention_rate"]
-            data.yearly_basis = f"{year['period_start']:%Y-%m-%d} – {year['period_end']:%Y-%m-%d}: active at the start, still active at the end"
+            data.yearly_span = (year["period_start"], year["period_end"])
     if data.retention:
-        data.covered = f"{data.retention[0]['period_start']:%Y-%m-%d} – {data.retention[-1]['period_end']:%Y-%m-%d}"
+        data.covered = (data.retention[0]["period_start"], data.retention[-1]["period_end"])
     if data.yearly_retention is not None:
         data.benchmarks = benchmark_comparison(data.yearly_retention, inputs.industry)
     if inputs.transactions is not None:
@@ -92,7 +92,6 @@ def collect(inputs: ReportInputs) -> ReportData:
     if inputs.feedback is not None:
         data.satisfaction = rows_of(satisfaction_scores(inputs.feedback, period=inputs.period))
     collect_models(inputs, data)
-    data.tiles = tiles(data)
     return data
 
 
@@ -109,21 +108,21 @@ def collect_models(inputs: ReportInputs, data: ReportData) -> None:
         try:
             action()
         except KvarError as error:
-            data.skipped.append(f"{name}: {error}")
+            data.skipped.append(f"{tr(name)}: {error}")
 
     if inputs.transactions is not None:
-        attempt("segments", lambda: data.segments.extend(rows_of(rfm_segments(inputs.transactions))))
+        attempt(marked("segments"), lambda: data.segments.extend(rows_of(rfm_segments(inputs.transactions))))
         if inputs.subscriptions is None:
-            attempt("customer lifetime value", lambda: data.clv.update(_clv(inputs.transactions)))
+            attempt(marked("customer lifetime value"), lambda: data.clv.update(_clv(inputs.transactions)))
         else:
-            data.skipped.append("customer lifetime value: BG/NBD and Gamma-Gamma model non-contractual purchases; "
-                                "for subscriptions see the sBG projections (kvar sbg --subscriptions)")
+            data.skipped.append(tr("customer lifetime value: BG/NBD and Gamma-Gamma model non-contractual purchases; "
+                                   "for subscriptions see the sBG projections (kvar sbg --subscriptions)"))
     source = {"subscriptions": inputs.subscriptions} if inputs.subscriptions is not None else {"transactions": inputs.transactions}
-    attempt("survival", lambda: data.survival.extend(survival_analysis(customer_lifetimes(**source, inactivity=inputs.inactivity)).curves))
+    attempt(marked("survival"), lambda: data.survival.extend(survival_analysis(customer_lifetimes(**source, inactivity=inputs.inactivity)).curves))
     if inputs.subscriptions is not None and inputs.payments is not None:
-        attempt("churn causes", lambda: data.churn_causes.extend(rows_of(churn_causes(inputs.subscriptions, inputs.payments, period=inputs.period))))
+        attempt(marked("churn causes"), lambda: data.churn_causes.extend(rows_of(churn_causes(inputs.subscriptions, inputs.payments, period=inputs.period))))
     if inputs.subscriptions is not None and inputs.events is not None:
-        attempt("churn risk", lambda: data.risk.update(_risk(inputs)))
+        attempt(marked("churn risk"), lambda: data.risk.update(_risk(inputs)))
 
 
 def _clv(transactions: Any) -> dict[str, Any]:
@@ -135,7 +134,7 @@ def _clv(transactions: Any) -> dict[str, Any]:
     rows, fitted = customer_value(rows_of(customer_summary(transactions, freq="D", unit="W")), horizon=12)
     values = [row["clv"] for row in rows if "clv" in row]
     if len(values) != len(rows) or not all(math.isfinite(value) for value in values):
-        raise InputError("the fitted models give no finite CLV on these data (no spend model, or purchases too regular for BG/NBD)")
+        raise InputError(tr("the fitted models give no finite CLV on these data (no spend model, or purchases too regular for BG/NBD)"))
     return {"customers": len(rows), "mean_clv": sum(values) / len(values), "total_clv": sum(values),
             "likely_alive": sum(row["probability_alive"] > 0.5 for row in rows) * 100 / len(rows),
             "params": fitted["bgnbd"].params_, "values": values}
@@ -165,11 +164,6 @@ def _currency(inputs: ReportInputs) -> str:
     return codes.pop() if len(codes) == 1 else ""
 
 
-def money(value: float, currency: str, decimals: int = 0) -> str:
-    """An amount with its ISO currency code, e.g. ``375,174 SEK`` (never a symbol: kr is SEK, NOK or DKK)."""
-    return f"{value:,.{decimals}f} {currency}".rstrip()
-
-
 def _latest(rows: list[dict[str, Any]], column: str) -> Any:
     values = [row[column] for row in rows if row.get(column) is not None]
     return values[-1] if values else None
@@ -181,39 +175,40 @@ def signed(value: float, decimals: int = 0) -> str:
     return text[1:] if float(text) == 0 else text
 
 
-def tiles(data: ReportData) -> list[tuple[str, str, str]]:
-    """KPI tiles: (label, formatted value, note)."""
+def tiles(data: ReportData, yearly_basis: str = "") -> list[tuple[str, str, str]]:
+    """KPI tiles (label, formatted value, note) in the active locale; ``yearly_basis`` explains the annual retention."""
     out: list[tuple[str, str, str]] = []
     last = data.retention[-1] if data.retention else None
     if last:
-        period = f"{last['period_start']:%Y-%m-%d} – {last['period_end']:%Y-%m-%d}"
-        out.append(("Customers", f"{last['customers_end']:,}", f"at {last['period_end']:%Y-%m-%d}"))
+        period = span(last["period_start"], last["period_end"])
+        out.append((tr("Customers"), number(last["customers_end"]), tr("at {date}").format(date=date(last["period_end"]))))
         if last["retention_rate"] is not None:
-            out.append(("Retention rate", f"{last['retention_rate']:.1f} %", period))
-            out.append(("Churn rate", f"{last['churn_rate']:.1f} %", period))
+            out.append((tr("Retention rate"), percent(last["retention_rate"]), period))
+            out.append((tr("Churn rate"), percent(last["churn_rate"]), period))
     if data.yearly_retention is not None:
-        out.append(("Annual retention", f"{data.yearly_retention:.1f} %", data.yearly_basis))
+        out.append((tr("Annual retention"), percent(data.yearly_retention), yearly_basis))
     if data.mrr:
         row = data.mrr[-1]
-        out.append(("MRR", money(row["mrr_end"], data.currency), f"ARR {money(row['arr_end'], data.currency)}"))
+        out.append(("MRR", money(row["mrr_end"], data.currency), tr("ARR {amount}").format(amount=money(row["arr_end"], data.currency))))
         if row["nrr"] is not None:
-            out.append(("NRR / GRR", f"{row['nrr']:.1f} % / {row['grr']:.1f} %", "last period"))
+            out.append(("NRR / GRR", f"{percent(row['nrr'])} / {percent(row['grr'])}", tr("last period")))
         if row["arpa"] is not None:
-            out.append(("ARPA", money(row["arpa"], data.currency, 2), "per paying customer, per month"))
+            out.append(("ARPA", money(row["arpa"], data.currency, 2), tr("per paying customer, per month")))
     for row in data.pareto:
         if abs(row["top_customers_share"] - 20.0) < 1e-9 and row["revenue_share"] is not None:
-            out.append(("Top 20 % of customers", f"{row['revenue_share']:.1f} %", "of net revenue"))
+            out.append((tr("Top 20 % of customers"), percent(row["revenue_share"]), tr("of net revenue")))
     if data.repeat:
-        out.append(("Repeat purchase rate", f"{data.repeat[0]['repeat_purchase_rate']:.1f} %", "customers buying twice or more"))
+        out.append((tr("Repeat purchase rate"), percent(data.repeat[0]["repeat_purchase_rate"]), tr("customers buying twice or more")))
     answered = [row for row in data.satisfaction if row.get("nps_responses") and row.get("nps") is not None]
     if answered:
         row = answered[-1]
-        out.append(("NPS", signed(row["nps"]), f"{row['nps_responses']:,} answers, {row['period_start']:%Y-%m-%d} – {row['period_end']:%Y-%m-%d}"))
+        out.append(("NPS", signed(row["nps"]), tr("{count} answers, {span}").format(count=number(row["nps_responses"]), span=span(row["period_start"], row["period_end"]))))
     if (sticky := _latest(data.engagement, "stickiness")) is not None:
-        out.append(("DAU / MAU", f"{sticky:.1f} %", "last complete month"))
+        out.append(("DAU / MAU", percent(sticky), tr("last complete month")))
     if data.clv:
-        out.append(("Mean 12-month CLV", money(data.clv["mean_clv"], data.currency, 2), f"BG/NBD + Gamma-Gamma, {data.clv['likely_alive']:.0f} % likely alive"))
+        out.append((tr("Mean 12-month CLV"), money(data.clv["mean_clv"], data.currency, 2),
+                    tr("BG/NBD + Gamma-Gamma, {share} likely alive").format(share=percent(data.clv["likely_alive"], 0))))
     if data.risk:
         evaluation = data.risk["evaluation"]
-        out.append(("Churn-risk AUC", f"{evaluation.auc:.2f}", f"recency-only baseline {evaluation.baseline_auc:.2f}"))
+        out.append((tr("Churn-risk AUC"), number(evaluation.auc, 2), tr("recency-only baseline {auc}").format(auc=number(evaluation.baseline_auc, 2))))
     return out
