@@ -15,7 +15,11 @@ from kvar.metrics.benchmarks import INDUSTRY_RETENTION, benchmark_comparison
 from kvar.metrics.cohorts import cohort_table
 from kvar.metrics.engagement import stickiness
 from kvar.metrics.frames import rows_of
-from kvar.metrics.purchases import customer_summary, purchase_activity, repeat_purchase_rate
+from kvar.metrics.purchases import (
+    customer_summary,
+    purchase_activity,
+    repeat_purchase_rate,
+)
 from kvar.metrics.renewals import renewal_rate
 from kvar.metrics.retention import retention_rate, retention_table, window_retention
 from kvar.metrics.revenue import mrr_movements

@@ -6,34 +6,51 @@ Errors print at most three lines on stderr and exit with status 2 (``kvar --debu
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
-from collections.abc import Callable
 from typing import Annotated, Any, Optional
 
 import typer
 
 from kvar.cli.errors import EXIT_ERROR, debug, handles_errors, print_error
 from kvar.cli.options import (
-    AsOfOption, ByOption, CsvOption, Frequency, Grace, Inactivity, JsonOption, PeriodOption, TableFile, Unit, check_choice, check_frequency, check_output_file,
-    check_periods, check_window, reads_data, speaks_locale,
+    AsOfOption,
+    ByOption,
+    CsvOption,
+    Frequency,
+    Grace,
+    Inactivity,
+    JsonOption,
+    PeriodOption,
+    TableFile,
+    Unit,
+    check_choice,
+    check_frequency,
+    check_output_file,
+    check_periods,
+    check_window,
+    reads_data,
+    speaks_locale,
 )
 from kvar.cli.output import emit, stage, stderr, stdout
 from kvar.cli.sources import Sources, customers_for, source_kind
 from kvar.data.workspace import DEFAULT_PATH, Workspace
 from kvar.errors import ParameterError
+from kvar.i18n import lazy, lazy_tr, marked, tr
+from kvar.i18n.formatting import number
 from kvar.metrics.frames import rows_of
 
 app = typer.Typer(
     name="kvar",
-    help="Customer retention analytics: who stays, who leaves, why, and what each customer is worth.",
+    help=lazy_tr("Customer retention analytics: who stays, who leaves, why, and what each customer is worth."),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
     rich_markup_mode=None,
 )
 
-WorkspaceFile = Annotated[Path, typer.Option(metavar="FILE", help="workspace file (a kvar DuckDB database)")]
+WorkspaceFile = Annotated[Path, typer.Option(metavar="FILE", help=lazy_tr("workspace file (a kvar DuckDB database)"))]
 
 
 def command(name: str | None = None, **settings: Any) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -54,8 +71,8 @@ def _version(show: bool) -> None:
 
 @app.callback()
 def main_options(
-    show_version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")] = False,
-    show_debug: Annotated[bool, typer.Option("--debug", help="show the Python traceback when a command fails")] = False,
+    show_version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help=lazy_tr("print the version and exit"))] = False,
+    show_debug: Annotated[bool, typer.Option("--debug", help=lazy_tr("show the Python traceback when a command fails"))] = False,
 ) -> None:
     """Customer retention analytics: who stays, who leaves, why, and what each customer is worth."""
     debug["enabled"] = show_debug
@@ -70,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
             raise
         context = getattr(error, "ctx", None)
         command = context.command_path if context is not None else "kvar"
-        print_error(f"{error.format_message()}\nsee `{command} --help`")
+        print_error(tr("{format_message}\nsee `{command} --help`").format(format_message=error.format_message(), command=command))
         raise SystemExit(EXIT_ERROR) from None
     raise SystemExit(code if isinstance(code, int) else 0)
 
@@ -96,34 +113,35 @@ def observation_notes(kind: str, facts: Any, as_of: dt.datetime | None) -> tuple
     lazy = nw.from_native(facts)
     _, until = observation(lazy, SUBSCRIPTION_OBSERVED, as_of)
     later = scheduled_ends(lazy, until)
-    basis = "given" if as_of else "the last observed moment: the end of the day of the latest started_at"
-    notes = [f"as of {until:%Y-%m-%d %H:%M} ({basis}); {later:,} subscription end(s) after it are scheduled, not churn yet"] if later else []
+    basis = tr("given") if as_of else tr("the last observed moment: the end of the day of the latest started_at")
+    notes = [tr("as of {time} ({basis}); {count} subscription end(s) after it are scheduled, not churn yet").format(
+        time=f"{until:%Y-%m-%d %H:%M}", basis=basis, count=number(later))] if later else []
     for note in notes:
-        stderr.print(f"note: {note}", highlight=False, markup=False)
+        stderr.print(tr("note: {note}").format(note=note), highlight=False, markup=False)
     return until, notes
 
 
 @command()
-def init(path: Annotated[Path, typer.Argument(metavar="FILE", help="workspace file to create")] = DEFAULT_PATH) -> None:
+def init(path: Annotated[Path, typer.Argument(metavar="FILE", help=lazy_tr("workspace file to create"))] = DEFAULT_PATH) -> None:
     """Create an embedded workspace (a DuckDB database file)."""
     Workspace.create(path).close()
-    stdout.print(f"workspace ready: {path}", highlight=False)
+    stdout.print(tr("workspace ready: {path}").format(path=path), highlight=False)
 
 
 def _columns_of_every_table() -> str:
     from kvar.data.contracts import CONTRACTS
 
-    return "Columns (required; optional): " + "; ".join(
+    return tr("Columns (required; optional): ") + "; ".join(
         f"{name}: {', '.join(c.name for c in contract.columns if c.required)}"
         f" ({', '.join(c.name for c in contract.columns if not c.required)})" for name, contract in CONTRACTS.items()
-    ) + ". See docs/data-model.md."
+    ) + ". " + tr("See docs/data-model.md.")
 
 
-@command(epilog=_columns_of_every_table())
+@command(epilog=lazy(_columns_of_every_table))
 @reads_data
 def load(
-    table: Annotated[str, typer.Argument(metavar="TABLE", help="customers, transactions, subscriptions, events, feedback or payments")],
-    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="CSV or Parquet files")],
+    table: Annotated[str, typer.Argument(metavar="TABLE", help=lazy_tr("customers, transactions, subscriptions, events, feedback or payments"))],
+    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help=lazy_tr("CSV or Parquet files"))],
     workspace: WorkspaceFile = DEFAULT_PATH,
     *,
     sources: Sources,
@@ -147,8 +165,8 @@ def tables(workspace: WorkspaceFile = DEFAULT_PATH, as_json: JsonOption = False)
 @command()
 def rejects(
     workspace: WorkspaceFile = DEFAULT_PATH,
-    table: Annotated[Optional[str], typer.Option(metavar="TABLE", help="only this table")] = None,
-    limit: Annotated[int, typer.Option(metavar="N", min=1, help="rows to show")] = 50,
+    table: Annotated[Optional[str], typer.Option(metavar="TABLE", help=lazy_tr("only this table"))] = None,
+    limit: Annotated[int, typer.Option(metavar="N", min=1, help=lazy_tr("rows to show"))] = 50,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
 ) -> None:
@@ -162,13 +180,13 @@ def rejects(
 @command()
 @reads_data
 def retention(
-    transactions: TableFile("transactions", "non-contractual business") = None,
-    subscriptions: TableFile("subscriptions", "contractual business") = None,
+    transactions: TableFile("transactions", marked("non-contractual business")) = None,
+    subscriptions: TableFile("subscriptions", marked("contractual business")) = None,
     period: PeriodOption = "month",
     by: ByOption = None,
     inactivity: Inactivity = "90d",
     grace: Grace = None,
-    customers: TableFile("customers", "attributes for --by") = None,
+    customers: TableFile("customers", marked("attributes for --by")) = None,
     as_of: AsOfOption = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
@@ -185,7 +203,7 @@ def retention(
     facts = sources.table(kind, transactions if kind == "transactions" else subscriptions)
     people = customers_for(sources, customers, by)
     as_of, notes = observation_notes(kind, facts, as_of)
-    with stage("computing retention"):
+    with stage(tr("computing retention")):
         result = retention_table(
             **{kind: facts}, period=period, by=by, customers=people, inactivity=inactivity, grace=grace, as_of=as_of
         )
@@ -200,10 +218,10 @@ def retention(
 def cohorts(
     transactions: TableFile("transactions") = None,
     period: PeriodOption = "month",
-    value: Annotated[str, typer.Option(metavar="VALUE", help="customers (logo retention) or revenue")] = "customers",
+    value: Annotated[str, typer.Option(metavar="VALUE", help=lazy_tr("customers (logo retention) or revenue"))] = "customers",
     by: ByOption = None,
-    cumulative: Annotated[bool, typer.Option("--cumulative", help="sum values over offsets (revenue to date)")] = False,
-    customers: TableFile("customers", "attributes for --by") = None,
+    cumulative: Annotated[bool, typer.Option("--cumulative", help=lazy_tr("sum values over offsets (revenue to date)"))] = False,
+    customers: TableFile("customers", marked("attributes for --by")) = None,
     as_of: AsOfOption = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
@@ -217,7 +235,7 @@ def cohorts(
     check_choice("--value", value, ("customers", "revenue"))
     facts = sources.table("transactions", transactions)
     people = customers_for(sources, customers, by)
-    with stage("computing cohorts"):
+    with stage(tr("computing cohorts")):
         rows = rows_of(cohort_table(facts, period=period, value=value, by=by, customers=people, as_of=as_of, cumulative=cumulative))  # type: ignore[arg-type]
     _emit("cohorts", {"period": period, "value": value, "by": by, "cumulative": cumulative}, rows, as_json, sources, as_csv=as_csv)
 
@@ -228,8 +246,8 @@ def summary(
     transactions: TableFile("transactions") = None,
     freq: Frequency = "D",
     unit: Unit = None,
-    calibration_end: Annotated[Optional[dt.datetime], typer.Option(metavar="DAY", formats=["%Y-%m-%d"], help="last day of the calibration period (inclusive)")] = None,
-    observation_end: Annotated[Optional[dt.datetime], typer.Option(metavar="DAY", formats=["%Y-%m-%d"], help="last day of the holdout period")] = None,
+    calibration_end: Annotated[Optional[dt.datetime], typer.Option(metavar="DAY", formats=["%Y-%m-%d"], help=lazy_tr("last day of the calibration period (inclusive)"))] = None,
+    observation_end: Annotated[Optional[dt.datetime], typer.Option(metavar="DAY", formats=["%Y-%m-%d"], help=lazy_tr("last day of the holdout period"))] = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
     *,
@@ -240,7 +258,7 @@ def summary(
 
     freq, unit = check_frequency(freq, unit)
     facts = sources.table("transactions", transactions)
-    with stage("summarising customers"):
+    with stage(tr("summarising customers")):
         rows = rows_of(customer_summary(facts, freq=freq, unit=unit, calibration_end=calibration_end, observation_end=observation_end))  # type: ignore[arg-type]
     parameters = {"freq": freq, "unit": unit, "calibration_end": calibration_end, "observation_end": observation_end}
     _emit("summary", parameters, rows, as_json, sources, as_csv=as_csv)
@@ -252,7 +270,7 @@ def mrr(
     subscriptions: TableFile("subscriptions") = None,
     period: PeriodOption = "month",
     by: ByOption = None,
-    customers: TableFile("customers", "attributes for --by") = None,
+    customers: TableFile("customers", marked("attributes for --by")) = None,
     as_of: AsOfOption = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
@@ -266,7 +284,7 @@ def mrr(
     subs = sources.table("subscriptions", subscriptions)
     people = customers_for(sources, customers, by)
     as_of, notes = observation_notes("subscriptions", subs, as_of)
-    with stage("computing MRR movements"):
+    with stage(tr("computing MRR movements")):
         rows = rows_of(mrr_movements(subs, period=period, by=by, customers=people, as_of=as_of))
     shown = (*((by,) if by else ()), "period_start", "mrr_end", "nrr", "grr", "new_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr",
              "reactivation_mrr", "arpa")
@@ -286,7 +304,7 @@ def pareto(
     from kvar.metrics.value import pareto_concentration
 
     facts = sources.table("transactions", transactions)
-    with stage("ranking customers by revenue"):
+    with stage(tr("ranking customers by revenue")):
         rows = rows_of(pareto_concentration(facts))
     _emit("pareto", {}, rows, as_json, sources, as_csv=as_csv)
 
@@ -294,16 +312,16 @@ def pareto(
 @command()
 @reads_data
 def report(
-    output: Annotated[Path, typer.Option(metavar="FILE", help="HTML file to write")] = Path("kvar-report.html"),
+    output: Annotated[Path, typer.Option(metavar="FILE", help=lazy_tr("HTML file to write"))] = Path("kvar-report.html"),
     transactions: TableFile("transactions") = None,
     subscriptions: TableFile("subscriptions") = None,
-    events: TableFile("events", "for DAU/MAU") = None,
-    feedback: TableFile("feedback", "for NPS/CSAT") = None,
-    payments: TableFile("payments", "for failed-payment churn") = None,
+    events: TableFile("events", marked("for DAU/MAU")) = None,
+    feedback: TableFile("feedback", marked("for NPS/CSAT")) = None,
+    payments: TableFile("payments", marked("for failed-payment churn")) = None,
     customers: TableFile("customers") = None,
     period: PeriodOption = "month",
     inactivity: Inactivity = "90d",
-    industry: Annotated[Optional[str], typer.Option(metavar="NAME", help="benchmark to highlight: software, ecommerce, finance, …")] = None,
+    industry: Annotated[Optional[str], typer.Option(metavar="NAME", help=lazy_tr("benchmark to highlight: software, ecommerce, finance, …"))] = None,
     *,
     sources: Sources,
 ) -> None:
@@ -327,25 +345,25 @@ def report(
         source=describe_source(sources),
     )
     if inputs.transactions is None and inputs.subscriptions is None:
-        raise ParameterError("the report needs transactions or subscriptions (files or --workspace)")
-    with stage("building the report"):
+        raise ParameterError(tr("the report needs transactions or subscriptions (files or --workspace)"))
+    with stage(tr("building the report")):
         write_report(inputs, output)
-    stdout.print(f"report written: {output}", highlight=False)
+    stdout.print(tr("report written: {output}").format(output=output), highlight=False)
 
 
 def describe_source(sources: Sources) -> str:
     """Where the data came from, for the report's header: the workspace, or the files."""
     if sources.workspace is not None:
-        return f"workspace {sources.workspace.path.name}"
+        return tr("workspace {name}").format(name=sources.workspace.path.name)
     return ", ".join(Path(load.file).name for load in sources.loads)
 
 
 @command()
 def demo(
-    directory: Annotated[Path, typer.Option("--dir", metavar="FOLDER", help="where to write the demo data, workspace and report")] = Path("kvar-demo"),
-    customers: Annotated[int, typer.Option(metavar="N", min=50, help="customers to generate")] = 2000,
-    seed: Annotated[int, typer.Option(metavar="N", help="random seed")] = 7,
-    currency: Annotated[Optional[str], typer.Option(metavar="CODE", help="price the business in USD, EUR, SEK, NOK or DKK (default: the locale's)")] = None,
+    directory: Annotated[Path, typer.Option("--dir", metavar="FOLDER", help=lazy_tr("where to write the demo data, workspace and report"))] = Path("kvar-demo"),
+    customers: Annotated[int, typer.Option(metavar="N", min=50, help=lazy_tr("customers to generate"))] = 2000,
+    seed: Annotated[int, typer.Option(metavar="N", help=lazy_tr("random seed"))] = 7,
+    currency: Annotated[Optional[str], typer.Option(metavar="CODE", help=lazy_tr("price the business in USD, EUR, SEK, NOK or DKK (default: the locale's)"))] = None,
 ) -> None:
     """Generate a realistic business, load it into a workspace, print the KPIs and write the report."""
     from kvar.cli.demo import run_demo
@@ -354,7 +372,15 @@ def demo(
 
 
 def _register_model_commands() -> None:
-    from kvar.cli.models import churn_causes, clv, expansion, risk, sbg, segments, survival
+    from kvar.cli.models import (
+        churn_causes,
+        clv,
+        expansion,
+        risk,
+        sbg,
+        segments,
+        survival,
+    )
 
     for function in (clv, sbg, segments, survival, risk, expansion):
         command()(function)

@@ -15,6 +15,7 @@ import typer
 
 from kvar.cli.output import stderr
 from kvar.errors import KvarError
+from kvar.i18n import tr
 
 EXIT_ERROR = 2
 _MAX_LINE = 400
@@ -29,7 +30,7 @@ def error_lines(message: str, limit: int = 3) -> list[str]:
 
 def print_error(message: str) -> None:
     first, *rest = error_lines(message)
-    stderr.print(f"error: {first}", highlight=False, markup=False)
+    stderr.print(tr("error: {first}").format(first=first), highlight=False, markup=False)
     for line in rest:
         stderr.print(f"  {line}", highlight=False, markup=False)
 
@@ -52,8 +53,7 @@ def handles_errors(command: Callable[..., None]) -> Callable[..., None]:
             if debug["enabled"]:
                 raise
             first = error_lines(str(error), 1)[0]
-            print_error(f"kvar failed unexpectedly ({type(error).__name__}: {first})\n"
-                        "this is a bug in kvar: run the command again with `kvar --debug …` and report the traceback")
+            print_error(tr("kvar failed unexpectedly ({name}: {first})\nthis is a bug in kvar: run the command again with `kvar --debug …` and report the traceback").format(name=type(error).__name__, first=first))
             raise typer.Exit(EXIT_ERROR) from None
 
     return wrapper

@@ -10,24 +10,41 @@ from typing import Annotated, Any, Optional
 import typer
 
 from kvar.cli.options import (
-    AsOfOption, ByOption, CsvOption, Frequency, Grace, Inactivity, JsonOption, PeriodOption, TableFile, Unit, check_choice, check_frequency, check_periods, check_window, reads_data,
+    AsOfOption,
+    ByOption,
+    CsvOption,
+    Frequency,
+    Grace,
+    Inactivity,
+    JsonOption,
+    PeriodOption,
+    TableFile,
+    Unit,
+    check_choice,
+    check_frequency,
+    check_periods,
+    check_window,
+    reads_data,
 )
 from kvar.cli.output import emit, print_json, print_table, stage, stderr
 from kvar.cli.sources import Sources, customers_for, source_kind
 from kvar.errors import FileFormatError, ParameterError
+from kvar.i18n import lazy_tr, marked, tr
+from kvar.i18n.formatting import number
 from kvar.metrics.frames import rows_of
+
 
 @reads_data
 def clv(
     transactions: TableFile("transactions") = None,
-    model: Annotated[str, typer.Option(metavar="MODEL", help="bgnbd, pareto or gg")] = "bgnbd",
+    model: Annotated[str, typer.Option(metavar="MODEL", help=lazy_tr("bgnbd, pareto or gg"))] = "bgnbd",
     freq: Frequency = "D",
     unit: Unit = None,
-    calibration_end: Annotated[Optional[dt.datetime], typer.Option(metavar="DAY", formats=["%Y-%m-%d"], help="fit on transactions up to this day (inclusive)")] = None,
+    calibration_end: Annotated[Optional[dt.datetime], typer.Option(metavar="DAY", formats=["%Y-%m-%d"], help=lazy_tr("fit on transactions up to this day (inclusive)"))] = None,
     as_of: AsOfOption = None,
-    horizon: Annotated[int, typer.Option(metavar="MONTHS", min=1, help="months to predict")] = 12,
-    discount_rate: Annotated[float, typer.Option(metavar="RATE", min=0.0, help="monthly discount rate for CLV, e.g. 0.01")] = 0.01,
-    params_only: Annotated[bool, typer.Option("--params-only", help="print only the fitted parameters")] = False,
+    horizon: Annotated[int, typer.Option(metavar="MONTHS", min=1, help=lazy_tr("months to predict"))] = 12,
+    discount_rate: Annotated[float, typer.Option(metavar="RATE", min=0.0, help=lazy_tr("monthly discount rate for CLV, e.g. 0.01"))] = 0.01,
+    params_only: Annotated[bool, typer.Option("--params-only", help=lazy_tr("print only the fitted parameters"))] = False,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
     *,
@@ -43,11 +60,11 @@ def clv(
     check_choice("--model", model, ("bgnbd", "pareto", "gg"))
     freq, unit = check_frequency(freq, unit)
     if as_of is not None and calibration_end is not None:
-        raise ParameterError("give --as-of or --calibration-end, not both")
+        raise ParameterError(tr("give --as-of or --calibration-end, not both"))
     if as_of is not None:
         calibration_end = as_of - dt.timedelta(microseconds=1)
     facts = sources.table("transactions", transactions)
-    with stage("summarising customers and fitting"):
+    with stage(tr("summarising customers and fitting")):
         summary = rows_of(customer_summary(facts, freq=freq, unit=unit, calibration_end=calibration_end))  # type: ignore[arg-type]
         rows, fitted = customer_value(summary, model=model, horizon=horizon, discount_rate=discount_rate, unit=unit)
     parameters = {"model": model, "freq": freq, "unit": unit, "calibration_end": calibration_end, "horizon": horizon, "discount_rate": discount_rate}
@@ -57,7 +74,7 @@ def clv(
         if as_json:
             print_json("clv", parameters, param_rows, params=chosen.params_, standard_errors=chosen.standard_errors_, log_likelihood=chosen.log_likelihood_)
         else:
-            emit("clv", parameters, param_rows, False, title=f"{model}: log-likelihood {chosen.log_likelihood_:.2f}", as_csv=as_csv)
+            emit("clv", parameters, param_rows, False, title=tr("{model}: log-likelihood {value}").format(model=model, value=number(chosen.log_likelihood_, 2)), as_csv=as_csv)
         return
     if as_json:
         extra = {name: {"params": m.params_, "log_likelihood": m.log_likelihood_} for name, m in fitted.items()}
@@ -70,28 +87,28 @@ def clv(
 def read_survivors(path: Path, column: str) -> list[float]:
     """A column of survivor counts from a CSV file, in file order."""
     if not path.exists():
-        raise FileFormatError(f"{path}: no such file")
+        raise FileFormatError(tr("{path}: no such file").format(path=path))
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         if column not in (reader.fieldnames or []):
-            raise FileFormatError(f"{path}: no column {column!r}; columns are {', '.join(reader.fieldnames or [])}")
+            raise FileFormatError(tr("{path}: no column {column!r}; columns are {items}").format(path=path, column=column, items=', '.join(reader.fieldnames or [])))
         values = []
         for line, row in enumerate(reader, start=2):
             try:
                 values.append(float(row[column]))
             except (TypeError, ValueError) as error:
-                raise FileFormatError(f"{path} row {line}, column {column}: {row[column]!r} is not a number") from error
+                raise FileFormatError(tr("{path} row {line}, column {column}: {row!r} is not a number").format(path=path, line=line, column=column, row=row[column])) from error
     return values
 
 
 @reads_data
 def sbg(
-    survivors: Annotated[Optional[Path], typer.Option(metavar="FILE", help="CSV with one row per period and a column of customers still active")] = None,
-    column: Annotated[Optional[str], typer.Option(metavar="COLUMN", help="the column of survivor counts (with --survivors)")] = None,
-    subscriptions: TableFile("subscriptions", "or: fit one sBG per acquisition cohort") = None,
-    period: Annotated[str, typer.Option(metavar="PERIOD", help="cohort and renewal period with --subscriptions: month, quarter or year")] = "year",
-    project: Annotated[int, typer.Option(metavar="N", min=1, help="project survivors up to this period")] = 12,
-    discount_rate: Annotated[float, typer.Option(metavar="RATE", min=0.0, help="discount rate per period for DERL")] = 0.1,
+    survivors: Annotated[Optional[Path], typer.Option(metavar="FILE", help=lazy_tr("CSV with one row per period and a column of customers still active"))] = None,
+    column: Annotated[Optional[str], typer.Option(metavar="COLUMN", help=lazy_tr("the column of survivor counts (with --survivors)"))] = None,
+    subscriptions: TableFile("subscriptions", marked("or: fit one sBG per acquisition cohort")) = None,
+    period: Annotated[str, typer.Option(metavar="PERIOD", help=lazy_tr("cohort and renewal period with --subscriptions: month, quarter or year"))] = "year",
+    project: Annotated[int, typer.Option(metavar="N", min=1, help=lazy_tr("project survivors up to this period"))] = 12,
+    discount_rate: Annotated[float, typer.Option(metavar="RATE", min=0.0, help=lazy_tr("discount rate per period for DERL"))] = 0.1,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
     *,
@@ -105,13 +122,13 @@ def sbg(
 
         check_periods(period=period)
         if subscriptions is None and sources.workspace is None:
-            raise ParameterError("give --survivors FILE --column NAME, or --subscriptions FILE (or --workspace FILE)")
+            raise ParameterError(tr("give --survivors FILE --column NAME, or --subscriptions FILE (or --workspace FILE)"))
         rows = sbg_by_cohort(sources.table("subscriptions", subscriptions), period=period, project=project)
         shown = rows if as_json else [{k: v for k, v in row.items() if k not in ("observed", "projected")} for row in rows]
-        emit("sbg", {"period": period, "project": project}, shown, as_json, title="sBG per cohort", as_csv=as_csv)
+        emit("sbg", {"period": period, "project": project}, shown, as_json, title=tr("sBG per cohort"), as_csv=as_csv)
         return
     if not column:
-        raise ParameterError("--survivors needs --column NAME")
+        raise ParameterError(tr("--survivors needs --column NAME"))
     model = ShiftedBetaGeometric().fit(read_survivors(survivors, column))
     rows = model.projected_survivors(project)
     derl = model.discounted_expected_residual_lifetime(discount_rate)
@@ -126,7 +143,7 @@ def sbg(
 @reads_data
 def segments(
     transactions: TableFile("transactions") = None,
-    summary_only: Annotated[bool, typer.Option("--summary", help="one row per segment instead of per customer")] = False,
+    summary_only: Annotated[bool, typer.Option("--summary", help=lazy_tr("one row per segment instead of per customer"))] = False,
     as_of: AsOfOption = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
@@ -137,7 +154,7 @@ def segments(
     from kvar.models.segments import rfm_segments
 
     facts = sources.table("transactions", transactions)
-    with stage("scoring recency, frequency and monetary value"):
+    with stage(tr("scoring recency, frequency and monetary value")):
         rows = rows_of(rfm_segments(facts, as_of=as_of))
     if summary_only:
         groups: dict[str, list[dict[str, Any]]] = {}
@@ -155,10 +172,10 @@ def segments(
 
 @reads_data
 def survival(
-    transactions: TableFile("transactions", "non-contractual business") = None,
-    subscriptions: TableFile("subscriptions", "contractual business") = None,
+    transactions: TableFile("transactions", marked("non-contractual business")) = None,
+    subscriptions: TableFile("subscriptions", marked("contractual business")) = None,
     by: ByOption = None,
-    customers: TableFile("customers", "attributes for --by") = None,
+    customers: TableFile("customers", marked("attributes for --by")) = None,
     inactivity: Inactivity = "90d",
     grace: Grace = None,
     as_of: AsOfOption = None,
@@ -174,15 +191,15 @@ def survival(
     kind = source_kind(transactions, subscriptions, sources)
     facts = sources.table(kind, transactions if kind == "transactions" else subscriptions)
     people = customers_for(sources, customers, by)
-    with stage("fitting survival curves"):
+    with stage(tr("fitting survival curves")):
         lifetimes = customer_lifetimes(**{kind: facts}, by=by, customers=people, inactivity=inactivity, grace=grace, as_of=as_of)
         analysis = survival_analysis(lifetimes, by=by)
     if as_json:
         print_json("survival", {"source": kind, "by": by, "as_of": as_of}, analysis.medians, curves=analysis.curves, hazard=analysis.hazard, logrank=analysis.logrank)
     else:
-        print_table("median customer lifetime (days)", analysis.medians)
+        print_table(tr("median customer lifetime (days)"), analysis.medians)
         if analysis.logrank:
-            stderr.print(f"log-rank test: statistic {analysis.logrank['test_statistic']:.2f}, p = {analysis.logrank['p_value']:.3g}")
+            stderr.print(tr("log-rank test: statistic {test_statistic:.2f}, p = {p_value:.3g}").format(test_statistic=analysis.logrank['test_statistic'], p_value=analysis.logrank['p_value']))
 
 
 @reads_data
@@ -190,7 +207,7 @@ def churn_causes(
     subscriptions: TableFile("subscriptions") = None,
     payments: TableFile("payments") = None,
     period: PeriodOption = "month",
-    window: Annotated[str, typer.Option(metavar="WINDOW", help="failed payments this close before the churn make it involuntary, e.g. 30d")] = "30d",
+    window: Annotated[str, typer.Option(metavar="WINDOW", help=lazy_tr("failed payments this close before the churn make it involuntary, e.g. 30d"))] = "30d",
     as_of: AsOfOption = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
@@ -203,7 +220,7 @@ def churn_causes(
     check_periods(period=period)
     check_window("--window", window)
     subs, attempts = sources.table("subscriptions", subscriptions), sources.table("payments", payments)
-    with stage("classifying churn"):
+    with stage(tr("classifying churn")):
         rows = rows_of(compute(subs, attempts, period=period, window=window, as_of=as_of))
     emit("churn-causes", {"period": period, "window": window, "as_of": as_of}, rows, as_json, as_csv=as_csv)
 
@@ -211,12 +228,12 @@ def churn_causes(
 @reads_data
 def risk(
     subscriptions: TableFile("subscriptions") = None,
-    events: TableFile("events", "product usage") = None,
-    payments: TableFile("payments", "optional") = None,
-    feedback: TableFile("feedback", "optional") = None,
-    customers: TableFile("customers", "optional, for channel") = None,
-    horizon: Annotated[int, typer.Option(metavar="DAYS", min=1, help="predict churn within this many days")] = 60,
-    top: Annotated[int, typer.Option(metavar="N", min=0, help="reasons per customer")] = 3,
+    events: TableFile("events", marked("product usage")) = None,
+    payments: TableFile("payments", marked("optional")) = None,
+    feedback: TableFile("feedback", marked("optional")) = None,
+    customers: TableFile("customers", marked("optional, for channel")) = None,
+    horizon: Annotated[int, typer.Option(metavar="DAYS", min=1, help=lazy_tr("predict churn within this many days"))] = 60,
+    top: Annotated[int, typer.Option(metavar="N", min=0, help=lazy_tr("reasons per customer"))] = 3,
     as_of: AsOfOption = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
@@ -230,7 +247,7 @@ def risk(
     optional = sources.table_if_given
     subs, usage = sources.table("subscriptions", subscriptions), sources.table("events", events)
     extra = optional("payments", payments), optional("feedback", feedback), optional("customers", customers)
-    with stage("building features and training"):
+    with stage(tr("building features and training")):
         table = churn_features(subs, usage, *extra, horizon_days=horizon, as_of=as_of).collect(backend="pandas").to_native()
         model = ChurnRiskModel().fit(table)
         rows = model.latest_scores(table, top=top)
@@ -240,16 +257,16 @@ def risk(
     if as_json:
         print_json("risk", {"horizon_days": horizon, "as_of": as_of}, rows, evaluation=evaluation, drivers=model.importances_)
     else:
-        stderr.print(f"held-out AUC {e.auc:.3f} (recency-only baseline {e.baseline_auc:.3f}), top-decile lift {e.top_decile_lift:.1f}, Brier {e.brier:.4f}")
-        emit("risk", {}, [{**row, "reasons": "; ".join(row["reasons"])} for row in rows], False, title="churn risk (highest first)", as_csv=as_csv,
+        stderr.print(tr("held-out AUC {auc:.3f} (recency-only baseline {baseline_auc:.3f}), top-decile lift {top_decile_lift:.1f}, Brier {brier:.4f}").format(auc=e.auc, baseline_auc=e.baseline_auc, top_decile_lift=e.top_decile_lift, brier=e.brier))
+        emit("risk", {}, [{**row, "reasons": "; ".join(row["reasons"])} for row in rows], False, title=tr("churn risk (highest first)"), as_csv=as_csv,
              shown=("customer_id", "churn_probability", "reasons"))
 
 
 @reads_data
 def expansion(
-    subscriptions: TableFile("subscriptions", "plan, quantity = seats") = None,
-    events: TableFile("events", "product usage") = None,
-    seat_share: Annotated[float, typer.Option(metavar="SHARE", min=0.0, max=1.0, help="seats count as near the limit when active users fill this share, e.g. 0.9")] = 0.9,
+    subscriptions: TableFile("subscriptions", marked("plan, quantity = seats")) = None,
+    events: TableFile("events", marked("product usage")) = None,
+    seat_share: Annotated[float, typer.Option(metavar="SHARE", min=0.0, max=1.0, help=lazy_tr("seats count as near the limit when active users fill this share, e.g. 0.9"))] = 0.9,
     as_of: AsOfOption = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
@@ -261,7 +278,7 @@ def expansion(
     from kvar.models.expansion import expansion_potential
 
     subs, usage = sources.table("subscriptions", subscriptions), sources.table("events", events)
-    with stage("measuring usage against plans"):
+    with stage(tr("measuring usage against plans")):
         features = churn_features(subs, usage, as_of=as_of).collect(backend="pandas").to_native()
     rows = expansion_potential(features, subs, seat_share=seat_share)
     emit("expansion", {"seat_share": seat_share}, rows if as_json else [row for row in rows if row["expansion_potential"]], as_json, as_csv=as_csv)

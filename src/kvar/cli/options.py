@@ -27,34 +27,36 @@ from kvar.data.text_files import codec_name
 from kvar.data.validation import LoadContext
 from kvar.data.workspace import Workspace
 from kvar.errors import FileFormatError, ParameterError
-from kvar.i18n import lazy_tr, set_locale
+from kvar.i18n import lazy, lazy_tr, set_locale, tr
 from kvar.metrics.periods import check_period, window_offset
 
-JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object with a rows list on stdout")]
-CsvOption = Annotated[bool, typer.Option("--csv", help="print the rows as CSV on stdout (all columns)")]
-PeriodOption = Annotated[str, typer.Option(metavar="PERIOD", help="day, week, month, quarter or year")]
-ByOption = Annotated[Optional[str], typer.Option(metavar="COLUMN", help="customer attribute to split by: a column of the data or of the customers table")]
+JsonOption = Annotated[bool, typer.Option("--json", help=lazy_tr("print one JSON object with a rows list on stdout"))]
+CsvOption = Annotated[bool, typer.Option("--csv", help=lazy_tr("print the rows as CSV on stdout (all columns)"))]
+PeriodOption = Annotated[str, typer.Option(metavar="PERIOD", help=lazy_tr("day, week, month, quarter or year"))]
+ByOption = Annotated[Optional[str], typer.Option(metavar="COLUMN", help=lazy_tr("customer attribute to split by: a column of the data or of the customers table"))]
 AsOfOption = Annotated[Optional[dt.datetime], typer.Option(metavar="TIME", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"],
-                                                          help="measure up to this instant, e.g. 2024-07-01 (default: the end of the last day seen)")]
+                                                          help=lazy_tr("measure up to this instant, e.g. 2024-07-01 (default: the end of the last day seen)"))]
 
-Inactivity = Annotated[str, typer.Option(metavar="WINDOW", help="non-contractual: a customer is active while the last purchase is this recent: 90d, 12w, 3m")]
-Grace = Annotated[Optional[str], typer.Option(metavar="WINDOW", help="contractual: grace period after a subscription ends, e.g. 14d")]
-Frequency = Annotated[str, typer.Option(metavar="FREQ", help="bucket transactions by D (day), W (week) or M (month)")]
-Unit = Annotated[Optional[str], typer.Option(metavar="UNIT", help="unit of recency and T (and of the model): D or W (default: the --freq)")]
+Inactivity = Annotated[str, typer.Option(metavar="WINDOW", help=lazy_tr("non-contractual: a customer is active while the last purchase is this recent: 90d, 12w, 3m"))]
+Grace = Annotated[Optional[str], typer.Option(metavar="WINDOW", help=lazy_tr("contractual: grace period after a subscription ends, e.g. 14d"))]
+Frequency = Annotated[str, typer.Option(metavar="FREQ", help=lazy_tr("bucket transactions by D (day), W (week) or M (month)"))]
+Unit = Annotated[Optional[str], typer.Option(metavar="UNIT", help=lazy_tr("unit of recency and T (and of the model): D or W (default: the --freq)"))]
 
 
 def table_help(table: str, purpose: str = "") -> str:
-    """Help text for a ``--TABLE FILE`` option: what it is for and the columns the file needs."""
+    """Help text for a ``--TABLE FILE`` option: what it is for (marked for translation) and the columns the file needs."""
     contract = CONTRACTS[table]
     required = ", ".join(column.name for column in contract.columns if column.required)
     optional = ", ".join(column.name for column in contract.columns if not column.required)
-    lead = f"{purpose}; " if purpose else ""
-    return f"{lead}CSV or Parquet {table} file with {required}" + (f" (optional: {optional})" if optional else "")
+    text = tr("CSV or Parquet {table} file with {columns}").format(table=table, columns=required)
+    if optional:
+        text += " " + tr("(optional: {columns})").format(columns=optional)
+    return f"{tr(purpose)}; {text}" if purpose else text
 
 
 def TableFile(table: str, purpose: str = "") -> Any:  # noqa: N802 - reads like the type it declares
-    """The ``Annotated`` type of an optional ``--TABLE FILE`` option."""
-    return Annotated[Optional[Path], typer.Option(metavar="FILE", help=table_help(table, purpose))]
+    """The ``Annotated`` type of an optional ``--TABLE FILE`` option (``purpose`` given with :func:`marked`)."""
+    return Annotated[Optional[Path], typer.Option(metavar="FILE", help=lazy(table_help, table, purpose))]
 
 
 def check_window(option: str, window: str | None) -> None:
@@ -63,12 +65,12 @@ def check_window(option: str, window: str | None) -> None:
         try:
             window_offset(window)
         except ParameterError:
-            raise ParameterError(f"{option} {window!r}: expected a number and a unit d, w, m or y, e.g. 90d, 12w, 3m, 1y") from None
+            raise ParameterError(tr("{option} {window!r}: expected a number and a unit d, w, m or y, e.g. 90d, 12w, 3m, 1y").format(option=option, window=window)) from None
 
 
 def check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise ParameterError(f"{option} {value!r}: expected one of {', '.join(choices)}")
+        raise ParameterError(tr("{option} {value!r}: expected one of {choices}").format(option=option, value=value, choices=', '.join(choices)))
 
 
 def check_frequency(freq: str, unit: str | None) -> tuple[str, str]:
@@ -85,14 +87,14 @@ def check_periods(**options: str) -> None:
         try:
             check_period(value)
         except ParameterError:
-            raise ParameterError(f"--{name.replace('_', '-')} {value!r}: expected one of day, week, month, quarter, year") from None
+            raise ParameterError(tr("{option} {value!r}: expected one of day, week, month, quarter, year").format(option='--' + name.replace('_', '-'), value=value)) from None
 
 
 def check_timezone(timezone: str) -> None:
     """The time zone must be one the engine knows (IANA names such as Europe/Stockholm, or UTC)."""
     known = duckdb.execute("SELECT 1 FROM pg_timezone_names() WHERE name = ?", [timezone]).fetchall()
     if not known:
-        raise ParameterError(f"--timezone {timezone!r}: not a time zone name; use an IANA name such as Europe/Stockholm, Europe/Oslo or UTC")
+        raise ParameterError(tr("--timezone {timezone!r}: not a time zone name; use an IANA name such as Europe/Stockholm, Europe/Oslo or UTC").format(timezone=timezone))
 
 
 _DATE_DIRECTIVES = set("aAwdbBhmyYHIpMSfzZjUWGVugcxX%") | {"-d", "-m", "-H", "-I", "-M", "-S", "-j", "-y"}
@@ -106,22 +108,22 @@ def check_date_format(date_format: str | None) -> None:
     while (index := date_format.find("%", index)) != -1:
         directive = date_format[index + 1 : index + 3] if date_format[index + 1 : index + 2] == "-" else date_format[index + 1 : index + 2]
         if directive not in _DATE_DIRECTIVES:
-            raise ParameterError(f"--date-format {date_format!r}: %{directive} is not a date directive; use e.g. %d.%m.%Y or %m/%d/%Y %H:%M")
+            raise ParameterError(tr("--date-format {date_format!r}: %{directive} is not a date directive; use e.g. %d.%m.%Y or %m/%d/%Y %H:%M").format(date_format=date_format, directive=directive))
         found.append(directive)
         index += 1 + len(directive)
     if not [directive for directive in found if directive != "%"]:
-        raise ParameterError(f"--date-format {date_format!r}: no date directive; use e.g. %d.%m.%Y or %m/%d/%Y %H:%M")
+        raise ParameterError(tr("--date-format {date_format!r}: no date directive; use e.g. %d.%m.%Y or %m/%d/%Y %H:%M").format(date_format=date_format))
 
 
 def check_output_file(path: Path, option: str = "--output") -> None:
     """Fail before any work when ``path`` cannot be written: a folder, a missing folder, no permission."""
     if path.is_dir():
-        raise ParameterError(f"{option} {path}: is a folder; give a file name, e.g. {path / 'report.html'}")
+        raise ParameterError(tr("{option} {path}: is a folder; give a file name, e.g. {value}").format(option=option, path=path, value=path / 'report.html'))
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise ParameterError(f"{option} {path}: the folder {folder} does not exist; create it first")
+        raise ParameterError(tr("{option} {path}: the folder {folder} does not exist; create it first").format(option=option, path=path, folder=folder))
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise ParameterError(f"{option} {path}: not allowed to write there; choose another place")
+        raise ParameterError(tr("{option} {path}: not allowed to write there; choose another place").format(option=option, path=path))
 
 
 def loading_context(timezone: str, date_format: str | None, encoding: str | None, fx: Path | None, base_currency: str | None,
@@ -149,18 +151,17 @@ def loading_context(timezone: str, date_format: str | None, encoding: str | None
 
 _LOADING_OPTIONS: dict[str, tuple[Any, Any]] = {
     "mapping": (Annotated[list[str], typer.Option("--map", metavar="[TABLE:]CANONICAL=YOURS", help=(
-        "rename a column: customer_id=CustomerID; only in one table's file: customers:customer_id=account_id; "
-        "a product of two columns: amount=Quantity*UnitPrice (repeatable)"))], []),
-    "encoding": (Annotated[Optional[str], typer.Option(metavar="NAME", help="text encoding of the files, e.g. utf-8, cp1252, utf-16 (default: detected)")], None),
-    "timezone": (Annotated[str, typer.Option(metavar="ZONE", help="time zone of times without an offset, e.g. Europe/Stockholm")], "UTC"),
-    "date_format": (Annotated[Optional[str], typer.Option(metavar="FORMAT", help="strptime format of dates that are not ISO 8601, e.g. %d.%m.%Y")], None),
-    "decimal": (Annotated[Optional[str], typer.Option(metavar="MARK", help="decimal mark of numbers: . or , (default: detected per column)")], None),
-    "thousands": (Annotated[Optional[str], typer.Option(metavar="SEP", help="thousands grouping of numbers: space, . , , or none (default: detected per column)")], None),
-    "fx": (Annotated[Optional[Path], typer.Option(metavar="FILE", help="FX table (CSV: currency,rate) to convert mixed currencies")], None),
-    "base_currency": (Annotated[Optional[str], typer.Option(metavar="CODE", help="the currency the FX rates convert into, e.g. SEK")], None),
-    "rejects": (Annotated[Optional[Path], typer.Option(metavar="FILE", help="also write the rejected rows to this CSV file")], None),
+        lazy_tr("rename a column: customer_id=CustomerID; only in one table's file: customers:customer_id=account_id; a product of two columns: amount=Quantity*UnitPrice (repeatable)")))], []),
+    "encoding": (Annotated[Optional[str], typer.Option(metavar="NAME", help=lazy_tr("text encoding of the files, e.g. utf-8, cp1252, utf-16 (default: detected)"))], None),
+    "timezone": (Annotated[str, typer.Option(metavar="ZONE", help=lazy_tr("time zone of times without an offset, e.g. Europe/Stockholm"))], "UTC"),
+    "date_format": (Annotated[Optional[str], typer.Option(metavar="FORMAT", help=lazy_tr("strptime format of dates that are not ISO 8601, e.g. %d.%m.%Y"))], None),
+    "decimal": (Annotated[Optional[str], typer.Option(metavar="MARK", help=lazy_tr("decimal mark of numbers: . or , (default: detected per column)"))], None),
+    "thousands": (Annotated[Optional[str], typer.Option(metavar="SEP", help=lazy_tr("thousands grouping of numbers: space, . , , or none (default: detected per column)"))], None),
+    "fx": (Annotated[Optional[Path], typer.Option(metavar="FILE", help=lazy_tr("FX table (CSV: currency,rate) to convert mixed currencies"))], None),
+    "base_currency": (Annotated[Optional[str], typer.Option(metavar="CODE", help=lazy_tr("the currency the FX rates convert into, e.g. SEK"))], None),
+    "rejects": (Annotated[Optional[Path], typer.Option(metavar="FILE", help=lazy_tr("also write the rejected rows to this CSV file"))], None),
 }
-_WORKSPACE = (Annotated[Optional[Path], typer.Option(metavar="FILE", help="read tables from this workspace (a kvar DuckDB file) instead of files")], None)
+_WORKSPACE = (Annotated[Optional[Path], typer.Option(metavar="FILE", help=lazy_tr("read tables from this workspace (a kvar DuckDB file) instead of files"))], None)
 
 
 _LOCALE = (Annotated[Optional[str], typer.Option("--locale", metavar="LANG", help=lazy_tr(

@@ -14,6 +14,7 @@ from kvar.data.mapping import TableMappings
 from kvar.data.validation import LoadContext
 from kvar.data.workspace import Workspace
 from kvar.errors import ParameterError
+from kvar.i18n import tr
 
 _SHOWN_VALUE = 60
 
@@ -39,9 +40,9 @@ class Sources:
         """The validated rows of ``path`` as ``name`` or, without a path, the workspace's table."""
         if path is None:
             if self.workspace is None:
-                raise ParameterError(f"give --{name} FILE (or --workspace FILE)")
+                raise ParameterError(tr("give --{name} FILE (or --workspace FILE)").format(name=name))
             return self.workspace.table(name)
-        with stage(f"reading and validating {path.name}"):
+        with stage(tr("reading and validating {name}").format(name=path.name)):
             result = load_file(self.connection, name, path, self.mappings.for_table(contract_for(name)), self.context)
         self._record(result)
         return self.connection.table(result.accepted_table)
@@ -49,7 +50,7 @@ class Sources:
     def load_into_workspace(self, name: str, path: Path) -> FileLoad:
         """Add ``path``'s rows to the workspace's table ``name`` (``kvar load``)."""
         assert self.workspace is not None
-        with stage(f"loading {path.name}"):
+        with stage(tr("loading {name}").format(name=path.name)):
             result = self.workspace.load(name, path, self.mappings.for_table(contract_for(name)), self.context)
         self._record(result)
         return result
@@ -70,7 +71,7 @@ class Sources:
             self.connection.execute(
                 f"COPY (SELECT * FROM \"{result.rejects_table}\" ORDER BY row) TO '{target}' (HEADER)"
             ).fetchall()
-            stderr.print(f"  rejects written to {self.rejects_path}", highlight=False, markup=False)
+            stderr.print(tr("  rejects written to {path}").format(path=self.rejects_path), highlight=False, markup=False)
 
     def rejects_summary(self) -> list[dict[str, object]]:
         return [
@@ -90,10 +91,10 @@ def report_load(result: FileLoad) -> None:
     """One summary line on stderr, plus the commonest reasons and first rejected rows when there are any."""
     stderr.print(result.summary(), highlight=False, markup=False)
     for column, reason, rows in result.reasons[:5]:
-        stderr.print(f"  {rows:,} × {column}: {reason}", highlight=False, markup=False)
+        stderr.print(tr("  {rows:,} × {column}: {reason}").format(rows=rows, column=column, reason=reason), highlight=False, markup=False)
     for row, column, value, reason in result.first_rejects[:3]:
-        where = f"row {row}, {column}={_shown(value)}" if column else f"line {row}"
-        stderr.print(f"  e.g. {where}: {reason}", highlight=False, markup=False)
+        where = tr("row {row}, {column}={value}").format(row=row, column=column, value=_shown(value)) if column else tr("line {row}").format(row=row)
+        stderr.print(tr("  e.g. {where}: {reason}").format(where=where, reason=reason), highlight=False, markup=False)
 
 
 def customers_for(sources: Sources, customers: Path | None, by: str | None) -> duckdb.DuckDBPyRelation | None:
@@ -106,11 +107,11 @@ def customers_for(sources: Sources, customers: Path | None, by: str | None) -> d
 def source_kind(transactions: Path | None, subscriptions: Path | None, sources: Sources) -> str:
     """``transactions`` or ``subscriptions``: which business model a command measures."""
     if transactions and subscriptions:
-        raise ParameterError("give --transactions or --subscriptions, not both")
+        raise ParameterError(tr("give --transactions or --subscriptions, not both"))
     if transactions:
         return "transactions"
     if subscriptions:
         return "subscriptions"
     if sources.workspace is not None:
         return "subscriptions" if sources.workspace.has("subscriptions") else "transactions"
-    raise ParameterError("give --transactions FILE or --subscriptions FILE (or --workspace FILE)")
+    raise ParameterError(tr("give --transactions FILE or --subscriptions FILE (or --workspace FILE)"))

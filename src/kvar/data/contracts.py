@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from kvar.errors import ParameterError
+from kvar.i18n import tr
 
 Kind = Literal["id", "text", "time", "money", "number", "currency"]
 
@@ -174,5 +175,5 @@ SCORE_RANGES = {"nps": (0, 10), "csat": (1, 5)}
 def contract_for(table: str) -> TableContract:
     """The contract of ``table`` or a :class:`ParameterError` listing the known tables."""
     if table not in CONTRACTS:
-        raise ParameterError(f"table: expected one of {', '.join(CONTRACTS)}, got {table!r}")
+        raise ParameterError(tr("table: expected one of {tables}, got {table!r}").format(tables=', '.join(CONTRACTS), table=table))
     return CONTRACTS[table]

@@ -29,10 +29,11 @@ from dataclasses import dataclass, field
 import duckdb
 
 from kvar.errors import ParameterError, ValidationError
+from kvar.i18n import marked, tr
 
 _SIGN = "[+\\-\u2212]?"
 _GROUP_CLASSES = {"": "", " ": "[ \u00a0\u202f]", ".": "\\.", ",": ","}
-_GROUP_WORDS = {"": "", " ": "space", ".": "dot", ",": "comma"}
+_GROUPINGS = {" ": marked("thousands grouped by space"), ".": marked("thousands grouped by dot"), ",": marked("thousands grouped by comma")}
 THOUSANDS_CHOICES = {"space": " ", " ": " ", ".": ".", ",": ",", "none": ""}
 DECIMAL_CHOICES = (".", ",")
 
@@ -55,8 +56,8 @@ class NumberFormat:
 
     def label(self) -> str:
         """e.g. ``decimal comma, thousands grouped by space``."""
-        mark = "decimal comma" if self.decimal == "," else "decimal point"
-        return mark + (f", thousands grouped by {_GROUP_WORDS[self.grouping]}" if self.grouping else "")
+        mark = tr("decimal comma") if self.decimal == "," else tr("decimal point")
+        return mark + (f", {tr(_GROUPINGS[self.grouping])}" if self.grouping else "")
 
     def example(self) -> str:
         grouped = f"1{self.grouping}234" if self.grouping else "1234"
@@ -104,12 +105,12 @@ def date_order_formats(order: str, separator: str) -> tuple[str, ...]:
 def number_formats_allowed(decimal: str | None, thousands: str | None) -> tuple[NumberFormat, ...]:
     """The candidate formats left by ``--decimal`` and ``--thousands`` (checked; None: not forced)."""
     if decimal is not None and decimal not in DECIMAL_CHOICES:
-        raise ParameterError(f"--decimal {decimal!r}: expected . or ,")
+        raise ParameterError(tr("--decimal {decimal!r}: expected . or ,").format(decimal=decimal))
     if thousands is not None and thousands not in THOUSANDS_CHOICES:
-        raise ParameterError(f"--thousands {thousands!r}: expected space, . , , or none")
+        raise ParameterError(tr("--thousands {thousands!r}: expected space, . , , or none").format(thousands=thousands))
     grouping = THOUSANDS_CHOICES[thousands] if thousands is not None else None
     if decimal is not None and grouping == decimal:
-        raise ParameterError(f"--decimal {decimal} and --thousands {thousands}: the decimal mark and the grouping must differ")
+        raise ParameterError(tr("--decimal {decimal} and --thousands {thousands}: the decimal mark and the grouping must differ").format(decimal=decimal, thousands=thousands))
     return tuple(
         candidate for candidate in NUMBER_FORMATS
         if (decimal is None or candidate.decimal == decimal) and (grouping is None or candidate.grouping == grouping)
@@ -193,16 +194,19 @@ def detect_formats(
         found, largest_first, largest_second, separators = (next(counts) for _ in range(4))
         if not found:
             continue
-        orders = [order for order, fits in (("day-first", largest_first <= 31 and largest_second <= 12),
-                                            ("month-first", largest_first <= 12 and largest_second <= 31)) if fits]
+        orders = [order for order, fits in ((marked("day-first"), largest_first <= 31 and largest_second <= 12),
+                                            (marked("month-first"), largest_first <= 12 and largest_second <= 31)) if fits]
         if len(separators) > 1:
-            hints[name] = f"the column mixes date separators ({' '.join(separators)}); pass --date-format"
+            hints[name] = tr("the column mixes date separators ({separators}); pass --date-format").format(separators=" ".join(separators))
         elif len(orders) == 1:
             dates[name] = date_order_formats(orders[0], separators[0])
-            notes.append(f"{name}: {orders[0]} dates ({_DATE_ORDERS[orders[0]][2].format(separators[0])})")
+            notes.append(tr("{column}: {order} dates ({example})").format(
+                column=name, order=tr(orders[0]), example=_DATE_ORDERS[orders[0]][2].format(separators[0])))
         elif orders:
-            hints[name] = ("no day is above 12, so the dates read day-first or month-first; pass --date-format, "
-                           f"e.g. %d{separators[0]}%m{separators[0]}%Y (day first) or %m{separators[0]}%d{separators[0]}%Y (month first)")
+            mark = separators[0]
+            hints[name] = tr("no day is above 12, so the dates read day-first or month-first; pass --date-format, "
+                             "e.g. {day_first} (day first) or {month_first} (month first)").format(
+                day_first=f"%d{mark}%m{mark}%Y", month_first=f"%m{mark}%d{mark}%Y")
     return ColumnFormats(numbers, dates, tuple(notes), hints)
 
 
@@ -222,7 +226,7 @@ def _choose_number_format(
     fitting = [candidate for candidate, failed in failures.items() if failed == 0]
     if not fitting:
         chosen = min(failures, key=lambda candidate: failures[candidate])  # ties: the first in preference order
-        return chosen, None if chosen.plain else f"{name}: {chosen.label()} (most values)"
+        return chosen, None if chosen.plain else tr("{column}: {format} (most values)").format(column=name, format=chosen.label())
     chosen = fitting[0]
     for other in fitting[1:]:
         for mark in DECIMAL_CHOICES:
@@ -231,9 +235,9 @@ def _choose_number_format(
             if example is None:
                 continue
             if chosen.plain:
-                return chosen, f"{name}: decimal point, so {example!r} is not read as thousands (pass --thousands {mark} if it is)"
+                return chosen, tr("{column}: decimal point, so {example!r} is not read as thousands (pass --thousands {mark} if it is)").format(
+                    column=name, example=example, mark=mark)
             raise ValidationError(
-                f"{where}: {name} reads two ways, e.g. {example!r} with {chosen.label()} or with {other.label()}. "
-                "Nothing was loaded. Pass --decimal , or --decimal . (and --thousands) to say which."
+                tr("{where}: {name} reads two ways, e.g. {example!r} with {chosen} or with {other}. Nothing was loaded. Pass --decimal , or --decimal . (and --thousands) to say which.").format(where=where, name=name, example=example, chosen=chosen.label(), other=other.label())
             )
     return chosen, None if chosen.plain else f"{name}: {chosen.label()}"

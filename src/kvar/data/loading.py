@@ -20,6 +20,8 @@ from kvar.data.mapping import resolve
 from kvar.data.reading import read_raw
 from kvar.data.validation import REJECTS_COLUMNS, LoadContext, Validated, validate
 from kvar.errors import FileFormatError, ValidationError
+from kvar.i18n import tr
+from kvar.i18n.formatting import number
 
 _names = (f"_kvar_raw_{number}" for number in itertools.count())
 
@@ -45,13 +47,12 @@ class FileLoad:
     def summary(self) -> str:
         """One line for people, e.g. ``orders.csv -> transactions: 1,000 read, 998 loaded, 2 rejected``."""
         if self.skipped:
-            return f"{self.file} -> {self.table}: already loaded (same content), nothing changed"
+            return tr("{file} -> {table}: already loaded (same content), nothing changed").format(file=self.file, table=self.table)
         decoded = f" ({self.encoding})" if self.encoding and self.encoding != "UTF-8" else ""
         read_as = "".join(f"; {note}" for note in self.read_as)
-        return (
-            f"{self.file}{decoded} -> {self.table}: {self.rows_read:,} read, {self.rows_loaded:,} loaded, "
-            f"{self.rows_rejected:,} rejected{read_as}"
-        )
+        counts = tr("{read} read, {loaded} loaded, {rejected} rejected").format(
+            read=number(self.rows_read), loaded=number(self.rows_loaded), rejected=number(self.rows_rejected))
+        return f"{self.file}{decoded} -> {self.table}: {counts}{read_as}"
 
 
 def file_sha256(path: Path) -> str:
@@ -83,9 +84,9 @@ def load_file(
     if checked.rows_accepted == 0 and checked.rows_read > 0:
         reasons = _reasons(con, checked)
         top = "; ".join(f"{column}: {reason} ({rows} rows)" for column, reason, rows in reasons[:3])
-        raise ValidationError(f"{path}: all {checked.rows_read} rows were rejected ({top})")
+        raise ValidationError(tr("{path}: all {rows_read} rows were rejected ({top})").format(path=path, rows_read=checked.rows_read, top=top))
     if checked.rows_read == 0:
-        raise FileFormatError(f"{path}: no data rows")
+        raise FileFormatError(tr("{path}: no data rows").format(path=path))
     return _outcome(con, table, path, checked, raw.encoding)
 
 
@@ -123,19 +124,19 @@ def read_fx_table(path: Path | str) -> dict[str, float]:
     """An FX table: CSV with ``currency`` and ``rate`` (units of the base currency per unit)."""
     path = Path(path)
     if not path.exists():
-        raise FileFormatError(f"{path}: no such FX file")
+        raise FileFormatError(tr("{path}: no such FX file").format(path=path))
     rates: dict[str, float] = {}
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         if not reader.fieldnames or not {"currency", "rate"} <= set(reader.fieldnames):
-            raise FileFormatError(f"{path}: an FX table needs the columns currency,rate")
+            raise FileFormatError(tr("{path}: an FX table needs the columns currency,rate").format(path=path))
         for line, row in enumerate(reader, start=2):
             try:
                 rate = float(row["rate"])
             except (TypeError, ValueError) as error:
-                raise FileFormatError(f"{path} row {line}: rate {row['rate']!r} is not a number") from error
+                raise FileFormatError(tr("{path} row {line}: rate {rate!r} is not a number").format(path=path, line=line, rate=row['rate'])) from error
             if rate <= 0:
-                raise FileFormatError(f"{path} row {line}: rate must be > 0, got {rate}")
+                raise FileFormatError(tr("{path} row {line}: rate must be > 0, got {rate}").format(path=path, line=line, rate=rate))
             rates[row["currency"].strip().upper()] = rate
     return rates
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from kvar.data.contracts import TableContract
 from kvar.errors import MappingError
+from kvar.i18n import tr
 
 _PRODUCT = re.compile(r"^\s*([^*]+?)\s*\*\s*([^*]+?)\s*$")
 
@@ -70,15 +71,15 @@ def parse_map_options(options: Iterable[str], contracts: Mapping[str, TableContr
         table, _, canonical = target.rpartition(":")
         canonical, theirs, table = canonical.strip(), theirs.strip(), table.strip()
         if not separator or not canonical or not theirs:
-            raise MappingError(f"--map {option!r}: expected canonical=their_column (e.g. customer_id=CustomerID), or table:canonical=their_column")
+            raise MappingError(tr("--map {option!r}: expected canonical=their_column (e.g. customer_id=CustomerID), or table:canonical=their_column").format(option=option))
         if table:
             if table not in contracts:
-                raise MappingError(f"--map {option!r}: unknown table {table!r}; tables are {', '.join(contracts)}")
+                raise MappingError(tr("--map {option!r}: unknown table {table!r}; tables are {contracts}").format(option=option, table=table, contracts=', '.join(contracts)))
             if canonical not in contracts[table].names:
-                raise MappingError(f"--map {option!r}: {table} has no column {canonical!r}; its columns are {', '.join(contracts[table].names)}")
+                raise MappingError(tr("--map {option!r}: {table} has no column {canonical!r}; its columns are {names}").format(option=option, table=table, canonical=canonical, names=', '.join(contracts[table].names)))
             per_table.setdefault(table, {})[canonical] = theirs
         elif not any(canonical in contract.names for contract in contracts.values()):
-            raise MappingError(f"--map {option!r}: no table has a column {canonical!r} (see docs/data-model.md)")
+            raise MappingError(tr("--map {option!r}: no table has a column {canonical!r} (see docs/data-model.md)").format(option=option, canonical=canonical))
         else:
             shared[canonical] = theirs
     return TableMappings(shared=shared, per_table=per_table)
@@ -89,8 +90,7 @@ def resolve(contract: TableContract, columns: Sequence[str], explicit: Mapping[s
     unknown = [name for name in explicit if name not in contract.names]
     if unknown:
         raise MappingError(
-            f"{file}: --map names unknown {contract.name} column(s) {', '.join(unknown)}; "
-            f"known: {', '.join(contract.names)}"
+            tr("{file}: --map names unknown {name} column(s) {unknown}; known: {names}").format(file=file, name=contract.name, unknown=', '.join(unknown), names=', '.join(contract.names))
         )
     by_normal = {normalise(name): name for name in reversed(columns)}
     sources: dict[str, ColumnSource] = {}
@@ -101,7 +101,7 @@ def resolve(contract: TableContract, columns: Sequence[str], explicit: Mapping[s
         for part in parts:
             if part not in columns:
                 raise MappingError(
-                    f"{file}: --map {canonical}={theirs}: no column {part!r}; columns are {', '.join(columns)}"
+                    tr("{file}: --map {canonical}={theirs}: no column {part!r}; columns are {columns}").format(file=file, canonical=canonical, theirs=theirs, part=part, columns=', '.join(columns))
                 )
         sources[canonical] = ColumnSource(parts)
         used.update(parts)
@@ -117,8 +117,7 @@ def resolve(contract: TableContract, columns: Sequence[str], explicit: Mapping[s
     missing = [column.name for column in contract.columns if column.required and column.name not in sources]
     if missing:
         raise MappingError(
-            f"{file}: {contract.name} needs column(s) {', '.join(missing)}; found {', '.join(columns)}. "
-            f"Hint: --map {missing[0]}=<your column name>"
+            tr("{file}: {name} needs column(s) {missing}; found {columns}. Hint: --map {first}=<your column name>").format(file=file, name=contract.name, missing=', '.join(missing), columns=', '.join(columns), first=missing[0])
         )
     extras = tuple(name for name in columns if name not in used) if contract.keeps_extra_columns else ()
     return ResolvedMapping(sources=sources, extras=extras)

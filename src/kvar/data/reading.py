@@ -19,6 +19,7 @@ import duckdb
 
 from kvar.data.text_files import decoded_lines, file_kind, inspect_text, utf8_path
 from kvar.errors import FileFormatError
+from kvar.i18n import tr
 
 _DELIMITERS = re.compile(r"[,;\t|]")
 _NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
@@ -47,23 +48,22 @@ class RawTable:
 def read_raw(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str | None = None) -> RawTable:
     """Read ``path`` into the temporary table ``table`` and describe it (format judged by content)."""
     if path.is_dir():
-        raise FileFormatError(f"{path}: is a folder, not a file. Give the files inside it, e.g. {path}/*.csv")
+        raise FileFormatError(tr("{path}: is a folder, not a file. Give the files inside it, e.g. {path}/*.csv").format(path=path))
     if not path.exists():
-        raise FileFormatError(f"{path}: no such file")
+        raise FileFormatError(tr("{path}: no such file").format(path=path))
     if path.stat().st_size == 0:
-        raise FileFormatError(f"{path}: the file is empty")
+        raise FileFormatError(tr("{path}: the file is empty").format(path=path))
     kind = file_kind(path)
     if kind == "zip":
-        raise FileFormatError(f"{path}: a ZIP archive or an Excel workbook, not a table kvar can read. "
-                              "In Excel: File > Save As > CSV UTF-8; or unzip it first")
+        raise FileFormatError(tr("{path}: a ZIP archive or an Excel workbook, not a table kvar can read. In Excel: File > Save As > CSV UTF-8; or unzip it first").format(path=path))
     if kind == "parquet":
         return _read_parquet(con, path, table)
     if path.suffix.lower() in (".parquet", ".pq"):
-        raise FileFormatError(f"{path}: named like a Parquet file but it is not one (no PAR1 header)")
+        raise FileFormatError(tr("{path}: named like a Parquet file but it is not one (no PAR1 header)").format(path=path))
     source = inspect_text(path, encoding)
     first_lines = decoded_lines(source, 5)
     if not first_lines:
-        raise FileFormatError(f"{path}: no lines of text")
+        raise FileFormatError(tr("{path}: no lines of text").format(path=path))
     with utf8_path(source) as readable:
         if not _DELIMITERS.search(first_lines[0]) and len(first_lines[0].split()) > 1:
             raw = _read_whitespace(con, readable, table, first_lines)
@@ -92,7 +92,7 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> Raw
             f"CAST(file_row_number + 1 AS BIGINT) AS _row FROM read_parquet({_quote(path)}, file_row_number = true)"
         ).fetchall()
     except duckdb.Error as error:
-        raise FileFormatError(f"{path}: not a readable Parquet file ({engine_message(error)})") from error
+        raise FileFormatError(tr("{path}: not a readable Parquet file ({reason})").format(path=path, reason=engine_message(error))) from error
     return _describe(con, path, table, tuple(names), ())
 
 
@@ -119,8 +119,7 @@ def header_names(path: Path, fields: list[str]) -> tuple[str, ...]:
     for index, name in enumerate(names, start=1):
         if name.lower() in seen:
             raise FileFormatError(
-                f"{path}: columns {seen[name.lower()]} and {index} of the header are both named {name!r}. "
-                "Rename one of them in the file, so that kvar knows which one you mean."
+                tr("{path}: columns {seen} and {index} of the header are both named {name!r}. Rename one of them in the file, so that kvar knows which one you mean.").format(path=path, seen=seen[name.lower()], index=index, name=name)
             )
         seen[name.lower()] = index
     return names
@@ -160,7 +159,7 @@ def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, table: str, firs
             f'SELECT line, any_value(csv_line), max(error_message) FROM "{table}_bad_lines" GROUP BY line ORDER BY line'
         ).fetchall()
     except duckdb.Error as error:
-        raise FileFormatError(f"{path}: not a readable CSV file ({engine_message(error)})") from error
+        raise FileFormatError(tr("{path}: not a readable CSV file ({reason})").format(path=path, reason=engine_message(error))) from error
     too_many = f"more fields than the header's {len(names)} columns"
     malformed = tuple(sorted(
         [(int(line), str(raw), str(message).split("\n")[0]) for line, raw, message in bad]
@@ -225,7 +224,7 @@ def _read_whitespace(
             f"WHERE _row > {skip} AND trim(line) <> '' AND len(fields) <> {width} ORDER BY _row"
         ).fetchall()
     except duckdb.Error as error:
-        raise FileFormatError(f"{path}: not readable as whitespace-separated text ({engine_message(error)})") from error
+        raise FileFormatError(tr("{path}: not readable as whitespace-separated text ({reason})").format(path=path, reason=engine_message(error))) from error
     malformed = tuple(
         (int(line), str(raw), f"expected {width} fields, found {count}") for line, raw, count in bad
     )

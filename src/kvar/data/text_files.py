@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO
 
 from kvar.errors import FileFormatError
+from kvar.i18n import tr
 
 SAMPLE_BYTES = 1 << 20
 _BINARY_SAMPLE = 1 << 16
@@ -89,7 +90,7 @@ def inspect_text(path: Path, encoding: str | None = None) -> TextFile:
         with _open_bytes(path, compressed) as handle:
             sample = handle.read(SAMPLE_BYTES)
     except (OSError, EOFError) as error:
-        raise FileFormatError(f"{path}: cannot be read ({error})") from error
+        raise FileFormatError(tr("{path}: cannot be read ({error})").format(path=path, error=error)) from error
     bom = next((name for mark, name in _BOMS if sample.startswith(mark)), None)
     chosen = codec_name(encoding) if encoding else bom or _guess(path, sample)
     text = sample.decode(chosen, errors="replace")
@@ -105,7 +106,7 @@ def codec_name(encoding: str) -> str:
     try:
         name = codecs.lookup(encoding).name
     except LookupError:
-        raise FileFormatError(f"--encoding {encoding!r}: unknown encoding; use e.g. utf-8, cp1252, utf-16, latin-1") from None
+        raise FileFormatError(tr("--encoding {encoding!r}: unknown encoding; use e.g. utf-8, cp1252, utf-16, latin-1").format(encoding=encoding)) from None
     return {"utf-16": "utf-16-le", "utf-32": "utf-32-le", "windows-1252": "cp1252"}.get(name, name)
 
 
@@ -116,8 +117,7 @@ def _guess(path: Path, sample: bytes) -> str:
         return "utf-16-le" if odd_zeros > head[0::2].count(0) else "utf-16-be"
     if len(_CONTROL.findall(head)) > max(16, len(head) // 100):
         raise FileFormatError(
-            f"{path}: this is not a text file (binary bytes in its first {len(head):,} bytes). "
-            "kvar reads CSV or other delimited text, whitespace-aligned text and Parquet."
+            tr("{path}: this is not a text file (binary bytes in its first {size:,} bytes). kvar reads CSV or other delimited text, whitespace-aligned text and Parquet.").format(path=path, size=len(head))
         )
     try:
         sample.decode("utf-8")

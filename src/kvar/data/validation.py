@@ -34,10 +34,18 @@ import duckdb
 
 from kvar.data.contracts import SCORE_RANGES, Column, TableContract
 from kvar.data.currencies import ISO_4217
-from kvar.data.formats import ColumnFormats, default_time_sql, detect_formats, number_formats_allowed, sql_literal, strptime_sql
+from kvar.data.formats import (
+    ColumnFormats,
+    default_time_sql,
+    detect_formats,
+    number_formats_allowed,
+    sql_literal,
+    strptime_sql,
+)
 from kvar.data.mapping import ResolvedMapping
 from kvar.data.reading import RawTable
 from kvar.errors import ValidationError
+from kvar.i18n import tr
 
 REJECTS_COLUMNS = "table_name VARCHAR, file VARCHAR, row BIGINT, column_name VARCHAR, value VARCHAR, reason VARCHAR, raw VARCHAR"
 
@@ -270,7 +278,5 @@ def _normalise_amounts(
     if len(found) > 1:
         listed = ", ".join(f"{code} ({count} rows)" for code, count in found)
         raise ValidationError(
-            f"{raw.path}: {contract.name}.currency mixes {listed}; kvar adds amounts, so they must share "
-            "one currency. Nothing was loaded. Hint: pass an FX table with --fx rates.csv "
-            "(columns currency,rate; amount in base currency = amount x rate)."
+            tr("{path}: {name}.currency mixes {listed}; kvar adds amounts, so they must share one currency. Nothing was loaded. Hint: pass an FX table with --fx rates.csv (columns currency,rate; amount in base currency = amount x rate).").format(path=raw.path, name=contract.name, listed=listed)
         )

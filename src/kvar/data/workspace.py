@@ -10,8 +10,8 @@ nothing); ``kvar_meta`` (marks the file as a kvar workspace).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -20,6 +20,7 @@ from kvar.data.contracts import CONTRACTS
 from kvar.data.loading import FileLoad, create_rejects_table, file_sha256, load_file
 from kvar.data.validation import LoadContext
 from kvar.errors import WorkspaceError
+from kvar.i18n import tr
 
 DEFAULT_PATH = Path("kvar.duckdb")
 _FORMAT_VERSION = "1"
@@ -53,14 +54,14 @@ class Workspace:
         """Open an existing workspace; :class:`WorkspaceError` if it is missing or not kvar's."""
         path = Path(path)
         if not path.exists():
-            raise WorkspaceError(f"{path}: no workspace here. Hint: run `kvar init {path}` first")
+            raise WorkspaceError(tr("{path}: no workspace here. Hint: run `kvar init {path}` first").format(path=path))
         try:
             con = duckdb.connect(str(path))
         except duckdb.Error as error:
-            raise WorkspaceError(f"{path}: not a DuckDB database ({error})") from error
+            raise WorkspaceError(tr("{path}: not a DuckDB database ({error})").format(path=path, error=error)) from error
         if not _has_table(con, "kvar_meta"):
             con.close()
-            raise WorkspaceError(f"{path}: a DuckDB file, but not a kvar workspace (no kvar_meta table)")
+            raise WorkspaceError(tr("{path}: a DuckDB file, but not a kvar workspace (no kvar_meta table)").format(path=path))
         con.execute("SET TimeZone = 'UTC'").fetchall()
         return cls(con, path)
 
@@ -148,7 +149,7 @@ class Workspace:
         """A lazy relation over a workspace table, ready for the metrics."""
         if not self.has(name):
             loaded = ", ".join(self.tables()) or "none"
-            raise WorkspaceError(f"{self.path}: no {name} table loaded yet (loaded: {loaded}). Hint: kvar load {name} FILE")
+            raise WorkspaceError(tr("{path}: no {name} table loaded yet (loaded: {loaded}). Hint: kvar load {name} FILE").format(path=self.path, name=name, loaded=loaded))
         return self.connection.table(name)
 
     def tables(self) -> dict[str, int]:

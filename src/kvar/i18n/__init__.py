@@ -18,9 +18,10 @@ import contextlib
 import contextvars
 import gettext
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from babel.support import LazyProxy
 
@@ -90,6 +91,11 @@ def ntr(singular: str, plural: str, count: int) -> str:
 def lazy_tr(message: str) -> LazyProxy:
     """``message``, translated only when it is used (for texts defined before the locale is known)."""
     return LazyProxy(tr, message, enable_cache=False)
+
+
+def lazy(make: Callable[..., str], *args: Any) -> LazyProxy:
+    """The text ``make(*args)`` builds, built only when it is used (in the locale active then)."""
+    return LazyProxy(make, *args, enable_cache=False)
 
 
 def marked(message: str) -> str:

@@ -15,13 +15,13 @@ start of their first spell.
 from __future__ import annotations
 
 import datetime as dt
-
 from dataclasses import dataclass
 
 import narwhals as nw
 from narwhals.typing import IntoFrame
 
 from kvar.errors import ParameterError
+from kvar.i18n import tr
 from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED
 from kvar.metrics.frames import Finish, as_lazy, require_columns
 from kvar.metrics.orders import purchases
@@ -48,7 +48,7 @@ def activity_source(
 ) -> ActivitySource:
     """Exactly one of ``transactions`` (non-contractual) or ``subscriptions`` (contractual), as intervals."""
     if (transactions is None) == (subscriptions is None):
-        raise ParameterError("give exactly one of transactions (non-contractual) or subscriptions (contractual)")
+        raise ParameterError(tr("give exactly one of transactions (non-contractual) or subscriptions (contractual)"))
     if transactions is not None:
         facts, finish = as_lazy(transactions)
         require_columns(facts, "transactions", ["customer_id", "occurred_at"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kvar.errors import ParameterError
+from kvar.i18n import marked, tr
 
 
 @dataclass(frozen=True)
@@ -24,14 +25,14 @@ class Benchmark:
 
 
 INDUSTRY_RETENTION: tuple[Benchmark, ...] = (
-    Benchmark("all", "All industries", 75.5),
-    Benchmark("media", "Media and professional services", 84.0),
-    Benchmark("professional_services", "Media and professional services", 84.0),
-    Benchmark("auto", "Automotive and transport", 83.0),
-    Benchmark("finance", "Finance", 78.0),
-    Benchmark("software", "Software", 77.0),
-    Benchmark("travel", "Travel, hospitality and restaurants", 55.0),
-    Benchmark("ecommerce", "E-commerce", 30.0),
+    Benchmark("all", marked("All industries"), 75.5),
+    Benchmark("media", marked("Media and professional services"), 84.0),
+    Benchmark("professional_services", marked("Media and professional services"), 84.0),
+    Benchmark("auto", marked("Automotive and transport"), 83.0),
+    Benchmark("finance", marked("Finance"), 78.0),
+    Benchmark("software", marked("Software"), 77.0),
+    Benchmark("travel", marked("Travel, hospitality and restaurants"), 55.0),
+    Benchmark("ecommerce", marked("E-commerce"), 30.0),
 )
 
 
@@ -43,7 +44,7 @@ def benchmark_comparison(retention_rate: float, industry: str | None = None) -> 
     """
     keys = {benchmark.industry for benchmark in INDUSTRY_RETENTION}
     if industry is not None and industry not in keys:
-        raise ParameterError(f"industry: expected one of {', '.join(sorted(keys))}, got {industry!r}")
+        raise ParameterError(tr("industry: expected one of {industries}, got {industry!r}").format(industries=', '.join(sorted(keys)), industry=industry))
     rows = []
     for benchmark in INDUSTRY_RETENTION:
         difference = round(retention_rate - benchmark.retention_rate, 1) + 0.0  # + 0.0 turns -0.0 into 0.0

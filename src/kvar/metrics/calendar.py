@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import narwhals as nw
 
 from kvar.errors import InputError
+from kvar.i18n import tr
 from kvar.metrics.frames import frame_like, rows_of
 from kvar.metrics.periods import add_period, boundaries, check_period, truncate
 
@@ -20,7 +21,7 @@ def observed_range(frame: nw.LazyFrame, columns: Sequence[str]) -> tuple[dt.date
     lows = [row[f"min_{name}"] for name in columns if row[f"min_{name}"] is not None]
     highs = [row[f"max_{name}"] for name in columns if row[f"max_{name}"] is not None]
     if not lows:
-        raise InputError(f"no rows with a value in {', '.join(columns)}: nothing to measure")
+        raise InputError(tr("no rows with a value in {columns}: nothing to measure").format(columns=', '.join(columns)))
     return min(lows), max(highs)
 
 
@@ -61,9 +62,7 @@ def calendar(
     points = boundaries(first, as_of, period)
     if len(points) < 2:
         raise InputError(
-            f"no complete {period} between {first:%Y-%m-%d} and {as_of:%Y-%m-%d}: "
-            f"the first {period} ends {add_period(truncate(first, period), period):%Y-%m-%d}. "
-            "Hint: choose a shorter --period or pass a later --as-of."
+            tr("no complete {period} between {first:%Y-%m-%d} and {as_of:%Y-%m-%d}: the first {period} ends {first_end:%Y-%m-%d}. Hint: choose a shorter --period or pass a later --as-of.").format(period=period, first=first, as_of=as_of, first_end=add_period(truncate(first, period), period))
         )
     return frame_like(
         like,

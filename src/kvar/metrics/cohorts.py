@@ -20,6 +20,7 @@ import narwhals as nw
 from narwhals.typing import IntoFrame
 
 from kvar.errors import ParameterError
+from kvar.i18n import tr
 from kvar.metrics.calendar import calendar, observation
 from kvar.metrics.frames import as_lazy, require_columns
 from kvar.metrics.orders import orders
@@ -45,7 +46,7 @@ def cohort_table(
     over offsets ``0..k`` (historical lifetime value per cohort is ``value / cohort_size``).
     """
     if value not in ("customers", "revenue"):
-        raise ParameterError(f"value: expected customers or revenue, got {value!r}")
+        raise ParameterError(tr("value: expected customers or revenue, got {value!r}").format(value=value))
     facts, finish = as_lazy(transactions)
     require_columns(facts, "transactions", ["customer_id", "occurred_at"] + (["amount"] if value == "revenue" else []))
     first, as_of = observation(facts, ["occurred_at"], as_of)

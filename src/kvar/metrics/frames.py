@@ -14,6 +14,7 @@ import narwhals as nw
 from narwhals.typing import IntoFrame
 
 from kvar.errors import MappingError
+from kvar.i18n import tr
 
 Finish = Callable[[nw.LazyFrame], Any]
 
@@ -51,8 +52,7 @@ def require_columns(frame: nw.LazyFrame, table: str, columns: Sequence[str]) -> 
     missing = [name for name in columns if name not in present]
     if missing:
         raise MappingError(
-            f"{table}: missing column(s) {', '.join(missing)}; found {', '.join(sorted(present))}. "
-            "Hint: rename your columns with --map canonical=yours (e.g. --map customer_id=CustomerID)."
+            tr("{table}: missing column(s) {missing}; found {found}. Hint: rename your columns with --map canonical=yours (e.g. --map customer_id=CustomerID).").format(table=table, missing=', '.join(missing), found=', '.join(sorted(present)))
         )
 
 

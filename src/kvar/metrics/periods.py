@@ -18,6 +18,7 @@ import re
 import narwhals as nw
 
 from kvar.errors import ParameterError
+from kvar.i18n import tr
 
 PERIODS = ("day", "week", "month", "quarter", "year")
 _TRUNCATE_EVERY = {"day": "1d", "month": "1mo", "quarter": "1q", "year": "1y"}
@@ -29,7 +30,7 @@ _WINDOW_UNITS = {"d": "d", "w": "d", "m": "mo", "mo": "mo", "y": "y"}
 def check_period(period: str) -> str:
     """Return ``period`` if it is one of :data:`PERIODS`, else raise :class:`ParameterError`."""
     if period not in PERIODS:
-        raise ParameterError(f"period: expected one of {', '.join(PERIODS)}, got {period!r}")
+        raise ParameterError(tr("period: expected one of {periods}, got {period!r}").format(periods=', '.join(PERIODS), period=period))
     return period
 
 
@@ -98,7 +99,7 @@ def window_offset(window: str) -> str:
     match = _WINDOW.match(window)
     if not match:
         raise ParameterError(
-            f"window: expected a number and a unit d, w, m or y (e.g. 90d, 12w, 3m), got {window!r}"
+            tr("window: expected a number and a unit d, w, m or y (e.g. 90d, 12w, 3m), got {window!r}").format(window=window)
         )
     amount, unit = int(match.group(1)), match.group(2)
     if unit == "w":

@@ -13,6 +13,7 @@ import narwhals as nw
 from narwhals.typing import IntoFrame
 
 from kvar.errors import InputError, ParameterError
+from kvar.i18n import tr
 from kvar.metrics.calendar import calendar, observation, observed_range
 from kvar.metrics.frames import as_lazy, require_columns
 from kvar.metrics.orders import orders, purchases
@@ -48,12 +49,12 @@ def customer_summary(
     the calibration end are left out, as in lifetimes.
     """
     if freq not in _FREQ_PERIOD:
-        raise ParameterError(f"freq: expected D, W or M, got {freq!r}")
+        raise ParameterError(tr("freq: expected D, W or M, got {freq!r}").format(freq=freq))
     unit = unit or freq
     if unit not in _FREQ_PERIOD:
-        raise ParameterError(f"unit: expected D, W or M, got {unit!r}")
+        raise ParameterError(tr("unit: expected D, W or M, got {unit!r}").format(unit=unit))
     if unit != freq and not (unit in _DAYS_PER and freq in _DAYS_PER):
-        raise ParameterError(f"unit {unit} cannot express durations counted in freq {freq}; use unit {freq}")
+        raise ParameterError(tr("unit {unit} cannot express durations counted in freq {freq}; use unit {freq}").format(unit=unit, freq=freq))
     scale = _DAYS_PER.get(freq, 1) / _DAYS_PER.get(unit, 1)
     facts, finish = as_lazy(transactions)
     require_columns(facts, "transactions", ["customer_id", "occurred_at", "amount"])
@@ -64,7 +65,7 @@ def customer_summary(
     observation = _as_datetime(observation_end) if observation_end else truncate(last, "day")
     if holdout and observation <= calibration:
         raise ParameterError(
-            f"observation end {observation:%Y-%m-%d} must be after calibration end {calibration:%Y-%m-%d}"
+            tr("observation end {observation:%Y-%m-%d} must be after calibration end {calibration:%Y-%m-%d}").format(observation=observation, calibration=calibration)
         )
     calibration_index = _python_index(calibration, period)
     calibration_bucket = truncate(calibration, period)
@@ -213,7 +214,7 @@ def _as_datetime(value: str | dt.date | dt.datetime) -> dt.datetime:
         try:
             value = dt.datetime.fromisoformat(value)
         except ValueError as error:
-            raise ParameterError(f"expected a date such as 1997-09-30, got {value!r}") from error
+            raise ParameterError(tr("expected a date such as 1997-09-30, got {value!r}").format(value=value)) from error
     if isinstance(value, dt.datetime):
         return value.replace(tzinfo=None)
     return dt.datetime(value.year, value.month, value.day)
@@ -228,4 +229,4 @@ def _python_index(value: dt.datetime, period: str) -> int:
         return (days + 3) // 7
     if period == "month":
         return value.year * 12 + value.month - 1
-    raise InputError(f"unsupported period {period}")
+    raise InputError(tr("unsupported period {period}").format(period=period))

@@ -22,7 +22,14 @@ import narwhals as nw
 from narwhals.typing import IntoFrame
 
 from kvar.errors import InputError, ParameterError
-from kvar.metrics.activity import ActivitySource, activity_source, boundary_states, first_attribute, spells
+from kvar.i18n import tr
+from kvar.metrics.activity import (
+    ActivitySource,
+    activity_source,
+    boundary_states,
+    first_attribute,
+    spells,
+)
 from kvar.metrics.calendar import calendar, observation
 from kvar.metrics.frames import as_lazy, frame_like, require_columns
 from kvar.metrics.periods import add_period, truncate
@@ -75,15 +82,14 @@ def window_retention(
     rates would miss. Returns a one-row frame with the columns of :func:`retention_table`.
     """
     if months < 1:
-        raise ParameterError(f"months: expected at least 1, got {months}")
+        raise ParameterError(tr("months: expected at least 1, got {months}").format(months=months))
     source = activity_source(transactions, subscriptions, inactivity=inactivity, grace=grace)
     first, as_of = observation(source.facts, source.time_columns, as_of)
     end = truncate(as_of, "month")
     start = add_period(end, "month", -months)
     if start <= first:
         raise InputError(
-            f"retention over {months} months needs data from before {start:%Y-%m-%d}; "
-            f"the data start {first:%Y-%m-%d}"
+            tr("retention over {months} months needs data from before {start:%Y-%m-%d}; the data start {first:%Y-%m-%d}").format(months=months, start=start, first=first)
         )
     window = frame_like(source.facts, {"period_start": [start], "period_end": [end], "period_number": [0]})
     return source.finish(retention_counts(source, window))
@@ -135,7 +141,7 @@ def segment_of(
             require_columns(people, "customers", ["customer_id"])
             return people.group_by("customer_id").agg(nw.col(by).min())  # one value per customer, whatever the row order
     if by not in facts.collect_schema().names():
-        raise ParameterError(f"--by {by}: no such column in the data or the customers table")
+        raise ParameterError(tr("--by {by}: no such column in the data or the customers table").format(by=by))
     return first_attribute(facts, by, time_column)
 
 
@@ -186,5 +192,5 @@ def retention_rate(customers_start: int, new_customers: int, customers_end: int)
     95.0
     """
     if customers_start <= 0:
-        raise ParameterError(f"customers_start: expected > 0, got {customers_start}")
+        raise ParameterError(tr("customers_start: expected > 0, got {customers_start}").format(customers_start=customers_start))
     return (customers_end - new_customers) * 100.0 / customers_start

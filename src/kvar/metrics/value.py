@@ -14,6 +14,7 @@ import narwhals as nw
 from narwhals.typing import IntoFrame
 
 from kvar.errors import ParameterError
+from kvar.i18n import tr
 from kvar.metrics.frames import as_lazy, frame_like, require_columns, rows_of
 from kvar.metrics.periods import check_period, period_start
 from kvar.metrics.retention import retention_table, segment_of
@@ -30,7 +31,7 @@ def pareto_concentration(transactions: IntoFrame, *, shares: Sequence[float] = (
     """
     for share in shares:
         if not 0 < share <= 1:
-            raise ParameterError(f"shares: expected fractions in (0, 1], got {share}")
+            raise ParameterError(tr("shares: expected fractions in (0, 1], got {share}").format(share=share))
     facts, finish = as_lazy(transactions)
     require_columns(facts, "transactions", ["customer_id", "amount"])
     per_customer = facts.with_columns(nw.col("amount").cast(nw.Float64)).group_by("customer_id").agg(revenue=nw.col("amount").sum())
@@ -101,7 +102,7 @@ def unit_economics(
     ``average_lifetime`` (the steady-state formula ARPA x margin / churn). Both are null when nobody churned.
     """
     if not 0 < gross_margin <= 1:
-        raise ParameterError(f"gross_margin: expected a fraction in (0, 1], got {gross_margin}")
+        raise ParameterError(tr("gross_margin: expected a fraction in (0, 1], got {gross_margin}").format(gross_margin=gross_margin))
     subs, finish = as_lazy(subscriptions)
     retention, _ = as_lazy(retention_table(subscriptions=subs, period=period, grace=grace, as_of=as_of))
     revenue, _ = as_lazy(mrr_movements(subs, period=period, as_of=as_of))

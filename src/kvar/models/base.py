@@ -16,6 +16,7 @@ import numpy as np
 from scipy import optimize
 
 from kvar.errors import ConvergenceError, InputError, ModelFitError
+from kvar.i18n import tr
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ class MaximumLikelihoodModel:
 
     def _require_fit(self) -> None:
         if not hasattr(self, "params_"):
-            raise InputError(f"{type(self).__name__} is not fitted yet: call fit() first")
+            raise InputError(tr("{name} is not fitted yet: call fit() first").format(name=type(self).__name__))
 
     def _param_array(self) -> np.ndarray:
         self._require_fit()
@@ -204,9 +205,9 @@ def compress(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 def as_float_array(values: Any, name: str) -> np.ndarray:
     array = np.asarray(values, dtype=float)
     if array.ndim != 1:
-        raise InputError(f"{name}: expected a one-dimensional column, got shape {array.shape}")
+        raise InputError(tr("{name}: expected a one-dimensional column, got shape {shape}").format(name=name, shape=array.shape))
     if not np.all(np.isfinite(array)):
-        raise InputError(f"{name}: expected finite numbers, found NaN or infinity")
+        raise InputError(tr("{name}: expected finite numbers, found NaN or infinity").format(name=name))
     return array
 
 

@@ -20,7 +20,13 @@ import numpy as np
 from scipy.special import betaln, digamma, gammaln, hyp2f1
 
 from kvar.errors import InputError
-from kvar.models.base import MaximumLikelihoodModel, as_float_array, compress, summary_columns
+from kvar.i18n import tr
+from kvar.models.base import (
+    MaximumLikelihoodModel,
+    as_float_array,
+    compress,
+    summary_columns,
+)
 
 
 def rfm_arrays(frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -45,9 +51,9 @@ def check_rfm(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray) -> None
     if problems:
         raise InputError("customer summary: " + "; ".join(problems))
     if len(frequency) < 10:
-        raise InputError(f"too few customers to fit a model: {len(frequency)} (need at least 10)")
+        raise InputError(tr("too few customers to fit a model: {customers} (need at least 10)").format(customers=len(frequency)))
     if not np.any(frequency > 0):
-        raise InputError("every customer has frequency 0: no repeat purchases to learn from")
+        raise InputError(tr("every customer has frequency 0: no repeat purchases to learn from"))
 
 
 class BetaGeo(MaximumLikelihoodModel):

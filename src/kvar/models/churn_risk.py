@@ -104,13 +104,13 @@ class ChurnRiskModel:
         labelled = table[table["labelled"]].sort_values(["observed_at", "customer_id"], kind="stable")
         dates = sorted(labelled["observed_at"].unique())
         if len(dates) < 4:
-            raise InputError(f"churn risk needs at least 4 labelled observation months, got {len(dates)}")
+            raise InputError(tr("churn risk needs at least 4 labelled observation months, got {months}").format(months=len(dates)))
         test_date, calibration_date = dates[-1], dates[-2]
         # No leakage: training dates' label windows must close before the test date.
         horizon_ok = labelled["observed_at"] < calibration_date
         train, calibrate, test = labelled[horizon_ok], labelled[labelled["observed_at"] == calibration_date], labelled[labelled["observed_at"] == test_date]
         if train["label"].nunique() < 2 or test["label"].nunique() < 2:
-            raise InputError("churn risk needs both churned and retained customers in the training and test months")
+            raise InputError(tr("churn risk needs both churned and retained customers in the training and test months"))
         self.numeric_ = tuple(name for name in NUMERIC_FEATURES if train[name].notna().any())
         self.features_ = self.numeric_ + CATEGORICAL_FEATURES
         self.categories_ = {name: {value: code for code, value in enumerate(sorted(table[name].astype(str).unique()))} for name in CATEGORICAL_FEATURES}

@@ -11,13 +11,13 @@ with ``m`` a month in the model's time unit, ``E[Y(t)]`` the conditional expecte
 
 from __future__ import annotations
 
-from typing import Any
-
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from kvar.errors import InputError, ParameterError
+from kvar.i18n import tr
 
 DAYS_PER_UNIT = {"D": 1.0, "W": 7.0, "M": 30.0}
 
@@ -35,11 +35,11 @@ def discounted_clv(
 ) -> np.ndarray:
     """Per-customer discounted CLV (currency of ``spend``); ``purchases`` is a fitted BetaGeo/ParetoNBD."""
     if horizon < 1:
-        raise ParameterError(f"horizon: expected at least 1 month, got {horizon}")
+        raise ParameterError(tr("horizon: expected at least 1 month, got {horizon}").format(horizon=horizon))
     if discount_rate < 0:
-        raise ParameterError(f"discount_rate: expected >= 0, got {discount_rate}")
+        raise ParameterError(tr("discount_rate: expected >= 0, got {discount_rate}").format(discount_rate=discount_rate))
     if unit not in DAYS_PER_UNIT:
-        raise ParameterError(f"unit: expected D, W or M, got {unit!r}")
+        raise ParameterError(tr("unit: expected D, W or M, got {unit!r}").format(unit=unit))
     month = 30.0 / DAYS_PER_UNIT[unit]
     value = np.zeros(len(frequency))
     previous = np.zeros(len(frequency))
@@ -70,9 +70,9 @@ def customer_value(
     from kvar.models.pareto_nbd import ParetoNBD
 
     if model not in ("bgnbd", "pareto", "gg"):
-        raise ParameterError(f"model: expected bgnbd, pareto or gg, got {model!r}")
+        raise ParameterError(tr("model: expected bgnbd, pareto or gg, got {model!r}").format(model=model))
     if unit not in DAYS_PER_UNIT:
-        raise ParameterError(f"unit: expected D, W or M, got {unit!r}")
+        raise ParameterError(tr("unit: expected D, W or M, got {unit!r}").format(unit=unit))
     frequency, recency, T, spent = (
         np.array([row[key] for row in summary], dtype=float) for key in ("frequency", "recency", "T", "monetary_value")
     )
@@ -83,7 +83,7 @@ def customer_value(
         fitted["gg"] = GammaGamma().fit(frequency[priced], spent[priced])
         spend = fitted["gg"].conditional_expected_average_profit(frequency, spent)
     elif model == "gg":
-        raise InputError("Gamma-Gamma needs at least 10 customers with repeat purchases and positive spend")
+        raise InputError(tr("Gamma-Gamma needs at least 10 customers with repeat purchases and positive spend"))
     predictions: dict[str, np.ndarray] = {}
     if spend is not None:
         predictions["expected_spend"] = spend

@@ -17,7 +17,13 @@ import numpy as np
 from scipy.special import gammaln
 
 from kvar.errors import InputError
-from kvar.models.base import MaximumLikelihoodModel, as_float_array, compress, summary_columns
+from kvar.i18n import tr
+from kvar.models.base import (
+    MaximumLikelihoodModel,
+    as_float_array,
+    compress,
+    summary_columns,
+)
 
 
 class GammaGamma(MaximumLikelihoodModel):
@@ -35,9 +41,9 @@ class GammaGamma(MaximumLikelihoodModel):
         x, zbar = as_float_array(frequency, "frequency"), as_float_array(monetary_value, "monetary_value")
         repeat = x > 0
         if repeat.sum() < 10:
-            raise InputError(f"Gamma-Gamma needs at least 10 customers with repeat purchases, got {int(repeat.sum())}")
+            raise InputError(tr("Gamma-Gamma needs at least 10 customers with repeat purchases, got {customers}").format(customers=int(repeat.sum())))
         if np.any(zbar[repeat] <= 0):
-            raise InputError("Gamma-Gamma needs a positive monetary_value for every customer with repeat purchases")
+            raise InputError(tr("Gamma-Gamma needs a positive monetary_value for every customer with repeat purchases"))
         with np.errstate(invalid="ignore", divide="ignore"):  # undefined (nan) when spend or frequency is constant
             self.frequency_spend_correlation_ = float(np.corrcoef(x[repeat], zbar[repeat])[0, 1])
         self._set(self._fit(compress({"x": x[repeat], "zbar": zbar[repeat]})))

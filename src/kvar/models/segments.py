@@ -25,6 +25,7 @@ import narwhals as nw
 from narwhals.typing import IntoFrame
 
 from kvar.errors import ParameterError
+from kvar.i18n import marked, tr
 from kvar.metrics.calendar import observation
 from kvar.metrics.frames import as_lazy, require_columns, rows_of
 from kvar.metrics.orders import orders
@@ -32,15 +33,15 @@ from kvar.metrics.periods import with_epoch_days
 
 #: (segment, minimum r, maximum r, minimum fm, maximum fm), checked in order.
 SEGMENT_RULES: tuple[tuple[str, int, int, int, int], ...] = (
-    ("Champions", 4, 5, 4, 5),
-    ("Loyal", 3, 5, 3, 5),
-    ("Potential loyalists", 4, 5, 2, 3),
-    ("New customers", 4, 5, 1, 1),
-    ("Promising", 3, 3, 1, 2),
-    ("Can't lose them", 1, 1, 4, 5),
-    ("At risk", 1, 2, 3, 5),
-    ("Hibernating", 2, 2, 1, 2),
-    ("Lost", 1, 1, 1, 2),
+    (marked("Champions"), 4, 5, 4, 5),
+    (marked("Loyal"), 3, 5, 3, 5),
+    (marked("Potential loyalists"), 4, 5, 2, 3),
+    (marked("New customers"), 4, 5, 1, 1),
+    (marked("Promising"), 3, 3, 1, 2),
+    (marked("Can't lose them"), 1, 1, 4, 5),
+    (marked("At risk"), 1, 2, 3, 5),
+    (marked("Hibernating"), 2, 2, 1, 2),
+    (marked("Lost"), 1, 1, 1, 2),
 )
 DEFAULT_HEALTH_WEIGHTS = {"r": 0.4, "f": 0.3, "m": 0.3}
 
@@ -58,7 +59,7 @@ def rfm_segments(
 ) -> Any:
     """One row per customer: RFM values, scores, ``segment``, ``value_tier`` and ``health_score``."""
     if set(health_weights) != {"r", "f", "m"} or any(w < 0 for w in health_weights.values()) or sum(health_weights.values()) <= 0:
-        raise ParameterError("health_weights: expected non-negative weights for r, f and m, not all zero")
+        raise ParameterError(tr("health_weights: expected non-negative weights for r, f and m, not all zero"))
     facts, finish = as_lazy(transactions)
     require_columns(facts, "transactions", ["customer_id", "occurred_at", "amount"])
     _, as_of = observation(facts, ["occurred_at"], as_of)
@@ -71,7 +72,7 @@ def rfm_segments(
     (count,) = rows_of(per_customer.select(customers=nw.len()))
     customers = int(count["customers"])
     if customers == 0:
-        raise ParameterError(f"no transactions before {as_of:%Y-%m-%d}")
+        raise ParameterError(tr("no transactions before {as_of:%Y-%m-%d}").format(as_of=as_of))
     dated = with_epoch_days(per_customer.with_columns(as_of=nw.lit(as_of)), "last_purchase", "last_day")
     dated = with_epoch_days(dated, "as_of", "as_of_day")
     scored = dated.with_columns(recency_days=(nw.col("as_of_day") - nw.col("last_day") - 1).cast(nw.Int64)).with_columns(

@@ -17,6 +17,7 @@ import numpy as np
 from scipy.special import betaln, hyp2f1
 
 from kvar.errors import InputError
+from kvar.i18n import tr
 from kvar.models.base import MaximumLikelihoodModel, as_float_array
 
 
@@ -35,11 +36,11 @@ class ShiftedBetaGeometric(MaximumLikelihoodModel):
     def fit(self, survivors: Any) -> ShiftedBetaGeometric:
         counts = as_float_array(survivors, "survivors")
         if len(counts) < 3:
-            raise InputError(f"survivors: need at least 3 periods (start and two renewals), got {len(counts)}")
+            raise InputError(tr("survivors: need at least 3 periods (start and two renewals), got {periods}").format(periods=len(counts)))
         if np.any(np.diff(counts) > 0) or counts[0] <= 0:
-            raise InputError("survivors: counts must start positive and never increase")
+            raise InputError(tr("survivors: counts must start positive and never increase"))
         if counts[-1] == counts[0]:
-            raise InputError("survivors: nobody left the cohort, the churn probability cannot be estimated")
+            raise InputError(tr("survivors: nobody left the cohort, the churn probability cannot be estimated"))
         periods = np.arange(1, len(counts))
         lost = counts[:-1] - counts[1:]
         self.survivors_ = counts

@@ -17,6 +17,7 @@ import numpy as np
 from narwhals.typing import IntoFrame
 
 from kvar.errors import InputError
+from kvar.i18n import tr
 from kvar.metrics.activity import activity_source, spells
 from kvar.metrics.calendar import observation
 from kvar.metrics.frames import rows_of
@@ -72,7 +73,7 @@ def survival_analysis(lifetimes: Any, *, by: str | None = None, bucket_days: int
 
     rows = rows_of(lifetimes)
     if len(rows) < 2:
-        raise InputError("survival analysis needs at least two customers")
+        raise InputError(tr("survival analysis needs at least two customers"))
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(str(row[by]) if by else "all", []).append(row)
