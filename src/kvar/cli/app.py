@@ -6,6 +6,8 @@ Errors print at most three lines on stderr and exit with status 2 (``kvar --debu
 from __future__ import annotations
 
 import datetime as dt
+import inspect
+import sys
 from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
@@ -22,6 +24,7 @@ from kvar.cli.options import (
     Grace,
     Inactivity,
     JsonOption,
+    LocaleOption,
     PeriodOption,
     TableFile,
     Unit,
@@ -36,8 +39,8 @@ from kvar.cli.options import (
 from kvar.cli.output import emit, stage, stderr, stdout
 from kvar.cli.sources import Sources, customers_for, source_kind
 from kvar.data.workspace import DEFAULT_PATH, Workspace
-from kvar.errors import ParameterError
-from kvar.i18n import lazy, lazy_tr, marked, tr
+from kvar.errors import KvarError, ParameterError
+from kvar.i18n import lazy, lazy_tr, marked, set_locale, tr
 from kvar.i18n.formatting import number
 from kvar.metrics.frames import rows_of
 
@@ -53,11 +56,17 @@ app = typer.Typer(
 WorkspaceFile = Annotated[Path, typer.Option(metavar="FILE", help=lazy_tr("workspace file (a kvar DuckDB database)"))]
 
 
+def command_help(function: Callable[..., None]) -> str:
+    """A command's help: its docstring, in the active locale (the catalogs hold every command's docstring)."""
+    return tr(inspect.cleandoc(function.__doc__ or ""))
+
+
 def command(name: str | None = None, **settings: Any) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Register a function as a ``kvar`` command: it understands ``--locale`` and ends any error in three lines."""
+    """Register a function as a ``kvar`` command: it understands ``--locale``, ends any error in three lines,
+    and its help (the docstring) is translated when shown."""
 
     def register(function: Callable[..., None]) -> Callable[..., None]:
-        app.command(name, **settings)(handles_errors(speaks_locale(function)))
+        app.command(name, help=lazy(command_help, function), **settings)(handles_errors(speaks_locale(function)))
         return function
 
     return register
@@ -73,15 +82,33 @@ def _version(show: bool) -> None:
 def main_options(
     show_version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help=lazy_tr("print the version and exit"))] = False,
     show_debug: Annotated[bool, typer.Option("--debug", help=lazy_tr("show the Python traceback when a command fails"))] = False,
+    locale: LocaleOption = None,
 ) -> None:
     """Customer retention analytics: who stays, who leaves, why, and what each customer is worth."""
     debug["enabled"] = show_debug
+    set_locale(locale)
+
+
+def locale_in(argv: list[str]) -> str | None:
+    """The value of ``--locale`` anywhere in ``argv`` (help and usage errors come before any command runs)."""
+    for index, argument in enumerate(argv):
+        if argument == "--locale" and index + 1 < len(argv):
+            return argv[index + 1]
+        if argument.startswith("--locale="):
+            return argument.split("=", 1)[1]
+    return None
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The ``kvar`` program: usage errors too end in at most three lines and exit status 2."""
+    """The ``kvar`` program: help in the chosen locale; usage errors too end in at most three lines and exit status 2."""
+    arguments = sys.argv[1:] if argv is None else argv
     try:
-        code = app(args=argv, prog_name="kvar", standalone_mode=False)
+        set_locale(locale_in(arguments))
+    except KvarError as error:
+        print_error(str(error))
+        raise SystemExit(EXIT_ERROR) from None
+    try:
+        code = app(args=arguments, prog_name="kvar", standalone_mode=False)
     except Exception as error:  # click's usage errors carry format_message(); anything else is handled per command
         if not hasattr(error, "format_message"):
             raise

@@ -199,7 +199,7 @@ def survival(
     else:
         print_table(tr("median customer lifetime (days)"), analysis.medians)
         if analysis.logrank:
-            stderr.print(tr("log-rank test: statistic {test_statistic:.2f}, p = {p_value:.3g}").format(test_statistic=analysis.logrank['test_statistic'], p_value=analysis.logrank['p_value']))
+            stderr.print(tr("log-rank test: statistic {statistic}, p = {p_value}").format(statistic=number(analysis.logrank['test_statistic'], 2), p_value=f"{analysis.logrank['p_value']:.3g}"))
 
 
 @reads_data
@@ -257,7 +257,8 @@ def risk(
     if as_json:
         print_json("risk", {"horizon_days": horizon, "as_of": as_of}, rows, evaluation=evaluation, drivers=model.importances_)
     else:
-        stderr.print(tr("held-out AUC {auc:.3f} (recency-only baseline {baseline_auc:.3f}), top-decile lift {top_decile_lift:.1f}, Brier {brier:.4f}").format(auc=e.auc, baseline_auc=e.baseline_auc, top_decile_lift=e.top_decile_lift, brier=e.brier))
+        stderr.print(tr("held-out AUC {auc} (recency-only baseline {baseline_auc}), top-decile lift {lift}, Brier {brier}").format(
+            auc=number(e.auc, 3), baseline_auc=number(e.baseline_auc, 3), lift=number(e.top_decile_lift, 1), brier=number(e.brier, 4)))
         emit("risk", {}, [{**row, "reasons": "; ".join(row["reasons"])} for row in rows], False, title=tr("churn risk (highest first)"), as_csv=as_csv,
              shown=("customer_id", "churn_probability", "reasons"))
 

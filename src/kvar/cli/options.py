@@ -164,8 +164,8 @@ _LOADING_OPTIONS: dict[str, tuple[Any, Any]] = {
 _WORKSPACE = (Annotated[Optional[Path], typer.Option(metavar="FILE", help=lazy_tr("read tables from this workspace (a kvar DuckDB file) instead of files"))], None)
 
 
-_LOCALE = (Annotated[Optional[str], typer.Option("--locale", metavar="LANG", help=lazy_tr(
-    "language and number format of tables, CSV and the report: sv, nb, da, fi or en (default: from the environment, KVAR_LOCALE or LANG)"))], None)
+LocaleOption = Annotated[Optional[str], typer.Option("--locale", metavar="LANG", help=lazy_tr(
+    "language and number format of tables, CSV and the report: sv, nb, da, fi or en (default: from the environment, KVAR_LOCALE or LANG)"))]
 
 
 def extend_signature(command: Callable[..., None], wrapper: Callable[..., None], added: dict[str, tuple[Any, Any]]) -> Callable[..., None]:
@@ -192,12 +192,13 @@ def speaks_locale(command: Callable[..., None]) -> Callable[..., None]:
     """
 
     def wrapper(*args: Any, locale: str | None = None, **kwargs: Any) -> None:
-        set_locale(locale)  # checked even under --json
+        if locale:  # else the one `kvar --locale` or the environment set (see kvar.cli.app.main_options)
+            set_locale(locale)  # checked even under --json
         if kwargs.get("as_json"):
             set_locale("en")
         command(*args, **kwargs)
 
-    return extend_signature(command, wrapper, {"locale": _LOCALE})
+    return extend_signature(command, wrapper, {"locale": (LocaleOption, None)})
 
 
 def reads_data(command: Callable[..., None]) -> Callable[..., None]:

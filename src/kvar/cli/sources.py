@@ -15,6 +15,7 @@ from kvar.data.validation import LoadContext
 from kvar.data.workspace import Workspace
 from kvar.errors import ParameterError
 from kvar.i18n import tr
+from kvar.i18n.formatting import number
 
 _SHOWN_VALUE = 60
 
@@ -71,7 +72,7 @@ class Sources:
             self.connection.execute(
                 f"COPY (SELECT * FROM \"{result.rejects_table}\" ORDER BY row) TO '{target}' (HEADER)"
             ).fetchall()
-            stderr.print(tr("  rejects written to {path}").format(path=self.rejects_path), highlight=False, markup=False)
+            stderr.print("  " + tr("rejects written to {path}").format(path=self.rejects_path), highlight=False, markup=False)
 
     def rejects_summary(self) -> list[dict[str, object]]:
         return [
@@ -91,10 +92,10 @@ def report_load(result: FileLoad) -> None:
     """One summary line on stderr, plus the commonest reasons and first rejected rows when there are any."""
     stderr.print(result.summary(), highlight=False, markup=False)
     for column, reason, rows in result.reasons[:5]:
-        stderr.print(tr("  {rows:,} × {column}: {reason}").format(rows=rows, column=column, reason=reason), highlight=False, markup=False)
+        stderr.print("  " + tr("{rows} × {column}: {reason}").format(rows=number(rows), column=column, reason=reason), highlight=False, markup=False)
     for row, column, value, reason in result.first_rejects[:3]:
         where = tr("row {row}, {column}={value}").format(row=row, column=column, value=_shown(value)) if column else tr("line {row}").format(row=row)
-        stderr.print(tr("  e.g. {where}: {reason}").format(where=where, reason=reason), highlight=False, markup=False)
+        stderr.print("  " + tr("e.g. {where}: {reason}").format(where=where, reason=reason), highlight=False, markup=False)
 
 
 def customers_for(sources: Sources, customers: Path | None, by: str | None) -> duckdb.DuckDBPyRelation | None:

@@ -28,6 +28,7 @@ from typing import IO
 
 from kvar.errors import FileFormatError
 from kvar.i18n import tr
+from kvar.i18n.formatting import number
 
 SAMPLE_BYTES = 1 << 20
 _BINARY_SAMPLE = 1 << 16
@@ -117,7 +118,7 @@ def _guess(path: Path, sample: bytes) -> str:
         return "utf-16-le" if odd_zeros > head[0::2].count(0) else "utf-16-be"
     if len(_CONTROL.findall(head)) > max(16, len(head) // 100):
         raise FileFormatError(
-            tr("{path}: this is not a text file (binary bytes in its first {size:,} bytes). kvar reads CSV or other delimited text, whitespace-aligned text and Parquet.").format(path=path, size=len(head))
+            tr("{path}: this is not a text file (binary bytes in its first {size} bytes). kvar reads CSV or other delimited text, whitespace-aligned text and Parquet.").format(path=path, size=number(len(head)))
         )
     try:
         sample.decode("utf-8")
