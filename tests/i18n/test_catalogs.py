@@ -35,6 +35,18 @@ def test_the_template_holds_every_command_help_and_error(source) -> None:
     assert len(texts) > 300
 
 
+def test_every_literal_given_to_tr_is_in_the_template(source) -> None:
+    """A tr("…") the extractor cannot see (inside an f-string, say) would never be translated."""
+    texts = {message.id for message in source}
+    unseen = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("tr", "lazy_tr", "marked")
+                    and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value not in texts):
+                unseen.append(f"{path.name}:{node.lineno}: {node.args[0].value!r}")
+    assert unseen == []
+
+
 def test_placeholders_are_read_like_str_format() -> None:
     assert placeholders("{path} row {line:,}: {value!r} {{literal}}") == {"path", "line", "value"}
 

@@ -23,6 +23,7 @@ from kvar.i18n import CATALOG_DIR, DOMAIN, TRANSLATED
 
 PACKAGE = Path(__file__).resolve().parents[1]
 KEYWORDS = {"tr": None, "lazy_tr": None, "marked": None, "ntr": (1, 2)}
+_LANGUAGES = {"sv": "Swedish", "nb": "Norwegian (bokmål)"}
 _PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_]\w*)[^{}]*\}(?!\})")
 
 
@@ -74,11 +75,15 @@ def update(locale: str, source: Catalog | None = None) -> Catalog:
     """Bring ``locale``'s ``.po`` in line with the package's texts (keeping translations; obsolete entries
     dropped, near matches marked fuzzy) and compile its ``.mo``."""
     catalog = read_catalog(locale)
-    catalog.update(source or template(), update_header_comment=False)
+    catalog.update(source or template(), update_header_comment=False, update_creation_date=False)
+    catalog.project, catalog.version, catalog.fuzzy = "kvar", "", False
+    catalog.copyright_holder, catalog.msgid_bugs_address = "the kvar authors", ""
+    catalog.last_translator = catalog.language_team = "kvar developers (terms: docs/glossary.md)"
+    catalog.header_comment = f"# {_LANGUAGES[locale]} texts of kvar. Kept with scripts/translations.py; terms in docs/glossary.md."
     path = po_path(locale)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as handle:
-        write_po(handle, catalog, width=0, ignore_obsolete=True, sort_output=True, omit_header=False)
+        write_po(handle, catalog, width=0, ignore_obsolete=True, sort_output=True, include_lineno=False)
     path.with_suffix(".mo").write_bytes(compiled(read_catalog(locale)))
     return catalog
 

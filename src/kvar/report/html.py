@@ -200,9 +200,11 @@ def _model_sections(data: ReportData) -> list[str]:
             month=f"{evaluation.test_date:%Y-%m}", auc=number(evaluation.auc, 3), baseline=number(evaluation.baseline_auc, 3),
             lift=number(evaluation.top_decile_lift, 1), brier=number(evaluation.brier, 4), drivers=", ".join(d["feature"] for d in data.risk["drivers"]))
         columns = {"customer_id": tr("customer"), "churn_probability": tr("churn probability"), "reasons": tr("reasons")}
-        sections.append(f"<h3>{html.escape(tr('Churn risk'))}</h3><p>{html.escape(summary)}</p>" + _table(data.risk["top"], columns))
+        heading = tr("Churn risk")
+        sections.append(f"<h3>{html.escape(heading)}</h3><p>{html.escape(summary)}</p>" + _table(data.risk["top"], columns))
     if data.skipped:
-        sections.append(f"<h3>{html.escape(tr('Not shown'))}</h3><ul>" + "".join(f"<li>{html.escape(reason)}</li>" for reason in data.skipped) + "</ul>")
+        heading = tr("Not shown")
+        sections.append(f"<h3>{html.escape(heading)}</h3><ul>" + "".join(f"<li>{html.escape(reason)}</li>" for reason in data.skipped) + "</ul>")
     return sections
 
 
@@ -229,13 +231,13 @@ def _benchmark_table(data: ReportData) -> str:
     for row in data.benchmarks:
         if row["selected"] or row["label"] not in shown:
             shown[row["label"]] = row
-    rows = "".join(
-        f'<tr class="{"selected" if row["selected"] else ""}"><td>{html.escape(tr(row["label"]))}</td><td>{percent(row["benchmark_rate"])}</td>'
-        f'<td>{html.escape(tr("{difference} pts").format(difference=signed(row["difference"], 1)))}</td><td>{html.escape(tr(_VERDICTS[row["verdict"]]))}</td></tr>'
-        for row in shown.values()
-    )
+    rows = []
+    for row in shown.values():
+        difference = tr("{difference} pts").format(difference=signed(row["difference"], 1))
+        cells = (tr(row["label"]), percent(row["benchmark_rate"]), difference, tr(_VERDICTS[row["verdict"]]))
+        rows.append(f'<tr class="{"selected" if row["selected"] else ""}">' + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>")
     headings = "".join(f"<th>{html.escape(heading)}</th>" for heading in (tr("industry"), tr("average retention"), tr("you vs them"), ""))
-    return f"<table><tr>{headings}</tr>{rows}</table>"
+    return f"<table><tr>{headings}</tr>{''.join(rows)}</table>"
 
 
 def render(data: ReportData, title: str | None = None, locale: str | None = None) -> str:
