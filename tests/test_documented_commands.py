@@ -2,8 +2,9 @@
 
 The fenced ``bash`` and ``python`` blocks of README.md and docs/*.md are run in order in one folder that
 holds the files they name: a shop's orders (CDNOW's real purchases, with a country and a channel per
-customer), the demo business (``kvar demo``) and its tables (its customers also as ``accounts.csv`` keyed by
-``account_id``), CDNOW's sample and the sBG survivors. Lines
+customer), the same orders as a Swedish and a Norwegian Excel export, the demo business (``kvar demo``) and
+its tables (its customers also as ``accounts.csv`` keyed by ``account_id``), CDNOW's sample and the sBG
+survivors. Lines
 of a bash block that are not ``kvar`` commands (setup scripts, ``source``) are left to CI itself. Each
 inline ``kvar …`` mention in the prose must name a real command and real options.
 """
@@ -61,6 +62,23 @@ def _write_orders(master: Path, target: Path) -> None:
             writer.writerow([f"o{number}", customer, date, dollars, COUNTRIES[int(customer) % 7], CHANNELS[int(customer) % 4]])
 
 
+def _write_nordic(orders: Path, folder: Path) -> None:
+    """The shop's orders as a Swedish Excel export (Windows-1252, ``;``, decimal comma, space grouping) and a
+    Norwegian one (UTF-8 with BOM, day-first dates, no-break-space grouping), amounts in kronor."""
+    from babel.numbers import format_decimal
+
+    with orders.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    swedish, norwegian = ["kund;datum;belopp;valuta"], ["kundenr;dato;beløp;valuta"]
+    for row in rows:
+        kronor = float(row["amount"]) * 10
+        year, month, day = row["occurred_at"].split("-")
+        swedish.append(f"{row['customer_id']};{row['occurred_at']};{format_decimal(kronor, '#,##0.00', locale='sv').replace(chr(0xA0), ' ')};SEK")
+        norwegian.append(f"{row['customer_id']};{int(day)}.{month}.{year};{format_decimal(kronor, '#,##0.00', locale='nb')};NOK")
+    (folder / "forsaljning.csv").write_bytes(("\r\n".join(swedish) + "\r\n").encode("cp1252"))
+    (folder / "salg.csv").write_bytes(("\r\n".join(norwegian) + "\r\n").encode("utf-8-sig"))
+
+
 def _split_by_year(transactions: Path, folder: Path) -> None:
     """The demo's transactions as two yearly exports whose customer column is called CustomerID."""
     with transactions.open(encoding="utf-8") as handle:
@@ -91,6 +109,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     accounts = (place / "customers.csv").read_text(encoding="utf-8").replace("customer_id", "account_id", 1)
     (place / "accounts.csv").write_text(accounts, encoding="utf-8")
     _write_orders(data_dir / "CDNOW_master.txt", place / "orders.csv")
+    _write_nordic(place / "orders.csv", place)
     shutil.copy(data_dir / "CDNOW_sample.txt", place / "CDNOW_sample.txt")
     shutil.copy(data_dir / "sbg_survivors.csv", place / "survivors.csv")
     return place

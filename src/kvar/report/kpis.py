@@ -169,9 +169,12 @@ def _latest(rows: list[dict[str, Any]], column: str) -> Any:
 
 
 def signed(value: float, decimals: int = 0) -> str:
-    """``value`` with its sign (``+12``, ``-3``), and zero without one (never ``+0`` or ``-0``)."""
-    text = f"{value:+.{decimals}f}"
-    return text[1:] if float(text) == 0 else text
+    """``value`` with its sign in the active locale (``+12``, ``-3``; ``−3,5`` in sv), and zero without one
+    (never ``+0`` or ``-0``)."""
+    rounded = round(value, decimals)
+    if rounded == 0:
+        return number(0.0, decimals)
+    return ("+" if rounded > 0 else "") + number(rounded, decimals)
 
 
 def tiles(data: ReportData, yearly_basis: str = "") -> list[tuple[str, str, str]]:
