@@ -11,6 +11,7 @@ with canonical column names and returns the same kind of frame.
 from kvar.data.loading import load_file
 from kvar.data.workspace import Workspace
 from kvar.errors import KvarError
+from kvar.i18n import set_locale, tr, use_locale
 from kvar.metrics.benchmarks import INDUSTRY_RETENTION, benchmark_comparison
 from kvar.metrics.cohorts import cohort_table
 from kvar.metrics.engagement import stickiness
@@ -47,5 +48,8 @@ __all__ = [
     "satisfaction_scores",
     "stickiness",
     "unit_economics",
+    "set_locale",
+    "tr",
+    "use_locale",
 ]
 __version__ = "0.1.0"

@@ -15,7 +15,7 @@ from kvar.data.validation import LoadContext
 from kvar.data.workspace import Workspace
 from kvar.errors import ParameterError
 from kvar.i18n import tr
-from kvar.i18n.formatting import number
+from kvar.i18n.formatting import decimal_comma, number
 
 _SHOWN_VALUE = 60
 
@@ -68,10 +68,7 @@ class Sources:
         self.loads.append(result)
         report_load(result)
         if self.rejects_path and result.rows_rejected and not result.skipped:
-            target = str(self.rejects_path).replace("'", "''")
-            self.connection.execute(
-                f"COPY (SELECT * FROM \"{result.rejects_table}\" ORDER BY row) TO '{target}' (HEADER)"
-            ).fetchall()
+            write_rejects(self.connection, result.rejects_table, self.rejects_path)
             stderr.print("  " + tr("rejects written to {path}").format(path=self.rejects_path), highlight=False, markup=False)
 
     def rejects_summary(self) -> list[dict[str, object]]:
@@ -79,6 +76,16 @@ class Sources:
             {"file": load.file, "table": load.table, "rows_read": load.rows_read, "rows_loaded": load.rows_loaded, "rows_rejected": load.rows_rejected}
             for load in self.loads
         ]
+
+
+def write_rejects(connection: duckdb.DuckDBPyConnection, table: str, path: Path) -> None:
+    """The rejected rows of ``table`` as CSV at ``path``; in a decimal-comma locale as Excel there opens it
+    (UTF-8 with BOM, ``;`` between fields)."""
+    comma = decimal_comma()
+    target = str(path).replace("'", "''")
+    connection.execute(f"COPY (SELECT * FROM \"{table}\" ORDER BY row) TO '{target}' (HEADER, DELIMITER '{';' if comma else ','}')").fetchall()
+    if comma:
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
 
 
 def _shown(value: str | None) -> str:

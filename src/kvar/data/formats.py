@@ -151,7 +151,7 @@ def detect_formats(
     date_format: str | None,
     where: str,
 ) -> ColumnFormats:
-    """Choose each column's format from the whole column, in one scan of ``table``.
+    """Choose each column's format from the whole column, in at most two scans of ``table``.
 
     ``number_columns`` and ``time_columns`` map a column's name to the SQL text expression of its values
     (NULL when empty). ``where`` names the file in errors. A first, cheap scan finds the columns the
@@ -164,25 +164,30 @@ def detect_formats(
         unusual = iter(con.execute(f'SELECT {", ".join(checks)} FROM "{table}"').fetchone() or ())
         number_columns = {name: text for name, text in number_columns.items() if next(unusual) or len(allowed) < len(NUMBER_FORMATS)}
         time_columns = {name: text for name, text in time_columns.items() if next(unusual)} if not date_format else time_columns
-    measures: list[str] = []
-    for text in number_columns.values():
-        any_reads = " OR ".join(candidate.reads(text) for candidate in allowed)
-        measures += [f"count_if(({any_reads}) AND NOT ({candidate.reads(text)}))" for candidate in allowed]
-        measures += [f"min({text}) FILTER (WHERE regexp_full_match({text}, {sql_literal(_grouped_integer(mark))}))" for mark in DECIMAL_CHOICES]
+    flags: list[str] = []  # per-row facts, each computed once in a subquery
+    measures: list[str] = []  # their aggregates, in the order read back below
+    for index, text in enumerate(number_columns.values()):
+        flags += [f'{text} AS "n{index}"'] + [f'{candidate.reads(text)} AS "n{index}_{k}"' for k, candidate in enumerate(allowed)]
+        flags += [f'regexp_full_match({text}, {sql_literal(_grouped_integer(mark))}) AS "n{index}_g{m}"' for m, mark in enumerate(DECIMAL_CHOICES)]
+        any_reads = " OR ".join(f'"n{index}_{k}"' for k in range(len(allowed)))
+        measures += [f'count_if(({any_reads}) AND NOT "n{index}_{k}")' for k in range(len(allowed))]
+        measures += [f'min("n{index}") FILTER (WHERE "n{index}_g{m}")' for m in range(len(DECIMAL_CHOICES))]
     dated = {} if date_format else time_columns
-    for text in dated.values():
-        numeric = f"{text} IS NOT NULL AND {default_time_sql(text)} IS NULL AND regexp_full_match({text}, {sql_literal(_NUMERIC_DATE)})"
-        part = [f"regexp_extract({text}, {sql_literal(_NUMERIC_DATE)}, {group})" for group in (1, 2, 3, 4)]
-        measures += [f"count_if({numeric})", f"max(TRY_CAST({part[0]} AS INTEGER)) FILTER (WHERE {numeric})",
-                     f"max(TRY_CAST({part[2]} AS INTEGER)) FILTER (WHERE {numeric})",
-                     f"list_sort(list_distinct(flatten(list([{part[1]}, {part[3]}]) FILTER (WHERE {numeric}))))"]
+    for index, text in enumerate(dated.values()):
+        # ISO 8601 and YYYYMMDD never match: they start with four digits
+        flags += [f"regexp_extract({text}, {sql_literal('^' + _NUMERIC_DATE + '$')}, ['first', 'separator', 'second', 'separator2']) AS \"t{index}\""]
+        parts = f'"t{index}"'
+        numeric = f"{parts}.first <> ''"
+        measures += [f"count_if({numeric})", f"max(TRY_CAST({parts}.first AS INTEGER)) FILTER (WHERE {numeric})",
+                     f"max(TRY_CAST({parts}.second AS INTEGER)) FILTER (WHERE {numeric})",
+                     f"list_sort(list_distinct(flatten(list([{parts}.separator, {parts}.separator2]) FILTER (WHERE {numeric}))))"]
     numbers: dict[str, NumberFormat] = {}
     dates: dict[str, tuple[str, ...]] = {name: (date_format,) for name in time_columns} if date_format else {}
     notes: list[str] = []
     hints: dict[str, str] = {}
     if not measures:
         return ColumnFormats(numbers, dates)
-    counts = iter(con.execute(f'SELECT {", ".join(measures)} FROM "{table}"').fetchone() or ())
+    counts = iter(con.execute(f'SELECT {", ".join(measures)} FROM (SELECT {", ".join(flags)} FROM "{table}")').fetchone() or ())
     for name in number_columns:
         failures = {candidate: next(counts) for candidate in allowed}
         grouped_examples = {mark: next(counts) for mark in DECIMAL_CHOICES}
