@@ -127,3 +127,15 @@ def test_help_is_translated_when_shown(locale) -> None:
         own = [line for line in text.splitlines() if not re.search(r"Usage:|Options:|Arguments:|Show this message|\[default|\[required", line)]
         leaked = ENGLISH_PROSE.findall(re.sub(r"--[a-z-]+|\b\w+_\w+\b|\b\w+,\w+\b|[A-Z]+\b", " ", "\n".join(own)))
         assert leaked == [], (command, leaked)
+
+
+def test_the_load_summary_and_the_rejects_file_speak_swedish(tmp_path) -> None:
+    orders = tmp_path / "ordrar.csv"
+    orders.write_text("kund;datum;belopp\nk1;2024-01-05;1 234,50\nk2;2024-01-06;fel\n", encoding="utf-8")
+    rejects = tmp_path / "avvisade.csv"
+    result = runner.invoke(app, ["pareto", "--transactions", str(orders), "--map", "customer_id=kund", "--map", "occurred_at=datum",
+                                 "--map", "amount=belopp", "--rejects", str(rejects), "--locale", "sv"])
+    assert result.exit_code == 0, result.output
+    assert "2 lästa, 1 inlästa, 1 avvisade; amount: decimalkomma, tusental avgränsade med mellanslag" in result.stderr
+    written = rejects.read_bytes()
+    assert written.startswith(b"\xef\xbb\xbf") and written.decode("utf-8-sig").splitlines()[0].startswith("table_name;file;row;")
