@@ -38,6 +38,7 @@ from kvar.cli.options import (
 )
 from kvar.cli.output import emit, stage, stderr, stdout
 from kvar.cli.sources import Sources, customers_for, source_kind
+from kvar.data.reasons import shown_reason
 from kvar.data.workspace import DEFAULT_PATH, Workspace
 from kvar.errors import KvarError, ParameterError
 from kvar.i18n import lazy, lazy_tr, marked, set_locale, tr
@@ -201,6 +202,8 @@ def rejects(
     with Workspace.open(workspace) as space:
         relation = space.rejects(table).order("file, row").limit(limit)
         rows = rows_of(relation.select("table_name, file, row, column_name, value, reason"))
+    if not as_json:  # people read the reasons in their language; JSON keeps them as stored
+        rows = [{**row, "reason": shown_reason(row["reason"])} for row in rows]
     _emit("rejects", {"workspace": str(workspace), "table": table}, rows, as_json, as_csv=as_csv)
 
 

@@ -11,6 +11,7 @@ from kvar.cli.output import stage, stderr
 from kvar.data.contracts import contract_for
 from kvar.data.loading import FileLoad, load_file
 from kvar.data.mapping import TableMappings
+from kvar.data.reasons import shown_reason
 from kvar.data.validation import LoadContext
 from kvar.data.workspace import Workspace
 from kvar.errors import ParameterError
@@ -99,10 +100,10 @@ def report_load(result: FileLoad) -> None:
     """One summary line on stderr, plus the commonest reasons and first rejected rows when there are any."""
     stderr.print(result.summary(), highlight=False, markup=False)
     for column, reason, rows in result.reasons[:5]:
-        stderr.print("  " + tr("{rows} × {column}: {reason}").format(rows=number(rows), column=column, reason=reason), highlight=False, markup=False)
+        stderr.print("  " + tr("{rows} × {column}: {reason}").format(rows=number(rows), column=column, reason=shown_reason(reason)), highlight=False, markup=False)
     for row, column, value, reason in result.first_rejects[:3]:
         where = tr("row {row}, {column}={value}").format(row=row, column=column, value=_shown(value)) if column else tr("line {row}").format(row=row)
-        stderr.print("  " + tr("e.g. {where}: {reason}").format(where=where, reason=reason), highlight=False, markup=False)
+        stderr.print("  " + tr("e.g. {where}: {reason}").format(where=where, reason=shown_reason(reason)), highlight=False, markup=False)
 
 
 def customers_for(sources: Sources, customers: Path | None, by: str | None) -> duckdb.DuckDBPyRelation | None:

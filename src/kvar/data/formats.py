@@ -28,12 +28,18 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from kvar.data.reasons import (
+    AMBIGUOUS_DATES,
+    DECIMAL_MARKS,
+    GROUPINGS,
+    MIXED_SEPARATORS,
+    reason,
+)
 from kvar.errors import ParameterError, ValidationError
 from kvar.i18n import marked, tr
 
 _SIGN = "[+\\-\u2212]?"
 _GROUP_CLASSES = {"": "", " ": "[ \u00a0\u202f]", ".": "\\.", ",": ","}
-_GROUPINGS = {" ": marked("thousands grouped by space"), ".": marked("thousands grouped by dot"), ",": marked("thousands grouped by comma")}
 THOUSANDS_CHOICES = {"space": " ", " ": " ", ".": ".", ",": ",", "none": ""}
 DECIMAL_CHOICES = (".", ",")
 
@@ -54,10 +60,10 @@ class NumberFormat:
     def plain(self) -> bool:
         return self == PLAIN
 
-    def label(self) -> str:
-        """e.g. ``decimal comma, thousands grouped by space``."""
-        mark = tr("decimal comma") if self.decimal == "," else tr("decimal point")
-        return mark + (f", {tr(_GROUPINGS[self.grouping])}" if self.grouping else "")
+    def label(self, translated: bool = True) -> str:
+        """e.g. ``decimal comma, thousands grouped by space``: in the active locale, or in English (as stored in reasons)."""
+        say = tr if translated else str
+        return say(DECIMAL_MARKS[self.decimal]) + (f", {say(GROUPINGS[self.grouping])}" if self.grouping else "")
 
     def example(self) -> str:
         grouped = f"1{self.grouping}234" if self.grouping else "1234"
@@ -202,16 +208,14 @@ def detect_formats(
         orders = [order for order, fits in ((marked("day-first"), largest_first <= 31 and largest_second <= 12),
                                             (marked("month-first"), largest_first <= 12 and largest_second <= 31)) if fits]
         if len(separators) > 1:
-            hints[name] = tr("the column mixes date separators ({separators}); pass --date-format").format(separators=" ".join(separators))
+            hints[name] = reason(MIXED_SEPARATORS, separators=" ".join(separators))
         elif len(orders) == 1:
             dates[name] = date_order_formats(orders[0], separators[0])
             notes.append(tr("{column}: {order} dates ({example})").format(
                 column=name, order=tr(orders[0]), example=_DATE_ORDERS[orders[0]][2].format(separators[0])))
         elif orders:
             mark = separators[0]
-            hints[name] = tr("no day is above 12, so the dates read day-first or month-first; pass --date-format, "
-                             "e.g. {day_first} (day first) or {month_first} (month first)").format(
-                day_first=f"%d{mark}%m{mark}%Y", month_first=f"%m{mark}%d{mark}%Y")
+            hints[name] = reason(AMBIGUOUS_DATES, day_first=f"%d{mark}%m{mark}%Y", month_first=f"%m{mark}%d{mark}%Y")
     return ColumnFormats(numbers, dates, tuple(notes), hints)
 
 

@@ -18,6 +18,7 @@ import duckdb
 from kvar.data.contracts import contract_for
 from kvar.data.mapping import resolve
 from kvar.data.reading import read_raw
+from kvar.data.reasons import shown_reason
 from kvar.data.validation import REJECTS_COLUMNS, LoadContext, Validated, validate
 from kvar.errors import FileFormatError, ValidationError
 from kvar.i18n import tr
@@ -83,7 +84,8 @@ def load_file(
     checked = validate(con, raw, contract, resolved, context)
     if checked.rows_accepted == 0 and checked.rows_read > 0:
         reasons = _reasons(con, checked)
-        top = "; ".join(f"{column}: {reason} ({rows} rows)" for column, reason, rows in reasons[:3])
+        top = "; ".join(tr("{column}: {reason} ({rows} rows)").format(column=column, reason=shown_reason(why), rows=number(rows))
+                        for column, why, rows in reasons[:3])
         raise ValidationError(tr("{path}: all {rows_read} rows were rejected ({top})").format(path=path, rows_read=checked.rows_read, top=top))
     if checked.rows_read == 0:
         raise FileFormatError(tr("{path}: no data rows").format(path=path))

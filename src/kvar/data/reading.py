@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from kvar.data.reasons import FIELD_COUNT, TOO_MANY_FIELDS, reason
 from kvar.data.text_files import decoded_lines, file_kind, inspect_text, utf8_path
 from kvar.errors import FileFormatError
 from kvar.i18n import tr
@@ -160,7 +161,7 @@ def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, table: str, firs
         ).fetchall()
     except duckdb.Error as error:
         raise FileFormatError(tr("{path}: not a readable CSV file ({reason})").format(path=path, reason=engine_message(error))) from error
-    too_many = f"more fields than the header's {len(names)} columns"
+    too_many = reason(TOO_MANY_FIELDS, count=len(names))
     malformed = tuple(sorted(
         [(int(line), str(raw), str(message).split("\n")[0]) for line, raw, message in bad]
         + [(int(line), str(raw)[:1000], too_many) for line, raw in long_lines]
@@ -226,7 +227,7 @@ def _read_whitespace(
     except duckdb.Error as error:
         raise FileFormatError(tr("{path}: not readable as whitespace-separated text ({reason})").format(path=path, reason=engine_message(error))) from error
     malformed = tuple(
-        (int(line), str(raw), f"expected {width} fields, found {count}") for line, raw, count in bad
+        (int(line), str(raw), reason(FIELD_COUNT, width=width, count=count)) for line, raw, count in bad
     )
     return _describe(con, path, table, names, malformed)
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from kvar.data import reasons
 from kvar.data.contracts import SCORE_RANGES, Column, TableContract
 from kvar.data.currencies import ISO_4217
 from kvar.data.formats import (
@@ -44,6 +45,7 @@ from kvar.data.formats import (
 )
 from kvar.data.mapping import ResolvedMapping
 from kvar.data.reading import RawTable
+from kvar.data.reasons import reason
 from kvar.errors import ValidationError
 from kvar.i18n import tr
 
@@ -151,17 +153,17 @@ def validate(
     rejects = f"{raw.table}_rejects"
     con.execute(f'CREATE OR REPLACE TEMP TABLE "{rejects}" ({REJECTS_COLUMNS})').fetchall()
     file = _literal(str(raw.path))
-    for column_name, condition, reason in rules:
+    for column_name, condition, why in rules:
         value = f'CAST(m."{column_name}" AS VARCHAR)' if column_name in mapping.sources else "NULL"
         con.execute(
             f'INSERT INTO "{rejects}" SELECT {_literal(contract.name)}, {file}, t._row, {_literal(column_name)}, '
-            f"{value}, {reason}, to_json(r)::VARCHAR "
+            f"{value}, {why}, to_json(r)::VARCHAR "
             f'FROM "{typed}" t JOIN "{mapped}" m USING (_row) JOIN "{raw.table}" r ON r._row = t._row WHERE {condition}'
         ).fetchall()
     for line, text, message in raw.malformed:
         con.execute(
             f'INSERT INTO "{rejects}" VALUES ({_literal(contract.name)}, {file}, {line}, NULL, NULL, '
-            f"{_literal('malformed line: ' + message)}, {_literal(text)})"
+            f"{_literal(reason(reasons.MALFORMED, problem=message))}, {_literal(text)})"
         ).fetchall()
     accepted = f"{raw.table}_accepted"
     outputs = [f'"{name}"' for name in typed_columns] + [f'm."{name}"' for name in mapping.extras]
@@ -195,57 +197,55 @@ def _rules(
         raw_value = _text(name, "m")
         typed_value = f't."{name}"'
         if column.required:
-            rules.append((name, f"{raw_value} IS NULL", _literal(f"missing value: {name} is required")))
+            rules.append((name, f"{raw_value} IS NULL", _literal(reason(reasons.MISSING, column=name))))
         if column.kind == "id":
-            rules.append((name, f"regexp_matches({raw_value}, '[\\x00-\\x1f\\x7f\\x{{FFFD}}]')", _literal(
-                "bad identifier: contains a control character (NUL, tab, line break) or an unreadable byte; "
-                "a field running across lines means an unbalanced quote")))
-            rules.append((name, f"contains({raw_value}, '\"')", _literal("bad identifier: contains a double quote; the file's quoting is probably broken on this line")))
+            rules.append((name, f"regexp_matches({raw_value}, '[\\x00-\\x1f\\x7f\\x{{FFFD}}]')", _literal(reasons.CONTROL_IN_ID)))
+            rules.append((name, f"contains({raw_value}, '\"')", _literal(reasons.QUOTE_IN_ID)))
         if column.kind == "text":
-            rules.append((name, f"contains({raw_value}, '\ufffd')", _literal(
-                "unreadable character (U+FFFD): a stray carriage return or bytes not valid in the file's encoding")))
+            rules.append((name, f"contains({raw_value}, '\ufffd')", _literal(reasons.UNREADABLE)))
         if column.kind == "time":
-            read_as = f" or {' / '.join(formats.dates[name][:1])}" if name in formats.dates else ""
-            hint = f"; {formats.hints[name]}" if name in formats.hints else ""
-            rules.append((name, f"{raw_value} IS NOT NULL AND {typed_value} IS NULL", _literal(
-                f"unparseable time: expected ISO 8601 (YYYY-MM-DD[ HH:MM[:SS]][+HH:MM]) or YYYYMMDD{read_as}{hint}")))
+            unparseable = reason(reasons.BAD_TIME_OR, format=formats.dates[name][0]) if name in formats.dates else reasons.BAD_TIME
+            if name in formats.hints:
+                unparseable = reason(reasons.WITH_HINT, reason=unparseable, hint=formats.hints[name])
+            rules.append((name, f"{raw_value} IS NOT NULL AND {typed_value} IS NULL", _literal(unparseable)))
             limit = now + dt.timedelta(days=1)
             if not column.scheduled:
-                rules.append((name, f"{typed_value} > TIMESTAMP '{limit.isoformat(sep=' ')}'", _literal(f"time in the future: after {limit:%Y-%m-%d %H:%M} UTC")))
+                rules.append((name, f"{typed_value} > TIMESTAMP '{limit.isoformat(sep=' ')}'", _literal(reason(reasons.FUTURE, limit=f"{limit:%Y-%m-%d %H:%M}"))))
         if column.kind in ("money", "number"):
             number = formats.number(name)
-            expected = ("digits with an optional sign and decimal point" if number.plain
-                        else f"a number with {number.label()}, as in the rest of the column (e.g. {number.example()})")
-            rules.append((name, f"{raw_value} IS NOT NULL AND {typed_value} IS NULL", _literal(f"not a number: expected {expected}")))
-            rules.append((name, f"{typed_value} IS NOT NULL AND NOT isfinite({typed_value})", _literal("not a finite number")))
+            expected = reasons.NOT_A_NUMBER if number.plain else reason(reasons.NOT_IN_FORMAT, format=number.label(translated=False), example=number.example())
+            rules.append((name, f"{raw_value} IS NOT NULL AND {typed_value} IS NULL", _literal(expected)))
+            rules.append((name, f"{typed_value} IS NOT NULL AND NOT isfinite({typed_value})", _literal(reasons.NOT_FINITE)))
             if column.minimum is not None:
-                rules.append((name, f"{typed_value} < {column.minimum}", _literal(f"expected {name} >= {column.minimum:g}")))
+                rules.append((name, f"{typed_value} < {column.minimum}", _literal(reason(reasons.BELOW_MINIMUM, column=name, minimum=f"{column.minimum:g}"))))
         if column.choices:
             allowed = ", ".join(sorted(set(column.choices)))
-            rules.append((name, f"{raw_value} IS NOT NULL AND {typed_value} IS NULL", _literal(f"unknown {name}: expected one of {allowed}")))
+            rules.append((name, f"{raw_value} IS NOT NULL AND {typed_value} IS NULL", _literal(reason(reasons.UNKNOWN_CHOICE, column=name, choices=allowed))))
         if column.kind == "currency":
             codes = ", ".join(_literal(code) for code in sorted(ISO_4217))
-            rules.append((name, f"{typed_value} IS NOT NULL AND {typed_value} NOT IN ({codes})", _literal("unknown currency: expected an ISO 4217 code such as USD or EUR")))
+            rules.append((name, f"{typed_value} IS NOT NULL AND {typed_value} NOT IN ({codes})", _literal(reasons.UNKNOWN_CURRENCY)))
             if context.fx_rates is not None:
                 known = ", ".join(_literal(code) for code in sorted(context.fx_rates))
-                rules.append((name, f"{typed_value} IS NOT NULL AND {typed_value} NOT IN ({known})", _literal("no FX rate for this currency in the FX table")))
+                rules.append((name, f"{typed_value} IS NOT NULL AND {typed_value} NOT IN ({known})", _literal(reasons.NO_RATE)))
     identity = contract.row_identity([column.name for column in present])
     if identity:
         key = identity[0]
-        named = " and ".join(identity) if len(identity) <= 2 else "line (the same values in every column)"
-        rules.append((key, f't."{key}" IS NOT NULL AND t._first_row < t._row', f"'duplicate {named}: first seen at row ' || t._first_row"))
+        template = reason(reasons.DUPLICATE, key=" and ".join(identity), row="{row}") if len(identity) <= 2 else reasons.DUPLICATE_LINE
+        before, after = template.split("{row}")
+        rules.append((key, f't."{key}" IS NOT NULL AND t._first_row < t._row', f"{_literal(before)} || t._first_row || {_literal(after)}"))
     stored = contract.stored_identity([column.name for column in present], context.existing_columns)
     if stored and context.existing_keys_table:
         match = " AND ".join(f'e."{name}" = t."{name}"' for name in stored)
         record = "order" if contract.line_key and len(stored) == 1 else " and ".join(stored)
-        rules.append((stored[0], f"EXISTS (SELECT 1 FROM {context.existing_keys_table} e WHERE {match})", _literal(f"{record} already loaded in the workspace ({stored[0]})")))
+        rules.append((stored[0], f"EXISTS (SELECT 1 FROM {context.existing_keys_table} e WHERE {match})",
+                      _literal(reason(reasons.ALREADY_LOADED, record=record, column=stored[0]))))
     if {"started_at", "ended_at"} <= names:
-        rules.append(("ended_at", 't."ended_at" < t."started_at"', _literal("ended_at before started_at")))
+        rules.append(("ended_at", 't."ended_at" < t."started_at"', _literal(reasons.ENDS_BEFORE_START)))
     if contract.name == "feedback" and "score" in names:
         for kind, (low, high) in SCORE_RANGES.items():
-            rules.append(("score", f"t.kind = '{kind}' AND (t.score < {low} OR t.score > {high})", _literal(f"{kind} score outside {low}-{high}")))
+            rules.append(("score", f"t.kind = '{kind}' AND (t.score < {low} OR t.score > {high})", _literal(reason(reasons.SCORE_RANGE, kind=kind, low=low, high=high))))
     if context.customers_table and "customer_id" in names and contract.name != "customers":
-        rules.append(("customer_id", f't."customer_id" IS NOT NULL AND t."customer_id" NOT IN (SELECT customer_id FROM {context.customers_table})', _literal("unknown customer: not in the customers table")))
+        rules.append(("customer_id", f't."customer_id" IS NOT NULL AND t."customer_id" NOT IN (SELECT customer_id FROM {context.customers_table})', _literal(reasons.UNKNOWN_CUSTOMER)))
     return rules
 
 
