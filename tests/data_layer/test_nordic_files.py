@@ -135,6 +135,12 @@ def test_an_impossible_day_first_date_is_rejected_with_the_format(con, tmp_path)
                                                     "or YYYYMMDD or %d.%m.%Y")]
 
 
+def test_one_impossible_date_among_iso_dates_does_not_make_the_column_day_first(con, tmp_path) -> None:
+    result = load(con, tmp_path, "kund;datum;belopp\nk1;2024-01-05;1\nk2;31/02/2026;2\n")
+    assert result.read_as == ()
+    assert reasons(con, result) == [(3, "31/02/2026", "unparseable time: expected ISO 8601 (YYYY-MM-DD[ HH:MM[:SS]][+HH:MM]) or YYYYMMDD")]
+
+
 def test_day_first_local_times_are_stored_as_utc(con, tmp_path) -> None:
     result = load(con, tmp_path, "kund;datum;belopp\nk1;31.07.2024 14:30;1\n", timezone="Europe/Oslo")
     assert times(con, result) == [dt.datetime(2024, 7, 31, 12, 30)]

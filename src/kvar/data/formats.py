@@ -201,7 +201,7 @@ def detect_formats(
         numbers[name] = chosen
         if note:
             notes.append(note)
-    for name in dated:
+    for name, text in dated.items():
         found, largest_first, largest_second, separators = (next(counts) for _ in range(4))
         if not found:
             continue
@@ -210,13 +210,20 @@ def detect_formats(
         if len(separators) > 1:
             hints[name] = reason(MIXED_SEPARATORS, separators=" ".join(separators))
         elif len(orders) == 1:
-            dates[name] = date_order_formats(orders[0], separators[0])
-            notes.append(tr("{column}: {order} dates ({example})").format(
-                column=name, order=tr(orders[0]), example=_DATE_ORDERS[orders[0]][2].format(separators[0])))
+            if _reads_some(con, table, text, date_order_formats(orders[0], separators[0])):
+                dates[name] = date_order_formats(orders[0], separators[0])
+                notes.append(tr("{column}: {order} dates ({example})").format(
+                    column=name, order=tr(orders[0]), example=_DATE_ORDERS[orders[0]][2].format(separators[0])))
         elif orders:
             mark = separators[0]
             hints[name] = reason(AMBIGUOUS_DATES, day_first=f"%d{mark}%m{mark}%Y", month_first=f"%m{mark}%d{mark}%Y")
     return ColumnFormats(numbers, dates, tuple(notes), hints)
+
+
+def _reads_some(con: duckdb.DuckDBPyConnection, table: str, text: str, formats: Sequence[str]) -> bool:
+    """Whether any value of the column is a real date in ``formats`` (so that one impossible ``31/02/2026``
+    alone does not make a column "day-first"); stops at the first such value."""
+    return bool(con.execute(f'SELECT 1 FROM "{table}" WHERE {strptime_sql(text, formats)} IS NOT NULL LIMIT 1').fetchall())
 
 
 def _grouped_integer(mark: str) -> str:
