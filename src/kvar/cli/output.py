@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import math
 import sys
+import textwrap
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
@@ -23,6 +24,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from kvar.cli.headings import heading
 from kvar.i18n import tr
 from kvar.i18n.formatting import date, decimal_comma, number
 
@@ -119,14 +121,19 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _width(name: str, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Characters a column needs: its widest cell or heading word, at most 40 (wider text is folded)."""
+    return min(_FOLD_AT, max(*map(len, heading(name).split()), *(len(_cell(row.get(name))) for row in rows[:60])))
+
+
 def fitting_columns(rows: Sequence[Mapping[str, Any]], width: int, shown: Sequence[str] = ()) -> list[str]:
     """The columns to show in ``width`` characters: ``shown`` ones first, then the others in order, as
-    many as fit whole (each needs its widest cell or header word, plus 3 for borders and padding)."""
+    many as fit whole (each needs its widest cell or heading word, plus 3 for borders and padding)."""
     names = list(rows[0])
     ordered = [name for name in shown if name in names] + [name for name in names if name not in shown]
     chosen, used = [], 1
     for name in ordered:
-        need = min(_FOLD_AT, max(*map(len, name.split("_")), *(len(_cell(row.get(name))) for row in rows[:60]))) + 3
+        need = _width(name, rows) + 3
         if chosen and used + need > width:
             continue
         chosen.append(name)
@@ -141,11 +148,11 @@ def print_table(title: str, rows: Sequence[Mapping[str, Any]], limit: int = 60, 
     columns = fitting_columns(rows, stdout.width, shown)
     table = Table(title=title, show_lines=False)
     for column in columns:
-        table.add_column(column.replace("_", "\n"), justify="right" if not isinstance(rows[0][column], str) else "left", overflow="fold")
+        table.add_column(textwrap.fill(heading(column), _width(column, rows)), justify="right" if not isinstance(rows[0][column], str) else "left", overflow="fold")
     for row in rows[:limit]:
         table.add_row(*(_cell(row[column]) for column in columns))
     stdout.print(table)
-    hidden = [name for name in rows[0] if name not in columns]
+    hidden = [heading(name) for name in rows[0] if name not in columns]
     if len(rows) > limit:
         stdout.print(tr("… {count} more rows (--json or --csv prints all)").format(count=number(len(rows) - limit)), highlight=False, markup=False)
     if hidden:
