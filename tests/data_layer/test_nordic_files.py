@@ -223,3 +223,15 @@ def test_an_excel_export_gives_the_figures_of_its_dot_decimal_twin(data_dir, tmp
     assert "amount: decimal comma, thousands grouped by space" in result.stderr
     assert ("occurred_at: day-first dates" in result.stderr) == export.startswith("nb")
     assert ("(Windows-1252)" in result.stderr) == ("cp1252" in export)
+
+
+def test_an_fx_table_and_survivor_counts_from_swedish_excel_are_read(tmp_path) -> None:
+    from kvar.cli.models import read_survivors
+    from kvar.data.loading import read_fx_table
+
+    rates = tmp_path / "kurser.csv"
+    rates.write_bytes("currency;rate\r\nEUR;11,45\r\nNOK;0,98\r\nSEK;1\r\n".encode("cp1252"))
+    assert read_fx_table(rates) == {"EUR": 11.45, "NOK": 0.98, "SEK": 1.0}
+    survivors = tmp_path / "kvar.csv"
+    survivors.write_bytes("år;kvar\r\n0;1\u00a0000\r\n1;631\r\n2;468\r\n".encode("utf-8-sig"))
+    assert read_survivors(survivors, "kvar") == [1000.0, 631.0, 468.0]

@@ -50,3 +50,15 @@ def test_the_report_has_no_english_left_and_writes_numbers_the_local_way(demo_wo
     assert re.search(r"\d\u00a0\d{3}\u00a0SEK", text)  # MRR: grouped by a no-break space, with the ISO code
     assert re.search(r"\d+,\d\u00a0%", text)  # rates with a decimal comma
     assert '"separators":",\u00a0"' in page or '"separators":",\\u00a0"' in page  # the charts' numbers too
+
+
+@pytest.mark.slow
+def test_kvar_demo_in_swedish_prices_in_sek_and_writes_a_swedish_report(tmp_path) -> None:
+    from kvar.cli import main
+
+    with pytest.raises(SystemExit) as ended:
+        main(["demo", "--locale", "sv", "--customers", "200", "--dir", str(tmp_path / "demo")])
+    assert ended.value.code == 0
+    page = (tmp_path / "demo" / "report.html").read_text()
+    assert '<html lang="sv">' in page and "kvar-rapport om kundbehållning" in page and "belopp i SEK" in page
+    assert "SEK" in (tmp_path / "demo" / "data" / "subscriptions.csv").read_text().splitlines()[1]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -28,6 +27,7 @@ from kvar.cli.options import (
 )
 from kvar.cli.output import emit, print_json, print_table, stage, stderr
 from kvar.cli.sources import Sources, customers_for, source_kind
+from kvar.data.small_tables import read_small_csv, small_number
 from kvar.errors import FileFormatError, ParameterError
 from kvar.i18n import lazy_tr, marked, tr
 from kvar.i18n.formatting import number
@@ -85,19 +85,16 @@ def clv(
 
 
 def read_survivors(path: Path, column: str) -> list[float]:
-    """A column of survivor counts from a CSV file, in file order."""
-    if not path.exists():
-        raise FileFormatError(tr("{path}: no such file").format(path=path))
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if column not in (reader.fieldnames or []):
-            raise FileFormatError(tr("{path}: no column {column!r}; columns are {items}").format(path=path, column=column, items=', '.join(reader.fieldnames or [])))
-        values = []
-        for line, row in enumerate(reader, start=2):
-            try:
-                values.append(float(row[column]))
-            except (TypeError, ValueError) as error:
-                raise FileFormatError(tr("{path} row {line}, column {column}: {row!r} is not a number").format(path=path, line=line, column=column, row=row[column])) from error
+    """A column of survivor counts from a CSV file (``,`` or ``;``, any Excel encoding), in file order."""
+    names, rows = read_small_csv(path)
+    if column not in names:
+        raise FileFormatError(tr("{path}: no column {column!r}; columns are {items}").format(path=path, column=column, items=", ".join(names)))
+    values = []
+    for line, row in enumerate(rows, start=2):
+        try:
+            values.append(small_number(row[column]))
+        except ValueError as error:
+            raise FileFormatError(tr("{path} row {line}, column {column}: {row!r} is not a number").format(path=path, line=line, column=column, row=row[column])) from error
     return values
 
 

@@ -6,7 +6,6 @@ into an in-memory database for a one-off command (``kvar retention --transaction
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import itertools
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from kvar.data.contracts import contract_for
 from kvar.data.mapping import resolve
 from kvar.data.reading import read_raw
 from kvar.data.reasons import shown_reason
+from kvar.data.small_tables import read_small_csv, small_number
 from kvar.data.validation import REJECTS_COLUMNS, LoadContext, Validated, validate
 from kvar.errors import FileFormatError, ValidationError
 from kvar.i18n import tr
@@ -123,23 +123,23 @@ def _outcome(con: duckdb.DuckDBPyConnection, table: str, path: Path, checked: Va
 
 
 def read_fx_table(path: Path | str) -> dict[str, float]:
-    """An FX table: CSV with ``currency`` and ``rate`` (units of the base currency per unit)."""
+    """An FX table: a small CSV with ``currency`` and ``rate`` (units of the base currency per unit), as
+    Excel writes it too (``;`` and a decimal comma: ``EUR;11,45``)."""
     path = Path(path)
     if not path.exists():
         raise FileFormatError(tr("{path}: no such FX file").format(path=path))
+    names, rows = read_small_csv(path)
+    if not {"currency", "rate"} <= set(names):
+        raise FileFormatError(tr("{path}: an FX table needs the columns currency,rate").format(path=path))
     rates: dict[str, float] = {}
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames or not {"currency", "rate"} <= set(reader.fieldnames):
-            raise FileFormatError(tr("{path}: an FX table needs the columns currency,rate").format(path=path))
-        for line, row in enumerate(reader, start=2):
-            try:
-                rate = float(row["rate"])
-            except (TypeError, ValueError) as error:
-                raise FileFormatError(tr("{path} row {line}: rate {rate!r} is not a number").format(path=path, line=line, rate=row['rate'])) from error
-            if rate <= 0:
-                raise FileFormatError(tr("{path} row {line}: rate must be > 0, got {rate}").format(path=path, line=line, rate=rate))
-            rates[row["currency"].strip().upper()] = rate
+    for line, row in enumerate(rows, start=2):
+        try:
+            rate = small_number(row["rate"])
+        except ValueError as error:
+            raise FileFormatError(tr("{path} row {line}: rate {rate!r} is not a number").format(path=path, line=line, rate=row["rate"])) from error
+        if rate <= 0:
+            raise FileFormatError(tr("{path} row {line}: rate must be > 0, got {rate}").format(path=path, line=line, rate=rate))
+        rates[row["currency"].upper()] = rate
     return rates
 
 
