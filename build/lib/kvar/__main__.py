@@ -1,0 +1,5 @@
+"""``python -m kvar`` runs the command line."""
+
+from kvar.cli import main
+
+main()

@@ -1,0 +1,420 @@
+"""``kvar`` commands: each parses its options, calls one library function and prints the result.
+
+Errors print at most three lines on stderr and exit with status 2 (``kvar --debug …`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import sys
+from collections.abc import Callable
+from importlib.metadata import version
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from kvar.cli.errors import EXIT_ERROR, debug, handles_errors, print_error
+from kvar.cli.options import (
+    AsOfOption,
+    ByOption,
+    CsvOption,
+    Frequency,
+    Grace,
+    Inactivity,
+    JsonOption,
+    LocaleOption,
+    PeriodOption,
+    TableFile,
+    Unit,
+    check_choice,
+    check_frequency,
+    check_output_file,
+    check_periods,
+    check_window,
+    reads_data,
+    speaks_locale,
+)
+from kvar.cli.output import emit, stage, stderr, stdout
+from kvar.cli.sources import Sources, customers_for, source_kind
+from kvar.data.reasons import shown_reason
+from kvar.data.workspace import DEFAULT_PATH, Workspace
+from kvar.errors import KvarError, ParameterError
+from kvar.i18n import lazy, lazy_tr, marked, set_locale, tr
+from kvar.i18n.formatting import number
+from kvar.metrics.frames import rows_of
+
+app = typer.Typer(
+    name="kvar",
+    help=lazy_tr("Customer retention analytics: who stays, who leaves, why, and what each customer is worth."),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+WorkspaceFile = Annotated[Path, typer.Option(metavar="FILE", help=lazy_tr("workspace file (a kvar DuckDB database)"))]
+
+
+def command_help(function: Callable[..., None]) -> str:
+    """A command's help: its docstring, in the active locale (the catalogs hold every command's docstring)."""
+    return tr(inspect.cleandoc(function.__doc__ or ""))
+
+
+def command(name: str | None = None, **settings: Any) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register a function as a ``kvar`` command: it understands ``--locale``, ends any error in three lines,
+    and its help (the docstring) is translated when shown."""
+
+    def register(function: Callable[..., None]) -> Callable[..., None]:
+        app.command(name, help=lazy(command_help, function), **settings)(handles_errors(speaks_locale(function)))
+        return function
+
+    return register
+
+
+def _version(show: bool) -> None:
+    if show:
+        stdout.print(f"kvar {version('kvar')}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    show_version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help=lazy_tr("print the version and exit"))] = False,
+    show_debug: Annotated[bool, typer.Option("--debug", help=lazy_tr("show the Python traceback when a command fails"))] = False,
+    locale: LocaleOption = None,
+) -> None:
+    """Customer retention analytics: who stays, who leaves, why, and what each customer is worth."""
+    debug["enabled"] = show_debug
+    set_locale(locale)
+
+
+def locale_in(argv: list[str]) -> str | None:
+    """The value of ``--locale`` anywhere in ``argv`` (help and usage errors come before any command runs)."""
+    for index, argument in enumerate(argv):
+        if argument == "--locale" and index + 1 < len(argv):
+            return argv[index + 1]
+        if argument.startswith("--locale="):
+            return argument.split("=", 1)[1]
+    return None
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The ``kvar`` program: help in the chosen locale; usage errors too end in at most three lines and exit status 2."""
+    arguments = sys.argv[1:] if argv is None else argv
+    try:
+        set_locale(locale_in(arguments))
+    except KvarError as error:
+        print_error(str(error))
+        raise SystemExit(EXIT_ERROR) from None
+    try:
+        code = app(args=arguments, prog_name="kvar", standalone_mode=False)
+    except Exception as error:  # click's usage errors carry format_message(); anything else is handled per command
+        if not hasattr(error, "format_message"):
+            raise
+        context = getattr(error, "ctx", None)
+        command = context.command_path if context is not None else "kvar"
+        print_error(tr("{format_message}\nsee `{command} --help`").format(format_message=error.format_message(), command=command))
+        raise SystemExit(EXIT_ERROR) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _emit(
+    command: str, parameters: dict[str, Any], rows: list[dict[str, Any]], as_json: bool, sources: Sources | None = None,
+    notes: list[str] | None = None, as_csv: bool = False, shown: tuple[str, ...] = (),
+) -> None:
+    extra: dict[str, Any] = {"loads": sources.rejects_summary()} if sources and sources.loads else {}
+    if notes:
+        extra["notes"] = notes
+    emit(command, parameters, rows, as_json, as_csv=as_csv, shown=shown, **extra)
+
+
+def observation_notes(kind: str, facts: Any, as_of: dt.datetime | None) -> tuple[dt.datetime | None, list[str]]:
+    """The end of observation a subscription metric will use, and a note when later ends are scheduled."""
+    if kind != "subscriptions":
+        return as_of, []
+    import narwhals as nw
+
+    from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED, observation, scheduled_ends
+
+    lazy = nw.from_native(facts)
+    _, until = observation(lazy, SUBSCRIPTION_OBSERVED, as_of)
+    later = scheduled_ends(lazy, until)
+    basis = tr("given") if as_of else tr("the last observed moment: the end of the day of the latest started_at")
+    notes = [tr("as of {time} ({basis}); {count} subscription end(s) after it are scheduled, not churn yet").format(
+        time=f"{until:%Y-%m-%d %H:%M}", basis=basis, count=number(later))] if later else []
+    for note in notes:
+        stderr.print(tr("note: {note}").format(note=note), highlight=False, markup=False)
+    return until, notes
+
+
+@command()
+def init(path: Annotated[Path, typer.Argument(metavar="FILE", help=lazy_tr("workspace file to create"))] = DEFAULT_PATH) -> None:
+    """Create an embedded workspace (a DuckDB database file)."""
+    Workspace.create(path).close()
+    stdout.print(tr("workspace ready: {path}").format(path=path), highlight=False)
+
+
+def _columns_of_every_table() -> str:
+    from kvar.data.contracts import CONTRACTS
+
+    return tr("Columns (required; optional): ") + "; ".join(
+        f"{name}: {', '.join(c.name for c in contract.columns if c.required)}"
+        f" ({', '.join(c.name for c in contract.columns if not c.required)})" for name, contract in CONTRACTS.items()
+    ) + ". " + tr("See docs/data-model.md.")
+
+
+@command(epilog=lazy(_columns_of_every_table))
+@reads_data
+def load(
+    table: Annotated[str, typer.Argument(metavar="TABLE", help=lazy_tr("customers, transactions, subscriptions, events, feedback or payments"))],
+    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help=lazy_tr("CSV or Parquet files"))],
+    workspace: WorkspaceFile = DEFAULT_PATH,
+    *,
+    sources: Sources,
+) -> None:
+    """Validate files and add their rows to a workspace table; rejected rows go to the rejects table."""
+    from kvar.data.contracts import contract_for
+
+    contract_for(table)
+    for path in files:
+        sources.load_into_workspace(table, path)
+
+
+@command()
+def tables(workspace: WorkspaceFile = DEFAULT_PATH, as_json: JsonOption = False) -> None:
+    """Row counts of the workspace's tables and of its rejects."""
+    with Workspace.open(workspace) as space:
+        rows = [{"table": name, "rows": count, "rejected": space.rejects(name).count("*").fetchall()[0][0]} for name, count in space.tables().items()]
+    _emit("tables", {"workspace": str(workspace)}, rows, as_json)
+
+
+@command()
+def rejects(
+    workspace: WorkspaceFile = DEFAULT_PATH,
+    table: Annotated[Optional[str], typer.Option(metavar="TABLE", help=lazy_tr("only this table"))] = None,
+    limit: Annotated[int, typer.Option(metavar="N", min=1, help=lazy_tr("rows to show"))] = 50,
+    as_json: JsonOption = False,
+    as_csv: CsvOption = False,
+) -> None:
+    """Rejected rows with file, row, column, value and reason."""
+    with Workspace.open(workspace) as space:
+        relation = space.rejects(table).order("file, row").limit(limit)
+        rows = rows_of(relation.select("table_name, file, row, column_name, value, reason"))
+    if not as_json:  # people read the reasons in their language; JSON keeps them as stored
+        rows = [{**row, "reason": shown_reason(row["reason"])} for row in rows]
+    _emit("rejects", {"workspace": str(workspace), "table": table}, rows, as_json, as_csv=as_csv)
+
+
+@command()
+@reads_data
+def retention(
+    transactions: TableFile("transactions", marked("non-contractual business")) = None,
+    subscriptions: TableFile("subscriptions", marked("contractual business")) = None,
+    period: PeriodOption = "month",
+    by: ByOption = None,
+    inactivity: Inactivity = "90d",
+    grace: Grace = None,
+    customers: TableFile("customers", marked("attributes for --by")) = None,
+    as_of: AsOfOption = None,
+    as_json: JsonOption = False,
+    as_csv: CsvOption = False,
+    *,
+    sources: Sources,
+) -> None:
+    """Customers at start, new, reactivated, churned, at end; retention = (end - new) / start x 100."""
+    from kvar.metrics.retention import retention_table
+
+    check_periods(period=period)
+    check_window("--inactivity", inactivity)
+    check_window("--grace", grace)
+    kind = source_kind(transactions, subscriptions, sources)
+    facts = sources.table(kind, transactions if kind == "transactions" else subscriptions)
+    people = customers_for(sources, customers, by)
+    as_of, notes = observation_notes(kind, facts, as_of)
+    with stage(tr("computing retention")):
+        result = retention_table(
+            **{kind: facts}, period=period, by=by, customers=people, inactivity=inactivity, grace=grace, as_of=as_of
+        )
+        rows = rows_of(result)
+    parameters = {"source": kind, "period": period, "by": by, "inactivity": inactivity if kind == "transactions" else None, "grace": grace, "as_of": as_of}
+    shown = (*((by,) if by else ()), "period_start", "retention_rate", "churn_rate", "customers_start", "new_customers", "churned", "customers_end")
+    _emit("retention", parameters, rows, as_json, sources, notes, as_csv, shown)
+
+
+@command()
+@reads_data
+def cohorts(
+    transactions: TableFile("transactions") = None,
+    period: PeriodOption = "month",
+    value: Annotated[str, typer.Option(metavar="VALUE", help=lazy_tr("customers (logo retention) or revenue"))] = "customers",
+    by: ByOption = None,
+    cumulative: Annotated[bool, typer.Option("--cumulative", help=lazy_tr("sum values over offsets (revenue to date)"))] = False,
+    customers: TableFile("customers", marked("attributes for --by")) = None,
+    as_of: AsOfOption = None,
+    as_json: JsonOption = False,
+    as_csv: CsvOption = False,
+    *,
+    sources: Sources,
+) -> None:
+    """Cohort matrix by first-purchase period: counts (or revenue) and percent of the cohort's first period."""
+    from kvar.metrics.cohorts import cohort_table
+
+    check_periods(period=period)
+    check_choice("--value", value, ("customers", "revenue"))
+    facts = sources.table("transactions", transactions)
+    people = customers_for(sources, customers, by)
+    with stage(tr("computing cohorts")):
+        rows = rows_of(cohort_table(facts, period=period, value=value, by=by, customers=people, as_of=as_of, cumulative=cumulative))  # type: ignore[arg-type]
+    _emit("cohorts", {"period": period, "value": value, "by": by, "cumulative": cumulative}, rows, as_json, sources, as_csv=as_csv)
+
+
+@command()
+@reads_data
+def summary(
+    transactions: TableFile("transactions") = None,
+    freq: Frequency = "D",
+    unit: Unit = None,
+    calibration_end: Annotated[Optional[dt.datetime], typer.Option(metavar="DAY", formats=["%Y-%m-%d"], help=lazy_tr("last day of the calibration period (inclusive)"))] = None,
+    observation_end: Annotated[Optional[dt.datetime], typer.Option(metavar="DAY", formats=["%Y-%m-%d"], help=lazy_tr("last day of the holdout period"))] = None,
+    as_json: JsonOption = False,
+    as_csv: CsvOption = False,
+    *,
+    sources: Sources,
+) -> None:
+    """Per-customer frequency, recency, T and monetary value (the input of the CLV models)."""
+    from kvar.metrics.purchases import customer_summary
+
+    freq, unit = check_frequency(freq, unit)
+    facts = sources.table("transactions", transactions)
+    with stage(tr("summarising customers")):
+        rows = rows_of(customer_summary(facts, freq=freq, unit=unit, calibration_end=calibration_end, observation_end=observation_end))  # type: ignore[arg-type]
+    parameters = {"freq": freq, "unit": unit, "calibration_end": calibration_end, "observation_end": observation_end}
+    _emit("summary", parameters, rows, as_json, sources, as_csv=as_csv)
+
+
+@command()
+@reads_data
+def mrr(
+    subscriptions: TableFile("subscriptions") = None,
+    period: PeriodOption = "month",
+    by: ByOption = None,
+    customers: TableFile("customers", marked("attributes for --by")) = None,
+    as_of: AsOfOption = None,
+    as_json: JsonOption = False,
+    as_csv: CsvOption = False,
+    *,
+    sources: Sources,
+) -> None:
+    """MRR, ARR and MRR movements (new, expansion, contraction, churn, reactivation), GRR, NRR, ARPA."""
+    from kvar.metrics.revenue import mrr_movements
+
+    check_periods(period=period)
+    subs = sources.table("subscriptions", subscriptions)
+    people = customers_for(sources, customers, by)
+    as_of, notes = observation_notes("subscriptions", subs, as_of)
+    with stage(tr("computing MRR movements")):
+        rows = rows_of(mrr_movements(subs, period=period, by=by, customers=people, as_of=as_of))
+    shown = (*((by,) if by else ()), "period_start", "mrr_end", "nrr", "grr", "new_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr",
+             "reactivation_mrr", "arpa")
+    _emit("mrr", {"period": period, "by": by, "as_of": as_of}, rows, as_json, sources, notes, as_csv, shown)
+
+
+@command()
+@reads_data
+def pareto(
+    transactions: TableFile("transactions") = None,
+    as_json: JsonOption = False,
+    as_csv: CsvOption = False,
+    *,
+    sources: Sources,
+) -> None:
+    """Share of revenue from the top 10 % and 20 % of customers."""
+    from kvar.metrics.value import pareto_concentration
+
+    facts = sources.table("transactions", transactions)
+    with stage(tr("ranking customers by revenue")):
+        rows = rows_of(pareto_concentration(facts))
+    _emit("pareto", {}, rows, as_json, sources, as_csv=as_csv)
+
+
+@command()
+@reads_data
+def report(
+    output: Annotated[Path, typer.Option(metavar="FILE", help=lazy_tr("HTML file to write"))] = Path("kvar-report.html"),
+    transactions: TableFile("transactions") = None,
+    subscriptions: TableFile("subscriptions") = None,
+    events: TableFile("events", marked("for DAU/MAU")) = None,
+    feedback: TableFile("feedback", marked("for NPS/CSAT")) = None,
+    payments: TableFile("payments", marked("for failed-payment churn")) = None,
+    customers: TableFile("customers") = None,
+    period: PeriodOption = "month",
+    inactivity: Inactivity = "90d",
+    industry: Annotated[Optional[str], typer.Option(metavar="NAME", help=lazy_tr("benchmark to highlight: software, ecommerce, finance, …"))] = None,
+    *,
+    sources: Sources,
+) -> None:
+    """Write one self-contained HTML report (works offline): KPIs, benchmarks, cohorts, retention, MRR."""
+    from kvar.report.html import ReportInputs, write_report
+
+    check_output_file(output)
+    check_periods(period=period)
+    check_window("--inactivity", inactivity)
+    pick = sources.table_if_given
+    inputs = ReportInputs(
+        transactions=pick("transactions", transactions),
+        subscriptions=pick("subscriptions", subscriptions),
+        events=pick("events", events),
+        feedback=pick("feedback", feedback),
+        payments=pick("payments", payments),
+        customers=pick("customers", customers),
+        period=period,
+        inactivity=inactivity,
+        industry=industry,
+        source=describe_source(sources),
+    )
+    if inputs.transactions is None and inputs.subscriptions is None:
+        raise ParameterError(tr("the report needs transactions or subscriptions (files or --workspace)"))
+    with stage(tr("building the report")):
+        write_report(inputs, output)
+    stdout.print(tr("report written: {output}").format(output=output), highlight=False)
+
+
+def describe_source(sources: Sources) -> str:
+    """Where the data came from, for the report's header: the workspace, or the files."""
+    if sources.workspace is not None:
+        return tr("workspace {name}").format(name=sources.workspace.path.name)
+    return ", ".join(Path(load.file).name for load in sources.loads)
+
+
+@command()
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", metavar="FOLDER", help=lazy_tr("where to write the demo data, workspace and report"))] = Path("kvar-demo"),
+    customers: Annotated[int, typer.Option(metavar="N", min=50, help=lazy_tr("customers to generate"))] = 2000,
+    seed: Annotated[int, typer.Option(metavar="N", help=lazy_tr("random seed"))] = 7,
+    currency: Annotated[Optional[str], typer.Option(metavar="CODE", help=lazy_tr("price the business in USD, EUR, SEK, NOK or DKK (default: the locale's)"))] = None,
+) -> None:
+    """Generate a realistic business, load it into a workspace, print the KPIs and write the report."""
+    from kvar.cli.demo import run_demo
+
+    run_demo(directory, customers=customers, seed=seed, currency=currency.upper() if currency else None)
+
+
+def _register_model_commands() -> None:
+    from kvar.cli.models import (
+        churn_causes,
+        clv,
+        expansion,
+        risk,
+        sbg,
+        segments,
+        survival,
+    )
+
+    for function in (clv, sbg, segments, survival, risk, expansion):
+        command()(function)
+    command("churn-causes")(churn_causes)
+
+
+_register_model_commands()

@@ -1,0 +1,160 @@
+"""Printing results: JSON or CSV for scripts (stdout), Rich tables for people, progress on stderr.
+
+JSON is one object with ``command``, ``parameters`` and a ``rows`` list, the same in every locale; CSV is
+the rows with every column (in a decimal-comma locale as Excel there reads it: UTF-8 with BOM, ``;``
+between fields, decimal comma). A terminal table writes numbers and dates in the active locale; it shows the columns that fit the width (the command's chosen ones first) and names the
+others. Stages of long work show on stderr: a spinner with the elapsed time on a terminal, one line when
+each stage starts and ends otherwise; never on stdout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import json
+import math
+import sys
+import textwrap
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from kvar.cli.headings import heading
+from kvar.i18n import tr
+from kvar.i18n.formatting import date, decimal_comma, number
+
+stderr = Console(stderr=True, soft_wrap=True)
+stdout = Console()
+_SLOW_STAGE = 2.0  # seconds
+_FOLD_AT = 40  # a wider cell (text) is folded onto more lines rather than hiding the column
+
+
+@contextlib.contextmanager
+def stage(description: str) -> Iterator[None]:
+    """Show that ``description`` is under way: a spinner on a terminal; otherwise a line when it starts,
+    and one when it ends if that took 2 s or more."""
+    started = time.perf_counter()
+    if stderr.is_terminal:
+        with stderr.status(f"{description} …"):
+            yield
+        return
+    stderr.print(f"{description} …", highlight=False, markup=False)
+    yield
+    if (elapsed := time.perf_counter() - started) >= _SLOW_STAGE:
+        stderr.print(tr("{stage}: done in {seconds} s").format(stage=description, seconds=number(elapsed, 1)), highlight=False, markup=False)
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON values: ISO dates, floats without NaN, Decimals as floats."""
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(item) for item in value]
+    return value
+
+
+def print_json(command: str, parameters: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], **extra: Any) -> None:
+    document = {"command": command, "parameters": parameters, "rows": list(rows), **extra}
+    sys.stdout.write(json.dumps(jsonable(document), ensure_ascii=False) + "\n")
+
+
+def _csv_value(value: Any, comma: bool) -> Any:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value)) if comma else "; ".join(map(str, value))
+    value = jsonable(value)
+    return str(value).replace(".", ",") if comma and isinstance(value, float) else value
+
+
+def print_csv(rows: Sequence[Mapping[str, Any]]) -> None:
+    """The rows as CSV with a header (every column; lists joined with "; "), numbers unrounded. In a
+    decimal-comma locale: a UTF-8 BOM, ``;`` between fields and a decimal comma, as Excel there expects."""
+    if not rows:
+        return
+    comma = decimal_comma()
+    if comma:
+        sys.stdout.write("\ufeff")
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n", extrasaction="ignore", delimiter=";" if comma else ",")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: _csv_value(value, comma) for key, value in row.items()})
+
+
+def emit(command: str, parameters: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], as_json: bool,
+         title: str | None = None, as_csv: bool = False, shown: Sequence[str] = (), **extra: Any) -> None:
+    """JSON on stdout (with ``extra`` top-level keys), CSV, or a table titled ``title`` (default: the
+    command) showing the ``shown`` columns first."""
+    if as_json:
+        print_json(command, parameters, rows, **extra)
+    elif as_csv:
+        print_csv(rows)
+    else:
+        print_table(title or command, rows, shown=shown)
+
+
+def _cell(value: Any) -> str:
+    """A table cell in the active locale: numbers grouped (floats with 2 decimals), dates in its form."""
+    if value is None:
+        return "—"
+    if isinstance(value, dt.datetime):
+        return date(value) if value.time() == dt.time() else f"{date(value)} {value:%H:%M:%S}"
+    if isinstance(value, dt.date):
+        return date(value)
+    if isinstance(value, bool):
+        return tr("yes") if value else tr("no")
+    if isinstance(value, float):
+        return number(value, 2)
+    if isinstance(value, int):
+        return number(value)
+    return str(value)
+
+
+def _width(name: str, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Characters a column needs: its widest cell or heading word, at most 40 (wider text is folded)."""
+    return min(_FOLD_AT, max(*map(len, heading(name).split()), *(len(_cell(row.get(name))) for row in rows[:60])))
+
+
+def fitting_columns(rows: Sequence[Mapping[str, Any]], width: int, shown: Sequence[str] = ()) -> list[str]:
+    """The columns to show in ``width`` characters: ``shown`` ones first, then the others in order, as
+    many as fit whole (each needs its widest cell or heading word, plus 3 for borders and padding)."""
+    names = list(rows[0])
+    ordered = [name for name in shown if name in names] + [name for name in names if name not in shown]
+    chosen, used = [], 1
+    for name in ordered:
+        need = _width(name, rows) + 3
+        if chosen and used + need > width:
+            continue
+        chosen.append(name)
+        used += need
+    return [name for name in ordered if name in chosen]
+
+
+def print_table(title: str, rows: Sequence[Mapping[str, Any]], limit: int = 60, shown: Sequence[str] = ()) -> None:
+    if not rows:
+        stdout.print(tr("{title}: no rows").format(title=title), highlight=False, markup=False)
+        return
+    columns = fitting_columns(rows, stdout.width, shown)
+    table = Table(title=title, show_lines=False)
+    for column in columns:
+        table.add_column(textwrap.fill(heading(column), _width(column, rows)), justify="right" if not isinstance(rows[0][column], str) else "left", overflow="fold")
+    for row in rows[:limit]:
+        table.add_row(*(_cell(row[column]) for column in columns))
+    stdout.print(table)
+    hidden = [heading(name) for name in rows[0] if name not in columns]
+    if len(rows) > limit:
+        stdout.print(tr("… {count} more rows (--json or --csv prints all)").format(count=number(len(rows) - limit)), highlight=False, markup=False)
+    if hidden:
+        stdout.print(tr("{count} more column(s) not shown: {names} (--json or --csv prints all)").format(count=len(hidden), names=", ".join(hidden)),
+                     highlight=False, markup=False)

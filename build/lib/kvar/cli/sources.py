@@ -1,0 +1,126 @@
+"""Where a command's tables come from: files given on the command line, or a workspace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from kvar.cli.output import stage, stderr
+from kvar.data.contracts import contract_for
+from kvar.data.loading import FileLoad, load_file
+from kvar.data.mapping import TableMappings
+from kvar.data.reasons import shown_reason
+from kvar.data.validation import LoadContext
+from kvar.data.workspace import Workspace
+from kvar.errors import ParameterError
+from kvar.i18n import tr
+from kvar.i18n.formatting import decimal_comma, number
+
+_SHOWN_VALUE = 60
+
+
+@dataclass
+class Sources:
+    """Loads files into one in-memory DuckDB database (or reads a workspace) and remembers the loads."""
+
+    mappings: TableMappings = field(default_factory=lambda: TableMappings({}, {}))
+    context: LoadContext = field(default_factory=LoadContext)
+    rejects_path: Path | None = None
+    workspace: Workspace | None = None
+    loads: list[FileLoad] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.connection = self.workspace.connection if self.workspace else duckdb.connect()
+        self.connection.execute("SET TimeZone = 'UTC'").fetchall()
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def table(self, name: str, path: Path | None) -> duckdb.DuckDBPyRelation:
+        """The validated rows of ``path`` as ``name`` or, without a path, the workspace's table."""
+        if path is None:
+            if self.workspace is None:
+                raise ParameterError(tr("give --{name} FILE (or --workspace FILE)").format(name=name))
+            return self.workspace.table(name)
+        with stage(tr("reading and validating {name}").format(name=path.name)):
+            result = load_file(self.connection, name, path, self.mappings.for_table(contract_for(name)), self.context)
+        self._record(result)
+        return self.connection.table(result.accepted_table)
+
+    def load_into_workspace(self, name: str, path: Path) -> FileLoad:
+        """Add ``path``'s rows to the workspace's table ``name`` (``kvar load``)."""
+        assert self.workspace is not None
+        with stage(tr("loading {name}").format(name=path.name)):
+            result = self.workspace.load(name, path, self.mappings.for_table(contract_for(name)), self.context)
+        self._record(result)
+        return result
+
+    def table_if_given(self, name: str, path: Path | None) -> duckdb.DuckDBPyRelation | None:
+        """The file's rows when a path is given, else the workspace's table if it has one, else None."""
+        if path is not None:
+            return self.table(name, path)
+        if self.workspace is not None and self.workspace.has(name):
+            return self.workspace.table(name)
+        return None
+
+    def _record(self, result: FileLoad) -> None:
+        self.loads.append(result)
+        report_load(result)
+        if self.rejects_path and result.rows_rejected and not result.skipped:
+            write_rejects(self.connection, result.rejects_table, self.rejects_path)
+            stderr.print("  " + tr("rejects written to {path}").format(path=self.rejects_path), highlight=False, markup=False)
+
+    def rejects_summary(self) -> list[dict[str, object]]:
+        return [
+            {"file": load.file, "table": load.table, "rows_read": load.rows_read, "rows_loaded": load.rows_loaded, "rows_rejected": load.rows_rejected}
+            for load in self.loads
+        ]
+
+
+def write_rejects(connection: duckdb.DuckDBPyConnection, table: str, path: Path) -> None:
+    """The rejected rows of ``table`` as CSV at ``path``; in a decimal-comma locale as Excel there opens it
+    (UTF-8 with BOM, ``;`` between fields)."""
+    comma = decimal_comma()
+    target = str(path).replace("'", "''")
+    connection.execute(f"COPY (SELECT * FROM \"{table}\" ORDER BY row) TO '{target}' (HEADER, DELIMITER '{';' if comma else ','}')").fetchall()
+    if comma:
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+
+
+def _shown(value: str | None) -> str:
+    if value is None:
+        return ""
+    text = repr(value)
+    return text if len(text) <= _SHOWN_VALUE else text[: _SHOWN_VALUE - 1] + "…"
+
+
+def report_load(result: FileLoad) -> None:
+    """One summary line on stderr, plus the commonest reasons and first rejected rows when there are any."""
+    stderr.print(result.summary(), highlight=False, markup=False)
+    for column, reason, rows in result.reasons[:5]:
+        stderr.print("  " + tr("{rows} × {column}: {reason}").format(rows=number(rows), column=column, reason=shown_reason(reason)), highlight=False, markup=False)
+    for row, column, value, reason in result.first_rejects[:3]:
+        where = tr("row {row}, {column}={value}").format(row=row, column=column, value=_shown(value)) if column else tr("line {row}").format(row=row)
+        stderr.print("  " + tr("e.g. {where}: {reason}").format(where=where, reason=shown_reason(reason)), highlight=False, markup=False)
+
+
+def customers_for(sources: Sources, customers: Path | None, by: str | None) -> duckdb.DuckDBPyRelation | None:
+    """The customers table a split ``--by`` may read: the file given, else the workspace's, else none."""
+    if customers is not None:
+        return sources.table("customers", customers)
+    return sources.table_if_given("customers", None) if by else None
+
+
+def source_kind(transactions: Path | None, subscriptions: Path | None, sources: Sources) -> str:
+    """``transactions`` or ``subscriptions``: which business model a command measures."""
+    if transactions and subscriptions:
+        raise ParameterError(tr("give --transactions or --subscriptions, not both"))
+    if transactions:
+        return "transactions"
+    if subscriptions:
+        return "subscriptions"
+    if sources.workspace is not None:
+        return "subscriptions" if sources.workspace.has("subscriptions") else "transactions"
+    raise ParameterError(tr("give --transactions FILE or --subscriptions FILE (or --workspace FILE)"))

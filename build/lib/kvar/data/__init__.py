@@ -1,0 +1,1 @@
+"""Data model and loading: table contracts, readers, validation, the embedded workspace, demo data."""

@@ -1,0 +1,147 @@
+"""Load one file into a DuckDB connection: read, map, validate, and keep the rejects.
+
+This is the one path every file takes, whether it goes into a persistent workspace (``kvar load``) or
+into an in-memory database for a one-off command (``kvar retention --transactions FILE``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from kvar.data.contracts import contract_for
+from kvar.data.mapping import resolve
+from kvar.data.reading import read_raw
+from kvar.data.reasons import shown_reason
+from kvar.data.small_tables import read_small_csv, small_number
+from kvar.data.validation import REJECTS_COLUMNS, LoadContext, Validated, validate
+from kvar.errors import FileFormatError, ValidationError
+from kvar.i18n import tr
+from kvar.i18n.formatting import number
+
+_names = (f"_kvar_raw_{number}" for number in itertools.count())
+
+
+@dataclass(frozen=True)
+class FileLoad:
+    """What happened to one file: counts, the commonest reasons, and where the rows went."""
+
+    table: str
+    file: str
+    sha256: str
+    rows_read: int
+    rows_loaded: int
+    rows_rejected: int
+    reasons: tuple[tuple[str, str, int], ...]  # (column, reason, rows), commonest first
+    first_rejects: tuple[tuple[int, str, str | None, str], ...]  # (row, column, value, reason)
+    accepted_table: str
+    rejects_table: str
+    skipped: bool = False
+    encoding: str = ""  # how a text file was decoded, e.g. "Windows-1252"; empty for Parquet
+    read_as: tuple[str, ...] = ()  # columns read in a format other than the default, e.g. "amount: decimal comma"
+
+    def summary(self) -> str:
+        """One line for people, e.g. ``orders.csv -> transactions: 1,000 read, 998 loaded, 2 rejected``."""
+        if self.skipped:
+            return tr("{file} -> {table}: already loaded (same content), nothing changed").format(file=self.file, table=self.table)
+        decoded = f" ({self.encoding})" if self.encoding and self.encoding != "UTF-8" else ""
+        read_as = "".join(f"; {note}" for note in self.read_as)
+        counts = tr("{read} read, {loaded} loaded, {rejected} rejected").format(
+            read=number(self.rows_read), loaded=number(self.rows_loaded), rejected=number(self.rows_rejected))
+        return f"{self.file}{decoded} -> {self.table}: {counts}{read_as}"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_file(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    path: Path | str,
+    mapping: Mapping[str, str] | None = None,
+    context: LoadContext | None = None,
+) -> FileLoad:
+    """Read and validate ``path`` as ``table``; leave accepted rows and rejects in temporary tables.
+
+    Raises :class:`~kvar.errors.FileFormatError`, :class:`~kvar.errors.MappingError` or
+    :class:`~kvar.errors.ValidationError` when the file as a whole cannot be loaded.
+    """
+    path = Path(path)
+    contract = contract_for(table)
+    context = context or LoadContext()
+    raw = read_raw(con, path, next(_names), context.encoding)
+    resolved = resolve(contract, raw.columns, mapping or {}, path.name)
+    checked = validate(con, raw, contract, resolved, context)
+    if checked.rows_accepted == 0 and checked.rows_read > 0:
+        reasons = _reasons(con, checked)
+        top = "; ".join(tr("{column}: {reason} ({rows} rows)").format(column=column, reason=shown_reason(why), rows=number(rows))
+                        for column, why, rows in reasons[:3])
+        raise ValidationError(tr("{path}: all {rows_read} rows were rejected ({top})").format(path=path, rows_read=checked.rows_read, top=top))
+    if checked.rows_read == 0:
+        raise FileFormatError(tr("{path}: no data rows").format(path=path))
+    return _outcome(con, table, path, checked, raw.encoding)
+
+
+def _reasons(con: duckdb.DuckDBPyConnection, checked: Validated) -> list[tuple[str, str, int]]:
+    return [
+        (column or "(line)", reason, int(rows))
+        for column, reason, rows in con.execute(
+            f'SELECT column_name, regexp_replace(reason, \'row \\d+$\', \'row N\'), count(*) FROM "{checked.rejects_table}" '
+            "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2"
+        ).fetchall()
+    ]
+
+
+def _outcome(con: duckdb.DuckDBPyConnection, table: str, path: Path, checked: Validated, encoding: str) -> FileLoad:
+    first = con.execute(
+        f'SELECT row, column_name, value, reason FROM "{checked.rejects_table}" ORDER BY row, column_name LIMIT 5'
+    ).fetchall()
+    return FileLoad(
+        table=table,
+        file=str(path),
+        sha256=file_sha256(path),
+        rows_read=checked.rows_read,
+        rows_loaded=checked.rows_accepted,
+        rows_rejected=checked.rows_rejected,
+        reasons=tuple(_reasons(con, checked)),
+        first_rejects=tuple((int(row), column, value, reason) for row, column, value, reason in first),
+        accepted_table=checked.accepted_table,
+        rejects_table=checked.rejects_table,
+        encoding=encoding,
+        read_as=checked.read_as,
+    )
+
+
+def read_fx_table(path: Path | str) -> dict[str, float]:
+    """An FX table: a small CSV with ``currency`` and ``rate`` (units of the base currency per unit), as
+    Excel writes it too (``;`` and a decimal comma: ``EUR;11,45``)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileFormatError(tr("{path}: no such FX file").format(path=path))
+    names, rows = read_small_csv(path)
+    if not {"currency", "rate"} <= set(names):
+        raise FileFormatError(tr("{path}: an FX table needs the columns currency,rate").format(path=path))
+    rates: dict[str, float] = {}
+    for line, row in enumerate(rows, start=2):
+        try:
+            rate = small_number(row["rate"])
+        except ValueError as error:
+            raise FileFormatError(tr("{path} row {line}: rate {rate!r} is not a number").format(path=path, line=line, rate=row["rate"])) from error
+        if rate <= 0:
+            raise FileFormatError(tr("{path} row {line}: rate must be > 0, got {rate}").format(path=path, line=line, rate=rate))
+        rates[row["currency"].upper()] = rate
+    return rates
+
+
+def create_rejects_table(con: duckdb.DuckDBPyConnection, name: str = "rejects") -> None:
+    con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({REJECTS_COLUMNS}, loaded_at TIMESTAMP)").fetchall()

@@ -1,0 +1,247 @@
+"""Read a user's file, as it is, into a DuckDB table of text columns with row numbers.
+
+Nothing is converted or dropped here: every value stays the text the file had, so that validation can
+quote it back. Formats: CSV and other delimited text (delimiter and header sniffed, ``.gz`` allowed),
+whitespace-aligned text (such as the CDNOW files) and Parquet.
+
+Each raw table has ``_row``: the file's line number for text (the header is line 1) and the 1-based row
+index for Parquet.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import duckdb
+
+from kvar.data.reasons import FIELD_COUNT, TOO_MANY_FIELDS, reason
+from kvar.data.text_files import decoded_lines, file_kind, inspect_text, utf8_path
+from kvar.errors import FileFormatError
+from kvar.i18n import tr
+
+_DELIMITERS = re.compile(r"[,;\t|]")
+_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+_YYYYMMDD = re.compile(r"^(19|20)\d{6}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}|^\d{1,2}[/.]\d{1,2}[/.]\d{2,4}")
+
+#: Headerless whitespace layouts recognised by their shape (the CDNOW files of Fader & Hardie).
+_CDNOW_SAMPLE = ("master_customer_id", "customer_id", "date", "number_of_cds", "dollar_value")
+_CDNOW_MASTER = ("customer_id", "date", "number_of_cds", "dollar_value")
+_OVERFLOW = "_kvar_more_fields"
+_MAX_LINE_BYTES = 1 << 30  # lines longer than this are not data; DuckDB's default (2 MB) drops them unreported
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A file read into ``table`` (all text columns plus ``_row``)."""
+
+    path: Path
+    table: str
+    columns: tuple[str, ...]
+    rows: int
+    malformed: tuple[tuple[int, str, str], ...]  # (line, raw text, message) of lines that could not be split
+    encoding: str = ""  # how the text was decoded, e.g. "UTF-8 with BOM" (empty for Parquet)
+
+
+def read_raw(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str | None = None) -> RawTable:
+    """Read ``path`` into the temporary table ``table`` and describe it (format judged by content)."""
+    if path.is_dir():
+        raise FileFormatError(tr("{path}: is a folder, not a file. Give the files inside it, e.g. {path}/*.csv").format(path=path))
+    if not path.exists():
+        raise FileFormatError(tr("{path}: no such file").format(path=path))
+    if path.stat().st_size == 0:
+        raise FileFormatError(tr("{path}: the file is empty").format(path=path))
+    kind = file_kind(path)
+    if kind == "zip":
+        raise FileFormatError(tr("{path}: a ZIP archive or an Excel workbook, not a table kvar can read. In Excel: File > Save As > CSV UTF-8; or unzip it first").format(path=path))
+    if kind == "parquet":
+        return _read_parquet(con, path, table)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        raise FileFormatError(tr("{path}: named like a Parquet file but it is not one (no PAR1 header)").format(path=path))
+    source = inspect_text(path, encoding)
+    first_lines = decoded_lines(source, 5)
+    if not first_lines:
+        raise FileFormatError(tr("{path}: no lines of text").format(path=path))
+    with utf8_path(source) as readable:
+        if not _DELIMITERS.search(first_lines[0]) and len(first_lines[0].split()) > 1:
+            raw = _read_whitespace(con, readable, table, first_lines)
+        else:
+            raw = _read_delimited(con, readable, table, first_lines)
+    return replace(raw, path=path, encoding=source.describe())
+
+
+def engine_message(error: Exception) -> str:
+    """The first line of an engine's error message, at most 160 characters: enough to say what, never a page."""
+    first = str(error).strip().split("\n", 1)[0]
+    return first if len(first) <= 160 else first[:157] + "…"
+
+
+def _quote(value: Path | str) -> str:
+    """A SQL string literal of a path or a name."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> RawTable:
+    try:
+        names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet({_quote(path)})").fetchall()]
+        casts = ", ".join(f'CAST("{name}" AS VARCHAR) AS "{name}"' for name in names)
+        con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT {casts}, '
+            f"CAST(file_row_number + 1 AS BIGINT) AS _row FROM read_parquet({_quote(path)}, file_row_number = true)"
+        ).fetchall()
+    except duckdb.Error as error:
+        raise FileFormatError(tr("{path}: not a readable Parquet file ({reason})").format(path=path, reason=engine_message(error))) from error
+    return _describe(con, path, table, tuple(names), ())
+
+
+def _sniff(lines: list[str]) -> tuple[str, bool]:
+    """Delimiter (the commonest of , ; tab | in the first line) and whether that line is a header.
+
+    A first line is a header when none of its fields looks like a number or a date; sniffing here, not
+    in the engine, keeps a file with a malformed line readable.
+    """
+    first = lines[0]
+    counts = {delimiter: first.count(delimiter) for delimiter in ",;\t|"}
+    delimiter = max(counts, key=lambda key: counts[key])
+    if counts[delimiter] == 0:
+        delimiter = ","
+    fields = next(csv.reader([first], delimiter=delimiter))
+    has_header = not any(_NUMBER.match(field.strip()) or _DATE.match(field.strip()) for field in fields)
+    return delimiter, has_header
+
+
+def header_names(path: Path, fields: list[str]) -> tuple[str, ...]:
+    """Column names from a header line: blanks become ``columnN``; a repeated name is an error."""
+    names = tuple(field.strip() or f"column{index}" for index, field in enumerate(fields, start=1))
+    seen: dict[str, int] = {}
+    for index, name in enumerate(names, start=1):
+        if name.lower() in seen:
+            raise FileFormatError(
+                tr("{path}: columns {seen} and {index} of the header are both named {name!r}. Rename one of them in the file, so that kvar knows which one you mean.").format(path=path, seen=seen[name.lower()], index=index, name=name)
+            )
+        seen[name.lower()] = index
+    return names
+
+
+def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, table: str, first_lines: list[str]) -> RawTable:
+    """Read with the dialect decided here (no engine sniffing): every value text, one column more than the
+    header so that a line with too many fields is caught, short lines padded and then judged by the rules."""
+    delimiter, has_header = _sniff(first_lines)
+    fields = next(csv.reader([first_lines[0]], delimiter=delimiter))
+    names = header_names(path, fields) if has_header else tuple(f"column{index}" for index in range(1, len(fields) + 1))
+    quoted_delimiter = "\\t" if delimiter == "\t" else delimiter
+    columns = ", ".join(f"{_quote(name)}: 'VARCHAR'" for name in (*names, _OVERFLOW))
+    header_lines = 1 if has_header else 0
+    options = (
+        f"auto_detect = false, columns = {{{columns}}}, delim = '{quoted_delimiter}', quote = '\"', escape = '\"', "
+        f"header = {has_header}, strict_mode = false, null_padding = true, max_line_size = {_MAX_LINE_BYTES}, "
+        f"ignore_errors = true, store_rejects = true, rejects_table = '{table}_bad_lines', rejects_scan = '{table}_bad_scans'"
+    )
+    try:
+        try:
+            _create_lines(con, path, table, options)
+        except duckdb.Error as error:
+            if "parallel=false" not in str(error):
+                raise
+            _create_lines(con, path, table, options + ", parallel = false")  # quoted line breaks and padding
+        con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT * EXCLUDE ("{_OVERFLOW}"), CAST(rowid + 1 + {header_lines} AS BIGINT) AS _row '
+            f'FROM "{table}_lines"'
+        ).fetchall()
+        long_lines = con.execute(
+            f'SELECT _row, concat_ws({_quote(delimiter)}, {", ".join(_column_sql(name) for name in names)}) FROM "{table}" t '
+            f'JOIN (SELECT rowid + 1 + {header_lines} AS _row FROM "{table}_lines" WHERE "{_OVERFLOW}" IS NOT NULL) USING (_row) ORDER BY _row'
+        ).fetchall()
+        con.execute(f'DELETE FROM "{table}" WHERE _row IN (SELECT rowid + 1 + {header_lines} FROM "{table}_lines" WHERE "{_OVERFLOW}" IS NOT NULL)').fetchall()
+        bad = con.execute(
+            f'SELECT line, any_value(csv_line), max(error_message) FROM "{table}_bad_lines" GROUP BY line ORDER BY line'
+        ).fetchall()
+    except duckdb.Error as error:
+        raise FileFormatError(tr("{path}: not a readable CSV file ({reason})").format(path=path, reason=engine_message(error))) from error
+    too_many = reason(TOO_MANY_FIELDS, count=len(names))
+    malformed = tuple(sorted(
+        [(int(line), str(raw), str(message).split("\n")[0]) for line, raw, message in bad]
+        + [(int(line), str(raw)[:1000], too_many) for line, raw in long_lines]
+    ))
+    # Rows skipped before a bad line shift rowid; recompute line numbers from the sniffed file when any.
+    if bad:
+        _renumber_around_bad_lines(con, table, header_lines, [int(line) for line, _, _ in bad])
+    return _describe(con, path, table, names, malformed)
+
+
+def _create_lines(con: duckdb.DuckDBPyConnection, path: Path, table: str, options: str) -> None:
+    con.execute(
+        f'CREATE OR REPLACE TEMP TABLE "{table}_lines" AS SELECT * FROM read_csv({_quote(path)}, {options})'
+    ).fetchall()
+
+
+def _column_sql(name: str) -> str:
+    return 'coalesce("' + name.replace('"', '""') + '", \'\')'
+
+
+def _renumber_around_bad_lines(
+    con: duckdb.DuckDBPyConnection, table: str, header_lines: int, bad_lines: list[int]
+) -> None:
+    """Shift ``_row`` past the malformed lines DuckDB skipped, so line numbers match the file."""
+    for bad in sorted(bad_lines):
+        con.execute(f'UPDATE "{table}" SET _row = _row + 1 WHERE _row >= {bad}').fetchall()
+
+
+def _read_whitespace(
+    con: duckdb.DuckDBPyConnection, path: Path, table: str, first_lines: list[str]
+) -> RawTable:
+    tokens = first_lines[0].split()
+    has_header = not any(_NUMBER.match(token) for token in tokens)
+    width = len(tokens)
+    if has_header:
+        names = tuple(tokens)
+    elif width == 5 and _YYYYMMDD.match(tokens[2]):
+        names = _CDNOW_SAMPLE
+    elif width == 4 and _YYYYMMDD.match(tokens[1]):
+        names = _CDNOW_MASTER
+    else:
+        names = tuple(f"column{index}" for index in range(1, width + 1))
+    parts = ", ".join(f'fields[{index + 1}] AS "{name}"' for index, name in enumerate(names))
+    try:
+        con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{table}_lines" AS SELECT line FROM read_csv({_quote(path)}, '
+            "columns = {'line': 'VARCHAR'}, delim = '\x1f', quote = '', escape = '', header = false, "
+            "auto_detect = false)"
+        ).fetchall()
+        con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{table}_split" AS SELECT rowid + 1 AS _row, line, '
+            f"regexp_split_to_array(trim(line), '\\s+') AS fields FROM \"{table}_lines\""
+        ).fetchall()
+        skip = 1 if has_header else 0
+        con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT {parts}, CAST(_row AS BIGINT) AS _row '
+            f'FROM "{table}_split" WHERE _row > {skip} AND trim(line) <> \'\' AND len(fields) = {width}'
+        ).fetchall()
+        bad = con.execute(
+            f'SELECT _row, line, len(fields) FROM "{table}_split" '
+            f"WHERE _row > {skip} AND trim(line) <> '' AND len(fields) <> {width} ORDER BY _row"
+        ).fetchall()
+    except duckdb.Error as error:
+        raise FileFormatError(tr("{path}: not readable as whitespace-separated text ({reason})").format(path=path, reason=engine_message(error))) from error
+    malformed = tuple(
+        (int(line), str(raw), reason(FIELD_COUNT, width=width, count=count)) for line, raw, count in bad
+    )
+    return _describe(con, path, table, names, malformed)
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [row[0] for row in con.execute(f'DESCRIBE "{table}"').fetchall()]
+
+
+def _describe(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    table: str,
+    names: tuple[str, ...],
+    malformed: tuple[tuple[int, str, str], ...],
+) -> RawTable:
+    (rows,) = con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0]
+    return RawTable(path=path, table=table, columns=names, rows=int(rows), malformed=malformed)

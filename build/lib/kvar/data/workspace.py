@@ -1,0 +1,176 @@
+"""The embedded workspace: one DuckDB database file holding the customer's tables.
+
+Tables: the canonical tables (``customers``, ``transactions``, ``subscriptions``, ``events``,
+``feedback``, ``payments``) created on their first load, each row carrying ``source_file`` and
+``source_row``; ``rejects`` (every rejected row with file, row, column, value, reason and its raw values
+as JSON); ``loads`` (one row per file loaded, with its SHA-256, so loading the same content twice changes
+nothing); ``kvar_meta`` (marks the file as a kvar workspace).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+
+import duckdb
+
+from kvar.data.contracts import CONTRACTS
+from kvar.data.loading import FileLoad, create_rejects_table, file_sha256, load_file
+from kvar.data.validation import LoadContext
+from kvar.errors import WorkspaceError
+from kvar.i18n import tr
+
+DEFAULT_PATH = Path("kvar.duckdb")
+_FORMAT_VERSION = "1"
+
+
+class Workspace:
+    """An open workspace file. Use :meth:`create` for a new one and :meth:`open` for an existing one."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, path: Path) -> None:
+        self.connection = connection
+        self.path = path
+
+    @classmethod
+    def create(cls, path: Path | str = DEFAULT_PATH) -> Workspace:
+        """Create (or reopen) a workspace file with its bookkeeping tables."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(path))
+        con.execute("SET TimeZone = 'UTC'").fetchall()
+        con.execute("CREATE TABLE IF NOT EXISTS kvar_meta (key VARCHAR PRIMARY KEY, value VARCHAR)").fetchall()
+        con.execute("INSERT OR IGNORE INTO kvar_meta VALUES ('format_version', ?)", [_FORMAT_VERSION]).fetchall()
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS loads (table_name VARCHAR, file VARCHAR, sha256 VARCHAR, "
+            "rows_read BIGINT, rows_loaded BIGINT, rows_rejected BIGINT, loaded_at TIMESTAMP)"
+        ).fetchall()
+        create_rejects_table(con)
+        return cls(con, path)
+
+    @classmethod
+    def open(cls, path: Path | str = DEFAULT_PATH) -> Workspace:
+        """Open an existing workspace; :class:`WorkspaceError` if it is missing or not kvar's."""
+        path = Path(path)
+        if not path.exists():
+            raise WorkspaceError(tr("{path}: no workspace here. Hint: run `kvar init {path}` first").format(path=path))
+        try:
+            con = duckdb.connect(str(path))
+        except duckdb.Error as error:
+            raise WorkspaceError(tr("{path}: not a DuckDB database ({error})").format(path=path, error=error)) from error
+        if not _has_table(con, "kvar_meta"):
+            con.close()
+            raise WorkspaceError(tr("{path}: a DuckDB file, but not a kvar workspace (no kvar_meta table)").format(path=path))
+        con.execute("SET TimeZone = 'UTC'").fetchall()
+        return cls(con, path)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def load(
+        self,
+        table: str,
+        path: Path | str,
+        mapping: Mapping[str, str] | None = None,
+        context: LoadContext | None = None,
+    ) -> FileLoad:
+        """Validate ``path`` as ``table`` and append its accepted rows; record rejects and the load.
+
+        A file whose content (SHA-256) was loaded into the same table before is skipped.
+        """
+        path = Path(path)
+        sha = file_sha256(path) if path.is_file() else ""
+        con = self.connection
+        previous = con.execute(
+            "SELECT loaded_at FROM loads WHERE table_name = ? AND sha256 = ?", [table, sha]
+        ).fetchall()
+        if previous:
+            return FileLoad(table, str(path), sha, 0, 0, 0, (), (), "", "", skipped=True)
+        base = context or LoadContext()
+        exists = _has_table(con, table)
+        stored = tuple(self.columns(table)) if exists else ()
+        has_customers = table != "customers" and _has_table(con, "customers") and self.count("customers") > 0
+        context = replace(
+            base,
+            existing_keys_table=f'"{table}"' if exists else None,
+            existing_columns=stored,
+            customers_table="customers" if has_customers else None,
+        )
+        result = load_file(con, table, path, mapping, context)
+        con.execute("BEGIN TRANSACTION").fetchall()
+        try:
+            self._append(table, result, exists)
+            con.execute(
+                f'INSERT INTO rejects SELECT *, now()::TIMESTAMP FROM "{result.rejects_table}"'
+            ).fetchall()
+            con.execute(
+                "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+                [table, str(path), result.sha256, result.rows_read, result.rows_loaded, result.rows_rejected],
+            ).fetchall()
+            con.execute("COMMIT").fetchall()
+        except duckdb.Error:
+            con.execute("ROLLBACK").fetchall()
+            raise
+        return result
+
+    def _append(self, table: str, result: FileLoad, exists: bool) -> None:
+        con = self.connection
+        source = (
+            f'SELECT * EXCLUDE (_row), {_quote(result.file)} AS source_file, _row AS source_row '
+            f'FROM "{result.accepted_table}"'
+        )
+        if not exists:
+            con.execute(f'CREATE TABLE "{table}" AS {source}').fetchall()
+            return
+        current = set(self.columns(table))
+        for name, kind in con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {source})").fetchall():
+            if name not in current:
+                con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {kind}').fetchall()
+        con.execute(f'INSERT INTO "{table}" BY NAME {source}').fetchall()
+
+    def columns(self, table: str) -> list[str]:
+        return [row[0] for row in self.connection.execute(f'DESCRIBE "{table}"').fetchall()]
+
+    def count(self, table: str) -> int:
+        (rows,) = self.connection.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0]
+        return int(rows)
+
+    def has(self, table: str) -> bool:
+        return _has_table(self.connection, table)
+
+    def table(self, name: str) -> duckdb.DuckDBPyRelation:
+        """A lazy relation over a workspace table, ready for the metrics."""
+        if not self.has(name):
+            loaded = ", ".join(self.tables()) or "none"
+            raise WorkspaceError(tr("{path}: no {name} table loaded yet (loaded: {loaded}). Hint: kvar load {name} FILE").format(path=self.path, name=name, loaded=loaded))
+        return self.connection.table(name)
+
+    def tables(self) -> dict[str, int]:
+        """Row counts of the canonical tables loaded so far."""
+        return {name: self.count(name) for name in CONTRACTS if self.has(name)}
+
+    def rejects(self, table: str | None = None) -> duckdb.DuckDBPyRelation:
+        relation = self.connection.table("rejects")
+        return relation.filter(f"table_name = {_quote(table)}") if table else relation
+
+    def loaded_at(self) -> dt.datetime | None:
+        (last,) = self.connection.execute("SELECT max(loaded_at) FROM loads").fetchall()[0]
+        return last
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    (found,) = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'", [name]
+    ).fetchall()[0]
+    return bool(found)
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

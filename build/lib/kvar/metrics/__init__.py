@@ -1,0 +1,1 @@
+"""Metrics: pure functions, frames in, frames out, written once with Narwhals for every engine."""

@@ -1,0 +1,164 @@
+"""When is a customer a customer? Activity spells for both business models.
+
+A *spell* is a maximal half-open interval ``[spell_start, spell_end)`` during which a customer is active.
+
+* Contractual (subscriptions): active while an MRR interval ``[started_at, ended_at)`` covers the time,
+  extended by an optional grace period after ``ended_at``; an open interval (``ended_at`` null) never ends.
+* Non-contractual (transactions): each purchase at ``t`` makes the customer active on ``[t, t + window)``
+  (the inactivity window, e.g. 90 days). What a purchase is (an order, not a refund) is
+  :mod:`kvar.metrics.orders`' rule.
+
+Overlapping or touching intervals of one customer merge into one spell. A customer's ``acquired_at`` is the
+start of their first spell.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import narwhals as nw
+from narwhals.typing import IntoFrame
+
+from kvar.errors import ParameterError
+from kvar.i18n import tr
+from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED
+from kvar.metrics.frames import Finish, as_lazy, require_columns
+from kvar.metrics.orders import purchases
+from kvar.metrics.periods import window_offset
+
+#: Stand-in for "no end yet" inside computations; never returned to the user.
+OPEN_END = dt.datetime(2200, 1, 1)
+
+
+@dataclass(frozen=True)
+class ActivitySource:
+    """The fact table that defines activity, its intervals, and which of its columns hold times."""
+
+    facts: nw.LazyFrame
+    finish: Finish
+    intervals: nw.LazyFrame
+    time_columns: tuple[str, ...]  # columns whose latest value is the last observed moment
+    first_seen_column: str  # the column a customer's first row is read from (segments)
+    equal_lengths: bool  # intervals of one fixed window (non-contractual)
+
+
+def activity_source(
+    transactions: IntoFrame | None, subscriptions: IntoFrame | None, *, inactivity: str, grace: str | None
+) -> ActivitySource:
+    """Exactly one of ``transactions`` (non-contractual) or ``subscriptions`` (contractual), as intervals."""
+    if (transactions is None) == (subscriptions is None):
+        raise ParameterError(tr("give exactly one of transactions (non-contractual) or subscriptions (contractual)"))
+    if transactions is not None:
+        facts, finish = as_lazy(transactions)
+        require_columns(facts, "transactions", ["customer_id", "occurred_at"])
+        return ActivitySource(facts, finish, intervals_from_transactions(purchases(facts), inactivity), ("occurred_at",), "occurred_at", True)
+    facts, finish = as_lazy(subscriptions)
+    require_columns(facts, "subscriptions", ["customer_id", "started_at", "ended_at"])
+    return ActivitySource(facts, finish, intervals_from_subscriptions(facts, grace), SUBSCRIPTION_OBSERVED, "started_at", False)
+
+
+def intervals_from_transactions(
+    transactions: nw.LazyFrame, inactivity: str, keep: tuple[str, ...] = ()
+) -> nw.LazyFrame:
+    """One interval ``[occurred_at, occurred_at + inactivity)`` per row (pass purchases, see
+    :func:`kvar.metrics.orders.purchases`)."""
+    offset = window_offset(inactivity)
+    return transactions.select(
+        "customer_id",
+        *keep,
+        start=nw.col("occurred_at"),
+        end=nw.col("occurred_at").dt.offset_by(offset),
+    )
+
+
+def intervals_from_subscriptions(
+    subscriptions: nw.LazyFrame, grace: str | None = None, keep: tuple[str, ...] = ()
+) -> nw.LazyFrame:
+    """One interval per subscription row; open rows end at :data:`OPEN_END`; ``grace`` extends each end."""
+    end = nw.col("ended_at")
+    if grace:
+        end = end.dt.offset_by(window_offset(grace))
+    return subscriptions.select(
+        "customer_id",
+        *keep,
+        start=nw.col("started_at"),
+        end=end.fill_null(nw.lit(OPEN_END)),
+    )
+
+
+def spells(
+    intervals: nw.LazyFrame, keys: tuple[str, ...] = ("customer_id",), *, equal_lengths: bool = False
+) -> nw.LazyFrame:
+    """Merge each customer's overlapping or touching intervals into spells.
+
+    ``equal_lengths``: interval ends never decrease as starts increase (an inactivity window of fixed
+    length), so the furthest end reached so far is the previous row's and one window pass is saved.
+
+    Input columns: ``keys``, ``start``, ``end``. Output: ``keys``, ``spell_start``, ``spell_end``,
+    ``acquired_at`` (the customer's first ``spell_start``).
+    """
+    part = list(keys)
+    # One row per customer and start: starts are then unique within a customer, so every window below has
+    # a total order and no result can depend on how an engine happened to order tied rows.
+    distinct = intervals.group_by(*part, "start").agg(nw.col("end").max())
+    if equal_lengths:
+        # Ends grow with starts: the furthest end reached so far is the previous row's.
+        reach = distinct.with_columns(previous_reach=nw.col("end").shift(1).over(*part, order_by="start"))
+    else:
+        reach = distinct.with_columns(
+            reach=nw.col("end").cum_max().over(*part, order_by="start")
+        ).with_columns(previous_reach=nw.col("reach").shift(1).over(*part, order_by="start"))
+    flagged = reach.with_columns(
+        opens=(nw.col("previous_reach").is_null() | (nw.col("start") > nw.col("previous_reach"))).cast(
+            nw.Int64
+        )
+    )
+    numbered = flagged.with_columns(spell=nw.col("opens").cum_sum().over(*part, order_by="start"))
+    merged = numbered.group_by(*part, "spell").agg(
+        spell_start=nw.col("start").min(), spell_end=nw.col("end").max()
+    )
+    return merged.select(
+        *part, "spell_start", "spell_end", acquired_at=nw.col("spell_start").min().over(*part)
+    )
+
+
+def first_attribute(frame: nw.LazyFrame, column: str, time_column: str) -> nw.LazyFrame:
+    """Each customer's value of ``column`` on their earliest row (smallest value on a tie).
+
+    This is how a segment is read off a fact table: a customer belongs to the channel, country or plan
+    they had when first seen.
+    """
+    earliest = frame.filter(nw.col(time_column) == nw.col(time_column).min().over("customer_id"))
+    return earliest.group_by("customer_id").agg(nw.col(column).min())
+
+
+def boundary_states(customer_spells: nw.LazyFrame, calendar: nw.LazyFrame) -> nw.LazyFrame:
+    """Per customer and period: active at the start, at the end, and acquired within the period.
+
+    ``calendar`` has ``period_start`` and ``period_end``. Only customers whose spells touch the period
+    appear. Columns: ``customer_id``, ``period_start``, ``at_start``, ``at_end``, ``acquired`` (Int64 0/1),
+    plus any extra columns of ``customer_spells`` that are constant per customer (segments).
+    """
+    extra = [
+        name
+        for name in customer_spells.collect_schema().names()
+        if name not in {"customer_id", "spell_start", "spell_end", "acquired_at"}
+    ]
+    joined = customer_spells.join(calendar, how="cross").filter(
+        nw.col("spell_start") < nw.col("period_end"), nw.col("spell_end") >= nw.col("period_start")
+    )
+    flags = joined.select(
+        "customer_id",
+        *extra,
+        "period_start",
+        at_start=(nw.col("spell_start") < nw.col("period_start")).cast(nw.Int64),
+        at_end=(nw.col("spell_end") >= nw.col("period_end")).cast(nw.Int64),
+        acquired=(
+            (nw.col("acquired_at") >= nw.col("period_start"))
+            & (nw.col("acquired_at") < nw.col("period_end"))
+        ).cast(nw.Int64),
+    )
+    return flags.group_by("customer_id", *extra, "period_start").agg(
+        nw.col("at_start").max(), nw.col("at_end").max(), nw.col("acquired").max()
+    )

@@ -1,0 +1,104 @@
+"""Cohort tables: how a signup cohort keeps buying (logo) and spending (revenue) over later periods.
+
+Definitions (docs/definitions.md, "Cohorts"). A customer's cohort is the period of their first purchase
+(an order that is not a refund, :mod:`kvar.metrics.orders`); customers who never purchased belong to no
+cohort. For each cohort and ``period_offset`` ``k >= 0`` (``k`` periods after the cohort's own period):
+
+* ``customers``: cohort members with at least one purchase in that period (refunds do not count);
+* ``revenue``: the net amount (refunds subtract) of the cohort's transactions in that period;
+* ``cohort_size``: customers of the cohort; ``percent`` = value / value at offset 0 * 100.
+
+Offsets run up to the last complete period; gaps are reported as 0 so the matrix is rectangular.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+import narwhals as nw
+from narwhals.typing import IntoFrame
+
+from kvar.errors import ParameterError
+from kvar.i18n import tr
+from kvar.metrics.calendar import calendar, observation
+from kvar.metrics.frames import as_lazy, require_columns
+from kvar.metrics.orders import orders
+from kvar.metrics.periods import period_start, with_period_index
+from kvar.metrics.retention import segment_of
+
+CohortValue = Literal["customers", "revenue"]
+
+
+def cohort_table(
+    transactions: IntoFrame,
+    *,
+    period: str = "month",
+    value: CohortValue = "customers",
+    by: str | None = None,
+    customers: IntoFrame | None = None,
+    as_of: dt.datetime | None = None,
+    cumulative: bool = False,
+) -> Any:
+    """Long-format cohort matrix: ``[by], cohort, period_offset, cohort_size, value, percent``.
+
+    ``value`` is ``customers`` (logo retention) or ``revenue``. With ``cumulative`` the revenue is summed
+    over offsets ``0..k`` (historical lifetime value per cohort is ``value / cohort_size``).
+    """
+    if value not in ("customers", "revenue"):
+        raise ParameterError(tr("value: expected customers or revenue, got {value!r}").format(value=value))
+    facts, finish = as_lazy(transactions)
+    require_columns(facts, "transactions", ["customer_id", "occurred_at"] + (["amount"] if value == "revenue" else []))
+    first, as_of = observation(facts, ["occurred_at"], as_of)
+    periods = calendar(facts, period, first, as_of)
+    keys: tuple[str, ...] = (by,) if by else ()
+    bounded = orders(facts).join(
+        periods.select(
+            first_period=nw.col("period_start").min(), after_last=nw.col("period_end").max()
+        ),
+        how="cross",
+    ).filter(nw.col("occurred_at") < nw.col("after_last"))
+    spend = [nw.col("amount").sum()] if value == "revenue" else []
+    buckets = (
+        bounded.with_columns(bucket=period_start("occurred_at", period), purchased=nw.col("is_purchase").cast(nw.Int64))
+        .group_by("customer_id", "bucket")
+        .agg(*spend, nw.col("purchased").max())
+    )
+    indexed = with_period_index(buckets, "bucket", period, "index")
+    purchased = indexed.filter(nw.col("purchased") == 1)
+    members = purchased.group_by("customer_id").agg(cohort_index=nw.col("index").min(), cohort=nw.col("bucket").min())
+    if by:
+        members = members.join(segment_of(facts, by, "occurred_at", customers), on="customer_id", how="left")
+    activity = (purchased if value == "customers" else indexed).join(members, on="customer_id").with_columns(
+        period_offset=nw.col("index") - nw.col("cohort_index")
+    )
+    measure = nw.len() if value == "customers" else nw.col("amount").sum()
+    cells = activity.group_by(*keys, "cohort", "period_offset").agg(measure.alias("value")).with_columns(nw.col("value").cast(nw.Float64))
+    sizes = members.group_by(*keys, "cohort").agg(cohort_size=nw.len()).with_columns(nw.col("cohort_size").cast(nw.Int64))
+    last_index = with_period_index(periods, "period_start", period, "index").select(last_index=nw.col("index").max())
+    offsets = periods.select(period_offset=nw.col("period_number").cast(nw.Int64))
+    grid = (
+        with_period_index(sizes, "cohort", period, "cohort_index")
+        .join(last_index, how="cross")
+        .join(offsets, how="cross")
+        .filter(nw.col("cohort_index") + nw.col("period_offset") <= nw.col("last_index"))
+    )
+    matrix = grid.join(cells, on=[*keys, "cohort", "period_offset"], how="left").with_columns(
+        value=nw.col("value").fill_null(0.0)
+    )
+    if cumulative:
+        matrix = matrix.with_columns(
+            value=nw.col("value").cum_sum().over(*keys, "cohort", order_by="period_offset")
+        )
+    base = nw.when(nw.col("period_offset") == 0).then(nw.col("value")).otherwise(0.0).sum().over(*keys, "cohort")
+    result = matrix.select(
+        *keys,
+        "cohort",
+        "period_offset",
+        "cohort_size",
+        "value",
+        percent=nw.when(base != 0).then(nw.col("value") * 100.0 / base),
+    ).sort(*keys, "cohort", "period_offset")
+    if value == "customers":
+        result = result.with_columns(nw.col("value").cast(nw.Int64))
+    return finish(result)

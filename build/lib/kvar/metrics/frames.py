@@ -1,0 +1,119 @@
+"""The edges between the user's data frames and kvar's Narwhals expressions.
+
+Metrics accept any frame Narwhals understands (DuckDB relation, PySpark, Polars, pandas, PyArrow) and
+return the same kind: lazy in, lazy out; eager in, eager out. Nothing here pulls raw rows into Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import narwhals as nw
+from narwhals.typing import IntoFrame
+
+from kvar.errors import MappingError
+from kvar.i18n import tr
+
+Finish = Callable[[nw.LazyFrame], Any]
+
+
+def as_lazy(native: IntoFrame | nw.LazyFrame | nw.DataFrame) -> tuple[nw.LazyFrame, Finish]:
+    """Wrap the user's frame as a Narwhals LazyFrame and return a function that hands a result back.
+
+    The returned ``finish`` turns a result LazyFrame into the user's kind of frame: a lazy native frame
+    (DuckDB relation, Spark DataFrame, Polars LazyFrame) stays lazy; an eager one is collected with the
+    same library.
+
+    Date columns (a notebook's ``try_parse_dates``, say) become timestamps at midnight UTC, so that every
+    time column is an instant, as in a workspace.
+    """
+    frame = native if isinstance(native, (nw.LazyFrame, nw.DataFrame)) else nw.from_native(native)
+    if isinstance(frame, nw.DataFrame):
+        backend = frame.implementation
+        return _instants(frame.lazy()), lambda result: _fresh_index(result.collect(backend=backend).to_native())
+    return _instants(frame), lambda result: result.to_native()
+
+
+def _instants(frame: nw.LazyFrame) -> nw.LazyFrame:
+    dates = [name for name, dtype in frame.collect_schema().items() if dtype == nw.Date]
+    return frame.with_columns(nw.col(name).cast(nw.Datetime("us")) for name in dates) if dates else frame
+
+
+def _fresh_index(native: Any) -> Any:
+    """pandas keeps the row labels of a sort; hand back 0..n-1 like every other library."""
+    return native.reset_index(drop=True) if hasattr(native, "reset_index") else native
+
+
+def require_columns(frame: nw.LazyFrame, table: str, columns: Sequence[str]) -> None:
+    """Raise :class:`MappingError` naming every required column ``frame`` lacks."""
+    present = set(frame.collect_schema().names())
+    missing = [name for name in columns if name not in present]
+    if missing:
+        raise MappingError(
+            tr("{table}: missing column(s) {missing}; found {found}. Hint: rename your columns with --map canonical=yours (e.g. --map customer_id=CustomerID).").format(table=table, missing=', '.join(missing), found=', '.join(sorted(present)))
+        )
+
+
+def frame_like(like: nw.LazyFrame, columns: Mapping[str, Sequence[Any]]) -> nw.LazyFrame:
+    """A small LazyFrame built from Python values, living in the same engine (and session) as ``like``.
+
+    Used for calendars of period boundaries, which must join the user's data inside its own engine.
+    Values may be ``int``, ``float``, ``str`` or naive ``datetime`` (UTC).
+    """
+    native = like.to_native()
+    impl = like.implementation
+    if impl.is_duckdb():
+        return nw.from_native(native.query("_kvar_like", _values_sql(columns)))
+    if impl.is_pyspark() or impl.is_pyspark_connect():
+        import pyarrow as pa
+
+        table = pa.table({name: list(values) for name, values in columns.items()})
+        return nw.from_native(native.sparkSession.createDataFrame(table))
+    eager_backend = nw.Implementation.POLARS if impl.is_polars() else impl
+    return nw.from_dict(dict(columns), backend=eager_backend).lazy()
+
+
+def _values_sql(columns: Mapping[str, Sequence[Any]]) -> str:
+    names = list(columns)
+    rows = list(zip(*(columns[name] for name in names), strict=True))
+    if not rows:
+        raise ValueError("frame_like needs at least one row")
+    body = ", ".join("(" + ", ".join(_sql_literal(value) for value in row) + ")" for row in rows)
+    return f"SELECT * FROM (VALUES {body}) AS t({', '.join(names)})"
+
+
+def _sql_literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, dt.datetime):
+        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+    if isinstance(value, int):
+        return f"CAST({value!r} AS BIGINT)"
+    if isinstance(value, float):
+        return f"CAST({value!r} AS DOUBLE)"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def rows_of(frame: nw.LazyFrame | Any) -> list[dict[str, Any]]:
+    """Collect a small result into a list of plain dicts (for JSON, reports and tests).
+
+    Timestamps come back as naive UTC ``datetime``; Spark's tz-aware UTC values are normalised.
+    """
+    lazy, _ = as_lazy(frame)
+    table = lazy.collect(backend="pyarrow").to_native()
+    table = table.drop([name for name in table.column_names if name.startswith("__index_level_")])
+    out = []
+    for row in table.to_pylist():
+        out.append(
+            {
+                key: value.astimezone(dt.UTC).replace(tzinfo=None)
+                if isinstance(value, dt.datetime) and value.tzinfo is not None
+                else value
+                for key, value in row.items()
+            }
+        )
+    return out

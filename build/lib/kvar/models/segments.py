@@ -1,0 +1,102 @@
+"""RFM scores, named segments, value tiers and a health score (docs/definitions.md, "Segments").
+
+Per customer, as of ``as_of`` (default: the end of the last day seen):
+
+* ``recency_days``: whole days from the last purchase to the last observed day (``as_of`` - 1 day); ``frequency``: purchases
+  (orders that are not refunds, :mod:`kvar.metrics.orders`); customers without a purchase are left out;
+  ``monetary``: net revenue (refunds subtracted).
+* Scores 1-5 by quintile of the customer's rank among all customers (ties share the lower rank, so the
+  same value always gets the same score): ``r_score`` (5 = most recent), ``f_score``, ``m_score``
+  (5 = most); ``fm_score`` = round-half-up of (f + m) / 2.
+* ``segment``: the first matching rule of :data:`SEGMENT_RULES` on (r, fm).
+* ``value_tier``: ``top`` for the top 20 % of customers by net revenue, ``middle`` for the next 30 %,
+  ``low`` for the rest.
+* ``health_score`` (0-100): a weighted mean of the r, f and m scores mapped from 1-5 onto 0-100;
+  default weights 0.4, 0.3, 0.3 (recency matters most for whether a customer stays).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import narwhals as nw
+from narwhals.typing import IntoFrame
+
+from kvar.errors import ParameterError
+from kvar.i18n import marked, tr
+from kvar.metrics.calendar import observation
+from kvar.metrics.frames import as_lazy, require_columns, rows_of
+from kvar.metrics.orders import orders
+from kvar.metrics.periods import with_epoch_days
+
+#: (segment, minimum r, maximum r, minimum fm, maximum fm), checked in order.
+SEGMENT_RULES: tuple[tuple[str, int, int, int, int], ...] = (
+    (marked("Champions"), 4, 5, 4, 5),
+    (marked("Loyal"), 3, 5, 3, 5),
+    (marked("Potential loyalists"), 4, 5, 2, 3),
+    (marked("New customers"), 4, 5, 1, 1),
+    (marked("Promising"), 3, 3, 1, 2),
+    (marked("Can't lose them"), 1, 1, 4, 5),
+    (marked("At risk"), 1, 2, 3, 5),
+    (marked("Hibernating"), 2, 2, 1, 2),
+    (marked("Lost"), 1, 1, 1, 2),
+)
+DEFAULT_HEALTH_WEIGHTS = {"r": 0.4, "f": 0.3, "m": 0.3}
+
+
+def _quintile(column: str, customers: int, descending: bool) -> nw.Expr:
+    rank = nw.col(column).rank("min", descending=descending).cast(nw.Int64)
+    return ((rank - 1) * 5 // customers + 1).cast(nw.Int64)
+
+
+def rfm_segments(
+    transactions: IntoFrame,
+    *,
+    as_of: dt.datetime | None = None,
+    health_weights: Mapping[str, float] = DEFAULT_HEALTH_WEIGHTS,
+) -> Any:
+    """One row per customer: RFM values, scores, ``segment``, ``value_tier`` and ``health_score``."""
+    if set(health_weights) != {"r", "f", "m"} or any(w < 0 for w in health_weights.values()) or sum(health_weights.values()) <= 0:
+        raise ParameterError(tr("health_weights: expected non-negative weights for r, f and m, not all zero"))
+    facts, finish = as_lazy(transactions)
+    require_columns(facts, "transactions", ["customer_id", "occurred_at", "amount"])
+    _, as_of = observation(facts, ["occurred_at"], as_of)
+    placed = orders(facts.filter(nw.col("occurred_at") < nw.lit(as_of)))
+    per_customer = placed.with_columns(purchase_count=nw.col("is_purchase").cast(nw.Int64)).group_by("customer_id").agg(
+        last_purchase=nw.when(nw.col("is_purchase")).then(nw.col("occurred_at")).max(),
+        frequency=nw.col("purchase_count").sum(),
+        monetary=nw.col("amount").sum(),
+    ).filter(~nw.col("last_purchase").is_null()).with_columns(nw.col("frequency").cast(nw.Int64))
+    (count,) = rows_of(per_customer.select(customers=nw.len()))
+    customers = int(count["customers"])
+    if customers == 0:
+        raise ParameterError(tr("no transactions before {as_of:%Y-%m-%d}").format(as_of=as_of))
+    dated = with_epoch_days(per_customer.with_columns(as_of=nw.lit(as_of)), "last_purchase", "last_day")
+    dated = with_epoch_days(dated, "as_of", "as_of_day")
+    scored = dated.with_columns(recency_days=(nw.col("as_of_day") - nw.col("last_day") - 1).cast(nw.Int64)).with_columns(
+        r_score=_quintile("recency_days", customers, descending=True),
+        f_score=_quintile("frequency", customers, descending=False),
+        m_score=_quintile("monetary", customers, descending=False),
+        value_rank=nw.col("monetary").rank("min", descending=True).cast(nw.Int64),
+    ).with_columns(fm_score=(nw.col("f_score") + nw.col("m_score") + 1) // 2)
+    r, fm = nw.col("r_score"), nw.col("fm_score")
+    segment = None
+    for name, r_low, r_high, fm_low, fm_high in SEGMENT_RULES:
+        condition = (r >= r_low) & (r <= r_high) & (fm >= fm_low) & (fm <= fm_high)
+        segment = nw.when(condition).then(nw.lit(name)) if segment is None else segment.when(condition).then(nw.lit(name))
+    total_weight = sum(health_weights.values())
+    health = sum(
+        (nw.col(f"{key}_score").cast(nw.Float64) - 1.0) * 25.0 * (weight / total_weight) for key, weight in health_weights.items()
+    )
+    tier = (
+        nw.when(nw.col("value_rank") <= max(1, round(0.2 * customers))).then(nw.lit("top"))
+        .when(nw.col("value_rank") <= max(1, round(0.5 * customers))).then(nw.lit("middle"))
+        .otherwise(nw.lit("low"))
+    )
+    result = scored.select(
+        "customer_id", "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score", "fm_score",
+        segment=segment.otherwise(nw.lit("Other")), value_tier=tier, health_score=health,
+    ).sort("customer_id")
+    return finish(result)
