@@ -216,6 +216,8 @@ def test_an_excel_export_gives_the_figures_of_its_dot_decimal_twin(data_dir, tmp
         nordic = run([*command, "--transactions", str(paths[export]), *maps])
         twin = run([*command, "--transactions", str(paths["twin"])])
         assert nordic["loads"][0]["rows_rejected"] == 0
+        assert "amount: decimal comma, thousands grouped by space" in nordic["loads"][0]["read_as"]
+        assert nordic["loads"][0]["encoding"] == ("Windows-1252" if "cp1252" in export else "UTF-8 with BOM")
         # approx: DuckDB's parallel sum of doubles may add in another order (last-digit differences)
         assert nordic["rows"] == [{key: pytest.approx(value, rel=1e-12) if isinstance(value, float) else value for key, value in row.items()}
                                   for row in twin["rows"]], command

@@ -74,7 +74,8 @@ class Sources:
 
     def rejects_summary(self) -> list[dict[str, object]]:
         return [
-            {"file": load.file, "table": load.table, "rows_read": load.rows_read, "rows_loaded": load.rows_loaded, "rows_rejected": load.rows_rejected}
+            {"file": load.file, "table": load.table, "rows_read": load.rows_read, "rows_loaded": load.rows_loaded, "rows_rejected": load.rows_rejected,
+             "encoding": load.encoding, "read_as": list(load.read_as)}
             for load in self.loads
         ]
 

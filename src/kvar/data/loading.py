@@ -49,7 +49,9 @@ class FileLoad:
         """One line for people, e.g. ``orders.csv -> transactions: 1,000 read, 998 loaded, 2 rejected``."""
         if self.skipped:
             return tr("{file} -> {table}: already loaded (same content), nothing changed").format(file=self.file, table=self.table)
-        decoded = f" ({self.encoding})" if self.encoding and self.encoding != "UTF-8" else ""
+        encoding = self.encoding.removesuffix(" with BOM")
+        shown = tr("{encoding} with BOM").format(encoding=encoding) if encoding != self.encoding else encoding
+        decoded = f" ({shown})" if self.encoding and self.encoding != "UTF-8" else ""
         read_as = "".join(f"; {note}" for note in self.read_as)
         counts = tr("{read} read, {loaded} loaded, {rejected} rejected").format(
             read=number(self.rows_read), loaded=number(self.rows_loaded), rejected=number(self.rows_rejected))
