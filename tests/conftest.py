@@ -16,6 +16,16 @@ DATA = Path(__file__).parent / "data"
 os.environ["KVAR_LOCALE"] = "en"  # the tests' texts are English whatever the machine's LANG; locale tests set their own
 
 
+@pytest.fixture(autouse=True)
+def environment_locale() -> Iterator[None]:
+    """Each test starts in the environment's locale (English here), whatever a CLI run before it chose."""
+    from kvar.i18n import set_locale
+
+    set_locale(None)
+    yield
+    set_locale(None)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return DATA

@@ -18,6 +18,7 @@ import typer
 from kvar.cli.errors import EXIT_ERROR, debug, handles_errors, print_error
 from kvar.cli.options import (
     AsOfOption,
+    BoundaryOption,
     ByOption,
     CsvOption,
     Frequency,
@@ -43,6 +44,7 @@ from kvar.data.workspace import DEFAULT_PATH, Workspace
 from kvar.errors import KvarError, ParameterError
 from kvar.i18n import lazy, lazy_tr, marked, set_locale, tr
 from kvar.i18n.formatting import number
+from kvar.metrics.activity import BOUNDARIES
 from kvar.metrics.frames import rows_of
 
 app = typer.Typer(
@@ -67,7 +69,7 @@ def command(name: str | None = None, **settings: Any) -> Callable[[Callable[...,
     and its help (the docstring) is translated when shown."""
 
     def register(function: Callable[..., None]) -> Callable[..., None]:
-        app.command(name, help=lazy(command_help, function), **settings)(handles_errors(speaks_locale(function)))
+        app.command(name, help=lazy(command_help, function), **settings)(speaks_locale(handles_errors(function)))
         return function
 
     return register
@@ -218,6 +220,7 @@ def retention(
     grace: Grace = None,
     customers: TableFile("customers", marked("attributes for --by")) = None,
     as_of: AsOfOption = None,
+    boundary: BoundaryOption = "before",
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
     *,
@@ -227,6 +230,7 @@ def retention(
     from kvar.metrics.retention import retention_table
 
     check_periods(period=period)
+    check_choice("--boundary", boundary, BOUNDARIES)
     check_window("--inactivity", inactivity)
     check_window("--grace", grace)
     kind = source_kind(transactions, subscriptions, sources)
@@ -235,10 +239,11 @@ def retention(
     as_of, notes = observation_notes(kind, facts, as_of)
     with stage(tr("computing retention")):
         result = retention_table(
-            **{kind: facts}, period=period, by=by, customers=people, inactivity=inactivity, grace=grace, as_of=as_of
+            **{kind: facts}, period=period, by=by, customers=people, inactivity=inactivity, grace=grace, as_of=as_of, boundary=boundary
         )
         rows = rows_of(result)
-    parameters = {"source": kind, "period": period, "by": by, "inactivity": inactivity if kind == "transactions" else None, "grace": grace, "as_of": as_of}
+    parameters = {"source": kind, "period": period, "by": by, "inactivity": inactivity if kind == "transactions" else None, "grace": grace, "as_of": as_of,
+                  "boundary": boundary}
     shown = (*((by,) if by else ()), "period_start", "retention_rate", "churn_rate", "customers_start", "new_customers", "churned", "customers_end")
     _emit("retention", parameters, rows, as_json, sources, notes, as_csv, shown)
 
@@ -302,6 +307,7 @@ def mrr(
     by: ByOption = None,
     customers: TableFile("customers", marked("attributes for --by")) = None,
     as_of: AsOfOption = None,
+    boundary: BoundaryOption = "before",
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
     *,
@@ -311,14 +317,15 @@ def mrr(
     from kvar.metrics.revenue import mrr_movements
 
     check_periods(period=period)
+    check_choice("--boundary", boundary, BOUNDARIES)
     subs = sources.table("subscriptions", subscriptions)
     people = customers_for(sources, customers, by)
     as_of, notes = observation_notes("subscriptions", subs, as_of)
     with stage(tr("computing MRR movements")):
-        rows = rows_of(mrr_movements(subs, period=period, by=by, customers=people, as_of=as_of))
+        rows = rows_of(mrr_movements(subs, period=period, by=by, customers=people, as_of=as_of, boundary=boundary))
     shown = (*((by,) if by else ()), "period_start", "mrr_end", "nrr", "grr", "new_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr",
              "reactivation_mrr", "arpa")
-    _emit("mrr", {"period": period, "by": by, "as_of": as_of}, rows, as_json, sources, notes, as_csv, shown)
+    _emit("mrr", {"period": period, "by": by, "as_of": as_of, "boundary": boundary}, rows, as_json, sources, notes, as_csv, shown)
 
 
 @command()

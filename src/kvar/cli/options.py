@@ -27,7 +27,7 @@ from kvar.data.text_files import codec_name
 from kvar.data.validation import LoadContext
 from kvar.data.workspace import Workspace
 from kvar.errors import FileFormatError, ParameterError
-from kvar.i18n import lazy, lazy_tr, set_locale, tr
+from kvar.i18n import check_locale, lazy, lazy_tr, tr, use_locale
 from kvar.metrics.periods import check_period, window_offset
 
 JsonOption = Annotated[bool, typer.Option("--json", help=lazy_tr("print one JSON object with a rows list on stdout"))]
@@ -37,6 +37,9 @@ ByOption = Annotated[Optional[str], typer.Option(metavar="COLUMN", help=lazy_tr(
 AsOfOption = Annotated[Optional[dt.datetime], typer.Option(metavar="TIME", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"],
                                                           help=lazy_tr("measure up to this instant, e.g. 2024-07-01 (default: the end of the last day seen)"))]
 
+BoundaryOption = Annotated[str, typer.Option(metavar="SIDE", help=lazy_tr(
+    "side of a period boundary on which a customer starting or ending exactly there counts: before (the state just "
+    "before the instant) or at (the state at the instant, as in Fighting Churn with Data)"))]
 Inactivity = Annotated[str, typer.Option(metavar="WINDOW", help=lazy_tr("non-contractual: a customer is active while the last purchase is this recent: 90d, 12w, 3m"))]
 Grace = Annotated[Optional[str], typer.Option(metavar="WINDOW", help=lazy_tr("contractual: grace period after a subscription ends, e.g. 14d"))]
 Frequency = Annotated[str, typer.Option(metavar="FREQ", help=lazy_tr("bucket transactions by D (day), W (week) or M (month)"))]
@@ -193,10 +196,9 @@ def speaks_locale(command: Callable[..., None]) -> Callable[..., None]:
 
     def wrapper(*args: Any, locale: str | None = None, **kwargs: Any) -> None:
         if locale:  # else the one `kvar --locale` or the environment set (see kvar.cli.app.main_options)
-            set_locale(locale)  # checked even under --json
-        if kwargs.get("as_json"):
-            set_locale("en")
-        command(*args, **kwargs)
+            check_locale(locale)  # checked even under --json
+        with use_locale("en" if kwargs.get("as_json") else locale):
+            command(*args, **kwargs)
 
     return extend_signature(command, wrapper, {"locale": (LocaleOption, None)})
 

@@ -10,12 +10,26 @@ A *spell* is a maximal half-open interval ``[spell_start, spell_end)`` during wh
 
 Overlapping or touching intervals of one customer merge into one spell. A customer's ``acquired_at`` is the
 start of their first spell.
+
+Whether a customer is active at a boundary instant ``d`` (a period's start or end) is one rule,
+:func:`active_at`, with the side of the instant as its parameter (docs/definitions.md, "State at a
+boundary"):
+
+* ``"before"`` (kvar's default): the state just before ``d``, ``start < d <= end``. A customer who starts
+  exactly at ``d`` is new in the period starting at ``d``; one who ends exactly at ``d`` is still counted
+  at ``d`` and churns in the period starting there.
+* ``"at"`` (Fighting Churn with Data, ch. 2 listings): the state at the instant ``d``, ``start <= d < end``.
+  A customer who starts exactly at ``d`` is already a start customer of the period starting at ``d``; one
+  who ends exactly at ``d`` is gone at ``d``.
+
+Which period an event at instant ``t`` falls in follows the same side (:func:`within_period`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Literal
 
 import narwhals as nw
 from narwhals.typing import IntoFrame
@@ -29,6 +43,32 @@ from kvar.metrics.periods import window_offset
 
 #: Stand-in for "no end yet" inside computations; never returned to the user.
 OPEN_END = dt.datetime(2200, 1, 1)
+
+Boundary = Literal["before", "at"]
+BOUNDARIES: tuple[Boundary, ...] = ("before", "at")
+
+
+def check_boundary(boundary: str) -> Boundary:
+    """``boundary`` if it is one of :data:`BOUNDARIES`; :class:`ParameterError` otherwise."""
+    if boundary not in BOUNDARIES:
+        raise ParameterError(tr("boundary: expected before or at, got {boundary!r}").format(boundary=boundary))
+    return boundary  # type: ignore[return-value]
+
+
+def active_at(start: nw.Expr, end: nw.Expr, instant: nw.Expr, boundary: Boundary = "before") -> nw.Expr:
+    """Whether the interval ``[start, end)`` (an open end as :data:`OPEN_END`) counts as active at ``instant``:
+    ``start < instant <= end`` on the ``"before"`` side, ``start <= instant < end`` on the ``"at"`` side."""
+    if check_boundary(boundary) == "before":
+        return (start < instant) & (end >= instant)
+    return (start <= instant) & (end > instant)
+
+
+def within_period(time: nw.Expr, period_start: nw.Expr, period_end: nw.Expr, boundary: Boundary = "before") -> nw.Expr:
+    """Whether an event at ``time`` falls in the period: ``[start, end)`` on the ``"before"`` side (an event at
+    exactly a boundary opens the next period), ``(start, end]`` on the ``"at"`` side."""
+    if check_boundary(boundary) == "before":
+        return (time >= period_start) & (time < period_end)
+    return (time > period_start) & (time <= period_end)
 
 
 @dataclass(frozen=True)
@@ -133,12 +173,14 @@ def first_attribute(frame: nw.LazyFrame, column: str, time_column: str) -> nw.La
     return earliest.group_by("customer_id").agg(nw.col(column).min())
 
 
-def boundary_states(customer_spells: nw.LazyFrame, calendar: nw.LazyFrame) -> nw.LazyFrame:
-    """Per customer and period: active at the start, at the end, and acquired within the period.
+def boundary_states(customer_spells: nw.LazyFrame, calendar: nw.LazyFrame, boundary: Boundary = "before") -> nw.LazyFrame:
+    """Per customer and period: active at the start, at the end (:func:`active_at` on ``boundary``'s side),
+    and acquired within the period (:func:`within_period`).
 
     ``calendar`` has ``period_start`` and ``period_end``. Only customers whose spells touch the period
-    appear. Columns: ``customer_id``, ``period_start``, ``at_start``, ``at_end``, ``acquired`` (Int64 0/1),
-    plus any extra columns of ``customer_spells`` that are constant per customer (segments).
+    (boundaries included) appear. Columns: ``customer_id``, ``period_start``, ``at_start``, ``at_end``,
+    ``acquired`` (Int64 0/1), plus any extra columns of ``customer_spells`` that are constant per customer
+    (segments).
     """
     extra = [
         name
@@ -146,18 +188,16 @@ def boundary_states(customer_spells: nw.LazyFrame, calendar: nw.LazyFrame) -> nw
         if name not in {"customer_id", "spell_start", "spell_end", "acquired_at"}
     ]
     joined = customer_spells.join(calendar, how="cross").filter(
-        nw.col("spell_start") < nw.col("period_end"), nw.col("spell_end") >= nw.col("period_start")
+        nw.col("spell_start") <= nw.col("period_end"), nw.col("spell_end") >= nw.col("period_start")
     )
+    start, end = nw.col("spell_start"), nw.col("spell_end")
     flags = joined.select(
         "customer_id",
         *extra,
         "period_start",
-        at_start=(nw.col("spell_start") < nw.col("period_start")).cast(nw.Int64),
-        at_end=(nw.col("spell_end") >= nw.col("period_end")).cast(nw.Int64),
-        acquired=(
-            (nw.col("acquired_at") >= nw.col("period_start"))
-            & (nw.col("acquired_at") < nw.col("period_end"))
-        ).cast(nw.Int64),
+        at_start=active_at(start, end, nw.col("period_start"), boundary).cast(nw.Int64),
+        at_end=active_at(start, end, nw.col("period_end"), boundary).cast(nw.Int64),
+        acquired=within_period(nw.col("acquired_at"), nw.col("period_start"), nw.col("period_end"), boundary).cast(nw.Int64),
     )
     return flags.group_by("customer_id", *extra, "period_start").agg(
         nw.col("at_start").max(), nw.col("at_end").max(), nw.col("acquired").max()

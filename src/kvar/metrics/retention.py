@@ -25,6 +25,7 @@ from kvar.errors import InputError, ParameterError
 from kvar.i18n import tr
 from kvar.metrics.activity import (
     ActivitySource,
+    Boundary,
     activity_source,
     boundary_states,
     first_attribute,
@@ -47,6 +48,7 @@ def retention_table(
     inactivity: str = "90d",
     grace: str | None = None,
     as_of: dt.datetime | None = None,
+    boundary: Boundary = "before",
 ) -> Any:
     """Customers at start, new, reactivated, churned, at end, retention and churn rate per period.
 
@@ -54,7 +56,8 @@ def retention_table(
     ``subscriptions`` (contractual: active while an MRR interval covers the time, plus ``grace``).
     ``by`` names a customer attribute (a column of the same table, read on the customer's first row, or of
     ``customers``) to split every count by. ``as_of`` defaults to the end of the last observed day; only
-    complete periods are reported.
+    complete periods are reported. ``boundary`` says on which side of a period's first instant a customer
+    who starts or ends exactly there is counted (:func:`kvar.metrics.activity.active_at`).
 
     Returns a frame of the input's kind with columns ``[by], period_start, period_end`` and
     :data:`COUNT_COLUMNS`, ``retention_rate``, ``churn_rate`` (percent), sorted by segment and period.
@@ -62,7 +65,7 @@ def retention_table(
     source = activity_source(transactions, subscriptions, inactivity=inactivity, grace=grace)
     first, as_of = observation(source.facts, source.time_columns, as_of)
     periods = calendar(source.facts, period, first, as_of)
-    return source.finish(retention_counts(source, periods, by=by, customers=customers))
+    return source.finish(retention_counts(source, periods, by=by, customers=customers, boundary=boundary))
 
 
 def window_retention(
@@ -96,10 +99,11 @@ def window_retention(
 
 
 def retention_counts(
-    source: ActivitySource, periods: nw.LazyFrame, *, by: str | None = None, customers: IntoFrame | None = None
+    source: ActivitySource, periods: nw.LazyFrame, *, by: str | None = None, customers: IntoFrame | None = None,
+    boundary: Boundary = "before",
 ) -> nw.LazyFrame:
     """The retention table of ``source`` over the periods of ``periods`` (``period_start``, ``period_end``)."""
-    states, segment_keys = customer_period_states(source, periods, by=by, customers=customers)
+    states, segment_keys = customer_period_states(source, periods, by=by, customers=customers, boundary=boundary)
     gained = (nw.col("at_end") == 1) & (nw.col("at_start") == 0)
     flags = {
         "customers_start": nw.col("at_start") == 1,
@@ -114,7 +118,7 @@ def retention_counts(
 
 
 def customer_period_states(
-    source: ActivitySource, periods: nw.LazyFrame, *, by: str | None, customers: IntoFrame | None
+    source: ActivitySource, periods: nw.LazyFrame, *, by: str | None, customers: IntoFrame | None, boundary: Boundary = "before"
 ) -> tuple[nw.LazyFrame, tuple[str, ...]]:
     """Per customer and period, the 0/1 flags ``at_start``, ``at_end``, ``acquired``.
 
@@ -127,7 +131,7 @@ def customer_period_states(
         segments = segment_of(source.facts, by, source.first_seen_column, customers)
         customer_spells = customer_spells.join(segments, on="customer_id", how="left")
         segment_keys = (by,)
-    states = boundary_states(customer_spells, periods).join(periods, on="period_start")
+    states = boundary_states(customer_spells, periods, boundary).join(periods, on="period_start")
     return states, segment_keys
 
 

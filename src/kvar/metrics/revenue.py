@@ -29,7 +29,7 @@ from typing import Any
 import narwhals as nw
 from narwhals.typing import IntoFrame
 
-from kvar.metrics.activity import OPEN_END
+from kvar.metrics.activity import OPEN_END, Boundary, active_at, within_period
 from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED, calendar, observation
 from kvar.metrics.frames import as_lazy, require_columns
 from kvar.metrics.retention import fill_calendar, segment_of
@@ -40,19 +40,21 @@ _COUNTS = ("paying_start", "paying_end", "new_paying", "expanded", "contracted",
 
 
 def customer_mrr_changes(
-    subscriptions: nw.LazyFrame, periods: nw.LazyFrame, segment: nw.LazyFrame | None = None
+    subscriptions: nw.LazyFrame, periods: nw.LazyFrame, segment: nw.LazyFrame | None = None, boundary: Boundary = "before"
 ) -> nw.LazyFrame:
-    """Per customer and period: ``m0`` (MRR at the start), ``m1`` (at the end) and ``first_paid_at``."""
+    """Per customer and period: ``m0`` (MRR at the start), ``m1`` (at the end), both read with
+    :func:`~kvar.metrics.activity.active_at` on ``boundary``'s side, and ``first_paid_at``."""
     paid = subscriptions.with_columns(
         first_paid_at=nw.when(nw.col("mrr") > 0).then(nw.col("started_at")).min().over("customer_id"),
         ended_at=nw.col("ended_at").fill_null(nw.lit(OPEN_END)),
     )
     touching = paid.join(periods, how="cross").filter(
-        nw.col("started_at") < nw.col("period_end"), nw.col("ended_at") >= nw.col("period_start")
+        nw.col("started_at") <= nw.col("period_end"), nw.col("ended_at") >= nw.col("period_start")
     )
     mrr = nw.col("mrr").cast(nw.Float64)
-    at_start = (nw.col("started_at") < nw.col("period_start")) & (nw.col("ended_at") >= nw.col("period_start"))
-    at_end = nw.col("ended_at") >= nw.col("period_end")
+    started, ended = nw.col("started_at"), nw.col("ended_at")
+    at_start = active_at(started, ended, nw.col("period_start"), boundary)
+    at_end = active_at(started, ended, nw.col("period_end"), boundary)
     changes = (
         touching.with_columns(
             m0=nw.when(at_start).then(mrr).otherwise(0.0), m1=nw.when(at_end).then(mrr).otherwise(0.0)
@@ -72,8 +74,12 @@ def mrr_movements(
     by: str | None = None,
     customers: IntoFrame | None = None,
     as_of: dt.datetime | None = None,
+    boundary: Boundary = "before",
 ) -> Any:
     """MRR at the start and end of each complete period, its movements and the revenue KPIs.
+
+    ``boundary``: on which side of a period's first instant an interval starting or ending exactly there
+    counts (:func:`kvar.metrics.activity.active_at`).
 
     Columns: ``[by], period_start, period_end, mrr_start, new_mrr, expansion_mrr, contraction_mrr,
     churned_mrr, reactivation_mrr, mrr_end, net_new_mrr, arr_end``, customer counts per movement
@@ -87,9 +93,9 @@ def mrr_movements(
     periods = calendar(subs, period, first, as_of)
     segment = segment_of(subs, by, "started_at", customers) if by else None
     keys = (by,) if by else ()
-    changes = customer_mrr_changes(subs, periods, segment)
+    changes = customer_mrr_changes(subs, periods, segment, boundary)
     m0, m1 = nw.col("m0"), nw.col("m1")
-    first_time = nw.col("first_paid_at") >= nw.col("period_start")
+    first_time = within_period(nw.col("first_paid_at"), nw.col("period_start"), nw.lit(OPEN_END), boundary)
     is_new = (m0 == 0) & (m1 > 0) & first_time
     is_back = (m0 == 0) & (m1 > 0) & ~first_time
     grew = (m0 > 0) & (m1 > m0)

@@ -28,7 +28,12 @@ from typing import Any
 
 import narwhals as nw
 
-from kvar.metrics.activity import OPEN_END, intervals_from_subscriptions, spells
+from kvar.metrics.activity import (
+    OPEN_END,
+    active_at,
+    intervals_from_subscriptions,
+    spells,
+)
 from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED, observation
 from kvar.metrics.frames import as_lazy, frame_like, require_columns
 from kvar.metrics.periods import boundaries, with_epoch_days
@@ -71,7 +76,7 @@ def churn_features(
     calendar = frame_like(subs, {"observed_at": dates, "labelled": [d + horizon <= as_of for d in dates]})
     customer_spells = spells(intervals_from_subscriptions(subs))
     observations = customer_spells.join(calendar, how="cross").filter(
-        nw.col("spell_start") < nw.col("observed_at"), nw.col("spell_end") >= nw.col("observed_at")
+        active_at(nw.col("spell_start"), nw.col("spell_end"), nw.col("observed_at"))
     ).with_columns(
         label=(nw.col("spell_end") <= nw.col("observed_at").dt.offset_by(f"{horizon_days}d")).cast(nw.Int64),
     )
@@ -94,7 +99,7 @@ def churn_features(
     for name, shift in (("mrr", None), ("mrr_before", "-90d")):
         point = nw.col("observed_at").dt.offset_by(shift) if shift else nw.col("observed_at")
         level = keyed.select("customer_id", "observed_at").join(mrr_at.select("customer_id", "started_at", "ended_at", "mrr", *(["plan"] if name == "mrr" and "plan" in subs.collect_schema().names() else [])), on="customer_id").filter(
-            nw.col("started_at") < point, nw.col("ended_at") >= point
+            active_at(nw.col("started_at"), nw.col("ended_at"), point)
         )
         aggregates = [nw.col("mrr").cast(nw.Float64).sum().alias(name)]
         if name == "mrr" and "plan" in subs.collect_schema().names():

@@ -15,7 +15,7 @@ from typing import Any
 
 import narwhals as nw
 
-from kvar.metrics.activity import OPEN_END
+from kvar.metrics.activity import OPEN_END, active_at
 from kvar.metrics.frames import as_lazy, rows_of
 
 
@@ -27,7 +27,7 @@ def expansion_potential(features: Any, subscriptions: Any, *, seat_share: float 
     seats: dict[str, float] = {}
     if "quantity" in subs.collect_schema().names():
         current = subs.filter(
-            nw.col("started_at") < nw.lit(observed_at), nw.col("ended_at").fill_null(nw.lit(OPEN_END)) >= nw.lit(observed_at)
+            active_at(nw.col("started_at"), nw.col("ended_at").fill_null(nw.lit(OPEN_END)), nw.lit(observed_at))
         ).group_by("customer_id").agg(nw.col("quantity").cast(nw.Float64).sum())
         seats = {row["customer_id"]: row["quantity"] for row in rows_of(current) if row["quantity"] is not None}
     plan_mrr = table.groupby("plan")["mrr"].median().sort_values()
