@@ -10,7 +10,13 @@ import narwhals as nw
 from kvar.errors import InputError
 from kvar.i18n import tr
 from kvar.metrics.frames import frame_like, rows_of
-from kvar.metrics.periods import add_period, boundaries, check_period, truncate
+from kvar.metrics.periods import (
+    add_period,
+    boundaries,
+    check_period,
+    period_start,
+    truncate,
+)
 
 
 def observed_range(frame: nw.LazyFrame, columns: Sequence[str]) -> tuple[dt.datetime, dt.datetime]:
@@ -68,3 +74,15 @@ def calendar(
         like,
         {"period_start": points[:-1], "period_end": points[1:], "period_number": list(range(len(points) - 1))},
     )
+
+
+def place_in_periods(frame: nw.LazyFrame, time_column: str, periods: nw.LazyFrame, period: str) -> nw.LazyFrame:
+    """Each row of ``frame`` with the calendar period ``[period_start, period_end)`` its ``time_column``
+    falls in; rows outside the calendar (or with no time) are left out.
+
+    The one way an event is placed in a period: the time is truncated to its period's start and matched on
+    it (an equi-join, linear in the rows), never a cross join of rows with periods.
+    """
+    kind = frame.collect_schema()[time_column]
+    calendar_days = periods.with_columns(nw.col("period_start").cast(kind))
+    return frame.with_columns(period_start=period_start(time_column, period)).join(calendar_days, on="period_start", how="inner")

@@ -16,7 +16,12 @@ import narwhals as nw
 from narwhals.typing import IntoFrame
 
 from kvar.metrics.activity import OPEN_END, intervals_from_subscriptions, spells
-from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED, calendar, observation
+from kvar.metrics.calendar import (
+    SUBSCRIPTION_OBSERVED,
+    calendar,
+    observation,
+    place_in_periods,
+)
 from kvar.metrics.frames import as_lazy, require_columns
 from kvar.metrics.periods import window_offset
 from kvar.metrics.retention import fill_calendar, sum_flags
@@ -59,9 +64,7 @@ def churn_causes(
         involuntary=~nw.col("last_failure").is_null()
         & (nw.col("last_success").is_null() | (nw.col("last_success") < nw.col("last_failure")))
     )
-    placed = judged.join(periods, how="cross").filter(
-        nw.col("spell_end") >= nw.col("period_start"), nw.col("spell_end") < nw.col("period_end")
-    )
+    placed = place_in_periods(judged, "spell_end", periods, period)
     counts = sum_flags(placed, ("period_start",), {"churned": nw.lit(True), "involuntary": nw.col("involuntary")})
     money = placed.with_columns(
         involuntary_mrr_lost=nw.when(nw.col("involuntary")).then(nw.col("mrr_lost")).otherwise(0.0)

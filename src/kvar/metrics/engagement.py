@@ -15,7 +15,7 @@ from typing import Any
 import narwhals as nw
 from narwhals.typing import IntoFrame
 
-from kvar.metrics.calendar import calendar, observation
+from kvar.metrics.calendar import calendar, observation, place_in_periods
 from kvar.metrics.frames import as_lazy, require_columns
 from kvar.metrics.periods import with_epoch_days
 from kvar.metrics.retention import fill_calendar
@@ -32,9 +32,8 @@ def stickiness(events: IntoFrame, *, period: str = "month", as_of: dt.datetime |
     )
     first, as_of = observation(facts, ["occurred_at"], as_of)
     periods = calendar(facts, period, first, as_of)
-    placed = facts.select(actor=actor, occurred_at="occurred_at", day=nw.col("occurred_at").dt.truncate("1d")).join(
-        periods, how="cross"
-    ).filter(nw.col("occurred_at") >= nw.col("period_start"), nw.col("occurred_at") < nw.col("period_end"))
+    placed = place_in_periods(facts.select(actor=actor, occurred_at="occurred_at", day=nw.col("occurred_at").dt.truncate("1d")),
+                              "occurred_at", periods, period)
     daily = placed.group_by("period_start", "day").agg(daily_active=nw.col("actor").n_unique())
     monthly = placed.group_by("period_start").agg(active=nw.col("actor").n_unique()).with_columns(nw.col("active").cast(nw.Int64))
     summed = daily.group_by("period_start").agg(daily_sum=nw.col("daily_active").sum()).with_columns(nw.col("daily_sum").cast(nw.Float64))

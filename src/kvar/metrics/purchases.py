@@ -14,7 +14,12 @@ from narwhals.typing import IntoFrame
 
 from kvar.errors import InputError, ParameterError
 from kvar.i18n import tr
-from kvar.metrics.calendar import calendar, observation, observed_range
+from kvar.metrics.calendar import (
+    calendar,
+    observation,
+    observed_range,
+    place_in_periods,
+)
 from kvar.metrics.frames import as_lazy, require_columns
 from kvar.metrics.orders import orders, purchases
 from kvar.metrics.periods import period_start, truncate, with_period_index
@@ -135,9 +140,7 @@ def purchase_activity(
     )
     if by:
         rows = rows.join(segment_of(facts, by, "occurred_at", customers), on="customer_id", how="left")
-    placed = rows.join(periods, how="cross").filter(
-        nw.col("occurred_at") >= nw.col("period_start"), nw.col("occurred_at") < nw.col("period_end")
-    )
+    placed = place_in_periods(rows, "occurred_at", periods, period)
     marked = placed.with_columns(
         is_purchase=nw.col("is_purchase").cast(nw.Int64),
         purchase_amount=nw.when(nw.col("is_purchase")).then(nw.col("amount")).otherwise(0.0),

@@ -15,7 +15,12 @@ import narwhals as nw
 from narwhals.typing import IntoFrame
 
 from kvar.metrics.activity import intervals_from_subscriptions, spells
-from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED, calendar, observation
+from kvar.metrics.calendar import (
+    SUBSCRIPTION_OBSERVED,
+    calendar,
+    observation,
+    place_in_periods,
+)
 from kvar.metrics.frames import as_lazy, require_columns
 from kvar.metrics.periods import window_offset
 from kvar.metrics.retention import fill_calendar, sum_flags
@@ -35,9 +40,7 @@ def renewal_rate(
     within = ended.join(customer_spells, on="customer_id").filter(
         nw.col("spell_start") < nw.col("ended_at"), nw.col("spell_end") >= nw.col("reach")
     )
-    placed = within.join(periods, how="cross").filter(
-        nw.col("ended_at") >= nw.col("period_start"), nw.col("ended_at") < nw.col("period_end")
-    )
+    placed = place_in_periods(within, "ended_at", periods, period)
     counts = sum_flags(
         placed, ("period_start",), {"ended": nw.lit(True), "renewed": nw.col("spell_end") > nw.col("reach")}
     )

@@ -18,7 +18,7 @@ from typing import Any
 import narwhals as nw
 from narwhals.typing import IntoFrame
 
-from kvar.metrics.calendar import calendar, observation
+from kvar.metrics.calendar import calendar, observation, place_in_periods
 from kvar.metrics.frames import as_lazy, require_columns
 from kvar.metrics.retention import fill_calendar, segment_of, sum_flags
 
@@ -44,9 +44,7 @@ def satisfaction_scores(
     answers = answers.with_columns(kind=nw.col("kind").cast(nw.String).str.to_lowercase())
     if by:
         answers = answers.join(segment_of(facts, by, "occurred_at", customers), on="customer_id", how="left")
-    placed = answers.join(periods, how="cross").filter(
-        nw.col("occurred_at") >= nw.col("period_start"), nw.col("occurred_at") < nw.col("period_end")
-    )
+    placed = place_in_periods(answers, "occurred_at", periods, period)
     score = nw.col("score").cast(nw.Float64)
     is_nps, is_csat = nw.col("kind") == "nps", nw.col("kind") == "csat"
     counts = sum_flags(
