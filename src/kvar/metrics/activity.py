@@ -112,18 +112,21 @@ def intervals_from_transactions(
     )
 
 
+def grace_end(ended_at: nw.Expr, grace: str | None) -> nw.Expr:
+    """The grace rule: a subscription interval ending at ``ended_at`` keeps its customer active until
+    ``ended_at + grace`` (e.g. ``14d``); an open end (null) stays open."""
+    return ended_at.dt.offset_by(window_offset(grace)) if grace else ended_at
+
+
 def intervals_from_subscriptions(
     subscriptions: nw.LazyFrame, grace: str | None = None, keep: tuple[str, ...] = ()
 ) -> nw.LazyFrame:
-    """One interval per subscription row; open rows end at :data:`OPEN_END`; ``grace`` extends each end."""
-    end = nw.col("ended_at")
-    if grace:
-        end = end.dt.offset_by(window_offset(grace))
+    """One interval per subscription row, ending at its :func:`grace_end`; open rows end at :data:`OPEN_END`."""
     return subscriptions.select(
         "customer_id",
         *keep,
         start=nw.col("started_at"),
-        end=end.fill_null(nw.lit(OPEN_END)),
+        end=grace_end(nw.col("ended_at"), grace).fill_null(nw.lit(OPEN_END)),
     )
 
 

@@ -15,7 +15,12 @@ from typing import Any
 import narwhals as nw
 from narwhals.typing import IntoFrame
 
-from kvar.metrics.activity import OPEN_END, intervals_from_subscriptions, spells
+from kvar.metrics.activity import (
+    OPEN_END,
+    grace_end,
+    intervals_from_subscriptions,
+    spells,
+)
 from kvar.metrics.calendar import (
     SUBSCRIPTION_OBSERVED,
     calendar,
@@ -45,8 +50,7 @@ def churn_causes(
     first, as_of = observation(subs, SUBSCRIPTION_OBSERVED, as_of)
     periods = calendar(subs, period, first, as_of)
     ended = spells(intervals_from_subscriptions(subs, grace)).filter(nw.col("spell_end") <= nw.lit(as_of))
-    reach = nw.col("ended_at").dt.offset_by(window_offset(grace)) if grace else nw.col("ended_at")
-    closing = subs.with_columns(reach=reach.fill_null(nw.lit(OPEN_END))).select("customer_id", "reach", "mrr")
+    closing = subs.with_columns(reach=grace_end(nw.col("ended_at"), grace).fill_null(nw.lit(OPEN_END))).select("customer_id", "reach", "mrr")
     churns = ended.join(closing, left_on=["customer_id", "spell_end"], right_on=["customer_id", "reach"], how="left")
     churns = churns.with_columns(nw.col("mrr").cast(nw.Float64)).group_by("customer_id", "spell_end").agg(mrr_lost=nw.col("mrr").sum())
     offset = window_offset(window)

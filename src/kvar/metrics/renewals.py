@@ -14,7 +14,7 @@ from typing import Any
 import narwhals as nw
 from narwhals.typing import IntoFrame
 
-from kvar.metrics.activity import intervals_from_subscriptions, spells
+from kvar.metrics.activity import grace_end, intervals_from_subscriptions, spells
 from kvar.metrics.calendar import (
     SUBSCRIPTION_OBSERVED,
     calendar,
@@ -22,7 +22,6 @@ from kvar.metrics.calendar import (
     place_in_periods,
 )
 from kvar.metrics.frames import as_lazy, require_columns
-from kvar.metrics.periods import window_offset
 from kvar.metrics.retention import fill_calendar, sum_flags
 
 
@@ -35,8 +34,7 @@ def renewal_rate(
     first, as_of = observation(subs, SUBSCRIPTION_OBSERVED, as_of)
     periods = calendar(subs, period, first, as_of)
     customer_spells = spells(intervals_from_subscriptions(subs, grace))
-    reach = nw.col("ended_at").dt.offset_by(window_offset(grace)) if grace else nw.col("ended_at")
-    ended = subs.filter(~nw.col("ended_at").is_null()).select("customer_id", "ended_at", reach=reach)
+    ended = subs.filter(~nw.col("ended_at").is_null()).select("customer_id", "ended_at", reach=grace_end(nw.col("ended_at"), grace))
     within = ended.join(customer_spells, on="customer_id").filter(
         nw.col("spell_start") < nw.col("ended_at"), nw.col("spell_end") >= nw.col("reach")
     )
