@@ -128,6 +128,7 @@ def test_sbg_command(data_dir) -> None:
     assert bad.exit_code == 2 and "no column 'nope'" in bad.output
 
 
+@pytest.mark.slow
 def test_demo_then_understanding_commands_on_its_workspace(tmp_path) -> None:
     result = runner.invoke(app, ["demo", "--dir", str(tmp_path / "demo"), "--customers", "600", "--seed", "3"])
     assert result.exit_code == 0, result.output

@@ -146,6 +146,7 @@ def test_day_first_local_times_are_stored_as_utc(con, tmp_path) -> None:
     assert times(con, result) == [dt.datetime(2024, 7, 31, 12, 30)]
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None)
 @given(values=st.lists(st.decimals(min_value=-10**9, max_value=10**9, places=2, allow_nan=False), min_size=2, max_size=8),
        locale=st.sampled_from(["sv_SE", "nb_NO", "da_DK", "fi_FI", "de_DE", "en_US"]))

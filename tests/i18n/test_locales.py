@@ -117,6 +117,7 @@ def _help(locale: str, *command: str) -> str:
     return run.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("locale", ["sv", "nb"])
 def test_help_is_translated_when_shown(locale) -> None:
     """Every command's summary and option help; Typer's own frame (Usage, Options, [default: …]) stays as it is."""

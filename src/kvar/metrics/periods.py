@@ -21,10 +21,23 @@ from kvar.errors import ParameterError
 from kvar.i18n import tr
 
 PERIODS = ("day", "week", "month", "quarter", "year")
+#: Time units of the CLV models' inputs (frequency buckets, recency, T) and the calendar period each buckets by.
+UNIT_PERIODS = {"D": "day", "W": "week", "M": "month"}
+#: A unit's length in days. D and W are exact, so durations convert between them; M is the 30-day month
+#: the CLV discounting steps by (calendar months vary, so no duration is converted into or out of M).
+DAYS_PER_UNIT = {"D": 1.0, "W": 7.0, "M": 30.0}
+FIXED_UNITS = ("D", "W")
 _TRUNCATE_EVERY = {"day": "1d", "month": "1mo", "quarter": "1q", "year": "1y"}
 _OFFSET_EVERY = {"day": "1d", "week": "7d", "month": "1mo", "quarter": "3mo", "year": "1y"}
 _WINDOW = re.compile(r"^\s*(\d+)\s*([dwmy]|mo)\s*$")
 _WINDOW_UNITS = {"d": "d", "w": "d", "m": "mo", "mo": "mo", "y": "y"}
+
+
+def check_unit(unit: str, name: str = "unit", allowed: tuple[str, ...] = tuple(UNIT_PERIODS)) -> str:
+    """Return ``unit`` if it is one of ``allowed`` (D, W, M by default), else raise :class:`ParameterError` naming ``name``."""
+    if unit not in allowed:
+        raise ParameterError(tr("{name}: expected one of {units}, got {unit!r}").format(name=name, units=", ".join(allowed), unit=unit))
+    return unit
 
 
 def check_period(period: str) -> str:

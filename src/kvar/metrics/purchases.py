@@ -22,12 +22,18 @@ from kvar.metrics.calendar import (
 )
 from kvar.metrics.frames import as_lazy, require_columns
 from kvar.metrics.orders import orders, purchases
-from kvar.metrics.periods import period_start, truncate, with_period_index
+from kvar.metrics.periods import (
+    DAYS_PER_UNIT,
+    FIXED_UNITS,
+    UNIT_PERIODS,
+    check_unit,
+    period_start,
+    truncate,
+    with_period_index,
+)
 from kvar.metrics.retention import fill_calendar, segment_of, sum_flags
 
 Frequency = Literal["D", "W", "M"]
-_FREQ_PERIOD = {"D": "day", "W": "week", "M": "month"}
-_DAYS_PER = {"D": 1, "W": 7}
 
 
 def customer_summary(
@@ -53,17 +59,14 @@ def customer_summary(
     ``monetary_value_holdout`` (mean bucket amount) and ``duration_holdout``. Customers first seen after
     the calibration end are left out, as in lifetimes.
     """
-    if freq not in _FREQ_PERIOD:
-        raise ParameterError(tr("freq: expected D, W or M, got {freq!r}").format(freq=freq))
-    unit = unit or freq
-    if unit not in _FREQ_PERIOD:
-        raise ParameterError(tr("unit: expected D, W or M, got {unit!r}").format(unit=unit))
-    if unit != freq and not (unit in _DAYS_PER and freq in _DAYS_PER):
+    check_unit(freq, "freq")
+    unit = check_unit(unit or freq)
+    if unit != freq and not (unit in FIXED_UNITS and freq in FIXED_UNITS):
         raise ParameterError(tr("unit {unit} cannot express durations counted in freq {freq}; use unit {freq}").format(unit=unit, freq=freq))
-    scale = _DAYS_PER.get(freq, 1) / _DAYS_PER.get(unit, 1)
+    scale = DAYS_PER_UNIT[freq] / DAYS_PER_UNIT[unit] if unit != freq else 1.0
     facts, finish = as_lazy(transactions)
     require_columns(facts, "transactions", ["customer_id", "occurred_at", "amount"])
-    period = _FREQ_PERIOD[freq]
+    period = UNIT_PERIODS[freq]
     holdout = calibration_end is not None
     last = None if holdout and observation_end else observed_range(facts, ["occurred_at"])[1]
     calibration = _as_datetime(calibration_end) if holdout else truncate(last, "day")

@@ -18,8 +18,7 @@ import numpy as np
 
 from kvar.errors import InputError, ParameterError
 from kvar.i18n import tr
-
-DAYS_PER_UNIT = {"D": 1.0, "W": 7.0, "M": 30.0}
+from kvar.metrics.periods import DAYS_PER_UNIT, check_unit
 
 
 def discounted_clv(
@@ -38,9 +37,7 @@ def discounted_clv(
         raise ParameterError(tr("horizon: expected at least 1 month, got {horizon}").format(horizon=horizon))
     if discount_rate < 0:
         raise ParameterError(tr("discount_rate: expected >= 0, got {discount_rate}").format(discount_rate=discount_rate))
-    if unit not in DAYS_PER_UNIT:
-        raise ParameterError(tr("unit: expected D, W or M, got {unit!r}").format(unit=unit))
-    month = 30.0 / DAYS_PER_UNIT[unit]
+    month = DAYS_PER_UNIT["M"] / DAYS_PER_UNIT[check_unit(unit)]
     value = np.zeros(len(frequency))
     previous = np.zeros(len(frequency))
     for i in range(1, horizon + 1):
@@ -71,8 +68,7 @@ def customer_value(
 
     if model not in ("bgnbd", "pareto", "gg"):
         raise ParameterError(tr("model: expected bgnbd, pareto or gg, got {model!r}").format(model=model))
-    if unit not in DAYS_PER_UNIT:
-        raise ParameterError(tr("unit: expected D, W or M, got {unit!r}").format(unit=unit))
+    check_unit(unit)
     frequency, recency, T, spent = (
         np.array([row[key] for row in summary], dtype=float) for key in ("frequency", "recency", "T", "monetary_value")
     )
@@ -90,7 +86,7 @@ def customer_value(
     if model != "gg":
         purchases = (BetaGeo() if model == "bgnbd" else ParetoNBD()).fit(frequency, recency, T)
         fitted[model] = purchases
-        month = 30.0 / DAYS_PER_UNIT[unit]
+        month = DAYS_PER_UNIT["M"] / DAYS_PER_UNIT[unit]
         predictions["probability_alive"] = purchases.probability_alive(frequency, recency, T)
         predictions["expected_purchases"] = purchases.conditional_expected_purchases(horizon * month, frequency, recency, T)
         if spend is not None:

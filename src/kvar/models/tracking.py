@@ -19,9 +19,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from kvar.metrics.frames import as_lazy, require_columns, rows_of
-from kvar.metrics.periods import with_epoch_days
-
-DAYS = {"D": 1, "W": 7}
+from kvar.metrics.periods import DAYS_PER_UNIT, FIXED_UNITS, check_unit, with_epoch_days
 
 
 def repeat_purchase_tracking(model: Any, transactions: Any, *, unit: str = "W", calibration_end: dt.date | None = None) -> list[dict[str, Any]]:
@@ -32,7 +30,7 @@ def repeat_purchase_tracking(model: Any, transactions: Any, *, unit: str = "W", 
     firsts = days.group_by("customer_id").agg(first_day=nw.col("day").min())
     origin = int(rows_of(firsts.select(nw.col("first_day").min()))[0]["first_day"])
     last = int(rows_of(days.select(nw.col("day").max()))[0]["day"])
-    width = DAYS[unit]
+    width = int(DAYS_PER_UNIT[check_unit(unit, allowed=FIXED_UNITS)])
     repeats = days.join(firsts, on="customer_id").filter(nw.col("day") > nw.col("first_day")).with_columns(
         period=(nw.col("day") - origin) // width
     ).group_by("period").agg(actual=nw.len().cast(nw.Int64))
