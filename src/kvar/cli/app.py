@@ -43,7 +43,7 @@ from kvar.data.reasons import shown_reason
 from kvar.data.workspace import DEFAULT_PATH, Workspace
 from kvar.errors import KvarError, ParameterError
 from kvar.i18n import lazy, lazy_tr, marked, set_locale, tr
-from kvar.i18n.formatting import number
+from kvar.i18n.formatting import date, number
 from kvar.metrics.activity import BOUNDARIES
 from kvar.metrics.frames import rows_of
 
@@ -124,12 +124,12 @@ def main(argv: list[str] | None = None) -> None:
 
 def _emit(
     command: str, parameters: dict[str, Any], rows: list[dict[str, Any]], as_json: bool, sources: Sources | None = None,
-    notes: list[str] | None = None, as_csv: bool = False, shown: tuple[str, ...] = (),
+    notes: list[str] | None = None, as_csv: bool = False, shown: tuple[str, ...] = (), title: str | None = None, **more: Any,
 ) -> None:
     extra: dict[str, Any] = {"loads": sources.rejects_summary()} if sources and sources.loads else {}
     if notes:
         extra["notes"] = notes
-    emit(command, parameters, rows, as_json, as_csv=as_csv, shown=shown, **extra)
+    emit(command, parameters, rows, as_json, as_csv=as_csv, shown=shown, title=title, **extra, **more)
 
 
 def observation_notes(kind: str, facts: Any, as_of: dt.datetime | None) -> tuple[dt.datetime | None, list[str]]:
@@ -326,6 +326,46 @@ def mrr(
     shown = (*((by,) if by else ()), "period_start", "mrr_end", "nrr", "grr", "new_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr",
              "reactivation_mrr", "arpa")
     _emit("mrr", {"period": period, "by": by, "as_of": as_of, "boundary": boundary}, rows, as_json, sources, notes, as_csv, shown)
+
+
+@command()
+@reads_data
+def reconcile(
+    subscriptions: TableFile("subscriptions") = None,
+    period: PeriodOption = "month",
+    definitions: Annotated[str, typer.Option(metavar="NAMES", help=lazy_tr(
+        "comma-separated churn definitions to compare: kvar, fightchurn, chartmogul, baremetrics, profitwell, stripe"))] = "kvar,fightchurn,chartmogul,baremetrics,profitwell,stripe",
+    grace: Grace = None,
+    as_of: AsOfOption = None,
+    as_json: JsonOption = False,
+    as_csv: CsvOption = False,
+    *,
+    sources: Sources,
+) -> None:
+    """Churn under each named definition side by side, and each difference broken into named causes."""
+    from kvar.metrics.definitions import CAUSES, churn_by_definition, definitions_named
+    from kvar.metrics.definitions import reconcile as reconciled
+
+    check_periods(period=period)
+    check_window("--grace", grace)
+    chosen = definitions_named(definitions)
+    subs = sources.table("subscriptions", subscriptions)
+    as_of, notes = observation_notes("subscriptions", subs, as_of)
+    with stage(tr("reconciling churn definitions")):
+        rows = churn_by_definition(subs, chosen, period=period, grace=grace, as_of=as_of)
+        differences = reconciled(subs, chosen, period=period, grace=grace, as_of=as_of)
+    parameters = {"period": period, "definitions": [definition.name for definition in chosen], "grace": grace, "as_of": as_of}
+    shown = ("period_start", "definition", "customers_start", "churned", "base", "churn_rate", "grr", "nrr")
+    _emit("reconcile", parameters, rows, as_json, sources, notes, as_csv, shown, title=tr("churn by definition"),
+          **({"differences": differences} if as_json else {}))
+    if as_json or as_csv:
+        return
+    last = max((difference["period_start"] for difference in differences), default=None)
+    for difference in (difference for difference in differences if difference["period_start"] == last):
+        causes = "; ".join(f"{cause['customers']} × {tr(CAUSES[cause['cause']])} ({', '.join(map(str, cause['examples']))})" for cause in difference["causes"])
+        stdout.print(tr("{period}: {first} -> {second}: churned {churned:+d}, base {base:+d}: {causes}").format(
+            period=date(difference["period_start"]), first=difference["from"], second=difference["to"],
+            churned=difference["churned_difference"], base=difference["base_difference"], causes=causes), highlight=False, markup=False)
 
 
 @command()

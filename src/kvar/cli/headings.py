@@ -116,6 +116,8 @@ HEADINGS: dict[str, str] = {
     "column_name": marked("column"),
     "reason": marked("reason"),
     "metric": marked("metric"),
+    "definition": marked("definition"),
+    "base": marked("base (denominator)"),
 }
 
 
