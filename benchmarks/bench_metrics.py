@@ -15,6 +15,7 @@ All three are checked to agree before timings are printed.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import resource
 import subprocess
@@ -40,15 +41,18 @@ def generate(rows: int, path: Path, seed: int = 1) -> None:
     customers = max(rows // 10, 1)
     ids = rng.integers(0, customers, rows)
     seconds = rng.integers(0, 730 * 86400, rows).astype("timedelta64[s]")
-    table = pa.table({
-        "customer_id": pa.array(np.char.add("C", ids.astype(str))),
-        "occurred_at": pa.array((START + seconds).astype("datetime64[us]")),
-        "amount": pa.array(np.round(rng.gamma(2.0, 20.0, rows), 2)),
-    })
+    table = pa.table(
+        {
+            "customer_id": pa.array(np.char.add("C", ids.astype(str))),
+            "occurred_at": pa.array((START + seconds).astype("datetime64[us]")),
+            "amount": pa.array(np.round(rng.gamma(2.0, 20.0, rows), 2)),
+        }
+    )
     pq.write_table(table, path, row_group_size=1_000_000)
 
 
 # --- the three implementations -------------------------------------------------------------------
+
 
 def load_duckdb(path: Path) -> Any:
     import duckdb
@@ -73,7 +77,10 @@ def run_kvar(metric: str, con: Any) -> Any:
 def answer_kvar(metric: str, table: Any) -> list:
     rows = table.to_pylist()
     if metric == "retention":
-        return [(r["period_start"], r["customers_start"], r["new_customers"], r["churned"], r["customers_end"]) for r in rows]
+        return [
+            (r["period_start"], r["customers_start"], r["new_customers"], r["churned"], r["customers_end"])
+            for r in rows
+        ]
     if metric == "cohorts":
         return [(r["cohort"], r["period_offset"], r["value"]) for r in rows if r["value"]]
     return [len(rows), sum(r["frequency"] for r in rows), round(sum(r["T"] for r in rows), 3)]
@@ -155,12 +162,21 @@ def run_pandas(metric: str, tx: Any) -> list:
     iv["spell"] = (reach.isna() | (iv["occurred_at"] > reach)).astype(int).groupby(iv["customer_id"]).cumsum()
     spells = iv.groupby(["customer_id", "spell"]).agg(ss=("occurred_at", "min"), se=("end", "max")).reset_index()
     out = []
-    for low, high in zip(months[:-1], months[1:]):
+    for low, high in itertools.pairwise(months):
         touching = spells[(spells["ss"] < high) & (spells["se"] >= low)]
-        flags = pd.DataFrame({"customer_id": touching["customer_id"], "a0": touching["ss"] < low, "a1": touching["se"] >= high})
+        flags = pd.DataFrame(
+            {"customer_id": touching["customer_id"], "a0": touching["ss"] < low, "a1": touching["se"] >= high}
+        )
         per = flags.groupby("customer_id")[["a0", "a1"]].max()
-        out.append((low.to_pydatetime(), int(per["a0"].sum()), int((per["a1"] & ~per["a0"]).sum()),
-                    int((per["a0"] & ~per["a1"]).sum()), int(per["a1"].sum())))
+        out.append(
+            (
+                low.to_pydatetime(),
+                int(per["a0"].sum()),
+                int((per["a1"] & ~per["a0"]).sum()),
+                int((per["a0"] & ~per["a1"]).sum()),
+                int(per["a1"].sum()),
+            )
+        )
     return out
 
 
@@ -184,7 +200,10 @@ def child(implementation: str, metric: str, path: Path) -> None:
 
 def measure(implementation: str, metric: str, path: Path) -> dict:
     output = subprocess.run(
-        [sys.executable, __file__, "--child", implementation, metric, str(path)], capture_output=True, text=True, check=True
+        [sys.executable, __file__, "--child", implementation, metric, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(output.stdout.strip().splitlines()[-1])
 
@@ -215,9 +234,14 @@ def main() -> None:
                 print(f"  !! {metric} results differ between {', '.join(answers)}", file=sys.stderr)
             for implementation, result in results.items():
                 ratio = result["seconds"] / results["sql"]["seconds"]
-                speedup = results["pandas"]["seconds"] / results["kvar"]["seconds"] if "pandas" in results else float("nan")
-                print(f"{rows:>12,} {metric:<10} {implementation:<7} {result['seconds']:>9.2f} {result['peak_mb']:>9.0f} {ratio:>7.2f}x "
-                      f"{speedup if implementation == 'kvar' else float('nan'):>11.1f}x", flush=True)
+                speedup = (
+                    results["pandas"]["seconds"] / results["kvar"]["seconds"] if "pandas" in results else float("nan")
+                )
+                print(
+                    f"{rows:>12,} {metric:<10} {implementation:<7} {result['seconds']:>9.2f} {result['peak_mb']:>9.0f} {ratio:>7.2f}x "
+                    f"{speedup if implementation == 'kvar' else float('nan'):>11.1f}x",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

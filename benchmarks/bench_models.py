@@ -70,9 +70,13 @@ def main() -> None:
     T = np.round(rng.uniform(30, 78, args.customers) * 7) / 7  # whole days, in weeks
     simulated = simulate_bgnbd(args.customers, 0.243, 4.414, 0.793, 2.426, T, seed=8)
     simulated["recency"] = np.round(simulated["recency"] * 7) / 7
-    seconds, model = timed(lambda: BetaGeo().fit(simulated["frequency"], simulated["recency"], simulated["T"]), repeats=1)
+    seconds, model = timed(
+        lambda: BetaGeo().fit(simulated["frequency"], simulated["recency"], simulated["T"]), repeats=1
+    )
     params = ", ".join(f"{k}={v:.4f}" for k, v in model.params_.items())
-    print(f"BG/NBD on {args.customers:,} simulated customers (truth r=0.243 alpha=4.414 a=0.793 b=2.426): {seconds:.2f} s  {params}")
+    print(
+        f"BG/NBD on {args.customers:,} simulated customers (truth r=0.243 alpha=4.414 a=0.793 b=2.426): {seconds:.2f} s  {params}"
+    )
 
     from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -81,7 +85,9 @@ def main() -> None:
     labels = rng.random(args.risk_rows) < 1 / (1 + np.exp(-logit))
     started = time.perf_counter()
     HistGradientBoostingClassifier(max_iter=200, learning_rate=0.08, random_state=0).fit(features, labels)
-    print(f"churn booster (HistGradientBoosting, 200 trees) on {args.risk_rows:,} rows x {args.risk_features} features: {time.perf_counter() - started:.1f} s")
+    print(
+        f"churn booster (HistGradientBoosting, 200 trees) on {args.risk_rows:,} rows x {args.risk_features} features: {time.perf_counter() - started:.1f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -46,14 +46,21 @@ def generate(rows: int, folder: Path, seed: int = 1) -> None:
     cents = np.round(rng.gamma(2.0, 2000.0, rows) * 100).astype(np.int64) * np.where(rng.random(rows) < 0.02, -1, 1)
     ids = pa.array(np.char.add("K", customers.astype(str)))
     stamps = pa.array(days.astype("datetime64[s]"))
-    plain = pa.table({"customer_id": ids, "occurred_at": pc.strftime(stamps, "%Y-%m-%d"),
-                      "amount": pa.array(np.char.mod("%.2f", cents / 100))})
+    plain = pa.table(
+        {
+            "customer_id": ids,
+            "occurred_at": pc.strftime(stamps, "%Y-%m-%d"),
+            "amount": pa.array(np.char.mod("%.2f", cents / 100)),
+        }
+    )
     pcsv.write_csv(plain, folder / "plain.csv", pcsv.WriteOptions(quoting_style="none"))
     whole, fraction = np.abs(cents) // 100, np.abs(cents) % 100
     pad = lambda values, width: pc.utf8_lpad(pa.array(values.astype(str)), width, "0")  # noqa: E731
-    grouped = pc.if_else(pa.array(whole >= 1000),
-                         pc.binary_join_element_wise(pa.array((whole // 1000).astype(str)), pad(whole % 1000, 3), "\u00a0"),
-                         pa.array(whole.astype(str)))
+    grouped = pc.if_else(
+        pa.array(whole >= 1000),
+        pc.binary_join_element_wise(pa.array((whole // 1000).astype(str)), pad(whole % 1000, 3), "\u00a0"),
+        pa.array(whole.astype(str)),
+    )
     signed = pc.if_else(pa.array(cents < 0), pc.binary_join_element_wise("\u2212", grouped, ""), grouped)
     amount = pc.binary_join_element_wise(signed, pad(fraction, 2), ",")
     nordic = pa.table({"kundenr": ids, "dato": pc.strftime(stamps, "%d.%m.%Y"), "beløp": amount})
@@ -74,7 +81,12 @@ def run(name: str, folder: Path) -> dict[str, float]:
         if name == "kvar plain":
             result = load_file(con, "transactions", folder / "plain.csv")
         else:
-            result = load_file(con, "transactions", folder / "nordic.csv", {"customer_id": "kundenr", "occurred_at": "dato", "amount": "beløp"})
+            result = load_file(
+                con,
+                "transactions",
+                folder / "nordic.csv",
+                {"customer_id": "kundenr", "occurred_at": "dato", "amount": "beløp"},
+            )
         rows, total = con.execute(f'SELECT count(*), sum(amount) FROM "{result.accepted_table}"').fetchone()
     elif name == "duckdb nordic":
         import duckdb
@@ -87,9 +99,17 @@ def run(name: str, folder: Path) -> dict[str, float]:
     else:
         import pandas as pd
 
-        frame = pd.read_csv(folder / "nordic.csv", sep=";", decimal=",", thousands="\u00a0", encoding="utf-8-sig",
-                            dtype={"kundenr": str, "dato": str, "beløp": str})
-        frame["beløp"] = pd.to_numeric(frame["beløp"].str.replace("\u00a0", "").str.replace("\u2212", "-").str.replace(",", "."))
+        frame = pd.read_csv(
+            folder / "nordic.csv",
+            sep=";",
+            decimal=",",
+            thousands="\u00a0",
+            encoding="utf-8-sig",
+            dtype={"kundenr": str, "dato": str, "beløp": str},
+        )
+        frame["beløp"] = pd.to_numeric(
+            frame["beløp"].str.replace("\u00a0", "").str.replace("\u2212", "-").str.replace(",", ".")
+        )
         frame["dato"] = pd.to_datetime(frame["dato"], format="%d.%m.%Y")
         rows, total = len(frame), float(frame["beløp"].sum())
     seconds = time.perf_counter() - started
@@ -112,14 +132,22 @@ def main() -> None:
         folder.mkdir(exist_ok=True)
         if not (folder / "nordic.csv").exists():
             generate(rows, folder)
-        results = {name: json.loads(subprocess.run([sys.executable, __file__, "--child", name, str(folder)], check=True,
-                                                   capture_output=True, text=True).stdout) for name in RUNS}
+        results = {
+            name: json.loads(
+                subprocess.run(
+                    [sys.executable, __file__, "--child", name, str(folder)], check=True, capture_output=True, text=True
+                ).stdout
+            )
+            for name in RUNS
+        }
         checks = {(result["rows"], round(result["total"], -2)) for result in results.values()}
         if len(checks) != 1:
             raise SystemExit(f"the runs disagree at {rows:,} rows: {results}")
         base = results["kvar plain"]["seconds"]
         for name, result in results.items():
-            lines.append(f"| {rows:,} | {name} | {result['seconds']:.2f} | {result['peak_mb']:.0f} | {result['seconds'] / base:.2f}x |")
+            lines.append(
+                f"| {rows:,} | {name} | {result['seconds']:.2f} | {result['peak_mb']:.0f} | {result['seconds'] / base:.2f}x |"
+            )
             print(lines[-1], flush=True)
     (OUT / "nordic_loading.md").write_text("\n".join(lines) + "\n")
     print(f"written: {OUT / 'nordic_loading.md'}")

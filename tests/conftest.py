@@ -68,6 +68,7 @@ Maker = Callable[[pa.Table], Any]
 @pytest.fixture()
 def duckdb_frame(con: duckdb.DuckDBPyConnection) -> Maker:
     """Turn an Arrow table into a DuckDB relation on the test's connection."""
+
     def make(table: pa.Table) -> Any:
         return con.from_arrow(table)
 

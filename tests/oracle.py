@@ -7,6 +7,7 @@ code with kvar, so that agreement on random data means the engine code implement
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -24,15 +25,19 @@ def month_boundaries(first: dt.datetime, as_of: dt.datetime) -> list[dt.datetime
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
 
 
-def retention_rows(intervals: dict[str, list[tuple[dt.datetime, dt.datetime | None]]], points: list[dt.datetime]) -> list[dict]:
+def retention_rows(
+    intervals: dict[str, list[tuple[dt.datetime, dt.datetime | None]]], points: list[dt.datetime]
+) -> list[dict]:
     """Counts per period from each customer's activity intervals [start, end) (None = open)."""
 
     def active(customer: str, boundary: dt.datetime) -> bool:
         return any(start < boundary <= (end or FAR) for start, end in intervals[customer])
 
     rows = []
-    for low, high in zip(points, points[1:]):
-        row = dict(period_start=low, customers_start=0, customers_end=0, new_customers=0, reactivated=0, churned=0, acquired=0)
+    for low, high in itertools.pairwise(points):
+        row = dict(
+            period_start=low, customers_start=0, customers_end=0, new_customers=0, reactivated=0, churned=0, acquired=0
+        )
         for customer, spans in intervals.items():
             first = min(start for start, _ in spans)
             at_start, at_end = active(customer, low), active(customer, high)
@@ -54,19 +59,32 @@ def purchase_intervals(purchases: Iterable[tuple[str, dt.datetime]], window: dt.
     return out
 
 
-def mrr_rows(subscriptions: list[tuple[str, dt.datetime, dt.datetime | None, float]], points: list[dt.datetime]) -> list[dict]:
+def mrr_rows(
+    subscriptions: list[tuple[str, dt.datetime, dt.datetime | None, float]], points: list[dt.datetime]
+) -> list[dict]:
     """MRR and its movements per period, customer by customer."""
     customers = {row[0] for row in subscriptions}
 
     def mrr(customer: str, boundary: dt.datetime) -> float:
-        return sum(amount for who, start, end, amount in subscriptions if who == customer and start < boundary <= (end or FAR))
+        return sum(
+            amount for who, start, end, amount in subscriptions if who == customer and start < boundary <= (end or FAR)
+        )
 
     def first_paid(customer: str) -> dt.datetime:
         return min(start for who, start, _, amount in subscriptions if who == customer and amount > 0)
 
     rows = []
-    for low, high in zip(points, points[1:]):
-        row = dict(period_start=low, mrr_start=0.0, mrr_end=0.0, new_mrr=0.0, expansion_mrr=0.0, contraction_mrr=0.0, churned_mrr=0.0, reactivation_mrr=0.0)
+    for low, high in itertools.pairwise(points):
+        row = dict(
+            period_start=low,
+            mrr_start=0.0,
+            mrr_end=0.0,
+            new_mrr=0.0,
+            expansion_mrr=0.0,
+            contraction_mrr=0.0,
+            churned_mrr=0.0,
+            reactivation_mrr=0.0,
+        )
         for customer in customers:
             m0, m1 = mrr(customer, low), mrr(customer, high)
             row["mrr_start"] += m0

@@ -24,27 +24,45 @@ from kvar.models.segments import rfm_segments
 from kvar.models.survival import customer_lifetimes
 
 METRICS: dict[str, Any] = {
-    "retention_transactions": lambda t: kvar.retention_table(t["transactions"], period="month", inactivity="45d", by="channel", customers=t["customers"]),
-    "retention_subscriptions": lambda t: kvar.retention_table(subscriptions=t["subscriptions"], period="quarter", grace="7d", by="plan"),
+    "retention_transactions": lambda t: kvar.retention_table(
+        t["transactions"], period="month", inactivity="45d", by="channel", customers=t["customers"]
+    ),
+    "retention_subscriptions": lambda t: kvar.retention_table(
+        subscriptions=t["subscriptions"], period="quarter", grace="7d", by="plan"
+    ),
     "retention_weekly": lambda t: kvar.retention_table(t["transactions"], period="week", inactivity="30d"),
     "mrr": lambda t: kvar.mrr_movements(t["subscriptions"], period="month"),
-    "mrr_by_country": lambda t: kvar.mrr_movements(t["subscriptions"], period="quarter", by="country", customers=t["customers"]),
-    "cohorts_customers": lambda t: kvar.cohort_table(t["transactions"], period="month", by="channel", customers=t["customers"]),
-    "cohorts_revenue": lambda t: kvar.cohort_table(t["transactions"], period="quarter", value="revenue", cumulative=True),
-    "summary": lambda t: kvar.customer_summary(t["transactions"], freq="D", unit="W", calibration_end=dt.date(2025, 12, 31)),
+    "mrr_by_country": lambda t: kvar.mrr_movements(
+        t["subscriptions"], period="quarter", by="country", customers=t["customers"]
+    ),
+    "cohorts_customers": lambda t: kvar.cohort_table(
+        t["transactions"], period="month", by="channel", customers=t["customers"]
+    ),
+    "cohorts_revenue": lambda t: kvar.cohort_table(
+        t["transactions"], period="quarter", value="revenue", cumulative=True
+    ),
+    "summary": lambda t: kvar.customer_summary(
+        t["transactions"], freq="D", unit="W", calibration_end=dt.date(2025, 12, 31)
+    ),
     "summary_weekly": lambda t: kvar.customer_summary(t["transactions"], freq="W"),
     "purchase_activity": lambda t: kvar.purchase_activity(t["transactions"], period="month"),
-    "repeat_purchase_rate": lambda t: kvar.repeat_purchase_rate(t["transactions"], by="channel", customers=t["customers"]),
+    "repeat_purchase_rate": lambda t: kvar.repeat_purchase_rate(
+        t["transactions"], by="channel", customers=t["customers"]
+    ),
     "pareto": lambda t: kvar.pareto_concentration(t["transactions"]),
     "historical_ltv": lambda t: kvar.historical_ltv(t["transactions"], period="quarter"),
     "unit_economics": lambda t: kvar.unit_economics(t["subscriptions"], gross_margin=0.8),
     "renewal_rate": lambda t: kvar.renewal_rate(t["subscriptions"]),
     "stickiness": lambda t: kvar.stickiness(t["events"]),
-    "satisfaction": lambda t: kvar.satisfaction_scores(t["feedback"], period="quarter", by="plan", customers=t["customers"]),
+    "satisfaction": lambda t: kvar.satisfaction_scores(
+        t["feedback"], period="quarter", by="plan", customers=t["customers"]
+    ),
     "churn_causes": lambda t: churn_causes(t["subscriptions"], t["payments"], period="quarter"),
     "rfm_segments": lambda t: rfm_segments(t["transactions"]),
     "lifetimes": lambda t: customer_lifetimes(subscriptions=t["subscriptions"], by="channel", customers=t["customers"]),
-    "cdnow_summary": lambda t: kvar.customer_summary(t["cdnow"], freq="D", unit="W", calibration_end=dt.date(1997, 9, 30)),
+    "cdnow_summary": lambda t: kvar.customer_summary(
+        t["cdnow"], freq="D", unit="W", calibration_end=dt.date(1997, 9, 30)
+    ),
     "cdnow_retention": lambda t: kvar.retention_table(t["cdnow"], period="quarter", inactivity="90d"),
 }
 

@@ -23,7 +23,17 @@ def run_json(*args: str) -> dict:
 
 
 def test_summary_reproduces_cdnow_published_table(data_dir) -> None:
-    document = run_json("summary", "--transactions", str(data_dir / "CDNOW_sample.txt"), "--freq", "D", "--unit", "W", "--calibration-end", "1997-09-30")
+    document = run_json(
+        "summary",
+        "--transactions",
+        str(data_dir / "CDNOW_sample.txt"),
+        "--freq",
+        "D",
+        "--unit",
+        "W",
+        "--calibration-end",
+        "1997-09-30",
+    )
     assert document["command"] == "summary"
     rows = {int(row["customer_id"]): row for row in document["rows"]}
     with (data_dir / "cdnow_customers_summary_with_transactions.csv").open() as handle:
@@ -36,27 +46,76 @@ def test_summary_reproduces_cdnow_published_table(data_dir) -> None:
 
 
 def test_retention_cohorts_and_mrr_json(data_dir, tmp_path) -> None:
-    retention = run_json("retention", "--transactions", str(data_dir / "CDNOW_master.txt"), "--period", "month", "--inactivity", "90d")
+    retention = run_json(
+        "retention", "--transactions", str(data_dir / "CDNOW_master.txt"), "--period", "month", "--inactivity", "90d"
+    )
     first = retention["rows"][1]
-    assert set(first) >= {"period_start", "customers_start", "new_customers", "churned", "customers_end", "retention_rate", "churn_rate"}
-    assert first["retention_rate"] == pytest.approx((first["customers_end"] - first["new_customers"]) * 100 / first["customers_start"])
-    cohorts = run_json("cohorts", "--transactions", str(data_dir / "CDNOW_master.txt"), "--period", "quarter", "--value", "revenue")
+    assert set(first) >= {
+        "period_start",
+        "customers_start",
+        "new_customers",
+        "churned",
+        "customers_end",
+        "retention_rate",
+        "churn_rate",
+    }
+    assert first["retention_rate"] == pytest.approx(
+        (first["customers_end"] - first["new_customers"]) * 100 / first["customers_start"]
+    )
+    cohorts = run_json(
+        "cohorts", "--transactions", str(data_dir / "CDNOW_master.txt"), "--period", "quarter", "--value", "revenue"
+    )
     assert cohorts["rows"][0]["period_offset"] == 0 and cohorts["rows"][0]["percent"] == 100.0
     subs = tmp_path / "subs.csv"
     subs.write_text("sub,cust,start,end,monthly,tier\ns1,a,2024-01-10,2024-03-05,30,basic\ns2,b,2024-01-20,,50,pro\n")
-    mrr = run_json("mrr", "--subscriptions", str(subs), "--period", "month", "--as-of", "2024-03-06",
-                   "--map", "subscription_id=sub", "--map", "customer_id=cust", "--map", "started_at=start",
-                   "--map", "ended_at=end", "--map", "mrr=monthly")
+    mrr = run_json(
+        "mrr",
+        "--subscriptions",
+        str(subs),
+        "--period",
+        "month",
+        "--as-of",
+        "2024-03-06",
+        "--map",
+        "subscription_id=sub",
+        "--map",
+        "customer_id=cust",
+        "--map",
+        "started_at=start",
+        "--map",
+        "ended_at=end",
+        "--map",
+        "mrr=monthly",
+    )
     assert [row["mrr_end"] for row in mrr["rows"]] == [80.0, 80.0]
-    by_plan = run_json("retention", "--subscriptions", str(subs), "--by", "plan", "--as-of", "2024-03-06",
-                          "--map", "customer_id=cust", "--map", "started_at=start", "--map", "ended_at=end", "--map", "mrr=monthly")
+    by_plan = run_json(
+        "retention",
+        "--subscriptions",
+        str(subs),
+        "--by",
+        "plan",
+        "--as-of",
+        "2024-03-06",
+        "--map",
+        "customer_id=cust",
+        "--map",
+        "started_at=start",
+        "--map",
+        "ended_at=end",
+        "--map",
+        "mrr=monthly",
+    )
     assert {(row["plan"], row["customers_end"]) for row in by_plan["rows"]} == {("basic", 1), ("pro", 1)}
 
 
 def test_bad_input_gives_one_line_and_exit_2_without_traceback(tmp_path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("who,when\nc1,2024-01-01\n")
-    result = subprocess.run([sys.executable, "-m", "kvar", "retention", "--transactions", str(bad), "--json"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "kvar", "retention", "--transactions", str(bad), "--json"],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "needs column(s) customer_id, occurred_at" in result.stderr
@@ -67,7 +126,9 @@ def test_bad_input_gives_one_line_and_exit_2_without_traceback(tmp_path) -> None
 
 def test_rejects_are_reported_and_written(tmp_path) -> None:
     orders = tmp_path / "orders.csv"
-    orders.write_text("customer_id,occurred_at,amount\nc1,2024-01-01,5\nc2,yesterday,5\nc1,2024-02-02,5\nc1,2024-03-03,5\n")
+    orders.write_text(
+        "customer_id,occurred_at,amount\nc1,2024-01-01,5\nc2,yesterday,5\nc1,2024-02-02,5\nc1,2024-03-03,5\n"
+    )
     rejects = tmp_path / "rejects.csv"
     result = runner.invoke(app, ["retention", "--transactions", str(orders), "--json", "--rejects", str(rejects)])
     assert result.exit_code == 0
@@ -79,9 +140,13 @@ def test_rejects_are_reported_and_written(tmp_path) -> None:
 def test_workspace_commands(tmp_path, data_dir) -> None:
     workspace = tmp_path / "ws.duckdb"
     assert runner.invoke(app, ["init", str(workspace)]).exit_code == 0
-    loaded = runner.invoke(app, ["load", "transactions", str(data_dir / "CDNOW_sample.txt"), "--workspace", str(workspace)])
+    loaded = runner.invoke(
+        app, ["load", "transactions", str(data_dir / "CDNOW_sample.txt"), "--workspace", str(workspace)]
+    )
     assert loaded.exit_code == 0 and "6,919 loaded" in loaded.output
-    again = runner.invoke(app, ["load", "transactions", str(data_dir / "CDNOW_sample.txt"), "--workspace", str(workspace)])
+    again = runner.invoke(
+        app, ["load", "transactions", str(data_dir / "CDNOW_sample.txt"), "--workspace", str(workspace)]
+    )
     assert "already loaded" in again.output
     tables = run_json("tables", "--workspace", str(workspace))
     assert tables["rows"] == [{"table": "transactions", "rows": 6919, "rejected": 0}]
@@ -91,7 +156,18 @@ def test_workspace_commands(tmp_path, data_dir) -> None:
 
 def test_report_is_self_contained(tmp_path, data_dir) -> None:
     output = tmp_path / "report.html"
-    result = runner.invoke(app, ["report", "--transactions", str(data_dir / "CDNOW_master.txt"), "--output", str(output), "--industry", "ecommerce"])
+    result = runner.invoke(
+        app,
+        [
+            "report",
+            "--transactions",
+            str(data_dir / "CDNOW_master.txt"),
+            "--output",
+            str(output),
+            "--industry",
+            "ecommerce",
+        ],
+    )
     assert result.exit_code == 0, result.output
     html = output.read_text()
     assert 'src="http' not in html
@@ -99,9 +175,19 @@ def test_report_is_self_contained(tmp_path, data_dir) -> None:
     assert "Mean 12-month CLV" in html and "RFM segments" in html  # models fitted on CDNOW's $0.00 rows too
 
 
-
 def test_clv_params_only_gives_the_paper_values(data_dir) -> None:
-    common = ["clv", "--transactions", str(data_dir / "CDNOW_sample.txt"), "--freq", "D", "--unit", "W", "--calibration-end", "1997-09-30", "--params-only"]
+    common = [
+        "clv",
+        "--transactions",
+        str(data_dir / "CDNOW_sample.txt"),
+        "--freq",
+        "D",
+        "--unit",
+        "W",
+        "--calibration-end",
+        "1997-09-30",
+        "--params-only",
+    ]
     bg = run_json(*common)
     assert {k: round(v, 3) for k, v in bg["params"].items()} == {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
     assert round(bg["log_likelihood"], 1) == -9582.4
@@ -113,7 +199,17 @@ def test_clv_params_only_gives_the_paper_values(data_dir) -> None:
 
 
 def test_clv_predictions_per_customer(data_dir) -> None:
-    document = run_json("clv", "--transactions", str(data_dir / "CDNOW_sample.txt"), "--unit", "W", "--calibration-end", "1997-09-30", "--horizon", "12")
+    document = run_json(
+        "clv",
+        "--transactions",
+        str(data_dir / "CDNOW_sample.txt"),
+        "--unit",
+        "W",
+        "--calibration-end",
+        "1997-09-30",
+        "--horizon",
+        "12",
+    )
     first = document["rows"][0]
     assert first["customer_id"] == "0001" and abs(first["probability_alive"] - 0.7266) < 1e-4
     assert first["expected_spend"] == pytest.approx(24.65, abs=0.01) and first["clv"] > 0
@@ -121,7 +217,9 @@ def test_clv_predictions_per_customer(data_dir) -> None:
 
 
 def test_sbg_command(data_dir) -> None:
-    document = run_json("sbg", "--survivors", str(data_dir / "sbg_survivors.csv"), "--column", "high_end", "--project", "12")
+    document = run_json(
+        "sbg", "--survivors", str(data_dir / "sbg_survivors.csv"), "--column", "high_end", "--project", "12"
+    )
     assert round(document["alpha"], 3) == 0.668 and round(document["beta"], 3) == 3.806
     assert [row["period"] for row in document["rows"]][-1] == 12
     bad = runner.invoke(app, ["sbg", "--survivors", str(data_dir / "sbg_survivors.csv"), "--column", "nope", "--json"])
@@ -134,7 +232,9 @@ def test_demo_then_understanding_commands_on_its_workspace(tmp_path) -> None:
     assert result.exit_code == 0, result.output
     assert "Key figures" in result.output and (tmp_path / "demo" / "report.html").exists()
     workspace = str(tmp_path / "demo" / "demo.duckdb")
-    assert re.search(r"transactions\.csv -> transactions: [\d,]+ read, [\d,]+ loaded, 3 rejected", result.output)  # the three dirty rows
+    assert re.search(
+        r"transactions\.csv -> transactions: [\d,]+ read, [\d,]+ loaded, 3 rejected", result.output
+    )  # the three dirty rows
     segments = run_json("segments", "--workspace", workspace, "--summary")
     assert sum(row["customers"] for row in segments["rows"]) == 600
     survival = run_json("survival", "--workspace", workspace, "--by", "channel")

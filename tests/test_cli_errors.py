@@ -28,7 +28,7 @@ def assert_clean_error(code: int, err: str) -> None:
     """Exit 2, no traceback, and the error itself (from ``error:`` on) in at most three lines."""
     assert code == 2, err
     assert "Traceback" not in err and "duckdb." not in err.lower()
-    block = err[err.index("error:"):].strip().splitlines()
+    block = err[err.index("error:") :].strip().splitlines()
     assert 1 <= len(block) <= 3, err
     assert all(len(line) <= 420 for line in block), err
 
@@ -39,7 +39,9 @@ def _bytes(path: Path, content: bytes) -> Path:
 
 
 def _parquet(path: Path) -> Path:
-    duckdb.sql(f"COPY (SELECT 'c1' AS customer_id, TIMESTAMP '2024-01-05' AS occurred_at, 10.0 AS amount) TO '{path}' (FORMAT parquet)")
+    duckdb.sql(
+        f"COPY (SELECT 'c1' AS customer_id, TIMESTAMP '2024-01-05' AS occurred_at, 10.0 AS amount) TO '{path}' (FORMAT parquet)"
+    )
     return path
 
 
@@ -57,15 +59,21 @@ REFUSED = {
     "a broken gzip": lambda p: _bytes(p / "broken.csv.gz", b"\x1f\x8b\x08\x00garbage"),
     "header only": lambda p: _bytes(p / "header.csv", HEADER.encode()),
     "required column missing": lambda p: _bytes(p / "who.csv", b"who,when\nc1,2024-01-01\n"),
-    "duplicated header": lambda p: _bytes(p / "dup.csv", b"customer_id,occurred_at,amount,amount\nc1,2024-01-05,10,3\n"),
+    "duplicated header": lambda p: _bytes(
+        p / "dup.csv", b"customer_id,occurred_at,amount,amount\nc1,2024-01-05,10,3\n"
+    ),
     "every row bad": lambda p: _bytes(p / "allbad.csv", (HEADER + "c1,someday,ten\nc2,never,x\n").encode()),
-    "mixed currencies": lambda p: _bytes(p / "fx.csv", b"customer_id,occurred_at,amount,currency\nc1,2024-01-05,10,SEK\nc2,2024-01-06,5,NOK\n"),
+    "mixed currencies": lambda p: _bytes(
+        p / "fx.csv", b"customer_id,occurred_at,amount,currency\nc1,2024-01-05,10,SEK\nc2,2024-01-06,5,NOK\n"
+    ),
     "JSON, not CSV": lambda p: _bytes(p / "data.json", b'[{"customer_id": "c1", "occurred_at": "2024-01-05"}]\n'),
 }
 
 
 @pytest.mark.parametrize("case", sorted(REFUSED))
-def test_a_file_that_cannot_be_loaded_gets_one_clear_error(case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_file_that_cannot_be_loaded_gets_one_clear_error(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = REFUSED[case](tmp_path)
     code, out, err = run(["pareto", "--transactions", str(path), "--json"], capsys)
     assert_clean_error(code, err)
@@ -73,7 +81,9 @@ def test_a_file_that_cannot_be_loaded_gets_one_clear_error(case: str, tmp_path: 
     assert path.name in err
 
 
-def test_loading_a_folder_into_a_workspace_is_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_loading_a_folder_into_a_workspace_is_one_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run(["init", str(tmp_path / "w.duckdb")], capsys)[0] == 0
     code, _, err = run(["load", "transactions", str(tmp_path), "--workspace", str(tmp_path / "w.duckdb")], capsys)
     assert_clean_error(code, err)
@@ -86,22 +96,66 @@ def _rows(lines: list[str]) -> bytes:
 
 #: Files with dirt in some lines: the good rows load, every bad line is rejected with this reason.
 DIRTY = {
-    "a stray CR in a CRLF file": (lambda p: _bytes(p / "crlf.csv", b"customer_id,occurred_at,amount\r\nc1,2024-01-05,10\r\nc2,2024-02-10,2\r0\r\nc3,2024-03-01,5\r\n"), 2, "not a number"),
-    "a line with a million columns": (lambda p: _bytes(p / "wide.csv", _rows([",".join(["x"] * 1_000_000) + "\n"])), 2, "more fields than the header"),
-    "a 50 MB field": (lambda p: _bytes(p / "big.csv", _rows(["c3,2024-03-01," + "9" * 50_000_000 + "\n"])), 2, "not a finite number"),
-    "a NUL byte as customer id": (lambda p: _bytes(p / "nul.csv", _rows(["\x00,2024-03-01,5\n"])), 2, "control character"),
-    "a lone tab as customer id": (lambda p: _bytes(p / "tab.csv", _rows(["\t,2024-03-01,5\n"])), 2, "control character"),
-    "an unbalanced quote inside an id": (lambda p: _bytes(p / "quote.csv", _rows(['c"3,2024-03-01,5\n'])), 2, "double quote"),
-    "an unbalanced quote opening a field": (lambda p: _bytes(p / "open.csv", _rows(['"c3,2024-03-01,5\n', "c4,2024-03-02,6\n"])), 2, "unbalanced quote"),
+    "a stray CR in a CRLF file": (
+        lambda p: _bytes(
+            p / "crlf.csv",
+            b"customer_id,occurred_at,amount\r\nc1,2024-01-05,10\r\nc2,2024-02-10,2\r0\r\nc3,2024-03-01,5\r\n",
+        ),
+        2,
+        "not a number",
+    ),
+    "a line with a million columns": (
+        lambda p: _bytes(p / "wide.csv", _rows([",".join(["x"] * 1_000_000) + "\n"])),
+        2,
+        "more fields than the header",
+    ),
+    "a 50 MB field": (
+        lambda p: _bytes(p / "big.csv", _rows(["c3,2024-03-01," + "9" * 50_000_000 + "\n"])),
+        2,
+        "not a finite number",
+    ),
+    "a NUL byte as customer id": (
+        lambda p: _bytes(p / "nul.csv", _rows(["\x00,2024-03-01,5\n"])),
+        2,
+        "control character",
+    ),
+    "a lone tab as customer id": (
+        lambda p: _bytes(p / "tab.csv", _rows(["\t,2024-03-01,5\n"])),
+        2,
+        "control character",
+    ),
+    "an unbalanced quote inside an id": (
+        lambda p: _bytes(p / "quote.csv", _rows(['c"3,2024-03-01,5\n'])),
+        2,
+        "double quote",
+    ),
+    "an unbalanced quote opening a field": (
+        lambda p: _bytes(p / "open.csv", _rows(['"c3,2024-03-01,5\n', "c4,2024-03-02,6\n"])),
+        2,
+        "unbalanced quote",
+    ),
     "an unparseable date": (lambda p: _bytes(p / "date.csv", _rows(["c3,31/02/2024,5\n"])), 2, "unparseable time"),
     "a date in the future": (lambda p: _bytes(p / "future.csv", _rows(["c3,2999-01-01,5\n"])), 2, "in the future"),
-    "a repeated order line": (lambda p: _bytes(p / "repeat.csv", b"transaction_id,customer_id,occurred_at,amount\no1,c1,2024-01-05,10\no2,c2,2024-02-10,20\no2,c2,2024-02-10,20\n"), 2, "duplicate"),
-    "an amount with letters": (lambda p: _bytes(p / "letters.csv", _rows(["c3,2024-03-01,12 SEK\n"])), 2, "not a number"),
+    "a repeated order line": (
+        lambda p: _bytes(
+            p / "repeat.csv",
+            b"transaction_id,customer_id,occurred_at,amount\no1,c1,2024-01-05,10\no2,c2,2024-02-10,20\no2,c2,2024-02-10,20\n",
+        ),
+        2,
+        "duplicate",
+    ),
+    "an amount with letters": (
+        lambda p: _bytes(p / "letters.csv", _rows(["c3,2024-03-01,12 SEK\n"])),
+        2,
+        "not a number",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(DIRTY))
-def test_a_bad_line_is_rejected_with_its_reason_and_the_rest_loads(case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_bad_line_is_rejected_with_its_reason_and_the_rest_loads(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     make, loaded, reason = DIRTY[case]
     path = make(tmp_path)
     rejects = tmp_path / "rejects.csv"
@@ -121,28 +175,44 @@ WHOLE = {
     "UTF-16 LE with BOM": lambda p: _bytes(p / "u16.csv", _encoded(HEADER + GOOD, "utf-16-le", codecs.BOM_UTF16_LE)),
     "UTF-16 BE with BOM": lambda p: _bytes(p / "u16be.csv", _encoded(HEADER + GOOD, "utf-16-be", codecs.BOM_UTF16_BE)),
     "UTF-16 without BOM": lambda p: _bytes(p / "u16nobom.csv", _encoded(HEADER + GOOD, "utf-16-le")),
-    "Windows-1252": lambda p: _bytes(p / "cp1252.csv", _encoded("customer_id,occurred_at,amount,city\nc1,2024-01-05,10,Malmö\nc2,2024-02-10,20,Tromsø\n", "cp1252")),
+    "Windows-1252": lambda p: _bytes(
+        p / "cp1252.csv",
+        _encoded("customer_id,occurred_at,amount,city\nc1,2024-01-05,10,Malmö\nc2,2024-02-10,20,Tromsø\n", "cp1252"),
+    ),
     "Parquet named .csv": lambda p: _parquet(p / "parquet.csv"),
     "gzip": lambda p: _bytes(p / "orders.csv.gz", gzip.compress((HEADER + GOOD).encode())),
-    "semicolons": lambda p: _bytes(p / "semi.csv", b"customer_id;occurred_at;amount\nc1;2024-01-05;10\nc2;2024-02-10;20\n"),
-    "tabs": lambda p: _bytes(p / "tabs.tsv", b"customer_id\toccurred_at\tamount\nc1\t2024-01-05\t10\nc2\t2024-02-10\t20\n"),
+    "semicolons": lambda p: _bytes(
+        p / "semi.csv", b"customer_id;occurred_at;amount\nc1;2024-01-05;10\nc2;2024-02-10;20\n"
+    ),
+    "tabs": lambda p: _bytes(
+        p / "tabs.tsv", b"customer_id\toccurred_at\tamount\nc1\t2024-01-05\t10\nc2\t2024-02-10\t20\n"
+    ),
     "CRLF": lambda p: _bytes(p / "crlf.csv", (HEADER + GOOD).replace("\n", "\r\n").encode()),
-    "a trailing delimiter": lambda p: _bytes(p / "trailing.csv", b"customer_id,occurred_at,amount,\nc1,2024-01-05,10,\nc2,2024-02-10,20,\n"),
+    "a trailing delimiter": lambda p: _bytes(
+        p / "trailing.csv", b"customer_id,occurred_at,amount,\nc1,2024-01-05,10,\nc2,2024-02-10,20,\n"
+    ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(WHOLE))
-def test_a_file_loads_whole_whatever_its_encoding_or_container(case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_file_loads_whole_whatever_its_encoding_or_container(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = WHOLE[case](tmp_path)
     code, _, err = run(["pareto", "--transactions", str(path), "--json"], capsys)
     assert code == 0, err
     assert "0 rejected" in err
 
 
-def test_the_load_summary_names_an_encoding_that_is_not_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_load_summary_names_an_encoding_that_is_not_utf8(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = WHOLE["Windows-1252"](tmp_path)
     assert "(Windows-1252)" in run(["pareto", "--transactions", str(path), "--json"], capsys)[2]
-    assert "(UTF-16 LE with BOM)" in run(["pareto", "--transactions", str(WHOLE["UTF-16 LE with BOM"](tmp_path)), "--json"], capsys)[2]
+    assert (
+        "(UTF-16 LE with BOM)"
+        in run(["pareto", "--transactions", str(WHOLE["UTF-16 LE with BOM"](tmp_path)), "--json"], capsys)[2]
+    )
 
 
 def test_a_forced_encoding_is_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -226,14 +296,20 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     import sys
 
     bad = _bytes(tmp_path / "who.csv", b"who,when\nc1,2024-01-01\n")
-    quiet = subprocess.run([sys.executable, "-m", "kvar", "pareto", "--transactions", str(bad)], capture_output=True, text=True)
-    loud = subprocess.run([sys.executable, "-m", "kvar", "--debug", "pareto", "--transactions", str(bad)], capture_output=True, text=True)
+    quiet = subprocess.run(
+        [sys.executable, "-m", "kvar", "pareto", "--transactions", str(bad)], capture_output=True, text=True
+    )
+    loud = subprocess.run(
+        [sys.executable, "-m", "kvar", "--debug", "pareto", "--transactions", str(bad)], capture_output=True, text=True
+    )
     assert quiet.returncode == 2 and "Traceback" not in quiet.stderr
     assert "Traceback" in loud.stderr and "MappingError" in loud.stderr
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere, so an unwritable path cannot be made")
-def test_an_unwritable_output_is_refused_before_any_work(tmp_path: Path, orders: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_unwritable_output_is_refused_before_any_work(
+    tmp_path: Path, orders: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)

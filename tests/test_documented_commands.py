@@ -45,7 +45,11 @@ def kvar_commands(text: str) -> list[list[str]]:
 
 def documented_blocks() -> list[tuple[str, str, str]]:
     """(document, language, code) of every fenced block, in document order."""
-    return [(path.name, language, code) for path in DOCUMENTS for language, code in _BLOCK.findall(path.read_text(encoding="utf-8"))]
+    return [
+        (path.name, language, code)
+        for path in DOCUMENTS
+        for language, code in _BLOCK.findall(path.read_text(encoding="utf-8"))
+    ]
 
 
 def _write_orders(master: Path, target: Path) -> None:
@@ -59,7 +63,9 @@ def _write_orders(master: Path, target: Path) -> None:
                 continue
             customer, day, _, dollars = fields
             date = f"{day[:4]}-{day[4:6]}-{day[6:]}"
-            writer.writerow([f"o{number}", customer, date, dollars, COUNTRIES[int(customer) % 7], CHANNELS[int(customer) % 4]])
+            writer.writerow(
+                [f"o{number}", customer, date, dollars, COUNTRIES[int(customer) % 7], CHANNELS[int(customer) % 4]]
+            )
 
 
 def _write_nordic(orders: Path, folder: Path) -> None:
@@ -73,8 +79,12 @@ def _write_nordic(orders: Path, folder: Path) -> None:
     for row in rows:
         kronor = float(row["amount"]) * 10
         year, month, day = row["occurred_at"].split("-")
-        swedish.append(f"{row['customer_id']};{row['occurred_at']};{format_decimal(kronor, '#,##0.00', locale='sv').replace(chr(0xA0), ' ')};SEK")
-        norwegian.append(f"{row['customer_id']};{int(day)}.{month}.{year};{format_decimal(kronor, '#,##0.00', locale='nb')};NOK")
+        swedish.append(
+            f"{row['customer_id']};{row['occurred_at']};{format_decimal(kronor, '#,##0.00', locale='sv').replace(chr(0xA0), ' ')};SEK"
+        )
+        norwegian.append(
+            f"{row['customer_id']};{int(day)}.{month}.{year};{format_decimal(kronor, '#,##0.00', locale='nb')};NOK"
+        )
     (folder / "forsaljning.csv").write_bytes(("\r\n".join(swedish) + "\r\n").encode("cp1252"))
     (folder / "salg.csv").write_bytes(("\r\n".join(norwegian) + "\r\n").encode("utf-8-sig"))
 
@@ -121,14 +131,19 @@ def test_the_documents_have_commands_to_run() -> None:
     assert any(language == "python" for _, language, _ in blocks)
 
 
-def test_every_documented_block_runs_as_written(folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_documented_block_runs_as_written(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(folder)
     failures = []
     namespaces: dict[str, dict[str, object]] = {}
     for document, language, code in documented_blocks():
         if language == "python":  # a document's blocks build on each other, like cells of one notebook
             try:
-                exec(compile(code, f"{document} python block", "exec"), namespaces.setdefault(document, {"__name__": "documented"}))  # noqa: S102 - the documented example itself
+                exec(
+                    compile(code, f"{document} python block", "exec"),
+                    namespaces.setdefault(document, {"__name__": "documented"}),
+                )  # noqa: S102 - the documented example itself
             except Exception as error:  # noqa: BLE001 - collect every failure, then report them together
                 failures.append(f"{document}: python block failed: {type(error).__name__}: {error}")
             continue
@@ -137,7 +152,9 @@ def test_every_documented_block_runs_as_written(folder: Path, monkeypatch: pytes
                 main(words)
             captured = capsys.readouterr()
             if ended.value.code != 0:
-                failures.append(f"{document}: kvar {shlex.join(words)} -> exit {ended.value.code}: {captured.err.strip()[-300:]}")
+                failures.append(
+                    f"{document}: kvar {shlex.join(words)} -> exit {ended.value.code}: {captured.err.strip()[-300:]}"
+                )
     assert not failures, "\n".join(failures)
 
 
@@ -162,7 +179,9 @@ def test_inline_mentions_name_real_commands_and_options() -> None:
             if not options:
                 wrong.append(f"{path.name}: `{mention}`: no command {words[0]!r}")
                 continue
-            unknown = [word.split("=")[0] for word in words[1:] if word.startswith("--") and word.split("=")[0] not in options]
+            unknown = [
+                word.split("=")[0] for word in words[1:] if word.startswith("--") and word.split("=")[0] not in options
+            ]
             if unknown:
                 wrong.append(f"{path.name}: `{mention}`: {words[0]} has no option {', '.join(unknown)}")
     assert not wrong, "\n".join(wrong)

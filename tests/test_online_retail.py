@@ -7,6 +7,7 @@ import bisect
 import csv
 import datetime as dt
 import gzip
+import itertools
 import json
 from collections import defaultdict
 from functools import cache
@@ -31,8 +32,16 @@ def purchase_times(path: str) -> dict[str, list[dt.datetime]]:
     with gzip.open(path, "rt", newline="") as handle:
         for row in csv.DictReader(handle):
             if row["CustomerID"]:
-                lines.add((row["InvoiceNo"], row["CustomerID"], row["InvoiceDate"], row["StockCode"], row["Quantity"],
-                           float(row["Quantity"]) * float(row["UnitPrice"])))
+                lines.add(
+                    (
+                        row["InvoiceNo"],
+                        row["CustomerID"],
+                        row["InvoiceDate"],
+                        row["StockCode"],
+                        row["Quantity"],
+                        float(row["Quantity"]) * float(row["UnitPrice"]),
+                    )
+                )
     invoices: dict[tuple[str, str], list] = {}
     for invoice, customer, moment, _, _, amount in lines:
         entry = invoices.setdefault((customer, invoice), [dt.datetime.fromisoformat(moment), 0.0])
@@ -62,7 +71,10 @@ def run(*args: str) -> dict:
 
 def test_retention_is_identical_on_every_run_and_equals_an_independent_count(data_dir) -> None:
     path = str(data_dir / FILE)
-    runs = [run("retention", "--transactions", path, *MAPPING, "--period", "month", "--inactivity", "90d")["rows"] for _ in range(3)]
+    runs = [
+        run("retention", "--transactions", path, *MAPPING, "--period", "month", "--inactivity", "90d")["rows"]
+        for _ in range(3)
+    ]
     assert runs[0] == runs[1] == runs[2]
     times = purchase_times(path)
     boundaries = month_starts()
@@ -72,11 +84,13 @@ def test_retention_is_identical_on_every_run_and_equals_an_independent_count(dat
         return bisect.bisect_left(values, boundary) > bisect.bisect_left(values, boundary - dt.timedelta(days=90))
 
     expected = []
-    for start, end in zip(boundaries, boundaries[1:]):
+    for start, end in itertools.pairwise(boundaries):
         before = {c for c in times if active(c, start)}
         after = {c for c in times if active(c, end)}
         expected.append((start.isoformat(), len(before), len(after - before), len(before - after), len(after)))
-    got = [(r["period_start"], r["customers_start"], r["new_customers"], r["churned"], r["customers_end"]) for r in runs[0]]
+    got = [
+        (r["period_start"], r["customers_start"], r["new_customers"], r["churned"], r["customers_end"]) for r in runs[0]
+    ]
     assert got == expected
     assert len(got) == 12
 
@@ -93,8 +107,14 @@ def test_cohorts_are_identical_on_every_run_and_equal_an_independent_count(data_
         for month in months:
             if month <= last:
                 cells[(months[0], month - months[0])] += 1
-    got = {(dt.datetime.fromisoformat(r["cohort"]).year * 12 + dt.datetime.fromisoformat(r["cohort"]).month - 1, r["period_offset"]): r["value"]
-           for r in runs[0] if r["value"]}
+    got = {
+        (
+            dt.datetime.fromisoformat(r["cohort"]).year * 12 + dt.datetime.fromisoformat(r["cohort"]).month - 1,
+            r["period_offset"],
+        ): r["value"]
+        for r in runs[0]
+        if r["value"]
+    }
     assert got == dict(cells)
 
 
@@ -102,7 +122,9 @@ def test_repeat_purchase_rate_counts_orders_not_lines(data_dir) -> None:
     times = purchase_times(str(data_dir / FILE))
     repeaters = sum(len(values) > 1 for values in times.values())
     con = duckdb.connect()
-    loaded = kvar.load_file(con, "transactions", data_dir / FILE, {"amount": "Quantity*UnitPrice", "transaction_id": "InvoiceNo"})
+    loaded = kvar.load_file(
+        con, "transactions", data_dir / FILE, {"amount": "Quantity*UnitPrice", "transaction_id": "InvoiceNo"}
+    )
     (row,) = kvar.rows_of(kvar.repeat_purchase_rate(con.table(loaded.accepted_table)))
     assert (row["customers"], row["repeat_customers"]) == (len(times), repeaters)
     assert row["repeat_purchase_rate"] == pytest.approx(65.57, abs=0.01)  # 98.4 % when every line counted

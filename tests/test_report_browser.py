@@ -17,10 +17,22 @@ from kvar.report.html import ReportInputs, write_report
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (scripts/test.sh installs it as root: apt-get install chromium)"),
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="Chromium is not installed (scripts/test.sh installs it as root: apt-get install chromium)",
+    ),
 ]
-_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-          "--disable-component-update", "--disable-sync", "--virtual-time-budget=10000"]
+_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--virtual-time-budget=10000",
+]
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +49,16 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _chromium(report: Path, width: int, *extra: str) -> subprocess.CompletedProcess[str]:
     profile = report.parent / f"profile-{width}-{len(extra)}"
-    command = [CHROMIUM, *_FLAGS, f"--user-data-dir={profile}", f"--window-size={width},2000", "--enable-logging=stderr", "--v=0", *extra, report.as_uri()]
+    command = [
+        CHROMIUM,
+        *_FLAGS,
+        f"--user-data-dir={profile}",
+        f"--window-size={width},2000",
+        "--enable-logging=stderr",
+        "--v=0",
+        *extra,
+        report.as_uri(),
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=120)  # type: ignore[arg-type]
 
 

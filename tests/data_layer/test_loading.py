@@ -20,27 +20,38 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def rejects(con, result) -> list[tuple]:
-    return con.execute(f'SELECT row, column_name, value, reason FROM "{result.rejects_table}" ORDER BY row, column_name').fetchall()
+    return con.execute(
+        f'SELECT row, column_name, value, reason FROM "{result.rejects_table}" ORDER BY row, column_name'
+    ).fetchall()
 
 
 def accepted(con, result) -> list[dict]:
     relation = con.table(result.accepted_table)
-    return [dict(zip(relation.columns, row)) for row in relation.fetchall()]
+    return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
 
 
 def test_each_bad_row_is_kept_with_file_row_column_value_and_reason(con, tmp_path) -> None:
-    path = write(tmp_path, "orders.csv", "\n".join([
-        "order_id,customer,date,amount,currency",
-        "o1,c1,2024-01-05,10.50,usd",         # line 2: fine (currency upper-cased)
-        "o2,c2,2024-13-45,5.00,USD",          # line 3: impossible date
-        "o3,c3,2024-01-06,abc,USD",           # line 4: not a number
-        "o4,,2024-01-07,3.00,USD",            # line 5: missing customer
-        "o5,c5,2024-01-08,4.00,XYZ",          # line 6: unknown currency
-        "o1,c1,2024-01-05,10.50,USD",         # line 7: duplicate id
-        "o7,c7,2999-01-01,1.00,USD",          # line 8: in the future
-        "o8,c8,2024-01-09,-2.00,USD",         # line 9: a refund, accepted
-    ]) + "\n")
-    result = load_file(con, "transactions", path, {"transaction_id": "order_id"}, LoadContext(now=dt.datetime(2024, 6, 1)))
+    path = write(
+        tmp_path,
+        "orders.csv",
+        "\n".join(
+            [
+                "order_id,customer,date,amount,currency",
+                "o1,c1,2024-01-05,10.50,usd",  # line 2: fine (currency upper-cased)
+                "o2,c2,2024-13-45,5.00,USD",  # line 3: impossible date
+                "o3,c3,2024-01-06,abc,USD",  # line 4: not a number
+                "o4,,2024-01-07,3.00,USD",  # line 5: missing customer
+                "o5,c5,2024-01-08,4.00,XYZ",  # line 6: unknown currency
+                "o1,c1,2024-01-05,10.50,USD",  # line 7: duplicate id
+                "o7,c7,2999-01-01,1.00,USD",  # line 8: in the future
+                "o8,c8,2024-01-09,-2.00,USD",  # line 9: a refund, accepted
+            ]
+        )
+        + "\n",
+    )
+    result = load_file(
+        con, "transactions", path, {"transaction_id": "order_id"}, LoadContext(now=dt.datetime(2024, 6, 1))
+    )
     assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (8, 2, 6)
     got = rejects(con, result)
     assert [(row, column, value) for row, column, value, _ in got] == [
@@ -53,27 +64,47 @@ def test_each_bad_row_is_kept_with_file_row_column_value_and_reason(con, tmp_pat
     ]
     reasons = [reason for *_, reason in got]
     assert "unparseable time" in reasons[0] and "not a number" in reasons[1] and "required" in reasons[2]
-    assert "unknown currency" in reasons[3] and reasons[4] == "duplicate line (the same values in every column): first seen at row 2"
+    assert (
+        "unknown currency" in reasons[3]
+        and reasons[4] == "duplicate line (the same values in every column): first seen at row 2"
+    )
     assert "future" in reasons[5]
     raw = json.loads(con.execute(f'SELECT raw FROM "{result.rejects_table}" WHERE row = 4').fetchall()[0][0])
     assert raw["amount"] == "abc" and raw["order_id"] == "o3"
     rows = accepted(con, result)
-    assert [(r["transaction_id"], r["amount"], r["currency"]) for r in rows] == [("o1", 10.5, "USD"), ("o8", -2.0, "USD")]
+    assert [(r["transaction_id"], r["amount"], r["currency"]) for r in rows] == [
+        ("o1", 10.5, "USD"),
+        ("o8", -2.0, "USD"),
+    ]
 
 
 def test_refund_kind_makes_amount_negative_and_unknown_kind_is_rejected(con, tmp_path) -> None:
-    path = write(tmp_path, "t.csv", "customer_id,occurred_at,amount,kind\nc1,2024-01-01,10,purchase\nc1,2024-01-02,4,refund\nc1,2024-01-03,4,gift\n")
+    path = write(
+        tmp_path,
+        "t.csv",
+        "customer_id,occurred_at,amount,kind\nc1,2024-01-01,10,purchase\nc1,2024-01-02,4,refund\nc1,2024-01-03,4,gift\n",
+    )
     result = load_file(con, "transactions", path)
     assert [r["amount"] for r in accepted(con, result)] == [10.0, -4.0]
     assert rejects(con, result)[0][1:3] == ("kind", "gift")
 
 
 def test_times_are_stored_in_utc(con, tmp_path) -> None:
-    path = write(tmp_path, "t.csv", "customer_id,occurred_at\nc1,2024-03-01 10:00\nc2,2024-03-01T10:00:00+02:00\nc3,20240301\n")
+    path = write(
+        tmp_path, "t.csv", "customer_id,occurred_at\nc1,2024-03-01 10:00\nc2,2024-03-01T10:00:00+02:00\nc3,20240301\n"
+    )
     utc = accepted(con, load_file(con, "transactions", path))
-    assert [r["occurred_at"] for r in utc] == [dt.datetime(2024, 3, 1, 10), dt.datetime(2024, 3, 1, 8), dt.datetime(2024, 3, 1)]
+    assert [r["occurred_at"] for r in utc] == [
+        dt.datetime(2024, 3, 1, 10),
+        dt.datetime(2024, 3, 1, 8),
+        dt.datetime(2024, 3, 1),
+    ]
     berlin = accepted(con, load_file(con, "transactions", path, context=LoadContext(timezone="Europe/Berlin")))
-    assert [r["occurred_at"] for r in berlin] == [dt.datetime(2024, 3, 1, 9), dt.datetime(2024, 3, 1, 8), dt.datetime(2024, 2, 29, 23)]
+    assert [r["occurred_at"] for r in berlin] == [
+        dt.datetime(2024, 3, 1, 9),
+        dt.datetime(2024, 3, 1, 8),
+        dt.datetime(2024, 2, 29, 23),
+    ]
 
 
 def test_custom_date_format(con, tmp_path) -> None:
@@ -83,28 +114,47 @@ def test_custom_date_format(con, tmp_path) -> None:
 
 
 def test_mixed_currencies_stop_the_load_unless_an_fx_table_is_given(con, tmp_path) -> None:
-    path = write(tmp_path, "t.csv", "customer_id,occurred_at,amount,currency\nc1,2024-01-01,10,USD\nc2,2024-01-01,10,EUR\nc3,2024-01-01,5,GBP\n")
+    path = write(
+        tmp_path,
+        "t.csv",
+        "customer_id,occurred_at,amount,currency\nc1,2024-01-01,10,USD\nc2,2024-01-01,10,EUR\nc3,2024-01-01,5,GBP\n",
+    )
     with pytest.raises(ValidationError, match=r"mixes USD \(1 rows\), EUR \(1 rows\), GBP \(1 rows\)|mixes"):
         load_file(con, "transactions", path)
-    result = load_file(con, "transactions", path, context=LoadContext(fx_rates={"USD": 1.0, "EUR": 1.1}, base_currency="USD"))
+    result = load_file(
+        con, "transactions", path, context=LoadContext(fx_rates={"USD": 1.0, "EUR": 1.1}, base_currency="USD")
+    )
     rows = accepted(con, result)
     assert [(r["amount"], r["amount_original"], r["currency"], r["currency_original"]) for r in rows] == [
-        (10.0, 10.0, "USD", "USD"), (pytest.approx(11.0), 10.0, "USD", "EUR"),
+        (10.0, 10.0, "USD", "USD"),
+        (pytest.approx(11.0), 10.0, "USD", "EUR"),
     ]
     assert rejects(con, result)[0][3] == "no FX rate for this currency in the FX table"
 
 
 def test_subscription_rules(con, tmp_path) -> None:
-    path = write(tmp_path, "s.csv", "subscription_id,customer_id,started_at,ended_at,mrr\ns1,c1,2024-01-01,,10\ns2,c2,2024-02-01,2024-01-01,10\ns3,c3,2024-01-01,,-5\n")
+    path = write(
+        tmp_path,
+        "s.csv",
+        "subscription_id,customer_id,started_at,ended_at,mrr\ns1,c1,2024-01-01,,10\ns2,c2,2024-02-01,2024-01-01,10\ns3,c3,2024-01-01,,-5\n",
+    )
     result = load_file(con, "subscriptions", path)
     assert [(row, column) for row, column, *_ in rejects(con, result)] == [(3, "ended_at"), (4, "mrr")]
     assert accepted(con, result)[0]["ended_at"] is None
 
 
 def test_feedback_score_ranges(con, tmp_path) -> None:
-    path = write(tmp_path, "f.csv", "customer_id,occurred_at,kind,score\nc1,2024-01-01,nps,10\nc1,2024-01-01,nps,11\nc1,2024-01-01,csat,0\nc1,2024-01-01,poll,3\n")
+    path = write(
+        tmp_path,
+        "f.csv",
+        "customer_id,occurred_at,kind,score\nc1,2024-01-01,nps,10\nc1,2024-01-01,nps,11\nc1,2024-01-01,csat,0\nc1,2024-01-01,poll,3\n",
+    )
     result = load_file(con, "feedback", path)
-    assert [reason for *_, reason in rejects(con, result)] == ["nps score outside 0-10", "csat score outside 1-5", "unknown kind: expected one of csat, exit, nps, review"]
+    assert [reason for *_, reason in rejects(con, result)] == [
+        "nps score outside 0-10",
+        "csat score outside 1-5",
+        "unknown kind: expected one of csat, exit, nps, review",
+    ]
 
 
 def test_mapping_errors_name_the_columns(con, tmp_path) -> None:
@@ -127,7 +177,11 @@ def test_unreadable_files(con, tmp_path) -> None:
 
 
 def test_malformed_csv_lines_are_rejected_with_their_line(con, tmp_path) -> None:
-    path = write(tmp_path, "t.csv", "customer_id,occurred_at,amount\nc1,2024-01-01,1\nc2,2024-01-02,2,extra,fields\nc3,2024-01-03,3\n")
+    path = write(
+        tmp_path,
+        "t.csv",
+        "customer_id,occurred_at,amount\nc1,2024-01-01,1\nc2,2024-01-02,2,extra,fields\nc3,2024-01-03,3\n",
+    )
     result = load_file(con, "transactions", path)
     assert [r["customer_id"] for r in accepted(con, result)] == ["c1", "c3"]
     (bad,) = rejects(con, result)
@@ -150,10 +204,14 @@ def test_parquet_and_product_mapping_on_real_online_retail_dirt(con, data_dir, t
     (cancellations,) = con.execute(f'SELECT count(*) FROM "{result.accepted_table}" WHERE amount < 0').fetchall()[0]
     assert cancellations > 0  # returns are kept as negative amounts
     parquet = tmp_path / "retail.parquet"
-    con.execute(f"COPY (SELECT * FROM read_csv('{data_dir / 'online_retail_head.csv'}', all_varchar=true)) TO '{parquet}'").fetchall()
+    con.execute(
+        f"COPY (SELECT * FROM read_csv('{data_dir / 'online_retail_head.csv'}', all_varchar=true)) TO '{parquet}'"
+    ).fetchall()
     again = load_file(con, "transactions", parquet, mapping)
     assert (again.rows_loaded, again.rows_rejected) == (result.rows_loaded, result.rows_rejected)
-    assert again.first_rejects[0][0] == result.first_rejects[0][0] - 1  # Parquet rows count from 1, CSV lines from the header
+    assert (
+        again.first_rejects[0][0] == result.first_rejects[0][0] - 1
+    )  # Parquet rows count from 1, CSV lines from the header
 
 
 def test_workspace_loads_are_idempotent_and_keep_rejects(tmp_path) -> None:
@@ -168,7 +226,11 @@ def test_workspace_loads_are_idempotent_and_keep_rejects(tmp_path) -> None:
         assert space.load("events", events).skipped
         assert space.tables()["events"] == 1
         space.load("transactions", orders)
-        renamed = write(tmp_path, "orders2.csv", "transaction_id,customer_id,occurred_at,amount\nt1,c1,2024-01-01,5\nt2,c2,2024-01-02,6\n")
+        renamed = write(
+            tmp_path,
+            "orders2.csv",
+            "transaction_id,customer_id,occurred_at,amount\nt1,c1,2024-01-01,5\nt2,c2,2024-01-02,6\n",
+        )
         second = space.load("transactions", renamed)
         assert (second.rows_loaded, second.rows_rejected) == (1, 1)
         assert space.count("transactions") == 2

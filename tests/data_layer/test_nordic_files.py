@@ -27,7 +27,13 @@ runner = CliRunner()
 def load(con, tmp_path: Path, text: str, encoding: str = "utf-8", **context):
     path = tmp_path / "export.csv"
     path.write_bytes(text.encode(encoding))
-    return load_file(con, "transactions", path, {"customer_id": "kund", "occurred_at": "datum", "amount": "belopp"}, LoadContext(**context))
+    return load_file(
+        con,
+        "transactions",
+        path,
+        {"customer_id": "kund", "occurred_at": "datum", "amount": "belopp"},
+        LoadContext(**context),
+    )
 
 
 def amounts(con, result) -> list[float]:
@@ -35,7 +41,9 @@ def amounts(con, result) -> list[float]:
 
 
 def times(con, result) -> list[dt.datetime]:
-    return [row[0] for row in con.execute(f'SELECT occurred_at FROM "{result.accepted_table}" ORDER BY _row').fetchall()]
+    return [
+        row[0] for row in con.execute(f'SELECT occurred_at FROM "{result.accepted_table}" ORDER BY _row').fetchall()
+    ]
 
 
 def reasons(con, result) -> list[tuple]:
@@ -49,17 +57,28 @@ def test_the_issue_example_loads_with_decimal_comma_and_space_grouping(con, tmp_
     assert "amount: decimal comma, thousands grouped by space" in result.summary()
 
 
-@pytest.mark.parametrize(("cells", "expected", "read_as"), [
-    (["1\u00a0234,50", "99,90"], [1234.5, 99.9], "decimal comma, thousands grouped by space"),       # no-break space
-    (["1\u202f234,50", "2\u202f000\u202f000,00"], [1234.5, 2e6], "decimal comma, thousands grouped by space"),  # narrow nbsp
-    (["1.234,50", "12,00"], [1234.5, 12.0], "decimal comma, thousands grouped by dot"),
-    (["\u221212,50", "+3,25", "-1 000,00"], [-12.5, 3.25, -1000.0], "decimal comma, thousands grouped by space"),  # U+2212
-    (["1,234.50", "12.00"], [1234.5, 12.0], "decimal point, thousands grouped by comma"),
-    (["1 234", "250"], [1234.0, 250.0], "decimal point, thousands grouped by space"),
-    (["12,5", "7"], [12.5, 7.0], "decimal comma"),
-])
+@pytest.mark.parametrize(
+    ("cells", "expected", "read_as"),
+    [
+        (["1\u00a0234,50", "99,90"], [1234.5, 99.9], "decimal comma, thousands grouped by space"),  # no-break space
+        (
+            ["1\u202f234,50", "2\u202f000\u202f000,00"],
+            [1234.5, 2e6],
+            "decimal comma, thousands grouped by space",
+        ),  # narrow nbsp
+        (["1.234,50", "12,00"], [1234.5, 12.0], "decimal comma, thousands grouped by dot"),
+        (
+            ["\u221212,50", "+3,25", "-1 000,00"],
+            [-12.5, 3.25, -1000.0],
+            "decimal comma, thousands grouped by space",
+        ),  # U+2212
+        (["1,234.50", "12.00"], [1234.5, 12.0], "decimal point, thousands grouped by comma"),
+        (["1 234", "250"], [1234.0, 250.0], "decimal point, thousands grouped by space"),
+        (["12,5", "7"], [12.5, 7.0], "decimal comma"),
+    ],
+)
 def test_a_column_is_read_in_the_one_format_that_reads_all_of_it(con, tmp_path, cells, expected, read_as) -> None:
-    lines = "".join(f"k{number};2024-01-0{number + 1};\"{cell}\"\n" for number, cell in enumerate(cells))
+    lines = "".join(f'k{number};2024-01-0{number + 1};"{cell}"\n' for number, cell in enumerate(cells))
     result = load(con, tmp_path, "kund;datum;belopp\n" + lines)
     assert (result.rows_rejected, amounts(con, result), result.read_as) == (0, expected, (f"amount: {read_as}",))
 
@@ -72,12 +91,20 @@ def test_plain_numbers_are_read_as_before_and_say_nothing(con, tmp_path) -> None
 def test_a_value_no_format_reads_is_rejected_and_does_not_sway_the_column(con, tmp_path) -> None:
     result = load(con, tmp_path, "kund;datum;belopp\nk1;2024-01-05;1 234,50\nk2;2024-01-06;12 kr\nk3;2024-01-07;5,00\n")
     assert amounts(con, result) == [1234.5, 5.0]
-    assert reasons(con, result) == [(3, "12 kr", "not a number: expected a number with decimal comma, thousands grouped by space, "
-                                            "as in the rest of the column (e.g. 1 234,50)")]
+    assert reasons(con, result) == [
+        (
+            3,
+            "12 kr",
+            "not a number: expected a number with decimal comma, thousands grouped by space, "
+            "as in the rest of the column (e.g. 1 234,50)",
+        )
+    ]
 
 
 def test_a_column_mixing_formats_keeps_the_commoner_and_rejects_the_rest_with_the_format(con, tmp_path) -> None:
-    result = load(con, tmp_path, "kund;datum;belopp\nk1;2024-01-05;1 234,50\nk2;2024-01-06;99,90\nk3;2024-01-07;12.50\n")
+    result = load(
+        con, tmp_path, "kund;datum;belopp\nk1;2024-01-05;1 234,50\nk2;2024-01-06;99,90\nk3;2024-01-07;12.50\n"
+    )
     assert amounts(con, result) == [1234.5, 99.9]
     assert reasons(con, result)[0][:2] == (4, "12.50")
     assert "decimal comma" in reasons(con, result)[0][2]
@@ -98,7 +125,9 @@ def test_dot_groups_without_decimals_read_as_decimals_with_a_note(con, tmp_path)
     text = "kund;datum;belopp\nk1;2024-01-05;1.000\nk2;2024-01-06;2.500\n"
     result = load(con, tmp_path, text)
     assert amounts(con, result) == [1.0, 2.5]
-    assert result.read_as == ("amount: decimal point, so '1.000' is not read as thousands (pass --thousands . if it is)",)
+    assert result.read_as == (
+        "amount: decimal point, so '1.000' is not read as thousands (pass --thousands . if it is)",
+    )
     assert amounts(con, load(con, tmp_path, text, thousands=".")) == [1000.0, 2500.0]
 
 
@@ -131,14 +160,21 @@ def test_dates_that_read_both_ways_are_not_guessed(con, tmp_path) -> None:
 
 def test_an_impossible_day_first_date_is_rejected_with_the_format(con, tmp_path) -> None:
     result = load(con, tmp_path, "kund;datum;belopp\nk1;31.01.2024;1\nk2;30.02.2024;2\n")
-    assert reasons(con, result) == [(3, "30.02.2024", "unparseable time: expected ISO 8601 (YYYY-MM-DD[ HH:MM[:SS]][+HH:MM]) "
-                                                    "or YYYYMMDD or %d.%m.%Y")]
+    assert reasons(con, result) == [
+        (
+            3,
+            "30.02.2024",
+            "unparseable time: expected ISO 8601 (YYYY-MM-DD[ HH:MM[:SS]][+HH:MM]) or YYYYMMDD or %d.%m.%Y",
+        )
+    ]
 
 
 def test_one_impossible_date_among_iso_dates_does_not_make_the_column_day_first(con, tmp_path) -> None:
     result = load(con, tmp_path, "kund;datum;belopp\nk1;2024-01-05;1\nk2;31/02/2026;2\n")
     assert result.read_as == ()
-    assert reasons(con, result) == [(3, "31/02/2026", "unparseable time: expected ISO 8601 (YYYY-MM-DD[ HH:MM[:SS]][+HH:MM]) or YYYYMMDD")]
+    assert reasons(con, result) == [
+        (3, "31/02/2026", "unparseable time: expected ISO 8601 (YYYY-MM-DD[ HH:MM[:SS]][+HH:MM]) or YYYYMMDD")
+    ]
 
 
 def test_day_first_local_times_are_stored_as_utc(con, tmp_path) -> None:
@@ -148,20 +184,29 @@ def test_day_first_local_times_are_stored_as_utc(con, tmp_path) -> None:
 
 @pytest.mark.slow
 @settings(max_examples=20, deadline=None)
-@given(values=st.lists(st.decimals(min_value=-10**9, max_value=10**9, places=2, allow_nan=False), min_size=2, max_size=8),
-       locale=st.sampled_from(["sv_SE", "nb_NO", "da_DK", "fi_FI", "de_DE", "en_US"]))
+@given(
+    values=st.lists(
+        st.decimals(min_value=-(10**9), max_value=10**9, places=2, allow_nan=False), min_size=2, max_size=8
+    ),
+    locale=st.sampled_from(["sv_SE", "nb_NO", "da_DK", "fi_FI", "de_DE", "en_US"]),
+)
 def test_numbers_written_in_any_cldr_locale_read_back_exactly(tmp_path_factory, values, locale) -> None:
     import duckdb
 
     values = [*values, 1234.5]  # one value with a decimal part and a group, so the column says which format it is
     cells = [format_decimal(value, format="#,##0.00", locale=locale) for value in values]
     con = duckdb.connect()
-    result = load(con, tmp_path_factory.mktemp("cldr"), "kund;datum;belopp\n" + "".join(f'k;2024-01-05;"{cell}"\n' for cell in cells))
+    result = load(
+        con,
+        tmp_path_factory.mktemp("cldr"),
+        "kund;datum;belopp\n" + "".join(f'k;2024-01-05;"{cell}"\n' for cell in cells),
+    )
     assert result.rows_rejected == 0
     assert amounts(con, result) == pytest.approx([float(value) for value in values])
 
 
 # -- whole exports against their dot-decimal twin ---------------------------------------------------------
+
 
 def cdnow_rows(data_dir: Path, customers: int = 300) -> list[tuple[str, dt.date, float]]:
     """CDNOW's real purchases of its first customers, amounts in kronor (x 10, so that thousands occur)."""
@@ -187,10 +232,20 @@ def write_exports(folder: Path, rows: list[tuple[str, dt.date, float]]) -> dict[
         writer.writerow(["customer_id", "occurred_at", "amount", "currency"])
         writer.writerows((customer, date.isoformat(), f"{amount:.2f}", "SEK") for customer, date, amount in rows)
     swedish = "kund;datum;belopp;valuta\r\n" + "".join(
-        f"{customer};{date.isoformat()};{nordic_amount(amount, 'sv_SE', index)};SEK\r\n" for index, (customer, date, amount) in enumerate(rows))
+        f"{customer};{date.isoformat()};{nordic_amount(amount, 'sv_SE', index)};SEK\r\n"
+        for index, (customer, date, amount) in enumerate(rows)
+    )
     norwegian = "kundenr;dato;beløp;valuta\r\n" + "".join(
-        f"{customer};{date.day}.{date.month:02d}.{date.year};{nordic_amount(amount, 'nb_NO', index)};SEK\r\n" for index, (customer, date, amount) in enumerate(rows))
-    paths = {"twin": twin, "sv-cp1252": folder / "sv-cp1252.csv", "sv-bom": folder / "sv-bom.csv", "nb-cp1252": folder / "nb-cp1252.csv", "nb-bom": folder / "nb-bom.csv"}
+        f"{customer};{date.day}.{date.month:02d}.{date.year};{nordic_amount(amount, 'nb_NO', index)};SEK\r\n"
+        for index, (customer, date, amount) in enumerate(rows)
+    )
+    paths = {
+        "twin": twin,
+        "sv-cp1252": folder / "sv-cp1252.csv",
+        "sv-bom": folder / "sv-bom.csv",
+        "nb-cp1252": folder / "nb-cp1252.csv",
+        "nb-bom": folder / "nb-bom.csv",
+    }
     paths["sv-cp1252"].write_bytes(swedish.encode("cp1252"))
     paths["sv-bom"].write_bytes(swedish.encode("utf-8-sig"))
     paths["nb-cp1252"].write_bytes(norwegian.encode("cp1252"))
@@ -198,8 +253,28 @@ def write_exports(folder: Path, rows: list[tuple[str, dt.date, float]]) -> dict[
     return paths
 
 
-MAPS = {"sv": ["--map", "customer_id=kund", "--map", "occurred_at=datum", "--map", "amount=belopp", "--map", "currency=valuta"],
-        "nb": ["--map", "customer_id=kundenr", "--map", "occurred_at=dato", "--map", "amount=beløp", "--map", "currency=valuta"]}
+MAPS = {
+    "sv": [
+        "--map",
+        "customer_id=kund",
+        "--map",
+        "occurred_at=datum",
+        "--map",
+        "amount=belopp",
+        "--map",
+        "currency=valuta",
+    ],
+    "nb": [
+        "--map",
+        "customer_id=kundenr",
+        "--map",
+        "occurred_at=dato",
+        "--map",
+        "amount=beløp",
+        "--map",
+        "currency=valuta",
+    ],
+}
 
 
 def run(command: list[str]) -> dict:
@@ -213,15 +288,22 @@ def run(command: list[str]) -> dict:
 def test_an_excel_export_gives_the_figures_of_its_dot_decimal_twin(data_dir, tmp_path, export) -> None:
     paths = write_exports(tmp_path, cdnow_rows(data_dir))
     maps = MAPS[export[:2]]
-    for command in (["summary", "--freq", "D", "--unit", "W"], ["retention", "--period", "quarter"], ["pareto"], ["cohorts", "--period", "quarter"]):
+    for command in (
+        ["summary", "--freq", "D", "--unit", "W"],
+        ["retention", "--period", "quarter"],
+        ["pareto"],
+        ["cohorts", "--period", "quarter"],
+    ):
         nordic = run([*command, "--transactions", str(paths[export]), *maps])
         twin = run([*command, "--transactions", str(paths["twin"])])
         assert nordic["loads"][0]["rows_rejected"] == 0
         assert "amount: decimal comma, thousands grouped by space" in nordic["loads"][0]["read_as"]
         assert nordic["loads"][0]["encoding"] == ("Windows-1252" if "cp1252" in export else "UTF-8 with BOM")
         # approx: DuckDB's parallel sum of doubles may add in another order (last-digit differences)
-        assert nordic["rows"] == [{key: pytest.approx(value, rel=1e-12) if isinstance(value, float) else value for key, value in row.items()}
-                                  for row in twin["rows"]], command
+        assert nordic["rows"] == [
+            {key: pytest.approx(value, rel=1e-12) if isinstance(value, float) else value for key, value in row.items()}
+            for row in twin["rows"]
+        ], command
     result = runner.invoke(app, ["pareto", "--transactions", str(paths[export]), *maps])
     assert "amount: decimal comma, thousands grouped by space" in result.stderr
     assert ("occurred_at: day-first dates" in result.stderr) == export.startswith("nb")

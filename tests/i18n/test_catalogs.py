@@ -40,8 +40,14 @@ def test_every_literal_given_to_tr_is_in_the_template(source) -> None:
     unseen = []
     for path in sorted(PACKAGE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("tr", "lazy_tr", "marked")
-                    and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value not in texts):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("tr", "lazy_tr", "marked")
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and node.args[0].value not in texts
+            ):
                 unseen.append(f"{path.name}:{node.lineno}: {node.args[0].value!r}")
     assert unseen == []
 
@@ -52,8 +58,13 @@ def test_placeholders_are_read_like_str_format() -> None:
 
 def _words(node: ast.expr) -> list[str]:
     """The words of a literal or f-string people would read (option names, `code` and identifiers aside)."""
-    parts = [node.value] if isinstance(node, ast.Constant) and isinstance(node.value, str) else \
-        [value.value for value in node.values if isinstance(value, ast.Constant)] if isinstance(node, ast.JoinedStr) else []
+    parts = (
+        [node.value]
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        else [value.value for value in node.values if isinstance(value, ast.Constant)]
+        if isinstance(node, ast.JoinedStr)
+        else []
+    )
     return [word for part in parts for word in _WORD.findall(_OPTION_OR_CODE.sub(" ", part))]
 
 
@@ -62,7 +73,13 @@ def _untranslated(tree: ast.AST) -> list[tuple[int, str]]:
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
-        name = node.func.id if isinstance(node.func, ast.Name) else node.func.attr if isinstance(node.func, ast.Attribute) else ""
+        name = (
+            node.func.id
+            if isinstance(node.func, ast.Name)
+            else node.func.attr
+            if isinstance(node.func, ast.Attribute)
+            else ""
+        )
         raised = name.endswith("Error") and name[0].isupper() and name != "ValueError"
         if (raised or name in _SHOWN_BY) and node.args and _words(node.args[0]):
             found.append((node.lineno, ast.unparse(node.args[0])[:80]))
@@ -78,5 +95,8 @@ def test_no_message_people_read_is_written_outside_the_catalogs() -> None:
     for path in sorted(PACKAGE.rglob("*.py")):
         if "i18n" in path.parts:
             continue
-        offenders += [f"{path.relative_to(PACKAGE.parent)}:{line}: {text}" for line, text in _untranslated(ast.parse(path.read_text()))]
+        offenders += [
+            f"{path.relative_to(PACKAGE.parent)}:{line}: {text}"
+            for line, text in _untranslated(ast.parse(path.read_text()))
+        ]
     assert offenders == []

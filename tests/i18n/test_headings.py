@@ -22,11 +22,18 @@ def test_every_column_of_every_command_has_a_heading(tmp_path, data_dir) -> None
     sample, survivors = str(data_dir / "CDNOW_sample.txt"), str(data_dir / "sbg_survivors.csv")
     subscriptions = ["--subscriptions", str(paths["subscriptions"])]
     commands = [
-        ["retention", *subscriptions, "--by", "plan"], ["retention", "--transactions", sample], ["mrr", *subscriptions],
-        ["cohorts", "--transactions", sample], ["summary", "--transactions", sample], ["pareto", "--transactions", sample],
-        ["segments", "--transactions", sample], ["segments", "--transactions", sample, "--summary"],
-        ["clv", "--transactions", sample, "--freq", "D", "--unit", "W"], ["clv", "--transactions", sample, "--params-only"],
-        ["sbg", "--survivors", survivors, "--column", "regular"], ["sbg", *subscriptions],
+        ["retention", *subscriptions, "--by", "plan"],
+        ["retention", "--transactions", sample],
+        ["mrr", *subscriptions],
+        ["cohorts", "--transactions", sample],
+        ["summary", "--transactions", sample],
+        ["pareto", "--transactions", sample],
+        ["segments", "--transactions", sample],
+        ["segments", "--transactions", sample, "--summary"],
+        ["clv", "--transactions", sample, "--freq", "D", "--unit", "W"],
+        ["clv", "--transactions", sample, "--params-only"],
+        ["sbg", "--survivors", survivors, "--column", "regular"],
+        ["sbg", *subscriptions],
         ["survival", *subscriptions, "--by", "plan", "--customers", str(paths["customers"])],
         ["churn-causes", *subscriptions, "--payments", str(paths["payments"])],
         ["risk", *subscriptions, "--events", str(paths["events"]), "--payments", str(paths["payments"])],
@@ -43,6 +50,10 @@ def test_every_column_of_every_command_has_a_heading(tmp_path, data_dir) -> None
 
 def test_headings_are_translated_and_unknown_columns_keep_their_name() -> None:
     with use_locale("sv"):
-        assert (heading("customers_start"), heading("retention_rate"), heading("channel")) == ("kunder vid start", "kundbehållning %", "channel")
+        assert (heading("customers_start"), heading("retention_rate"), heading("channel")) == (
+            "kunder vid start",
+            "kundbehållning %",
+            "channel",
+        )
     with use_locale("en"):
         assert heading("probability_alive") == "P(still a customer)"

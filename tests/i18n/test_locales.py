@@ -26,15 +26,23 @@ ENGLISH_PROSE = re.compile(rf"\b({PROSE})\b")
 ENGLISH = re.compile(rf"\b({PROSE}|customers|customer|month|months|revenue)\b")
 
 
-@pytest.mark.parametrize(("locale", "expected"), [
-    ("sv", ("1\u00a0234,50", "95,0\u00a0%", "1\u00a0234\u00a0SEK", "2024-07-01")),
-    ("nb", ("1\u00a0234,50", "95,0\u00a0%", "1\u00a0234\u00a0SEK", "01.07.2024")),
-    ("da", ("1.234,50", "95,0\u00a0%", "1.234\u00a0SEK", "01.07.2024")),
-    ("fi", ("1\u00a0234,50", "95,0\u00a0%", "1\u00a0234\u00a0SEK", "1.7.2024")),
-    ("en", ("1,234.50", "95.0%", "SEK\u00a01,234", "2024-07-01")),
-])
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("sv", ("1\u00a0234,50", "95,0\u00a0%", "1\u00a0234\u00a0SEK", "2024-07-01")),
+        ("nb", ("1\u00a0234,50", "95,0\u00a0%", "1\u00a0234\u00a0SEK", "01.07.2024")),
+        ("da", ("1.234,50", "95,0\u00a0%", "1.234\u00a0SEK", "01.07.2024")),
+        ("fi", ("1\u00a0234,50", "95,0\u00a0%", "1\u00a0234\u00a0SEK", "1.7.2024")),
+        ("en", ("1,234.50", "95.0%", "SEK\u00a01,234", "2024-07-01")),
+    ],
+)
 def test_numbers_percentages_money_and_dates_follow_cldr(locale, expected) -> None:
-    shown = (number(1234.5, 2, locale), percent(95.0, 1, locale), money(1234.4, "SEK", 0, locale), date(dt.date(2024, 7, 1), locale))
+    shown = (
+        number(1234.5, 2, locale),
+        percent(95.0, 1, locale),
+        money(1234.4, "SEK", 0, locale),
+        date(dt.date(2024, 7, 1), locale),
+    )
     assert shown == expected
 
 
@@ -48,11 +56,20 @@ def test_missing_values_read_as_a_dash() -> None:
     assert (number(None), percent(float("nan")), money(None, "SEK")) == ("—", "—", "—")
 
 
-@pytest.mark.parametrize(("environment", "expected"), [
-    ({"LANG": "sv_SE.UTF-8"}, "sv"), ({"LANG": "nb_NO.UTF-8"}, "nb"), ({"LANG": "no_NO"}, "nb"), ({"LANG": "nn_NO"}, "nb"),
-    ({"LANG": "C.UTF-8"}, "en"), ({"LANG": "de_DE.UTF-8"}, "en"), ({"LC_ALL": "da_DK", "LANG": "sv_SE"}, "da"),
-    ({"KVAR_LOCALE": "fi", "LC_ALL": "sv_SE"}, "fi"), ({}, "en"),
-])
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({"LANG": "sv_SE.UTF-8"}, "sv"),
+        ({"LANG": "nb_NO.UTF-8"}, "nb"),
+        ({"LANG": "no_NO"}, "nb"),
+        ({"LANG": "nn_NO"}, "nb"),
+        ({"LANG": "C.UTF-8"}, "en"),
+        ({"LANG": "de_DE.UTF-8"}, "en"),
+        ({"LC_ALL": "da_DK", "LANG": "sv_SE"}, "da"),
+        ({"KVAR_LOCALE": "fi", "LC_ALL": "sv_SE"}, "fi"),
+        ({}, "en"),
+    ],
+)
 def test_the_default_locale_comes_from_the_environment(monkeypatch, environment, expected) -> None:
     for variable in ("KVAR_LOCALE", "LC_ALL", "LC_MESSAGES", "LANG"):
         monkeypatch.delenv(variable, raising=False)
@@ -94,13 +111,17 @@ def test_csv_in_a_decimal_comma_locale_is_what_excel_there_reads() -> None:
     result = _pareto("--csv", "--locale", "sv")
     assert result.stdout.startswith("\ufeff")
     rows = list(csv.DictReader(io.StringIO(result.stdout.lstrip("\ufeff")), delimiter=";"))
-    assert [float(row["revenue_share"].replace(",", ".")) for row in rows] == [row["revenue_share"] for row in document["rows"]]
+    assert [float(row["revenue_share"].replace(",", ".")) for row in rows] == [
+        row["revenue_share"] for row in document["rows"]
+    ]
     english = _pareto("--csv", "--locale", "en").stdout
     assert not english.startswith("\ufeff") and english.splitlines()[0].count(",") == len(rows[0]) - 1
 
 
 def test_a_terminal_table_in_swedish_groups_with_no_break_spaces() -> None:
-    result = runner.invoke(app, ["retention", "--transactions", "tests/data/CDNOW_master.txt", "--period", "quarter", "--locale", "sv"])
+    result = runner.invoke(
+        app, ["retention", "--transactions", "tests/data/CDNOW_master.txt", "--period", "quarter", "--locale", "sv"]
+    )
     assert result.exit_code == 0
     assert re.search(r"\d\u00a0\d{3}", result.stdout) and re.search(r"\d,\d\d", result.stdout)
 
@@ -113,7 +134,12 @@ def test_errors_speak_the_locale_and_keep_the_file_name() -> None:
 
 
 def _help(locale: str, *command: str) -> str:
-    run = subprocess.run([sys.executable, "-m", "kvar", "--locale", locale, *command, "--help"], capture_output=True, text=True, check=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "kvar", "--locale", locale, *command, "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return run.stdout
 
 
@@ -125,10 +151,15 @@ def test_help_is_translated_when_shown(locale) -> None:
     assert "Customer retention analytics" not in overview
     for command in ("report", "retention", "load"):
         text = _help(locale, command)
-        own = [re.sub(r"\[(default|required)[^\]]*\]", " ", line) for line in text.splitlines()
-               if not re.search(r"Usage:|Options:|Arguments:|Show this message", line)]
+        own = [
+            re.sub(r"\[(default|required)[^\]]*\]", " ", line)
+            for line in text.splitlines()
+            if not re.search(r"Usage:|Options:|Arguments:|Show this message", line)
+        ]
         text_only = re.sub(r"\s+", " ", " ".join(own)).replace("Fighting Churn with Data", " ")  # a book's title
-        leaked = ENGLISH_PROSE.findall(re.sub(r"--[a-z-]+|\b\w+_\w+\b|\b\w+,\w+\b|[A-Z]+\b|\b(before|at)\b(?= \()", " ", text_only))
+        leaked = ENGLISH_PROSE.findall(
+            re.sub(r"--[a-z-]+|\b\w+_\w+\b|\b\w+,\w+\b|[A-Z]+\b|\b(before|at)\b(?= \()", " ", text_only)
+        )
         assert leaked == [], (command, leaked)
 
 
@@ -136,9 +167,27 @@ def test_the_load_summary_and_the_rejects_file_speak_swedish(tmp_path) -> None:
     orders = tmp_path / "ordrar.csv"
     orders.write_text("kund;datum;belopp\nk1;2024-01-05;1 234,50\nk2;2024-01-06;fel\n", encoding="utf-8")
     rejects = tmp_path / "avvisade.csv"
-    result = runner.invoke(app, ["pareto", "--transactions", str(orders), "--map", "customer_id=kund", "--map", "occurred_at=datum",
-                                 "--map", "amount=belopp", "--rejects", str(rejects), "--locale", "sv"])
+    result = runner.invoke(
+        app,
+        [
+            "pareto",
+            "--transactions",
+            str(orders),
+            "--map",
+            "customer_id=kund",
+            "--map",
+            "occurred_at=datum",
+            "--map",
+            "amount=belopp",
+            "--rejects",
+            str(rejects),
+            "--locale",
+            "sv",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "2 lästa, 1 inlästa, 1 avvisade; amount: decimalkomma, tusental avgränsade med mellanslag" in result.stderr
     written = rejects.read_bytes()
-    assert written.startswith(b"\xef\xbb\xbf") and written.decode("utf-8-sig").splitlines()[0].startswith("table_name;file;row;")
+    assert written.startswith(b"\xef\xbb\xbf") and written.decode("utf-8-sig").splitlines()[0].startswith(
+        "table_name;file;row;"
+    )

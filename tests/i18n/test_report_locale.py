@@ -38,8 +38,14 @@ def visible_text(page: str) -> str:
 @pytest.mark.parametrize("locale", ["sv", "nb"])
 def test_the_report_has_no_english_left_and_writes_numbers_the_local_way(demo_workspace, locale) -> None:
     folder, space = demo_workspace
-    inputs = ReportInputs(**{name: space.table(name) for name in ("transactions", "subscriptions", "events", "feedback", "payments", "customers")},
-                          industry="software", source="demo")
+    inputs = ReportInputs(
+        **{
+            name: space.table(name)
+            for name in ("transactions", "subscriptions", "events", "feedback", "payments", "customers")
+        },
+        industry="software",
+        source="demo",
+    )
     path = folder / f"report-{locale}.html"
     write_report(inputs, path, locale=locale)
     page = path.read_text()

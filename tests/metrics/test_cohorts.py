@@ -15,12 +15,22 @@ T = dt.datetime
 
 
 def purchases() -> pl.DataFrame:
-    return pl.DataFrame({
-        "customer_id": ["a", "a", "b", "c", "a", "b", "a"],
-        "occurred_at": [T(2024, 1, 5), T(2024, 2, 10), T(2024, 1, 20), T(2024, 3, 1), T(2024, 3, 2), T(2024, 3, 9), T(2024, 2, 11)],
-        "amount": [10.0, 5.0, 7.0, 3.0, 1.0, 4.0, -2.0],
-        "channel": ["ads", "ads", "organic", "organic", "ads", "organic", "ads"],
-    })
+    return pl.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "c", "a", "b", "a"],
+            "occurred_at": [
+                T(2024, 1, 5),
+                T(2024, 2, 10),
+                T(2024, 1, 20),
+                T(2024, 3, 1),
+                T(2024, 3, 2),
+                T(2024, 3, 9),
+                T(2024, 2, 11),
+            ],
+            "amount": [10.0, 5.0, 7.0, 3.0, 1.0, 4.0, -2.0],
+            "channel": ["ads", "ads", "organic", "organic", "ads", "organic", "ads"],
+        }
+    )
 
 
 def test_logo_cohort_matrix() -> None:
@@ -37,7 +47,9 @@ def test_revenue_cohort_matrix_nets_refunds_and_cumulates() -> None:
     assert january == [17.0, 3.0, 5.0]  # Feb: 5 - 2 refund; Mar: 1 + 4
     cumulative = cohort_table(purchases(), value="revenue", cumulative=True, as_of=T(2024, 4, 1)).to_dicts()
     assert [r["value"] for r in cumulative if r["cohort"] == T(2024, 1, 1)] == [17.0, 20.0, 25.0]
-    assert [r["percent"] for r in cumulative if r["cohort"] == T(2024, 1, 1)] == pytest.approx([100.0, 20 / 17 * 100, 25 / 17 * 100])
+    assert [r["percent"] for r in cumulative if r["cohort"] == T(2024, 1, 1)] == pytest.approx(
+        [100.0, 20 / 17 * 100, 25 / 17 * 100]
+    )
 
 
 def test_cohorts_split_by_attribute() -> None:
@@ -53,7 +65,13 @@ def test_historical_ltv_per_cohort() -> None:
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from("abcdefg"), st.datetimes(min_value=T(2023, 1, 1), max_value=T(2023, 12, 31))), min_size=1, max_size=30))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from("abcdefg"), st.datetimes(min_value=T(2023, 1, 1), max_value=T(2023, 12, 31))),
+        min_size=1,
+        max_size=30,
+    )
+)
 def test_cohort_counts_never_exceed_cohort_size(rows) -> None:
     frame = pl.DataFrame(rows, schema={"customer_id": pl.String, "occurred_at": pl.Datetime("us")}, orient="row")
     result = cohort_table(frame, as_of=T(2024, 1, 1)).to_dicts()

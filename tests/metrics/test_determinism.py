@@ -23,7 +23,11 @@ JAN, JUN = dt.datetime(2024, 1, 1), dt.datetime(2024, 6, 1)
 
 
 def engines(table: pa.Table) -> dict[str, object]:
-    return {"duckdb": duckdb.connect().from_arrow(table), "polars": pl.from_arrow(table).lazy(), "pandas": table.to_pandas()}
+    return {
+        "duckdb": duckdb.connect().from_arrow(table),
+        "polars": pl.from_arrow(table).lazy(),
+        "pandas": table.to_pandas(),
+    }
 
 
 def tied_purchases(customers: int = 2000, copies: int = 60) -> pa.Table:
@@ -31,7 +35,9 @@ def tied_purchases(customers: int = 2000, copies: int = 60) -> pa.Table:
     ids = [f"c{number:04d}" for number in range(customers)]
     rows = [(cid, moment) for cid in ids for moment in (JAN, JUN) for _ in range(copies)]
     random.Random(3).shuffle(rows)
-    return pa.table({"customer_id": [r[0] for r in rows], "occurred_at": [r[1] for r in rows], "amount": [10.0] * len(rows)})
+    return pa.table(
+        {"customer_id": [r[0] for r in rows], "occurred_at": [r[1] for r in rows], "amount": [10.0] * len(rows)}
+    )
 
 
 @pytest.mark.parametrize("engine", ["duckdb", "polars", "pandas"])
@@ -40,20 +46,40 @@ def test_identical_tied_rows_give_exactly_two_spells_per_customer(engine) -> Non
     # [Jun 1, Aug 30); nobody is active on 1 May, and there are exactly 2 x 2,000 spells.
     frame, _ = as_lazy(engines(tied_purchases())[engine])
     merged = spells(intervals_from_transactions(frame, "90d"), equal_lengths=True)
-    (row,) = rows_of(merged.select(
-        spells=nw.len(), longest_days=(nw.col("spell_end") - nw.col("spell_start")).dt.total_seconds().max() / 86400,
-    ))
+    (row,) = rows_of(
+        merged.select(
+            spells=nw.len(),
+            longest_days=(nw.col("spell_end") - nw.col("spell_start")).dt.total_seconds().max() / 86400,
+        )
+    )
     assert row["spells"] == 4000 and row["longest_days"] == 90
-    table = {r["period_start"]: r for r in rows_of(kvar.retention_table(engines(tied_purchases())[engine], period="month", as_of=dt.datetime(2024, 9, 1)))}
+    table = {
+        r["period_start"]: r
+        for r in rows_of(
+            kvar.retention_table(engines(tied_purchases())[engine], period="month", as_of=dt.datetime(2024, 9, 1))
+        )
+    }
     may = table[dt.datetime(2024, 5, 1)]
     assert (may["customers_start"], may["customers_end"]) == (0, 0)
     assert table[dt.datetime(2024, 3, 1)]["churned"] == 2000 and table[dt.datetime(2024, 6, 1)]["reactivated"] == 2000
 
 
 def test_identical_subscription_intervals_merge_the_same_way() -> None:
-    rows = [(f"c{n}", start, end) for n in range(500) for start, end in ((JAN, dt.datetime(2024, 2, 1)), (JUN, dt.datetime(2024, 7, 1))) for _ in range(20)]
+    rows = [
+        (f"c{n}", start, end)
+        for n in range(500)
+        for start, end in ((JAN, dt.datetime(2024, 2, 1)), (JUN, dt.datetime(2024, 7, 1)))
+        for _ in range(20)
+    ]
     random.Random(5).shuffle(rows)
-    table = pa.table({"customer_id": [r[0] for r in rows], "started_at": [r[1] for r in rows], "ended_at": [r[2] for r in rows], "mrr": [5.0] * len(rows)})
+    table = pa.table(
+        {
+            "customer_id": [r[0] for r in rows],
+            "started_at": [r[1] for r in rows],
+            "ended_at": [r[2] for r in rows],
+            "mrr": [5.0] * len(rows),
+        }
+    )
     for engine, native in engines(table).items():
         frame, _ = as_lazy(native)
         (row,) = rows_of(spells(intervals_from_subscriptions(frame)).select(spells=nw.len()))

@@ -13,11 +13,20 @@ from kvar.metrics.periods import boundaries, period_start, truncate, with_epoch_
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2199, 12, 31)), min_size=1, max_size=50))
+@given(
+    st.lists(
+        st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2199, 12, 31)), min_size=1, max_size=50
+    )
+)
 def test_epoch_days_and_period_starts_match_python(values) -> None:
     frame = pl.DataFrame({"t": values}, schema={"t": pl.Datetime("us")}).lazy()
     staged = with_period_index(with_epoch_days(nw.from_native(frame), "t", "days"), "t", "week", "week_index")
-    got = staged.with_columns(week=period_start("t", "week"), quarter=period_start("t", "quarter")).collect().to_native().to_dicts()
+    got = (
+        staged.with_columns(week=period_start("t", "week"), quarter=period_start("t", "quarter"))
+        .collect()
+        .to_native()
+        .to_dicts()
+    )
     for value, row in zip(values, got, strict=True):
         assert row["days"] == (value.date() - dt.date(1970, 1, 1)).days
         assert row["week"] == truncate(value, "week") and row["week"].weekday() == 0

@@ -14,12 +14,16 @@ from tests.conftest import ts
 
 def frame(con, rows: list[tuple]) -> object:
     """Rows of (customer_id, occurred_at, amount, transaction_id)."""
-    return con.from_arrow(pa.table({
-        "customer_id": [r[0] for r in rows],
-        "occurred_at": pa.array([ts(r[1]) for r in rows], pa.timestamp("us")),
-        "amount": [float(r[2]) for r in rows],
-        "transaction_id": pa.array([r[3] if len(r) > 3 else None for r in rows], pa.string()),
-    }))
+    return con.from_arrow(
+        pa.table(
+            {
+                "customer_id": [r[0] for r in rows],
+                "occurred_at": pa.array([ts(r[1]) for r in rows], pa.timestamp("us")),
+                "amount": [float(r[2]) for r in rows],
+                "transaction_id": pa.array([r[3] if len(r) > 3 else None for r in rows], pa.string()),
+            }
+        )
+    )
 
 
 def by_period(result) -> dict[dt.datetime, dict]:
@@ -28,7 +32,9 @@ def by_period(result) -> dict[dt.datetime, dict]:
 
 def test_a_refund_does_not_keep_a_customer_active(con) -> None:
     # Bought 10 Jan, refunded 20 Mar, inactivity 90 days: active until 10 Apr, so churned in April (not June).
-    orders = frame(con, [("a", "2024-01-10", 50), ("a", "2024-03-20", -50), ("b", "2024-01-05", 10), ("b", "2024-07-30", 10)])
+    orders = frame(
+        con, [("a", "2024-01-10", 50), ("a", "2024-03-20", -50), ("b", "2024-01-05", 10), ("b", "2024-07-30", 10)]
+    )
     table = by_period(kvar.retention_table(orders, period="month", inactivity="90d", as_of=dt.datetime(2024, 8, 1)))
     assert table[dt.datetime(2024, 4, 1)]["churned"] == 2  # a (10 Apr) and b (4 Apr)
     assert table[dt.datetime(2024, 6, 1)]["churned"] == 0
@@ -37,10 +43,14 @@ def test_a_refund_does_not_keep_a_customer_active(con) -> None:
 
 def test_order_lines_are_one_purchase_and_refund_orders_none(con) -> None:
     rows = [
-        ("a", "2024-01-10 10:00", 20, "o1"), ("a", "2024-01-10 10:00", 5, "o1"), ("a", "2024-01-10 10:00", 7, "o1"),
-        ("a", "2024-02-03", -7, "C1"),                       # a cancellation: a refund order
-        ("b", "2024-01-11", 10, "o2"), ("b", "2024-02-11", 10, "o3"),
-        ("c", "2024-01-12", 3, None), ("c", "2024-01-12", 3, None),  # no order id: each row is an order
+        ("a", "2024-01-10 10:00", 20, "o1"),
+        ("a", "2024-01-10 10:00", 5, "o1"),
+        ("a", "2024-01-10 10:00", 7, "o1"),
+        ("a", "2024-02-03", -7, "C1"),  # a cancellation: a refund order
+        ("b", "2024-01-11", 10, "o2"),
+        ("b", "2024-02-11", 10, "o3"),
+        ("c", "2024-01-12", 3, None),
+        ("c", "2024-01-12", 3, None),  # no order id: each row is an order
     ]
     repeat = rows_of(kvar.repeat_purchase_rate(frame(con, rows)))[0]
     # purchases: a 1 (three lines of o1), b 2, c 2 -> customers 3, repeaters b and c
@@ -56,23 +66,37 @@ def test_order_lines_are_one_purchase_and_refund_orders_none(con) -> None:
 
 def test_cohorts_count_purchases_and_refund_only_customers_belong_nowhere(con) -> None:
     rows = [
-        ("a", "2024-01-05", 10), ("a", "2024-02-07", -10),  # refund in February: no February purchase
-        ("b", "2024-01-09", 10), ("b", "2024-02-02", 10),
-        ("z", "2024-01-20", -5),                            # only a refund: not a customer of any cohort
+        ("a", "2024-01-05", 10),
+        ("a", "2024-02-07", -10),  # refund in February: no February purchase
+        ("b", "2024-01-09", 10),
+        ("b", "2024-02-02", 10),
+        ("z", "2024-01-20", -5),  # only a refund: not a customer of any cohort
     ]
-    logo = {(r["cohort"], r["period_offset"]): r for r in rows_of(kvar.cohort_table(frame(con, rows), period="month", as_of=dt.datetime(2024, 3, 1)))}
+    logo = {
+        (r["cohort"], r["period_offset"]): r
+        for r in rows_of(kvar.cohort_table(frame(con, rows), period="month", as_of=dt.datetime(2024, 3, 1)))
+    }
     january = dt.datetime(2024, 1, 1)
     assert logo[(january, 0)]["cohort_size"] == 2 and logo[(january, 0)]["value"] == 2
     assert logo[(january, 1)]["value"] == 1  # only b purchased in February
     assert {cohort for cohort, _ in logo} == {january}
-    revenue = {r["period_offset"]: r["value"] for r in rows_of(kvar.cohort_table(frame(con, rows), period="month", value="revenue", as_of=dt.datetime(2024, 3, 1)))}
+    revenue = {
+        r["period_offset"]: r["value"]
+        for r in rows_of(
+            kvar.cohort_table(frame(con, rows), period="month", value="revenue", as_of=dt.datetime(2024, 3, 1))
+        )
+    }
     assert revenue == {0: 20.0, 1: 0.0}  # February: b's 10 less a's refund of 10
 
 
 def test_clv_summary_counts_purchases_and_spend_is_never_negative(con) -> None:
     rows = [
-        ("a", "2024-01-01", 10), ("a", "2024-01-15", 30), ("a", "2024-01-20", -100),  # refunds exceed purchases
-        ("b", "2024-01-02", 10, "o1"), ("b", "2024-01-02", 10, "o1"), ("b", "2024-01-29", 4),
+        ("a", "2024-01-01", 10),
+        ("a", "2024-01-15", 30),
+        ("a", "2024-01-20", -100),  # refunds exceed purchases
+        ("b", "2024-01-02", 10, "o1"),
+        ("b", "2024-01-02", 10, "o1"),
+        ("b", "2024-01-29", 4),
     ]
     summary = {row["customer_id"]: row for row in rows_of(kvar.customer_summary(frame(con, rows), freq="D"))}
     assert (summary["a"]["frequency"], summary["a"]["monetary_value"], summary["a"]["recency"]) == (1, 30.0, 14.0)

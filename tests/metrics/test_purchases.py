@@ -40,11 +40,13 @@ def test_summary_reproduces_published_cdnow_summaries(cdnow_sample, data_dir) ->
 
 
 def test_summary_in_days_without_holdout() -> None:
-    tx = pl.DataFrame({
-        "customer_id": ["a", "a", "a", "b"],
-        "occurred_at": [T(2024, 1, 1, 9), T(2024, 1, 1, 18), T(2024, 1, 11), T(2024, 1, 5)],
-        "amount": [5.0, 5.0, 30.0, 8.0],
-    })
+    tx = pl.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "b"],
+            "occurred_at": [T(2024, 1, 1, 9), T(2024, 1, 1, 18), T(2024, 1, 11), T(2024, 1, 5)],
+            "amount": [5.0, 5.0, 30.0, 8.0],
+        }
+    )
     rows = customer_summary(tx).to_dicts()
     assert rows == [
         {"customer_id": "a", "frequency": 1, "recency": 10.0, "T": 10.0, "monetary_value": 30.0},
@@ -53,18 +55,26 @@ def test_summary_in_days_without_holdout() -> None:
 
 
 def test_purchase_activity_and_repeat_rate_by_hand() -> None:
-    tx = pl.DataFrame({
-        "customer_id": ["a", "a", "b", "a", "c"],
-        "occurred_at": [T(2024, 1, 2), T(2024, 1, 20), T(2024, 1, 25), T(2024, 2, 3), T(2024, 2, 9)],
-        "amount": [10.0, 20.0, 30.0, 40.0, -5.0],
-    })
+    tx = pl.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "a", "c"],
+            "occurred_at": [T(2024, 1, 2), T(2024, 1, 20), T(2024, 1, 25), T(2024, 2, 3), T(2024, 2, 9)],
+            "amount": [10.0, 20.0, 30.0, 40.0, -5.0],
+        }
+    )
     rows = purchase_activity(tx, as_of=T(2024, 3, 1)).to_dicts()
     jan, feb = rows
     assert (jan["buyers"], jan["purchases"], jan["returning_buyers"], jan["revenue"]) == (2, 3, 0, 60.0)
     assert jan["purchase_frequency"] == pytest.approx(1.5) and jan["average_order_value"] == pytest.approx(20.0)
     assert (feb["buyers"], feb["returning_buyers"], feb["revenue"]) == (1, 1, 35.0)  # c only refunded
     overall = repeat_purchase_rate(tx).to_dicts()[0]
-    assert overall == {"customers": 2, "repeat_customers": 1, "purchases": 4, "repeat_purchase_rate": 50.0, "purchase_frequency": 2.0}
+    assert overall == {
+        "customers": 2,
+        "repeat_customers": 1,
+        "purchases": 4,
+        "repeat_purchase_rate": 50.0,
+        "purchase_frequency": 2.0,
+    }
 
 
 def test_every_transaction_metric_runs_on_full_cdnow(con, data_dir) -> None:

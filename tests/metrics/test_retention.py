@@ -23,9 +23,14 @@ def test_retention_rate_textbook_example() -> None:
 
 def test_retention_table_reproduces_textbook_example_from_subscriptions() -> None:
     # 1000 customers subscribed before January; 50 cancel during January; 200 sign up in January.
-    rows = [{"customer_id": f"old{i}", "started_at": T(2023, 12, 5), "ended_at": T(2024, 1, 20) if i < 50 else None} for i in range(1000)]
+    rows = [
+        {"customer_id": f"old{i}", "started_at": T(2023, 12, 5), "ended_at": T(2024, 1, 20) if i < 50 else None}
+        for i in range(1000)
+    ]
     rows += [{"customer_id": f"new{i}", "started_at": T(2024, 1, 10), "ended_at": None} for i in range(200)]
-    subs = pl.DataFrame(rows, schema={"customer_id": pl.String, "started_at": pl.Datetime("us"), "ended_at": pl.Datetime("us")})
+    subs = pl.DataFrame(
+        rows, schema={"customer_id": pl.String, "started_at": pl.Datetime("us"), "ended_at": pl.Datetime("us")}
+    )
     result = retention_table(subscriptions=subs, period="month", as_of=T(2024, 2, 1))
     january = result.filter(pl.col("period_start") == T(2024, 1, 1)).to_dicts()[0]
     assert (january["customers_start"], january["new_customers"], january["customers_end"]) == (1000, 200, 1150)
@@ -39,12 +44,17 @@ def test_retention_excludes_customers_acquired_in_period_and_counts_reactivation
 
     # 30-day window. a: Jan 5, Feb 10 (active through Mar 11); b: Jan 20 only (lapses Feb 19);
     # c: Mar 1 (acquired in March, lapses Mar 31: acquired but not at the end); b returns Apr 15.
-    table = pa.table({
-        "customer_id": ["a", "a", "b", "c", "b"],
-        "occurred_at": [T(2024, 1, 5), T(2024, 2, 10), T(2024, 1, 20), T(2024, 3, 1), T(2024, 4, 15)],
-    })
+    table = pa.table(
+        {
+            "customer_id": ["a", "a", "b", "c", "b"],
+            "occurred_at": [T(2024, 1, 5), T(2024, 2, 10), T(2024, 1, 20), T(2024, 3, 1), T(2024, 4, 15)],
+        }
+    )
     rows = rows_of(retention_table(duckdb_frame(table), period="month", inactivity="30d", as_of=T(2024, 5, 1)))
-    counts = [(r["customers_start"], r["new_customers"], r["reactivated"], r["churned"], r["customers_end"], r["acquired"]) for r in rows]
+    counts = [
+        (r["customers_start"], r["new_customers"], r["reactivated"], r["churned"], r["customers_end"], r["acquired"])
+        for r in rows
+    ]
     assert counts == [
         (0, 2, 0, 0, 2, 2),  # January: a and b acquired, both active on Feb 1
         (2, 0, 0, 1, 1, 0),  # February: b lapses on Feb 19
@@ -56,11 +66,13 @@ def test_retention_excludes_customers_acquired_in_period_and_counts_reactivation
 
 def test_grace_period_bridges_a_short_gap() -> None:
     # Cancelled on Jan 25, back on Feb 5: without grace a January churn and a February reactivation.
-    subs = pl.DataFrame({
-        "customer_id": ["a", "a"],
-        "started_at": [T(2023, 12, 1), T(2024, 2, 5)],
-        "ended_at": [T(2024, 1, 25), None],
-    })
+    subs = pl.DataFrame(
+        {
+            "customer_id": ["a", "a"],
+            "started_at": [T(2023, 12, 1), T(2024, 2, 5)],
+            "ended_at": [T(2024, 1, 25), None],
+        }
+    )
     strict = retention_table(subscriptions=subs, as_of=T(2024, 3, 1)).to_dicts()
     lenient = retention_table(subscriptions=subs, grace="14d", as_of=T(2024, 3, 1)).to_dicts()
     assert [(r["churned"], r["reactivated"]) for r in strict] == [(0, 0), (1, 0), (0, 1)]
@@ -69,11 +81,13 @@ def test_grace_period_bridges_a_short_gap() -> None:
 
 
 def test_split_by_segment_uses_customers_first_attribute() -> None:
-    tx = pl.DataFrame({
-        "customer_id": ["a", "a", "b"],
-        "occurred_at": [T(2024, 1, 5), T(2024, 2, 5), T(2024, 1, 7)],
-        "channel": ["ads", "organic", "organic"],
-    })
+    tx = pl.DataFrame(
+        {
+            "customer_id": ["a", "a", "b"],
+            "occurred_at": [T(2024, 1, 5), T(2024, 2, 5), T(2024, 1, 7)],
+            "channel": ["ads", "organic", "organic"],
+        }
+    )
     rows = retention_table(tx, by="channel", inactivity="60d", as_of=T(2024, 3, 1)).to_dicts()
     january = {r["channel"]: r["new_customers"] for r in rows if r["period_start"] == T(2024, 1, 1)}
     assert january == {"ads": 1, "organic": 1}

@@ -70,7 +70,10 @@ interval = st.tuples(
 @settings(max_examples=40, deadline=None)
 @given(st.lists(interval, min_size=1, max_size=12))
 def test_movements_add_up_and_match_oracle(intervals) -> None:
-    subs = [(who, start, None if open_ else start + dt.timedelta(days=days), mrr) for who, start, days, open_, mrr in intervals]
+    subs = [
+        (who, start, None if open_ else start + dt.timedelta(days=days), mrr)
+        for who, start, days, open_, mrr in intervals
+    ]
     frame = pl.DataFrame(subs, schema=SCHEMA, orient="row")
     as_of = T(2024, 1, 1)
     got = mrr_movements(frame, as_of=as_of).to_dicts()
@@ -79,4 +82,6 @@ def test_movements_add_up_and_match_oracle(intervals) -> None:
         moved = sum(row[c] for c in ("new_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr", "reactivation_mrr"))
         assert row["mrr_start"] + moved == pytest.approx(row["mrr_end"])
     if expected:
-        assert [{k: pytest.approx(r[k]) if isinstance(r[k], float) else r[k] for k in expected[0]} for r in got] == expected
+        assert [
+            {k: pytest.approx(r[k]) if isinstance(r[k], float) else r[k] for k in expected[0]} for r in got
+        ] == expected

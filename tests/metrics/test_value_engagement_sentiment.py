@@ -16,7 +16,9 @@ T = dt.datetime
 
 
 def test_pareto_by_hand() -> None:
-    tx = pl.DataFrame({"customer_id": list("abcdeaaaaa"), "amount": [10.0, 7.0, 3.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 6.0]})
+    tx = pl.DataFrame(
+        {"customer_id": list("abcdeaaaaa"), "amount": [10.0, 7.0, 3.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 6.0]}
+    )
     rows = pareto_concentration(tx).to_dicts()
     # a = 20, b = 7, c = 3, d = 1, e = 1 -> total 32; top 10 % and top 20 % of 5 customers are both 1 customer.
     assert [(r["top_customers_share"], r["top_customers"], r["top_revenue"], r["revenue_share"]) for r in rows] == [
@@ -43,12 +45,14 @@ def test_pareto_on_cdnow_matches_a_plain_python_count(data_dir) -> None:
 
 
 def test_stickiness_counts_users_and_zero_days() -> None:
-    events = pl.DataFrame({
-        "customer_id": ["a", "a", "a", "b", "b"],
-        "user_id": ["u1", "u1", "u2", None, None],
-        "occurred_at": [T(2024, 2, 1, 9), T(2024, 2, 1, 17), T(2024, 2, 2), T(2024, 2, 2), T(2024, 3, 1)],
-        "event": ["login"] * 5,
-    })
+    events = pl.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "b", "b"],
+            "user_id": ["u1", "u1", "u2", None, None],
+            "occurred_at": [T(2024, 2, 1, 9), T(2024, 2, 1, 17), T(2024, 2, 2), T(2024, 2, 2), T(2024, 3, 1)],
+            "event": ["login"] * 5,
+        }
+    )
     (february,) = [r for r in stickiness(events, as_of=T(2024, 3, 1)).to_dicts()]
     # actors u1, u2, b; daily actors: Feb 1 {u1}, Feb 2 {u2, b}; 29 days in February 2024.
     assert february["active"] == 3 and february["days"] == 29
@@ -57,12 +61,14 @@ def test_stickiness_counts_users_and_zero_days() -> None:
 
 
 def test_nps_and_csat() -> None:
-    feedback = pl.DataFrame({
-        "customer_id": list("abcdefgh"),
-        "occurred_at": [T(2024, 1, d) for d in range(1, 9)],
-        "kind": ["nps", "NPS", "nps", "nps", "csat", "csat", "csat", "exit"],
-        "score": [10.0, 9.0, 7.0, 3.0, 5.0, 4.0, 2.0, None],
-    })
+    feedback = pl.DataFrame(
+        {
+            "customer_id": list("abcdefgh"),
+            "occurred_at": [T(2024, 1, d) for d in range(1, 9)],
+            "kind": ["nps", "NPS", "nps", "nps", "csat", "csat", "csat", "exit"],
+            "score": [10.0, 9.0, 7.0, 3.0, 5.0, 4.0, 2.0, None],
+        }
+    )
     (january,) = satisfaction_scores(feedback, as_of=T(2024, 2, 1)).to_dicts()
     assert (january["promoters"], january["passives"], january["detractors"]) == (2, 1, 1)
     assert january["nps"] == pytest.approx(25.0)
@@ -70,11 +76,13 @@ def test_nps_and_csat() -> None:
 
 
 def test_renewal_rate() -> None:
-    subs = pl.DataFrame({
-        "customer_id": ["a", "a", "b", "c"],
-        "started_at": [T(2023, 1, 15), T(2024, 1, 15), T(2023, 1, 20), T(2023, 6, 1)],
-        "ended_at": [T(2024, 1, 15), None, T(2024, 1, 20), None],
-    })
+    subs = pl.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "c"],
+            "started_at": [T(2023, 1, 15), T(2024, 1, 15), T(2023, 1, 20), T(2023, 6, 1)],
+            "ended_at": [T(2024, 1, 15), None, T(2024, 1, 20), None],
+        }
+    )
     (january,) = [r for r in renewal_rate(subs, as_of=T(2024, 2, 1)).to_dicts() if r["period_start"] == T(2024, 1, 1)]
     assert (january["ended"], january["renewed"], january["renewal_rate"]) == (2, 1, 50.0)
 

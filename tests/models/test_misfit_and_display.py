@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 
@@ -25,7 +26,15 @@ def clockwork_summary(customers: int = 300) -> list[dict]:
     rows = []
     for number in range(customers):
         months = 3 + number % 20
-        rows.append({"customer_id": f"c{number}", "frequency": months, "recency": months * 30.0, "T": months * 30.0 + 10, "monetary_value": 29.0})
+        rows.append(
+            {
+                "customer_id": f"c{number}",
+                "frequency": months,
+                "recency": months * 30.0,
+                "T": months * 30.0 + 10,
+                "monetary_value": 29.0,
+            }
+        )
     return rows
 
 
@@ -38,7 +47,11 @@ def test_purchase_models_refuse_recurring_charges_and_name_the_contractual_tools
 
 def test_clv_on_the_demo_subscription_business_exits_2_with_one_line(tmp_path) -> None:
     paths = generate(customers=400, seed=2).write(tmp_path)
-    result = subprocess.run([sys.executable, "-m", "kvar", "clv", "--transactions", str(paths["transactions"]), "--json"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "kvar", "clv", "--transactions", str(paths["transactions"]), "--json"],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2 and result.stdout == ""
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1 and "kvar sbg" in error_lines[0] and "Traceback" not in result.stderr
@@ -54,8 +67,12 @@ def test_sbg_says_when_churn_does_not_fall_with_tenure() -> None:
 
 def test_published_fits_are_not_mistaken_for_misfits(data_dir) -> None:
     summary = pd.read_csv(data_dir / "cdnow_customers_summary.csv")
-    assert BetaGeo().fit(summary["frequency"], summary["recency"], summary["T"]).params_["r"] == pytest.approx(0.243, abs=1e-3)
-    assert ParetoNBD().fit(summary["frequency"], summary["recency"], summary["T"]).params_["r"] == pytest.approx(0.553, abs=1e-3)
+    assert BetaGeo().fit(summary["frequency"], summary["recency"], summary["T"]).params_["r"] == pytest.approx(
+        0.243, abs=1e-3
+    )
+    assert ParetoNBD().fit(summary["frequency"], summary["recency"], summary["T"]).params_["r"] == pytest.approx(
+        0.553, abs=1e-3
+    )
 
 
 def test_signed_figures_never_show_a_sign_on_zero() -> None:
@@ -76,8 +93,17 @@ def risk_table(tmp_path_factory) -> pd.DataFrame:
 
     paths = generate(customers=1200, seed=5).write(tmp_path_factory.mktemp("demo"))
     con = duckdb.connect()
-    tables = {name: con.table(kvar.load_file(con, name, paths[name]).accepted_table) for name in ("customers", "subscriptions", "events", "feedback", "payments")}
-    return churn_features(tables["subscriptions"], tables["events"], tables["payments"], tables["feedback"], tables["customers"]).collect(backend="pandas").to_native()
+    tables = {
+        name: con.table(kvar.load_file(con, name, paths[name]).accepted_table)
+        for name in ("customers", "subscriptions", "events", "feedback", "payments")
+    }
+    return (
+        churn_features(
+            tables["subscriptions"], tables["events"], tables["payments"], tables["feedback"], tables["customers"]
+        )
+        .collect(backend="pandas")
+        .to_native()
+    )
 
 
 def test_top_risk_scores_keep_their_order_and_missing_values_read_as_words(risk_table) -> None:
@@ -85,7 +111,7 @@ def test_top_risk_scores_keep_their_order_and_missing_values_read_as_words(risk_
     scores = model.latest_scores(risk_table)
     top = [row["churn_probability"] for row in scores[:10]]
     assert len(set(np.round(top, 6))) > 1 and max(top) < 1.0  # calibration does not collapse the top onto 1.000
-    assert all(a >= b for a, b in zip(top, top[1:]))
+    assert all(a >= b for a, b in itertools.pairwise(top))
     reasons = [reason for row in scores for reason in row["reasons"]]
     assert reasons and not any("nan" in reason.lower() for reason in reasons)
     shuffled = risk_table.sample(frac=1.0, random_state=1).reset_index(drop=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 
 import numpy as np
 import pytest
@@ -41,7 +42,9 @@ def test_bgnbd_paper_values(bgnbd) -> None:
 
 def test_bgnbd_predictions(bgnbd) -> None:
     assert bgnbd.probability_alive(2, 30.43, 38.86) == pytest.approx(0.7266, abs=1e-4)
-    assert bgnbd.expected_purchases_new_customer([1, 3, 39, 78]) == pytest.approx([0.0532, 0.1506, 1.1951, 1.858], abs=1e-3)
+    assert bgnbd.expected_purchases_new_customer([1, 3, 39, 78]) == pytest.approx(
+        [0.0532, 0.1506, 1.1951, 1.858], abs=1e-3
+    )
     published = BetaGeo()
     published.params_ = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
     assert published.conditional_expected_purchases(39, 2, 30.43, 38.86) == pytest.approx(1.226, abs=1e-3)
@@ -80,7 +83,10 @@ def test_gamma_gamma_paper_values(cdnow) -> None:
     assert abs(model.frequency_spend_correlation_) < 0.2  # the model's independence assumption holds
 
 
-@pytest.mark.parametrize(("column", "alpha", "beta", "log_likelihood"), [("regular", 0.704, 1.182, -1680.27), ("high_end", 0.668, 3.806, -1611.16)])
+@pytest.mark.parametrize(
+    ("column", "alpha", "beta", "log_likelihood"),
+    [("regular", 0.704, 1.182, -1680.27), ("high_end", 0.668, 3.806, -1611.16)],
+)
 def test_sbg_reproduces_fader_hardie_2007(data_dir, column, alpha, beta, log_likelihood) -> None:
     with (data_dir / "sbg_survivors.csv").open() as handle:
         survivors = [float(row[column]) for row in csv.DictReader(handle)]
@@ -90,7 +96,7 @@ def test_sbg_reproduces_fader_hardie_2007(data_dir, column, alpha, beta, log_lik
     assert model.log_likelihood_ == pytest.approx(log_likelihood, abs=0.01)
     projected = model.projected_survivors(12)
     assert [row["period"] for row in projected] == list(range(13))
-    assert all(a["survivors"] > b["survivors"] for a, b in zip(projected, projected[1:]))
+    assert all(a["survivors"] > b["survivors"] for a, b in itertools.pairwise(projected))
     rates = [row["retention_rate"] for row in projected[1:]]
     assert rates == sorted(rates)  # sBG retention rates rise with tenure
 
@@ -136,7 +142,9 @@ def test_sbg_per_cohort_from_subscriptions() -> None:
 
     # A 2020 cohort of 10: 4 leave in 2020 (after their anniversary? no: within year 1), 2 in 2021, 1 in 2022.
     ends = [dt.datetime(2020, 6, 1)] * 4 + [dt.datetime(2021, 6, 1)] * 2 + [dt.datetime(2022, 6, 1)] + [None] * 3
-    subs = pl.DataFrame({"customer_id": [f"c{i}" for i in range(10)], "started_at": [dt.datetime(2020, 2, 1)] * 10, "ended_at": ends})
+    subs = pl.DataFrame(
+        {"customer_id": [f"c{i}" for i in range(10)], "started_at": [dt.datetime(2020, 2, 1)] * 10, "ended_at": ends}
+    )
     assert cohort_survivors(subs, as_of=dt.datetime(2024, 1, 1)) == {dt.datetime(2020, 1, 1): [10, 6, 4, 3, 3]}
     (row,) = sbg_by_cohort(subs, as_of=dt.datetime(2024, 1, 1), project=6)
     assert row["size"] == 10 and len(row["projected"]) == 7 and row["alpha"] > 0

@@ -25,7 +25,10 @@ T = dt.datetime
 def demo(tmp_path_factory) -> dict:
     paths = generate(customers=1500, seed=5).write(tmp_path_factory.mktemp("demo"))
     con = duckdb.connect()
-    return {name: con.table(kvar.load_file(con, name, paths[name]).accepted_table) for name in ("customers", "subscriptions", "transactions", "events", "feedback", "payments")}
+    return {
+        name: con.table(kvar.load_file(con, name, paths[name]).accepted_table)
+        for name in ("customers", "subscriptions", "transactions", "events", "feedback", "payments")
+    }
 
 
 def test_rfm_scores_and_segments_by_hand() -> None:
@@ -33,7 +36,13 @@ def test_rfm_scores_and_segments_by_hand() -> None:
     rows = []
     for i in range(10):
         for k in range(i + 1):
-            rows.append({"customer_id": f"c{i}", "occurred_at": T(2024, 1, 1) + dt.timedelta(days=10 * i + k), "amount": 10.0 * (i + 1)})
+            rows.append(
+                {
+                    "customer_id": f"c{i}",
+                    "occurred_at": T(2024, 1, 1) + dt.timedelta(days=10 * i + k),
+                    "amount": 10.0 * (i + 1),
+                }
+            )
     result = rfm_segments(pl.DataFrame(rows), as_of=T(2024, 5, 1)).to_dicts()
     by_id = {row["customer_id"]: row for row in result}
     assert [by_id[f"c{i}"]["r_score"] for i in range(10)] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
@@ -47,7 +56,10 @@ def test_rfm_scores_and_segments_by_hand() -> None:
 def test_every_rfm_cell_has_a_named_segment() -> None:
     for r in range(1, 6):
         for fm in range(1, 6):
-            assert any(lo_r <= r <= hi_r and lo_fm <= fm <= hi_fm for _, lo_r, hi_r, lo_fm, hi_fm in SEGMENT_RULES), (r, fm)
+            assert any(lo_r <= r <= hi_r and lo_fm <= fm <= hi_fm for _, lo_r, hi_r, lo_fm, hi_fm in SEGMENT_RULES), (
+                r,
+                fm,
+            )
 
 
 def test_segments_run_on_cdnow(con, data_dir) -> None:
@@ -58,16 +70,25 @@ def test_segments_run_on_cdnow(con, data_dir) -> None:
 
 
 def test_survival_by_hand() -> None:
-    subs = pl.DataFrame({
-        "customer_id": ["a", "b", "c", "d"],
-        "started_at": [T(2024, 1, 1)] * 4,
-        "ended_at": [T(2024, 1, 11), T(2024, 1, 21), None, T(2024, 1, 31)],
-    })
+    subs = pl.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d"],
+            "started_at": [T(2024, 1, 1)] * 4,
+            "ended_at": [T(2024, 1, 11), T(2024, 1, 21), None, T(2024, 1, 31)],
+        }
+    )
     lifetimes = customer_lifetimes(subscriptions=subs, as_of=T(2024, 3, 1))
-    assert [(r["duration_days"], r["observed"]) for r in lifetimes.to_dicts()] == [(10, True), (20, True), (60, False), (30, True)]
+    assert [(r["duration_days"], r["observed"]) for r in lifetimes.to_dicts()] == [
+        (10, True),
+        (20, True),
+        (60, False),
+        (30, True),
+    ]
     analysis = survival_analysis(lifetimes, bucket_days=30)
     curve = {row["day"]: row["survival"] for row in analysis.curves}
-    assert curve[10.0] == pytest.approx(0.75) and curve[20.0] == pytest.approx(0.5) and curve[30.0] == pytest.approx(0.25)
+    assert (
+        curve[10.0] == pytest.approx(0.75) and curve[20.0] == pytest.approx(0.5) and curve[30.0] == pytest.approx(0.25)
+    )
     assert analysis.medians[0]["median_lifetime_days"] == 20.0
     assert analysis.hazard[0] == {"segment": "all", "tenure_start_days": 0, "at_risk": 4, "ended": 2, "hazard": 0.5}
 
@@ -81,25 +102,35 @@ def test_survival_separates_the_channels_that_churn_most(demo) -> None:
 
 
 def test_involuntary_churn_by_hand() -> None:
-    subs = pl.DataFrame({
-        "customer_id": ["a", "b", "c"],
-        "started_at": [T(2024, 1, 1)] * 3,
-        "ended_at": [T(2024, 3, 10), T(2024, 3, 20), T(2024, 3, 25)],
-        "mrr": [10.0, 20.0, 30.0],
-    })
-    payments = pl.DataFrame({
-        "customer_id": ["a", "b", "c", "c"],
-        "occurred_at": [T(2024, 3, 1), T(2024, 1, 5), T(2024, 3, 1), T(2024, 3, 5)],
-        "status": ["failed", "failed", "failed", "succeeded"],
-    })
-    (march,) = [r for r in churn_causes(subs, payments, as_of=T(2024, 4, 1)).to_dicts() if r["period_start"] == T(2024, 3, 1)]
+    subs = pl.DataFrame(
+        {
+            "customer_id": ["a", "b", "c"],
+            "started_at": [T(2024, 1, 1)] * 3,
+            "ended_at": [T(2024, 3, 10), T(2024, 3, 20), T(2024, 3, 25)],
+            "mrr": [10.0, 20.0, 30.0],
+        }
+    )
+    payments = pl.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "c"],
+            "occurred_at": [T(2024, 3, 1), T(2024, 1, 5), T(2024, 3, 1), T(2024, 3, 5)],
+            "status": ["failed", "failed", "failed", "succeeded"],
+        }
+    )
+    (march,) = [
+        r for r in churn_causes(subs, payments, as_of=T(2024, 4, 1)).to_dicts() if r["period_start"] == T(2024, 3, 1)
+    ]
     # a: failed 9 days before leaving -> involuntary; b: failure too long before; c: paid after the failure.
     assert (march["churned"], march["involuntary"], march["voluntary"]) == (3, 1, 2)
     assert (march["involuntary_mrr_lost"], march["voluntary_mrr_lost"]) == (10.0, 50.0)
 
 
 def test_churn_risk_beats_recency_and_finds_the_true_drivers(demo) -> None:
-    table = churn_features(demo["subscriptions"], demo["events"], demo["payments"], demo["feedback"], demo["customers"]).collect(backend="pandas").to_native()
+    table = (
+        churn_features(demo["subscriptions"], demo["events"], demo["payments"], demo["feedback"], demo["customers"])
+        .collect(backend="pandas")
+        .to_native()
+    )
     model = ChurnRiskModel().fit(table)
     evaluation = model.evaluation_
     assert evaluation.auc > evaluation.baseline_auc + 0.03
@@ -136,14 +167,30 @@ def test_expansion_potential_by_hand() -> None:
     from kvar.models.expansion import expansion_potential
 
     at = pd.Timestamp("2024-03-01")
-    features = pd.DataFrame({
-        "customer_id": ["a", "b", "c", "d"], "observed_at": [at] * 4, "plan": ["basic", "basic", "pro", "pro"],
-        "mrr": [10.0, 10.0, 50.0, 50.0], "events_30d": [40.0, 5.0, 30.0, 10.0], "users_30d": [1.0, 1.0, 5.0, 2.0],
-    })
-    subs = pl.DataFrame({
-        "customer_id": ["a", "b", "c", "d"], "started_at": [T(2024, 1, 1)] * 4, "ended_at": [None] * 4,
-        "quantity": [1.0, 1.0, 5.0, 10.0],
-    }, schema={"customer_id": pl.String, "started_at": pl.Datetime("us"), "ended_at": pl.Datetime("us"), "quantity": pl.Float64})
+    features = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d"],
+            "observed_at": [at] * 4,
+            "plan": ["basic", "basic", "pro", "pro"],
+            "mrr": [10.0, 10.0, 50.0, 50.0],
+            "events_30d": [40.0, 5.0, 30.0, 10.0],
+            "users_30d": [1.0, 1.0, 5.0, 2.0],
+        }
+    )
+    subs = pl.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d"],
+            "started_at": [T(2024, 1, 1)] * 4,
+            "ended_at": [None] * 4,
+            "quantity": [1.0, 1.0, 5.0, 10.0],
+        },
+        schema={
+            "customer_id": pl.String,
+            "started_at": pl.Datetime("us"),
+            "ended_at": pl.Datetime("us"),
+            "quantity": pl.Float64,
+        },
+    )
     rows = {row["customer_id"]: row for row in expansion_potential(features, subs)}
     # Pro customers' median usage is 20 events: a (40 on basic) qualifies, b (5) does not; pro is the top plan.
     assert rows["a"]["high_usage_on_low_plan"] and not rows["b"]["high_usage_on_low_plan"]

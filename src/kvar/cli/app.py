@@ -83,8 +83,12 @@ def _version(show: bool) -> None:
 
 @app.callback()
 def main_options(
-    show_version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help=lazy_tr("print the version and exit"))] = False,
-    show_debug: Annotated[bool, typer.Option("--debug", help=lazy_tr("show the Python traceback when a command fails"))] = False,
+    show_version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help=lazy_tr("print the version and exit"))
+    ] = False,
+    show_debug: Annotated[
+        bool, typer.Option("--debug", help=lazy_tr("show the Python traceback when a command fails"))
+    ] = False,
     locale: LocaleOption = None,
 ) -> None:
     """Customer retention analytics: who stays, who leaves, why, and what each customer is worth."""
@@ -117,14 +121,26 @@ def main(argv: list[str] | None = None) -> None:
             raise
         context = getattr(error, "ctx", None)
         command = context.command_path if context is not None else "kvar"
-        print_error(tr("{format_message}\nsee `{command} --help`").format(format_message=error.format_message(), command=command))
+        print_error(
+            tr("{format_message}\nsee `{command} --help`").format(
+                format_message=error.format_message(), command=command
+            )
+        )
         raise SystemExit(EXIT_ERROR) from None
     raise SystemExit(code if isinstance(code, int) else 0)
 
 
 def _emit(
-    command: str, parameters: dict[str, Any], rows: list[dict[str, Any]], as_json: bool, sources: Sources | None = None,
-    notes: list[str] | None = None, as_csv: bool = False, shown: tuple[str, ...] = (), title: str | None = None, **more: Any,
+    command: str,
+    parameters: dict[str, Any],
+    rows: list[dict[str, Any]],
+    as_json: bool,
+    sources: Sources | None = None,
+    notes: list[str] | None = None,
+    as_csv: bool = False,
+    shown: tuple[str, ...] = (),
+    title: str | None = None,
+    **more: Any,
 ) -> None:
     extra: dict[str, Any] = {"loads": sources.rejects_summary()} if sources and sources.loads else {}
     if notes:
@@ -144,15 +160,24 @@ def observation_notes(kind: str, facts: Any, as_of: dt.datetime | None) -> tuple
     _, until = observation(lazy, SUBSCRIPTION_OBSERVED, as_of)
     later = scheduled_ends(lazy, until)
     basis = tr("given") if as_of else tr("the last observed moment: the end of the day of the latest started_at")
-    notes = [tr("as of {time} ({basis}); {count} subscription end(s) after it are scheduled, not churn yet").format(
-        time=f"{until:%Y-%m-%d %H:%M}", basis=basis, count=number(later))] if later else []
+    notes = (
+        [
+            tr("as of {time} ({basis}); {count} subscription end(s) after it are scheduled, not churn yet").format(
+                time=f"{until:%Y-%m-%d %H:%M}", basis=basis, count=number(later)
+            )
+        ]
+        if later
+        else []
+    )
     for note in notes:
         stderr.print(tr("note: {note}").format(note=note), highlight=False, markup=False)
     return until, notes
 
 
 @command()
-def init(path: Annotated[Path, typer.Argument(metavar="FILE", help=lazy_tr("workspace file to create"))] = DEFAULT_PATH) -> None:
+def init(
+    path: Annotated[Path, typer.Argument(metavar="FILE", help=lazy_tr("workspace file to create"))] = DEFAULT_PATH,
+) -> None:
     """Create an embedded workspace (a DuckDB database file)."""
     Workspace.create(path).close()
     stdout.print(tr("workspace ready: {path}").format(path=path), highlight=False)
@@ -161,16 +186,27 @@ def init(path: Annotated[Path, typer.Argument(metavar="FILE", help=lazy_tr("work
 def _columns_of_every_table() -> str:
     from kvar.data.contracts import CONTRACTS
 
-    return tr("Columns (required; optional): ") + "; ".join(
-        f"{name}: {', '.join(c.name for c in contract.columns if c.required)}"
-        f" ({', '.join(c.name for c in contract.columns if not c.required)})" for name, contract in CONTRACTS.items()
-    ) + ". " + tr("See docs/data-model.md.")
+    return (
+        tr("Columns (required; optional): ")
+        + "; ".join(
+            f"{name}: {', '.join(c.name for c in contract.columns if c.required)}"
+            f" ({', '.join(c.name for c in contract.columns if not c.required)})"
+            for name, contract in CONTRACTS.items()
+        )
+        + ". "
+        + tr("See docs/data-model.md.")
+    )
 
 
 @command(epilog=lazy(_columns_of_every_table))
 @reads_data
 def load(
-    table: Annotated[str, typer.Argument(metavar="TABLE", help=lazy_tr("customers, transactions, subscriptions, events, feedback or payments"))],
+    table: Annotated[
+        str,
+        typer.Argument(
+            metavar="TABLE", help=lazy_tr("customers, transactions, subscriptions, events, feedback or payments")
+        ),
+    ],
     files: Annotated[list[Path], typer.Argument(metavar="FILE...", help=lazy_tr("CSV or Parquet files"))],
     workspace: WorkspaceFile = DEFAULT_PATH,
     *,
@@ -188,7 +224,10 @@ def load(
 def tables(workspace: WorkspaceFile = DEFAULT_PATH, as_json: JsonOption = False) -> None:
     """Row counts of the workspace's tables and of its rejects."""
     with Workspace.open(workspace) as space:
-        rows = [{"table": name, "rows": count, "rejected": space.rejects(name).count("*").fetchall()[0][0]} for name, count in space.tables().items()]
+        rows = [
+            {"table": name, "rows": count, "rejected": space.rejects(name).count("*").fetchall()[0][0]}
+            for name, count in space.tables().items()
+        ]
     _emit("tables", {"workspace": str(workspace)}, rows, as_json)
 
 
@@ -239,12 +278,35 @@ def retention(
     as_of, notes = observation_notes(kind, facts, as_of)
     with stage(tr("computing retention")):
         result = retention_table(
-            **{kind: facts}, period=period, by=by, customers=people, inactivity=inactivity, grace=grace, as_of=as_of, boundary=boundary
+            **{kind: facts},
+            period=period,
+            by=by,
+            customers=people,
+            inactivity=inactivity,
+            grace=grace,
+            as_of=as_of,
+            boundary=boundary,
         )
         rows = rows_of(result)
-    parameters = {"source": kind, "period": period, "by": by, "inactivity": inactivity if kind == "transactions" else None, "grace": grace, "as_of": as_of,
-                  "boundary": boundary}
-    shown = (*((by,) if by else ()), "period_start", "retention_rate", "churn_rate", "customers_start", "new_customers", "churned", "customers_end")
+    parameters = {
+        "source": kind,
+        "period": period,
+        "by": by,
+        "inactivity": inactivity if kind == "transactions" else None,
+        "grace": grace,
+        "as_of": as_of,
+        "boundary": boundary,
+    }
+    shown = (
+        *((by,) if by else ()),
+        "period_start",
+        "retention_rate",
+        "churn_rate",
+        "customers_start",
+        "new_customers",
+        "churned",
+        "customers_end",
+    )
     _emit("retention", parameters, rows, as_json, sources, notes, as_csv, shown)
 
 
@@ -253,9 +315,13 @@ def retention(
 def cohorts(
     transactions: TableFile("transactions") = None,
     period: PeriodOption = "month",
-    value: Annotated[str, typer.Option(metavar="VALUE", help=lazy_tr("customers (logo retention) or revenue"))] = "customers",
+    value: Annotated[
+        str, typer.Option(metavar="VALUE", help=lazy_tr("customers (logo retention) or revenue"))
+    ] = "customers",
     by: ByOption = None,
-    cumulative: Annotated[bool, typer.Option("--cumulative", help=lazy_tr("sum values over offsets (revenue to date)"))] = False,
+    cumulative: Annotated[
+        bool, typer.Option("--cumulative", help=lazy_tr("sum values over offsets (revenue to date)"))
+    ] = False,
     customers: TableFile("customers", marked("attributes for --by")) = None,
     as_of: AsOfOption = None,
     as_json: JsonOption = False,
@@ -271,8 +337,17 @@ def cohorts(
     facts = sources.table("transactions", transactions)
     people = customers_for(sources, customers, by)
     with stage(tr("computing cohorts")):
-        rows = rows_of(cohort_table(facts, period=period, value=value, by=by, customers=people, as_of=as_of, cumulative=cumulative))  # type: ignore[arg-type]
-    _emit("cohorts", {"period": period, "value": value, "by": by, "cumulative": cumulative}, rows, as_json, sources, as_csv=as_csv)
+        rows = rows_of(
+            cohort_table(facts, period=period, value=value, by=by, customers=people, as_of=as_of, cumulative=cumulative)
+        )
+    _emit(
+        "cohorts",
+        {"period": period, "value": value, "by": by, "cumulative": cumulative},
+        rows,
+        as_json,
+        sources,
+        as_csv=as_csv,
+    )
 
 
 @command()
@@ -281,8 +356,16 @@ def summary(
     transactions: TableFile("transactions") = None,
     freq: Frequency = "D",
     unit: Unit = None,
-    calibration_end: Annotated[Optional[dt.datetime], typer.Option(metavar="DAY", formats=["%Y-%m-%d"], help=lazy_tr("last day of the calibration period (inclusive)"))] = None,
-    observation_end: Annotated[Optional[dt.datetime], typer.Option(metavar="DAY", formats=["%Y-%m-%d"], help=lazy_tr("last day of the holdout period"))] = None,
+    calibration_end: Annotated[
+        Optional[dt.datetime],
+        typer.Option(
+            metavar="DAY", formats=["%Y-%m-%d"], help=lazy_tr("last day of the calibration period (inclusive)")
+        ),
+    ] = None,
+    observation_end: Annotated[
+        Optional[dt.datetime],
+        typer.Option(metavar="DAY", formats=["%Y-%m-%d"], help=lazy_tr("last day of the holdout period")),
+    ] = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
     *,
@@ -294,7 +377,11 @@ def summary(
     freq, unit = check_frequency(freq, unit)
     facts = sources.table("transactions", transactions)
     with stage(tr("summarising customers")):
-        rows = rows_of(customer_summary(facts, freq=freq, unit=unit, calibration_end=calibration_end, observation_end=observation_end))  # type: ignore[arg-type]
+        rows = rows_of(
+            customer_summary(
+                facts, freq=freq, unit=unit, calibration_end=calibration_end, observation_end=observation_end
+            )
+        )
     parameters = {"freq": freq, "unit": unit, "calibration_end": calibration_end, "observation_end": observation_end}
     _emit("summary", parameters, rows, as_json, sources, as_csv=as_csv)
 
@@ -323,9 +410,29 @@ def mrr(
     as_of, notes = observation_notes("subscriptions", subs, as_of)
     with stage(tr("computing MRR movements")):
         rows = rows_of(mrr_movements(subs, period=period, by=by, customers=people, as_of=as_of, boundary=boundary))
-    shown = (*((by,) if by else ()), "period_start", "mrr_end", "nrr", "grr", "new_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr",
-             "reactivation_mrr", "arpa")
-    _emit("mrr", {"period": period, "by": by, "as_of": as_of, "boundary": boundary}, rows, as_json, sources, notes, as_csv, shown)
+    shown = (
+        *((by,) if by else ()),
+        "period_start",
+        "mrr_end",
+        "nrr",
+        "grr",
+        "new_mrr",
+        "expansion_mrr",
+        "contraction_mrr",
+        "churned_mrr",
+        "reactivation_mrr",
+        "arpa",
+    )
+    _emit(
+        "mrr",
+        {"period": period, "by": by, "as_of": as_of, "boundary": boundary},
+        rows,
+        as_json,
+        sources,
+        notes,
+        as_csv,
+        shown,
+    )
 
 
 @command()
@@ -333,8 +440,15 @@ def mrr(
 def reconcile(
     subscriptions: TableFile("subscriptions") = None,
     period: PeriodOption = "month",
-    definitions: Annotated[str, typer.Option(metavar="NAMES", help=lazy_tr(
-        "comma-separated churn definitions to compare: kvar, fightchurn, chartmogul, baremetrics, profitwell, stripe"))] = "kvar,fightchurn,chartmogul,baremetrics,profitwell,stripe",
+    definitions: Annotated[
+        str,
+        typer.Option(
+            metavar="NAMES",
+            help=lazy_tr(
+                "comma-separated churn definitions to compare: kvar, fightchurn, chartmogul, baremetrics, profitwell, stripe"
+            ),
+        ),
+    ] = "kvar,fightchurn,chartmogul,baremetrics,profitwell,stripe",
     grace: Grace = None,
     as_of: AsOfOption = None,
     as_json: JsonOption = False,
@@ -354,18 +468,45 @@ def reconcile(
     with stage(tr("reconciling churn definitions")):
         rows = churn_by_definition(subs, chosen, period=period, grace=grace, as_of=as_of)
         differences = reconciled(subs, chosen, period=period, grace=grace, as_of=as_of)
-    parameters = {"period": period, "definitions": [definition.name for definition in chosen], "grace": grace, "as_of": as_of}
+    parameters = {
+        "period": period,
+        "definitions": [definition.name for definition in chosen],
+        "grace": grace,
+        "as_of": as_of,
+    }
     shown = ("period_start", "definition", "customers_start", "churned", "base", "churn_rate", "grr", "nrr")
-    _emit("reconcile", parameters, rows, as_json, sources, notes, as_csv, shown, title=tr("churn by definition"),
-          **({"differences": differences} if as_json else {}))
+    _emit(
+        "reconcile",
+        parameters,
+        rows,
+        as_json,
+        sources,
+        notes,
+        as_csv,
+        shown,
+        title=tr("churn by definition"),
+        **({"differences": differences} if as_json else {}),
+    )
     if as_json or as_csv:
         return
     last = max((difference["period_start"] for difference in differences), default=None)
     for difference in (difference for difference in differences if difference["period_start"] == last):
-        causes = "; ".join(f"{cause['customers']} × {tr(CAUSES[cause['cause']])} ({', '.join(map(str, cause['examples']))})" for cause in difference["causes"])
-        stdout.print(tr("{period}: {first} -> {second}: churned {churned:+d}, base {base:+d}: {causes}").format(
-            period=date(difference["period_start"]), first=difference["from"], second=difference["to"],
-            churned=difference["churned_difference"], base=difference["base_difference"], causes=causes), highlight=False, markup=False)
+        causes = "; ".join(
+            f"{cause['customers']} × {tr(CAUSES[cause['cause']])} ({', '.join(map(str, cause['examples']))})"
+            for cause in difference["causes"]
+        )
+        stdout.print(
+            tr("{period}: {first} -> {second}: churned {churned:+d}, base {base:+d}: {causes}").format(
+                period=date(difference["period_start"]),
+                first=difference["from"],
+                second=difference["to"],
+                churned=difference["churned_difference"],
+                base=difference["base_difference"],
+                causes=causes,
+            ),
+            highlight=False,
+            markup=False,
+        )
 
 
 @command()
@@ -389,7 +530,9 @@ def pareto(
 @command()
 @reads_data
 def report(
-    output: Annotated[Path, typer.Option(metavar="FILE", help=lazy_tr("HTML file to write"))] = Path("kvar-report.html"),
+    output: Annotated[Path, typer.Option(metavar="FILE", help=lazy_tr("HTML file to write"))] = Path(
+        "kvar-report.html"
+    ),
     transactions: TableFile("transactions") = None,
     subscriptions: TableFile("subscriptions") = None,
     events: TableFile("events", marked("for DAU/MAU")) = None,
@@ -398,7 +541,10 @@ def report(
     customers: TableFile("customers") = None,
     period: PeriodOption = "month",
     inactivity: Inactivity = "90d",
-    industry: Annotated[Optional[str], typer.Option(metavar="NAME", help=lazy_tr("benchmark to highlight: software, ecommerce, finance, …"))] = None,
+    industry: Annotated[
+        Optional[str],
+        typer.Option(metavar="NAME", help=lazy_tr("benchmark to highlight: software, ecommerce, finance, …")),
+    ] = None,
     *,
     sources: Sources,
 ) -> None:
@@ -437,10 +583,18 @@ def describe_source(sources: Sources) -> str:
 
 @command()
 def demo(
-    directory: Annotated[Path, typer.Option("--dir", metavar="FOLDER", help=lazy_tr("where to write the demo data, workspace and report"))] = Path("kvar-demo"),
+    directory: Annotated[
+        Path,
+        typer.Option("--dir", metavar="FOLDER", help=lazy_tr("where to write the demo data, workspace and report")),
+    ] = Path("kvar-demo"),
     customers: Annotated[int, typer.Option(metavar="N", min=50, help=lazy_tr("customers to generate"))] = 2000,
     seed: Annotated[int, typer.Option(metavar="N", help=lazy_tr("random seed"))] = 7,
-    currency: Annotated[Optional[str], typer.Option(metavar="CODE", help=lazy_tr("price the business in USD, EUR, SEK, NOK or DKK (default: the locale's)"))] = None,
+    currency: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="CODE", help=lazy_tr("price the business in USD, EUR, SEK, NOK or DKK (default: the locale's)")
+        ),
+    ] = None,
 ) -> None:
     """Generate a realistic business, load it into a workspace, print the KPIs and write the report."""
     from kvar.cli.demo import run_demo

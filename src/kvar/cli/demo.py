@@ -30,7 +30,14 @@ def run_demo(directory: Path, *, customers: int, seed: int, currency: str | None
     """Generate the business (priced in ``currency``, default the locale's), load it, print the KPIs, write the report."""
     currency = currency or LOCAL_CURRENCY[active_locale()]
     steps = 3 + len(_TABLES)
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=stderr, transient=True)
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+    )
     workspace_path = directory / "demo.duckdb"
     if workspace_path.exists():
         workspace_path.unlink()
@@ -46,11 +53,16 @@ def run_demo(directory: Path, *, customers: int, seed: int, currency: str | None
                 progress.advance(task)
             progress.update(task, description=tr("computing metrics and writing the report …"))
             inputs = ReportInputs(
-                transactions=space.table("transactions"), subscriptions=space.table("subscriptions"),
-                events=space.table("events"), feedback=space.table("feedback"), payments=space.table("payments"),
-                customers=space.table("customers"), industry="software",
-                source=tr("kvar demo: a generated subscription business ({customers} customers, seed {seed}), workspace {workspace}").format(
-                    customers=number(customers), seed=seed, workspace=workspace_path.name),
+                transactions=space.table("transactions"),
+                subscriptions=space.table("subscriptions"),
+                events=space.table("events"),
+                feedback=space.table("feedback"),
+                payments=space.table("payments"),
+                customers=space.table("customers"),
+                industry="software",
+                source=tr(
+                    "kvar demo: a generated subscription business ({customers} customers, seed {seed}), workspace {workspace}"
+                ).format(customers=number(customers), seed=seed, workspace=workspace_path.name),
             )
             data = write_report(inputs, directory / "report.html")
             progress.advance(task, 2)
@@ -58,11 +70,31 @@ def run_demo(directory: Path, *, customers: int, seed: int, currency: str | None
         report_load(result)
     stdout.print()
     basis = yearly_basis(data) if data.yearly_span else ""
-    print_table(tr("Key figures"), [{"metric": label, "value": value, "note": note} for label, value, note in tiles(data, basis)])
-    print_table(tr("Retention per month (subscriptions)"), [
-        {key: row[key] for key in ("period_start", "customers_start", "new_customers", "churned", "customers_end", "retention_rate")}
-        for row in data.retention[-6:]
-    ])
+    print_table(
+        tr("Key figures"),
+        [{"metric": label, "value": value, "note": note} for label, value, note in tiles(data, basis)],
+    )
+    print_table(
+        tr("Retention per month (subscriptions)"),
+        [
+            {
+                key: row[key]
+                for key in (
+                    "period_start",
+                    "customers_start",
+                    "new_customers",
+                    "churned",
+                    "customers_end",
+                    "retention_rate",
+                )
+            }
+            for row in data.retention[-6:]
+        ],
+    )
     stdout.print("\n" + tr("workspace: {path}").format(path=workspace_path))
     stdout.print(tr("report:    {path}").format(path=directory / "report.html"))
-    stdout.print(tr("try: {command}").format(command=f"kvar retention --workspace {workspace_path} --period quarter --by channel"))
+    stdout.print(
+        tr("try: {command}").format(
+            command=f"kvar retention --workspace {workspace_path} --period quarter --by channel"
+        )
+    )

@@ -53,7 +53,11 @@ def handles_errors(command: Callable[..., None]) -> Callable[..., None]:
             if debug["enabled"]:
                 raise
             first = error_lines(str(error), 1)[0]
-            print_error(tr("kvar failed unexpectedly ({name}: {first})\nthis is a bug in kvar: run the command again with `kvar --debug …` and report the traceback").format(name=type(error).__name__, first=first))
+            print_error(
+                tr(
+                    "kvar failed unexpectedly ({name}: {first})\nthis is a bug in kvar: run the command again with `kvar --debug …` and report the traceback"
+                ).format(name=type(error).__name__, first=first)
+            )
             raise typer.Exit(EXIT_ERROR) from None
 
     return wrapper

@@ -40,11 +40,20 @@ def clv(
     model: Annotated[str, typer.Option(metavar="MODEL", help=lazy_tr("bgnbd, pareto or gg"))] = "bgnbd",
     freq: Frequency = "D",
     unit: Unit = None,
-    calibration_end: Annotated[Optional[dt.datetime], typer.Option(metavar="DAY", formats=["%Y-%m-%d"], help=lazy_tr("fit on transactions up to this day (inclusive)"))] = None,
+    calibration_end: Annotated[
+        Optional[dt.datetime],
+        typer.Option(
+            metavar="DAY", formats=["%Y-%m-%d"], help=lazy_tr("fit on transactions up to this day (inclusive)")
+        ),
+    ] = None,
     as_of: AsOfOption = None,
     horizon: Annotated[int, typer.Option(metavar="MONTHS", min=1, help=lazy_tr("months to predict"))] = 12,
-    discount_rate: Annotated[float, typer.Option(metavar="RATE", min=0.0, help=lazy_tr("monthly discount rate for CLV, e.g. 0.01"))] = 0.01,
-    params_only: Annotated[bool, typer.Option("--params-only", help=lazy_tr("print only the fitted parameters"))] = False,
+    discount_rate: Annotated[
+        float, typer.Option(metavar="RATE", min=0.0, help=lazy_tr("monthly discount rate for CLV, e.g. 0.01"))
+    ] = 0.01,
+    params_only: Annotated[
+        bool, typer.Option("--params-only", help=lazy_tr("print only the fitted parameters"))
+    ] = False,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
     *,
@@ -65,47 +74,99 @@ def clv(
         calibration_end = as_of - dt.timedelta(microseconds=1)
     facts = sources.table("transactions", transactions)
     with stage(tr("summarising customers and fitting")):
-        summary = rows_of(customer_summary(facts, freq=freq, unit=unit, calibration_end=calibration_end))  # type: ignore[arg-type]
+        summary = rows_of(customer_summary(facts, freq=freq, unit=unit, calibration_end=calibration_end))
         rows, fitted = customer_value(summary, model=model, horizon=horizon, discount_rate=discount_rate, unit=unit)
-    parameters = {"model": model, "freq": freq, "unit": unit, "calibration_end": calibration_end, "horizon": horizon, "discount_rate": discount_rate}
+    parameters = {
+        "model": model,
+        "freq": freq,
+        "unit": unit,
+        "calibration_end": calibration_end,
+        "horizon": horizon,
+        "discount_rate": discount_rate,
+    }
     if params_only:
         chosen = fitted[model]
         param_rows = [{"model": model, **row} for row in chosen.summary]
         if as_json:
-            print_json("clv", parameters, param_rows, params=chosen.params_, standard_errors=chosen.standard_errors_, log_likelihood=chosen.log_likelihood_)
+            print_json(
+                "clv",
+                parameters,
+                param_rows,
+                params=chosen.params_,
+                standard_errors=chosen.standard_errors_,
+                log_likelihood=chosen.log_likelihood_,
+            )
         else:
-            emit("clv", parameters, param_rows, False, title=tr("{model}: log-likelihood {value}").format(model=model, value=number(chosen.log_likelihood_, 2)), as_csv=as_csv)
+            emit(
+                "clv",
+                parameters,
+                param_rows,
+                False,
+                title=tr("{model}: log-likelihood {value}").format(
+                    model=model, value=number(chosen.log_likelihood_, 2)
+                ),
+                as_csv=as_csv,
+            )
         return
     if as_json:
         extra = {name: {"params": m.params_, "log_likelihood": m.log_likelihood_} for name, m in fitted.items()}
         print_json("clv", parameters, rows, models=extra)
     else:
         ranked = sorted(rows, key=lambda row: -(row.get("clv") or row.get("expected_spend") or 0))
-        emit("clv", parameters, ranked, False, as_csv=as_csv, shown=("customer_id", "p_alive", "expected_purchases", "expected_spend", "clv"))
+        emit(
+            "clv",
+            parameters,
+            ranked,
+            False,
+            as_csv=as_csv,
+            shown=("customer_id", "p_alive", "expected_purchases", "expected_spend", "clv"),
+        )
 
 
 def read_survivors(path: Path, column: str) -> list[float]:
     """A column of survivor counts from a CSV file (``,`` or ``;``, any Excel encoding), in file order."""
     names, rows = read_small_csv(path)
     if column not in names:
-        raise FileFormatError(tr("{path}: no column {column!r}; columns are {items}").format(path=path, column=column, items=", ".join(names)))
+        raise FileFormatError(
+            tr("{path}: no column {column!r}; columns are {items}").format(
+                path=path, column=column, items=", ".join(names)
+            )
+        )
     values = []
     for line, row in enumerate(rows, start=2):
         try:
             values.append(small_number(row[column]))
         except ValueError as error:
-            raise FileFormatError(tr("{path} row {line}, column {column}: {row!r} is not a number").format(path=path, line=line, column=column, row=row[column])) from error
+            raise FileFormatError(
+                tr("{path} row {line}, column {column}: {row!r} is not a number").format(
+                    path=path, line=line, column=column, row=row[column]
+                )
+            ) from error
     return values
 
 
 @reads_data
 def sbg(
-    survivors: Annotated[Optional[Path], typer.Option(metavar="FILE", help=lazy_tr("CSV with one row per period and a column of customers still active"))] = None,
-    column: Annotated[Optional[str], typer.Option(metavar="COLUMN", help=lazy_tr("the column of survivor counts (with --survivors)"))] = None,
+    survivors: Annotated[
+        Optional[Path],
+        typer.Option(
+            metavar="FILE", help=lazy_tr("CSV with one row per period and a column of customers still active")
+        ),
+    ] = None,
+    column: Annotated[
+        Optional[str], typer.Option(metavar="COLUMN", help=lazy_tr("the column of survivor counts (with --survivors)"))
+    ] = None,
     subscriptions: TableFile("subscriptions", marked("or: fit one sBG per acquisition cohort")) = None,
-    period: Annotated[str, typer.Option(metavar="PERIOD", help=lazy_tr("cohort and renewal period with --subscriptions: month, quarter or year"))] = "year",
+    period: Annotated[
+        str,
+        typer.Option(
+            metavar="PERIOD", help=lazy_tr("cohort and renewal period with --subscriptions: month, quarter or year")
+        ),
+    ] = "year",
     project: Annotated[int, typer.Option(metavar="N", min=1, help=lazy_tr("project survivors up to this period"))] = 12,
-    discount_rate: Annotated[float, typer.Option(metavar="RATE", min=0.0, help=lazy_tr("discount rate per period for DERL"))] = 0.1,
+    discount_rate: Annotated[
+        float, typer.Option(metavar="RATE", min=0.0, help=lazy_tr("discount rate per period for DERL"))
+    ] = 0.1,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
     *,
@@ -119,9 +180,13 @@ def sbg(
 
         check_periods(period=period)
         if subscriptions is None and sources.workspace is None:
-            raise ParameterError(tr("give --survivors FILE --column NAME, or --subscriptions FILE (or --workspace FILE)"))
+            raise ParameterError(
+                tr("give --survivors FILE --column NAME, or --subscriptions FILE (or --workspace FILE)")
+            )
         rows = sbg_by_cohort(sources.table("subscriptions", subscriptions), period=period, project=project)
-        shown = rows if as_json else [{k: v for k, v in row.items() if k not in ("observed", "projected")} for row in rows]
+        shown = (
+            rows if as_json else [{k: v for k, v in row.items() if k not in ("observed", "projected")} for row in rows]
+        )
         emit("sbg", {"period": period, "project": project}, shown, as_json, title=tr("sBG per cohort"), as_csv=as_csv)
         return
     if not column:
@@ -130,17 +195,33 @@ def sbg(
     rows = model.projected_survivors(project)
     derl = model.discounted_expected_residual_lifetime(discount_rate)
     if as_json:
-        print_json("sbg", {"column": column, "project": project, "discount_rate": discount_rate}, rows,
-                   alpha=model.params_["alpha"], beta=model.params_["beta"], log_likelihood=model.log_likelihood_,
-                   standard_errors=model.standard_errors_, discounted_expected_residual_lifetime=derl)
+        print_json(
+            "sbg",
+            {"column": column, "project": project, "discount_rate": discount_rate},
+            rows,
+            alpha=model.params_["alpha"],
+            beta=model.params_["beta"],
+            log_likelihood=model.log_likelihood_,
+            standard_errors=model.standard_errors_,
+            discounted_expected_residual_lifetime=derl,
+        )
     else:
-        emit("sbg", {}, rows, False, as_csv=as_csv, title=f"sBG alpha={model.params_['alpha']:.3f} beta={model.params_['beta']:.3f} LL={model.log_likelihood_:.2f}")
+        emit(
+            "sbg",
+            {},
+            rows,
+            False,
+            as_csv=as_csv,
+            title=f"sBG alpha={model.params_['alpha']:.3f} beta={model.params_['beta']:.3f} LL={model.log_likelihood_:.2f}",
+        )
 
 
 @reads_data
 def segments(
     transactions: TableFile("transactions") = None,
-    summary_only: Annotated[bool, typer.Option("--summary", help=lazy_tr("one row per segment instead of per customer"))] = False,
+    summary_only: Annotated[
+        bool, typer.Option("--summary", help=lazy_tr("one row per segment instead of per customer"))
+    ] = False,
     as_of: AsOfOption = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
@@ -159,9 +240,14 @@ def segments(
             groups.setdefault(row["segment"], []).append(row)
         total = sum(row["monetary"] for row in rows) or 1.0
         rows = [
-            {"segment": name, "customers": len(members), "share_of_customers": len(members) * 100.0 / len(rows),
-             "revenue": sum(m["monetary"] for m in members), "share_of_revenue": sum(m["monetary"] for m in members) * 100.0 / total,
-             "average_health": sum(m["health_score"] for m in members) / len(members)}
+            {
+                "segment": name,
+                "customers": len(members),
+                "share_of_customers": len(members) * 100.0 / len(rows),
+                "revenue": sum(m["monetary"] for m in members),
+                "share_of_revenue": sum(m["monetary"] for m in members) * 100.0 / total,
+                "average_health": sum(m["health_score"] for m in members) / len(members),
+            }
             for name, members in sorted(groups.items(), key=lambda item: -len(item[1]))
         ]
     emit("segments", {"summary": summary_only, "as_of": as_of}, rows, as_json, as_csv=as_csv)
@@ -189,14 +275,28 @@ def survival(
     facts = sources.table(kind, transactions if kind == "transactions" else subscriptions)
     people = customers_for(sources, customers, by)
     with stage(tr("fitting survival curves")):
-        lifetimes = customer_lifetimes(**{kind: facts}, by=by, customers=people, inactivity=inactivity, grace=grace, as_of=as_of)
+        lifetimes = customer_lifetimes(
+            **{kind: facts}, by=by, customers=people, inactivity=inactivity, grace=grace, as_of=as_of
+        )
         analysis = survival_analysis(lifetimes, by=by)
     if as_json:
-        print_json("survival", {"source": kind, "by": by, "as_of": as_of}, analysis.medians, curves=analysis.curves, hazard=analysis.hazard, logrank=analysis.logrank)
+        print_json(
+            "survival",
+            {"source": kind, "by": by, "as_of": as_of},
+            analysis.medians,
+            curves=analysis.curves,
+            hazard=analysis.hazard,
+            logrank=analysis.logrank,
+        )
     else:
         print_table(tr("median customer lifetime (days)"), analysis.medians)
         if analysis.logrank:
-            stderr.print(tr("log-rank test: statistic {statistic}, p = {p_value}").format(statistic=number(analysis.logrank['test_statistic'], 2), p_value=f"{analysis.logrank['p_value']:.3g}"))
+            stderr.print(
+                tr("log-rank test: statistic {statistic}, p = {p_value}").format(
+                    statistic=number(analysis.logrank["test_statistic"], 2),
+                    p_value=f"{analysis.logrank['p_value']:.3g}",
+                )
+            )
 
 
 @reads_data
@@ -204,7 +304,12 @@ def churn_causes(
     subscriptions: TableFile("subscriptions") = None,
     payments: TableFile("payments") = None,
     period: PeriodOption = "month",
-    window: Annotated[str, typer.Option(metavar="WINDOW", help=lazy_tr("failed payments this close before the churn make it involuntary, e.g. 30d"))] = "30d",
+    window: Annotated[
+        str,
+        typer.Option(
+            metavar="WINDOW", help=lazy_tr("failed payments this close before the churn make it involuntary, e.g. 30d")
+        ),
+    ] = "30d",
     as_of: AsOfOption = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
@@ -229,7 +334,9 @@ def risk(
     payments: TableFile("payments", marked("optional")) = None,
     feedback: TableFile("feedback", marked("optional")) = None,
     customers: TableFile("customers", marked("optional, for channel")) = None,
-    horizon: Annotated[int, typer.Option(metavar="DAYS", min=1, help=lazy_tr("predict churn within this many days"))] = 60,
+    horizon: Annotated[
+        int, typer.Option(metavar="DAYS", min=1, help=lazy_tr("predict churn within this many days"))
+    ] = 60,
     top: Annotated[int, typer.Option(metavar="N", min=0, help=lazy_tr("reasons per customer"))] = 3,
     as_of: AsOfOption = None,
     as_json: JsonOption = False,
@@ -245,26 +352,61 @@ def risk(
     subs, usage = sources.table("subscriptions", subscriptions), sources.table("events", events)
     extra = optional("payments", payments), optional("feedback", feedback), optional("customers", customers)
     with stage(tr("building features and training")):
-        table = churn_features(subs, usage, *extra, horizon_days=horizon, as_of=as_of).collect(backend="pandas").to_native()
+        table = (
+            churn_features(subs, usage, *extra, horizon_days=horizon, as_of=as_of).collect(backend="pandas").to_native()
+        )
         model = ChurnRiskModel().fit(table)
         rows = model.latest_scores(table, top=top)
     e = model.evaluation_
-    evaluation = {"test_date": e.test_date, "test_rows": e.test_rows, "churn_rate": e.churn_rate, "auc": e.auc, "baseline_auc": e.baseline_auc,
-                  "top_decile_lift": e.top_decile_lift, "brier": e.brier, "calibration": e.calibration}
+    evaluation = {
+        "test_date": e.test_date,
+        "test_rows": e.test_rows,
+        "churn_rate": e.churn_rate,
+        "auc": e.auc,
+        "baseline_auc": e.baseline_auc,
+        "top_decile_lift": e.top_decile_lift,
+        "brier": e.brier,
+        "calibration": e.calibration,
+    }
     if as_json:
-        print_json("risk", {"horizon_days": horizon, "as_of": as_of}, rows, evaluation=evaluation, drivers=model.importances_)
+        print_json(
+            "risk", {"horizon_days": horizon, "as_of": as_of}, rows, evaluation=evaluation, drivers=model.importances_
+        )
     else:
-        stderr.print(tr("held-out AUC {auc} (recency-only baseline {baseline_auc}), top-decile lift {lift}, Brier {brier}").format(
-            auc=number(e.auc, 3), baseline_auc=number(e.baseline_auc, 3), lift=number(e.top_decile_lift, 1), brier=number(e.brier, 4)))
-        emit("risk", {}, [{**row, "reasons": "; ".join(row["reasons"])} for row in rows], False, title=tr("churn risk (highest first)"), as_csv=as_csv,
-             shown=("customer_id", "churn_probability", "reasons"))
+        stderr.print(
+            tr(
+                "held-out AUC {auc} (recency-only baseline {baseline_auc}), top-decile lift {lift}, Brier {brier}"
+            ).format(
+                auc=number(e.auc, 3),
+                baseline_auc=number(e.baseline_auc, 3),
+                lift=number(e.top_decile_lift, 1),
+                brier=number(e.brier, 4),
+            )
+        )
+        emit(
+            "risk",
+            {},
+            [{**row, "reasons": "; ".join(row["reasons"])} for row in rows],
+            False,
+            title=tr("churn risk (highest first)"),
+            as_csv=as_csv,
+            shown=("customer_id", "churn_probability", "reasons"),
+        )
 
 
 @reads_data
 def expansion(
     subscriptions: TableFile("subscriptions", marked("plan, quantity = seats")) = None,
     events: TableFile("events", marked("product usage")) = None,
-    seat_share: Annotated[float, typer.Option(metavar="SHARE", min=0.0, max=1.0, help=lazy_tr("seats count as near the limit when active users fill this share, e.g. 0.9"))] = 0.9,
+    seat_share: Annotated[
+        float,
+        typer.Option(
+            metavar="SHARE",
+            min=0.0,
+            max=1.0,
+            help=lazy_tr("seats count as near the limit when active users fill this share, e.g. 0.9"),
+        ),
+    ] = 0.9,
     as_of: AsOfOption = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
@@ -279,4 +421,10 @@ def expansion(
     with stage(tr("measuring usage against plans")):
         features = churn_features(subs, usage, as_of=as_of).collect(backend="pandas").to_native()
     rows = expansion_potential(features, subs, seat_share=seat_share)
-    emit("expansion", {"seat_share": seat_share}, rows if as_json else [row for row in rows if row["expansion_potential"]], as_json, as_csv=as_csv)
+    emit(
+        "expansion",
+        {"seat_share": seat_share},
+        rows if as_json else [row for row in rows if row["expansion_potential"]],
+        as_json,
+        as_csv=as_csv,
+    )

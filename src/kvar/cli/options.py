@@ -33,17 +33,51 @@ from kvar.metrics.periods import check_period, window_offset
 JsonOption = Annotated[bool, typer.Option("--json", help=lazy_tr("print one JSON object with a rows list on stdout"))]
 CsvOption = Annotated[bool, typer.Option("--csv", help=lazy_tr("print the rows as CSV on stdout (all columns)"))]
 PeriodOption = Annotated[str, typer.Option(metavar="PERIOD", help=lazy_tr("day, week, month, quarter or year"))]
-ByOption = Annotated[Optional[str], typer.Option(metavar="COLUMN", help=lazy_tr("customer attribute to split by: a column of the data or of the customers table"))]
-AsOfOption = Annotated[Optional[dt.datetime], typer.Option(metavar="TIME", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"],
-                                                          help=lazy_tr("measure up to this instant, e.g. 2024-07-01 (default: the end of the last day seen)"))]
+ByOption = Annotated[
+    Optional[str],
+    typer.Option(
+        metavar="COLUMN", help=lazy_tr("customer attribute to split by: a column of the data or of the customers table")
+    ),
+]
+AsOfOption = Annotated[
+    Optional[dt.datetime],
+    typer.Option(
+        metavar="TIME",
+        formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"],
+        help=lazy_tr("measure up to this instant, e.g. 2024-07-01 (default: the end of the last day seen)"),
+    ),
+]
 
-BoundaryOption = Annotated[str, typer.Option(metavar="SIDE", help=lazy_tr(
-    "side of a period boundary on which a customer starting or ending exactly there counts: before (the state just "
-    "before the instant) or at (the state at the instant, as in Fighting Churn with Data)"))]
-Inactivity = Annotated[str, typer.Option(metavar="WINDOW", help=lazy_tr("non-contractual: a customer is active while the last purchase is this recent: 90d, 12w, 3m"))]
-Grace = Annotated[Optional[str], typer.Option(metavar="WINDOW", help=lazy_tr("contractual: grace period after a subscription ends, e.g. 14d"))]
-Frequency = Annotated[str, typer.Option(metavar="FREQ", help=lazy_tr("bucket transactions by D (day), W (week) or M (month)"))]
-Unit = Annotated[Optional[str], typer.Option(metavar="UNIT", help=lazy_tr("unit of recency and T (and of the model): D or W (default: the --freq)"))]
+BoundaryOption = Annotated[
+    str,
+    typer.Option(
+        metavar="SIDE",
+        help=lazy_tr(
+            "side of a period boundary on which a customer starting or ending exactly there counts: before (the state just "
+            "before the instant) or at (the state at the instant, as in Fighting Churn with Data)"
+        ),
+    ),
+]
+Inactivity = Annotated[
+    str,
+    typer.Option(
+        metavar="WINDOW",
+        help=lazy_tr("non-contractual: a customer is active while the last purchase is this recent: 90d, 12w, 3m"),
+    ),
+]
+Grace = Annotated[
+    Optional[str],
+    typer.Option(metavar="WINDOW", help=lazy_tr("contractual: grace period after a subscription ends, e.g. 14d")),
+]
+Frequency = Annotated[
+    str, typer.Option(metavar="FREQ", help=lazy_tr("bucket transactions by D (day), W (week) or M (month)"))
+]
+Unit = Annotated[
+    Optional[str],
+    typer.Option(
+        metavar="UNIT", help=lazy_tr("unit of recency and T (and of the model): D or W (default: the --freq)")
+    ),
+]
 
 
 def table_help(table: str, purpose: str = "") -> str:
@@ -68,12 +102,20 @@ def check_window(option: str, window: str | None) -> None:
         try:
             window_offset(window)
         except ParameterError:
-            raise ParameterError(tr("{option} {window!r}: expected a number and a unit d, w, m or y, e.g. 90d, 12w, 3m, 1y").format(option=option, window=window)) from None
+            raise ParameterError(
+                tr("{option} {window!r}: expected a number and a unit d, w, m or y, e.g. 90d, 12w, 3m, 1y").format(
+                    option=option, window=window
+                )
+            ) from None
 
 
 def check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise ParameterError(tr("{option} {value!r}: expected one of {choices}").format(option=option, value=value, choices=', '.join(choices)))
+        raise ParameterError(
+            tr("{option} {value!r}: expected one of {choices}").format(
+                option=option, value=value, choices=", ".join(choices)
+            )
+        )
 
 
 def check_frequency(freq: str, unit: str | None) -> tuple[str, str]:
@@ -90,14 +132,22 @@ def check_periods(**options: str) -> None:
         try:
             check_period(value)
         except ParameterError:
-            raise ParameterError(tr("{option} {value!r}: expected one of day, week, month, quarter, year").format(option='--' + name.replace('_', '-'), value=value)) from None
+            raise ParameterError(
+                tr("{option} {value!r}: expected one of day, week, month, quarter, year").format(
+                    option="--" + name.replace("_", "-"), value=value
+                )
+            ) from None
 
 
 def check_timezone(timezone: str) -> None:
     """The time zone must be one the engine knows (IANA names such as Europe/Stockholm, or UTC)."""
     known = duckdb.execute("SELECT 1 FROM pg_timezone_names() WHERE name = ?", [timezone]).fetchall()
     if not known:
-        raise ParameterError(tr("--timezone {timezone!r}: not a time zone name; use an IANA name such as Europe/Stockholm, Europe/Oslo or UTC").format(timezone=timezone))
+        raise ParameterError(
+            tr(
+                "--timezone {timezone!r}: not a time zone name; use an IANA name such as Europe/Stockholm, Europe/Oslo or UTC"
+            ).format(timezone=timezone)
+        )
 
 
 _DATE_DIRECTIVES = set("aAwdbBhmyYHIpMSfzZjUWGVugcxX%") | {"-d", "-m", "-H", "-I", "-M", "-S", "-j", "-y"}
@@ -109,28 +159,57 @@ def check_date_format(date_format: str | None) -> None:
         return
     found, index = [], 0
     while (index := date_format.find("%", index)) != -1:
-        directive = date_format[index + 1 : index + 3] if date_format[index + 1 : index + 2] == "-" else date_format[index + 1 : index + 2]
+        directive = (
+            date_format[index + 1 : index + 3]
+            if date_format[index + 1 : index + 2] == "-"
+            else date_format[index + 1 : index + 2]
+        )
         if directive not in _DATE_DIRECTIVES:
-            raise ParameterError(tr("--date-format {date_format!r}: %{directive} is not a date directive; use e.g. %d.%m.%Y or %m/%d/%Y %H:%M").format(date_format=date_format, directive=directive))
+            raise ParameterError(
+                tr(
+                    "--date-format {date_format!r}: %{directive} is not a date directive; use e.g. %d.%m.%Y or %m/%d/%Y %H:%M"
+                ).format(date_format=date_format, directive=directive)
+            )
         found.append(directive)
         index += 1 + len(directive)
     if not [directive for directive in found if directive != "%"]:
-        raise ParameterError(tr("--date-format {date_format!r}: no date directive; use e.g. %d.%m.%Y or %m/%d/%Y %H:%M").format(date_format=date_format))
+        raise ParameterError(
+            tr("--date-format {date_format!r}: no date directive; use e.g. %d.%m.%Y or %m/%d/%Y %H:%M").format(
+                date_format=date_format
+            )
+        )
 
 
 def check_output_file(path: Path, option: str = "--output") -> None:
     """Fail before any work when ``path`` cannot be written: a folder, a missing folder, no permission."""
     if path.is_dir():
-        raise ParameterError(tr("{option} {path}: is a folder; give a file name, e.g. {value}").format(option=option, path=path, value=path / 'report.html'))
+        raise ParameterError(
+            tr("{option} {path}: is a folder; give a file name, e.g. {value}").format(
+                option=option, path=path, value=path / "report.html"
+            )
+        )
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise ParameterError(tr("{option} {path}: the folder {folder} does not exist; create it first").format(option=option, path=path, folder=folder))
+        raise ParameterError(
+            tr("{option} {path}: the folder {folder} does not exist; create it first").format(
+                option=option, path=path, folder=folder
+            )
+        )
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise ParameterError(tr("{option} {path}: not allowed to write there; choose another place").format(option=option, path=path))
+        raise ParameterError(
+            tr("{option} {path}: not allowed to write there; choose another place").format(option=option, path=path)
+        )
 
 
-def loading_context(timezone: str, date_format: str | None, encoding: str | None, fx: Path | None, base_currency: str | None,
-                    decimal: str | None = None, thousands: str | None = None) -> LoadContext:
+def loading_context(
+    timezone: str,
+    date_format: str | None,
+    encoding: str | None,
+    fx: Path | None,
+    base_currency: str | None,
+    decimal: str | None = None,
+    thousands: str | None = None,
+) -> LoadContext:
     """A checked :class:`LoadContext` from the loading options."""
     check_timezone(timezone)
     check_date_format(date_format)
@@ -153,37 +232,129 @@ def loading_context(timezone: str, date_format: str | None, encoding: str | None
 
 
 _LOADING_OPTIONS: dict[str, tuple[Any, Any]] = {
-    "mapping": (Annotated[list[str], typer.Option("--map", metavar="[TABLE:]CANONICAL=YOURS", help=(
-        lazy_tr("rename a column: customer_id=CustomerID; only in one table's file: customers:customer_id=account_id; a product of two columns: amount=Quantity*UnitPrice (repeatable)")))], []),
-    "encoding": (Annotated[Optional[str], typer.Option(metavar="NAME", help=lazy_tr("text encoding of the files, e.g. utf-8, cp1252, utf-16 (default: detected)"))], None),
-    "timezone": (Annotated[str, typer.Option(metavar="ZONE", help=lazy_tr("time zone of times without an offset, e.g. Europe/Stockholm"))], "UTC"),
-    "date_format": (Annotated[Optional[str], typer.Option(metavar="FORMAT", help=lazy_tr("strptime format of dates that are not ISO 8601, e.g. %d.%m.%Y"))], None),
-    "decimal": (Annotated[Optional[str], typer.Option(metavar="MARK", help=lazy_tr("decimal mark of numbers: . or , (default: detected per column)"))], None),
-    "thousands": (Annotated[Optional[str], typer.Option(metavar="SEP", help=lazy_tr("thousands grouping of numbers: space, . , , or none (default: detected per column)"))], None),
-    "fx": (Annotated[Optional[Path], typer.Option(metavar="FILE", help=lazy_tr("FX table (CSV: currency,rate) to convert mixed currencies"))], None),
-    "base_currency": (Annotated[Optional[str], typer.Option(metavar="CODE", help=lazy_tr("the currency the FX rates convert into, e.g. SEK"))], None),
-    "rejects": (Annotated[Optional[Path], typer.Option(metavar="FILE", help=lazy_tr("also write the rejected rows to this CSV file"))], None),
+    "mapping": (
+        Annotated[
+            list[str],
+            typer.Option(
+                "--map",
+                metavar="[TABLE:]CANONICAL=YOURS",
+                help=(
+                    lazy_tr(
+                        "rename a column: customer_id=CustomerID; only in one table's file: customers:customer_id=account_id; a product of two columns: amount=Quantity*UnitPrice (repeatable)"
+                    )
+                ),
+            ),
+        ],
+        [],
+    ),
+    "encoding": (
+        Annotated[
+            Optional[str],
+            typer.Option(
+                metavar="NAME",
+                help=lazy_tr("text encoding of the files, e.g. utf-8, cp1252, utf-16 (default: detected)"),
+            ),
+        ],
+        None,
+    ),
+    "timezone": (
+        Annotated[
+            str,
+            typer.Option(metavar="ZONE", help=lazy_tr("time zone of times without an offset, e.g. Europe/Stockholm")),
+        ],
+        "UTC",
+    ),
+    "date_format": (
+        Annotated[
+            Optional[str],
+            typer.Option(
+                metavar="FORMAT", help=lazy_tr("strptime format of dates that are not ISO 8601, e.g. %d.%m.%Y")
+            ),
+        ],
+        None,
+    ),
+    "decimal": (
+        Annotated[
+            Optional[str],
+            typer.Option(
+                metavar="MARK", help=lazy_tr("decimal mark of numbers: . or , (default: detected per column)")
+            ),
+        ],
+        None,
+    ),
+    "thousands": (
+        Annotated[
+            Optional[str],
+            typer.Option(
+                metavar="SEP",
+                help=lazy_tr("thousands grouping of numbers: space, . , , or none (default: detected per column)"),
+            ),
+        ],
+        None,
+    ),
+    "fx": (
+        Annotated[
+            Optional[Path],
+            typer.Option(metavar="FILE", help=lazy_tr("FX table (CSV: currency,rate) to convert mixed currencies")),
+        ],
+        None,
+    ),
+    "base_currency": (
+        Annotated[
+            Optional[str],
+            typer.Option(metavar="CODE", help=lazy_tr("the currency the FX rates convert into, e.g. SEK")),
+        ],
+        None,
+    ),
+    "rejects": (
+        Annotated[
+            Optional[Path], typer.Option(metavar="FILE", help=lazy_tr("also write the rejected rows to this CSV file"))
+        ],
+        None,
+    ),
 }
-_WORKSPACE = (Annotated[Optional[Path], typer.Option(metavar="FILE", help=lazy_tr("read tables from this workspace (a kvar DuckDB file) instead of files"))], None)
+_WORKSPACE = (
+    Annotated[
+        Optional[Path],
+        typer.Option(
+            metavar="FILE", help=lazy_tr("read tables from this workspace (a kvar DuckDB file) instead of files")
+        ),
+    ],
+    None,
+)
 
 
-LocaleOption = Annotated[Optional[str], typer.Option("--locale", metavar="LANG", help=lazy_tr(
-    "language and number format of tables, CSV and the report: sv, nb, da, fi or en (default: from the environment, KVAR_LOCALE or LANG)"))]
+LocaleOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--locale",
+        metavar="LANG",
+        help=lazy_tr(
+            "language and number format of tables, CSV and the report: sv, nb, da, fi or en (default: from the environment, KVAR_LOCALE or LANG)"
+        ),
+    ),
+]
 
 
-def extend_signature(command: Callable[..., None], wrapper: Callable[..., None], added: dict[str, tuple[Any, Any]]) -> Callable[..., None]:
+def extend_signature(
+    command: Callable[..., None], wrapper: Callable[..., None], added: dict[str, tuple[Any, Any]]
+) -> Callable[..., None]:
     """Give ``wrapper`` the signature Typer reads: ``command``'s own parameters (without ``sources``)
     followed by the keyword options ``added`` (name: (annotation, default))."""
     signature = inspect.signature(command, eval_str=True)
     hints = get_type_hints(command, include_extras=True)
     own = [parameter for name, parameter in signature.parameters.items() if name != "sources"]
-    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
-             for name, (annotation, default) in added.items()]
+    extra = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+        for name, (annotation, default) in added.items()
+    ]
     functools.update_wrapper(wrapper, command)
     wrapper.__signature__ = signature.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {**{name: hint for name, hint in hints.items() if name != "sources"},
-                               **{parameter.name: parameter.annotation for parameter in extra}}
-    del wrapper.__wrapped__  # Typer must read the new signature, not the command's own
+    wrapper.__annotations__ = {
+        **{name: hint for name, hint in hints.items() if name != "sources"},
+        **{parameter.name: parameter.annotation for parameter in extra},
+    }
+    delattr(wrapper, "__wrapped__")  # Typer must read the new signature, not the command's own
     return wrapper
 
 
@@ -216,8 +387,15 @@ def reads_data(command: Callable[..., None]) -> Callable[..., None]:
         options = {name: kwargs.pop(name) for name in shared}
         if own_workspace:
             options["workspace"] = kwargs["workspace"]
-        context = loading_context(options["timezone"], options["date_format"], options["encoding"], options["fx"], options["base_currency"],
-                                  options["decimal"], options["thousands"])
+        context = loading_context(
+            options["timezone"],
+            options["date_format"],
+            options["encoding"],
+            options["fx"],
+            options["base_currency"],
+            options["decimal"],
+            options["thousands"],
+        )
         mappings = parse_map_options(options["mapping"], CONTRACTS)
         rejects: Path | None = options["rejects"]
         if rejects is not None:

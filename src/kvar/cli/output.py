@@ -46,7 +46,11 @@ def stage(description: str) -> Iterator[None]:
     stderr.print(f"{description} …", highlight=False, markup=False)
     yield
     if (elapsed := time.perf_counter() - started) >= _SLOW_STAGE:
-        stderr.print(tr("{stage}: done in {seconds} s").format(stage=description, seconds=number(elapsed, 1)), highlight=False, markup=False)
+        stderr.print(
+            tr("{stage}: done in {seconds} s").format(stage=description, seconds=number(elapsed, 1)),
+            highlight=False,
+            markup=False,
+        )
 
 
 def jsonable(value: Any) -> Any:
@@ -86,14 +90,28 @@ def print_csv(rows: Sequence[Mapping[str, Any]]) -> None:
     comma = decimal_comma()
     if comma:
         sys.stdout.write("\ufeff")
-    writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n", extrasaction="ignore", delimiter=";" if comma else ",")
+    writer = csv.DictWriter(
+        sys.stdout,
+        fieldnames=list(rows[0]),
+        lineterminator="\n",
+        extrasaction="ignore",
+        delimiter=";" if comma else ",",
+    )
     writer.writeheader()
     for row in rows:
         writer.writerow({key: _csv_value(value, comma) for key, value in row.items()})
 
 
-def emit(command: str, parameters: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], as_json: bool,
-         title: str | None = None, as_csv: bool = False, shown: Sequence[str] = (), **extra: Any) -> None:
+def emit(
+    command: str,
+    parameters: Mapping[str, Any],
+    rows: Sequence[Mapping[str, Any]],
+    as_json: bool,
+    title: str | None = None,
+    as_csv: bool = False,
+    shown: Sequence[str] = (),
+    **extra: Any,
+) -> None:
     """JSON on stdout (with ``extra`` top-level keys), CSV, or a table titled ``title`` (default: the
     command) showing the ``shown`` columns first."""
     if as_json:
@@ -131,7 +149,8 @@ def fitting_columns(rows: Sequence[Mapping[str, Any]], width: int, shown: Sequen
     many as fit whole (each needs its widest cell or heading word, plus 3 for borders and padding)."""
     names = list(rows[0])
     ordered = [name for name in shown if name in names] + [name for name in names if name not in shown]
-    chosen, used = [], 1
+    chosen: list[str] = []
+    used = 1
     for name in ordered:
         need = _width(name, rows) + 3
         if chosen and used + need > width:
@@ -148,13 +167,26 @@ def print_table(title: str, rows: Sequence[Mapping[str, Any]], limit: int = 60, 
     columns = fitting_columns(rows, stdout.width, shown)
     table = Table(title=title, show_lines=False)
     for column in columns:
-        table.add_column(textwrap.fill(heading(column), _width(column, rows)), justify="right" if not isinstance(rows[0][column], str) else "left", overflow="fold")
+        table.add_column(
+            textwrap.fill(heading(column), _width(column, rows)),
+            justify="right" if not isinstance(rows[0][column], str) else "left",
+            overflow="fold",
+        )
     for row in rows[:limit]:
         table.add_row(*(_cell(row[column]) for column in columns))
     stdout.print(table)
     hidden = [heading(name) for name in rows[0] if name not in columns]
     if len(rows) > limit:
-        stdout.print(tr("… {count} more rows (--json or --csv prints all)").format(count=number(len(rows) - limit)), highlight=False, markup=False)
+        stdout.print(
+            tr("… {count} more rows (--json or --csv prints all)").format(count=number(len(rows) - limit)),
+            highlight=False,
+            markup=False,
+        )
     if hidden:
-        stdout.print(tr("{count} more column(s) not shown: {names} (--json or --csv prints all)").format(count=len(hidden), names=", ".join(hidden)),
-                     highlight=False, markup=False)
+        stdout.print(
+            tr("{count} more column(s) not shown: {names} (--json or --csv prints all)").format(
+                count=len(hidden), names=", ".join(hidden)
+            ),
+            highlight=False,
+            markup=False,
+        )

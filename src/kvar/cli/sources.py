@@ -70,12 +70,21 @@ class Sources:
         report_load(result)
         if self.rejects_path and result.rows_rejected and not result.skipped:
             write_rejects(self.connection, result.rejects_table, self.rejects_path)
-            stderr.print("  " + tr("rejects written to {path}").format(path=self.rejects_path), highlight=False, markup=False)
+            stderr.print(
+                "  " + tr("rejects written to {path}").format(path=self.rejects_path), highlight=False, markup=False
+            )
 
     def rejects_summary(self) -> list[dict[str, object]]:
         return [
-            {"file": load.file, "table": load.table, "rows_read": load.rows_read, "rows_loaded": load.rows_loaded, "rows_rejected": load.rows_rejected,
-             "encoding": load.encoding, "read_as": list(load.read_as)}
+            {
+                "file": load.file,
+                "table": load.table,
+                "rows_read": load.rows_read,
+                "rows_loaded": load.rows_loaded,
+                "rows_rejected": load.rows_rejected,
+                "encoding": load.encoding,
+                "read_as": list(load.read_as),
+            }
             for load in self.loads
         ]
 
@@ -85,7 +94,9 @@ def write_rejects(connection: duckdb.DuckDBPyConnection, table: str, path: Path)
     (UTF-8 with BOM, ``;`` between fields)."""
     comma = decimal_comma()
     target = str(path).replace("'", "''")
-    connection.execute(f"COPY (SELECT * FROM \"{table}\" ORDER BY row) TO '{target}' (HEADER, DELIMITER '{';' if comma else ','}')").fetchall()
+    connection.execute(
+        f"COPY (SELECT * FROM \"{table}\" ORDER BY row) TO '{target}' (HEADER, DELIMITER '{';' if comma else ','}')"
+    ).fetchall()
     if comma:
         path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
 
@@ -101,10 +112,23 @@ def report_load(result: FileLoad) -> None:
     """One summary line on stderr, plus the commonest reasons and first rejected rows when there are any."""
     stderr.print(result.summary(), highlight=False, markup=False)
     for column, reason, rows in result.reasons[:5]:
-        stderr.print("  " + tr("{rows} × {column}: {reason}").format(rows=number(rows), column=column, reason=shown_reason(reason)), highlight=False, markup=False)
+        stderr.print(
+            "  "
+            + tr("{rows} × {column}: {reason}").format(rows=number(rows), column=column, reason=shown_reason(reason)),
+            highlight=False,
+            markup=False,
+        )
     for row, column, value, reason in result.first_rejects[:3]:
-        where = tr("row {row}, {column}={value}").format(row=row, column=column, value=_shown(value)) if column else tr("line {row}").format(row=row)
-        stderr.print("  " + tr("e.g. {where}: {reason}").format(where=where, reason=shown_reason(reason)), highlight=False, markup=False)
+        where = (
+            tr("row {row}, {column}={value}").format(row=row, column=column, value=_shown(value))
+            if column
+            else tr("line {row}").format(row=row)
+        )
+        stderr.print(
+            "  " + tr("e.g. {where}: {reason}").format(where=where, reason=shown_reason(reason)),
+            highlight=False,
+            markup=False,
+        )
 
 
 def customers_for(sources: Sources, customers: Path | None, by: str | None) -> duckdb.DuckDBPyRelation | None:

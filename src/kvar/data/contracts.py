@@ -69,7 +69,9 @@ class TableContract:
         if self.key is None or self.key not in present or self.key not in stored:
             return ()
         both = self.line_key is not None and self.line_key in present and self.line_key in stored
-        return (self.key, self.line_key) if both else (self.key,)
+        if both and self.line_key is not None:
+            return (self.key, self.line_key)
+        return (self.key,)
 
     def column(self, name: str) -> Column:
         return next(column for column in self.columns if column.name == name)
@@ -79,15 +81,36 @@ class TableContract:
         return tuple(column.name for column in self.columns)
 
 
-_CUSTOMER = Column("customer_id", "id", required=True, aliases=("customer", "customerid", "cust_id", "customer_no", "client_id"), description="who the row belongs to")
-_CURRENCY = Column("currency", "currency", aliases=("currency_code", "cur"), description="ISO 4217 code; one per table unless an FX table is given")
+_CUSTOMER = Column(
+    "customer_id",
+    "id",
+    required=True,
+    aliases=("customer", "customerid", "cust_id", "customer_no", "client_id"),
+    description="who the row belongs to",
+)
+_CURRENCY = Column(
+    "currency",
+    "currency",
+    aliases=("currency_code", "cur"),
+    description="ISO 4217 code; one per table unless an FX table is given",
+)
 
 CUSTOMERS = TableContract(
     "customers",
     (
         Column("customer_id", "id", required=True, aliases=("id", "customer", "customerid", "cust_id", "client_id")),
-        Column("signed_up_at", "time", aliases=("signup_at", "signup_date", "created", "created_at", "created_utc", "signup"), description="when the customer was acquired"),
-        Column("channel", "text", aliases=("acquisition_channel", "source", "utm_source"), description="acquisition channel"),
+        Column(
+            "signed_up_at",
+            "time",
+            aliases=("signup_at", "signup_date", "created", "created_at", "created_utc", "signup"),
+            description="when the customer was acquired",
+        ),
+        Column(
+            "channel",
+            "text",
+            aliases=("acquisition_channel", "source", "utm_source"),
+            description="acquisition channel",
+        ),
         Column("country", "text", aliases=("country_code",)),
         Column("plan", "text", aliases=("plan_name", "tier")),
     ),
@@ -97,13 +120,56 @@ CUSTOMERS = TableContract(
 TRANSACTIONS = TableContract(
     "transactions",
     (
-        Column("transaction_id", "id", aliases=("id", "order_id", "charge_id", "payment_id", "invoice_id", "invoiceno", "invoice_no"), description="the order: rows sharing it are lines of one purchase"),
-        Column("line_id", "id", aliases=("line", "line_no", "line_number", "order_line_id"), description="the line within its order, if the export numbers lines"),
+        Column(
+            "transaction_id",
+            "id",
+            aliases=("id", "order_id", "charge_id", "payment_id", "invoice_id", "invoiceno", "invoice_no"),
+            description="the order: rows sharing it are lines of one purchase",
+        ),
+        Column(
+            "line_id",
+            "id",
+            aliases=("line", "line_no", "line_number", "order_line_id"),
+            description="the line within its order, if the export numbers lines",
+        ),
         _CUSTOMER,
-        Column("occurred_at", "time", required=True, aliases=("date", "created", "created_at", "created_utc", "timestamp", "order_date", "invoicedate", "purchased_at", "time")),
-        Column("amount", "money", aliases=("value", "revenue", "total", "dollar_value", "price", "sales"), description="net amount; refunds are negative or have kind refund"),
+        Column(
+            "occurred_at",
+            "time",
+            required=True,
+            aliases=(
+                "date",
+                "created",
+                "created_at",
+                "created_utc",
+                "timestamp",
+                "order_date",
+                "invoicedate",
+                "purchased_at",
+                "time",
+            ),
+        ),
+        Column(
+            "amount",
+            "money",
+            aliases=("value", "revenue", "total", "dollar_value", "price", "sales"),
+            description="net amount; refunds are negative or have kind refund",
+        ),
         _CURRENCY,
-        Column("kind", "text", choices={"purchase": "purchase", "sale": "purchase", "order": "purchase", "charge": "purchase", "payment": "purchase", "refund": "refund", "return": "refund"}, description="purchase or refund; a refund with a positive amount is stored negative"),
+        Column(
+            "kind",
+            "text",
+            choices={
+                "purchase": "purchase",
+                "sale": "purchase",
+                "order": "purchase",
+                "charge": "purchase",
+                "payment": "purchase",
+                "refund": "refund",
+                "return": "refund",
+            },
+            description="purchase or refund; a refund with a positive amount is stored negative",
+        ),
         Column("product", "text", aliases=("product_id", "sku", "stockcode", "item")),
         Column("quantity", "number", aliases=("qty", "number_of_cds", "units")),
     ),
@@ -117,9 +183,27 @@ SUBSCRIPTIONS = TableContract(
         Column("subscription_id", "id", aliases=("id", "sub_id")),
         _CUSTOMER,
         Column("plan", "text", aliases=("plan_name", "product", "tier", "price_id")),
-        Column("started_at", "time", required=True, aliases=("start", "start_date", "started", "start_utc", "start_date_utc", "created_utc")),
-        Column("ended_at", "time", aliases=("end", "end_date", "ended", "ended_at_utc", "canceled_at", "canceled_at_utc"), description="exclusive end; empty while the interval is open; a future end is scheduled", scheduled=True),
-        Column("mrr", "money", required=True, minimum=0, aliases=("monthly_amount", "mrr_amount", "monthly_recurring_revenue"), description="monthly recurring revenue of the interval"),
+        Column(
+            "started_at",
+            "time",
+            required=True,
+            aliases=("start", "start_date", "started", "start_utc", "start_date_utc", "created_utc"),
+        ),
+        Column(
+            "ended_at",
+            "time",
+            aliases=("end", "end_date", "ended", "ended_at_utc", "canceled_at", "canceled_at_utc"),
+            description="exclusive end; empty while the interval is open; a future end is scheduled",
+            scheduled=True,
+        ),
+        Column(
+            "mrr",
+            "money",
+            required=True,
+            minimum=0,
+            aliases=("monthly_amount", "mrr_amount", "monthly_recurring_revenue"),
+            description="monthly recurring revenue of the interval",
+        ),
         _CURRENCY,
         Column("quantity", "number", minimum=0, aliases=("seats", "qty")),
     ),
@@ -142,7 +226,13 @@ FEEDBACK = TableContract(
     (
         _CUSTOMER,
         Column("occurred_at", "time", required=True, aliases=("date", "created_at", "answered_at", "timestamp")),
-        Column("kind", "text", required=True, aliases=("type", "survey"), choices={"nps": "nps", "csat": "csat", "exit": "exit", "review": "review"}),
+        Column(
+            "kind",
+            "text",
+            required=True,
+            aliases=("type", "survey"),
+            choices={"nps": "nps", "csat": "csat", "exit": "exit", "review": "review"},
+        ),
         Column("score", "number", aliases=("rating",), description="NPS 0-10, CSAT 1-5"),
         Column("text", "text", aliases=("comment", "feedback", "message")),
         Column("reason", "text", aliases=("exit_reason", "cancel_reason")),
@@ -155,10 +245,28 @@ PAYMENTS = TableContract(
         Column("payment_id", "id", aliases=("id", "attempt_id", "charge_id")),
         _CUSTOMER,
         Column("invoice_id", "id", aliases=("invoice",)),
-        Column("occurred_at", "time", required=True, aliases=("created", "created_at", "created_utc", "date", "attempted_at")),
+        Column(
+            "occurred_at",
+            "time",
+            required=True,
+            aliases=("created", "created_at", "created_utc", "date", "attempted_at"),
+        ),
         Column("amount", "money", required=True, minimum=0),
         _CURRENCY,
-        Column("status", "text", required=True, choices={"succeeded": "succeeded", "paid": "succeeded", "success": "succeeded", "failed": "failed", "declined": "failed", "pending": "pending", "refunded": "refunded"}),
+        Column(
+            "status",
+            "text",
+            required=True,
+            choices={
+                "succeeded": "succeeded",
+                "paid": "succeeded",
+                "success": "succeeded",
+                "failed": "failed",
+                "declined": "failed",
+                "pending": "pending",
+                "refunded": "refunded",
+            },
+        ),
         Column("failure_code", "text", aliases=("decline_code", "failure_reason")),
     ),
     key="payment_id",
@@ -175,5 +283,7 @@ SCORE_RANGES = {"nps": (0, 10), "csat": (1, 5)}
 def contract_for(table: str) -> TableContract:
     """The contract of ``table`` or a :class:`ParameterError` listing the known tables."""
     if table not in CONTRACTS:
-        raise ParameterError(tr("table: expected one of {tables}, got {table!r}").format(tables=', '.join(CONTRACTS), table=table))
+        raise ParameterError(
+            tr("table: expected one of {tables}, got {table!r}").format(tables=", ".join(CONTRACTS), table=table)
+        )
     return CONTRACTS[table]

@@ -67,13 +67,17 @@ def _stamp(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def generate(customers: int = 2000, seed: int = 7, end: dt.datetime = dt.datetime(2026, 7, 1), currency: str = "USD") -> DemoData:
+def generate(
+    customers: int = 2000, seed: int = 7, end: dt.datetime = dt.datetime(2026, 7, 1), currency: str = "USD"
+) -> DemoData:
     """Generate ``customers`` customers whose history runs up to ``end`` (exclusive), priced in ``currency``
     (one of :data:`PRICE_FACTORS`; the same business whatever the currency)."""
     if currency not in PRICE_FACTORS:
         from kvar.errors import ParameterError
 
-        raise ParameterError(tr("currency {code!r}: the demo prices in {codes}").format(code=currency, codes=", ".join(PRICE_FACTORS)))
+        raise ParameterError(
+            tr("currency {code!r}: the demo prices in {codes}").format(code=currency, codes=", ".join(PRICE_FACTORS))
+        )
     rng = np.random.default_rng(seed)
     start = _month_start(end, -24)
     span_days = (end - start).days
@@ -87,8 +91,13 @@ def generate(customers: int = 2000, seed: int = 7, end: dt.datetime = dt.datetim
         seats = int(rng.integers(1, 6)) if plan != "basic" else 1
         users = [f"{customer_id}-U{index}" for index in range(1, int(rng.integers(1, seats + 1)) + 1)]
         data.customers.append(
-            {"customer_id": customer_id, "signed_up_at": _stamp(signed_up), "channel": channel,
-             "country": COUNTRIES[rng.integers(len(COUNTRIES))], "plan": plan}
+            {
+                "customer_id": customer_id,
+                "signed_up_at": _stamp(signed_up),
+                "channel": channel,
+                "country": COUNTRIES[rng.integers(len(COUNTRIES))],
+                "plan": plan,
+            }
         )
         _simulate_customer(rng, data, customer_id, signed_up, channel, plan, seats, users, end)
     _add_dirty_rows(data)
@@ -109,8 +118,15 @@ def _price_in(data: DemoData, currency: str) -> None:
 
 
 def _simulate_customer(
-    rng: np.random.Generator, data: DemoData, customer_id: str, signed_up: dt.datetime, channel: str,
-    plan: str, seats: int, users: list[str], end: dt.datetime,
+    rng: np.random.Generator,
+    data: DemoData,
+    customer_id: str,
+    signed_up: dt.datetime,
+    channel: str,
+    plan: str,
+    seats: int,
+    users: list[str],
+    end: dt.datetime,
 ) -> None:
     interval_start, mrr = signed_up, PLANS[plan] * seats
     usage = float(rng.gamma(4.0, 3.0))  # events per month while healthy
@@ -156,24 +172,48 @@ def _simulate_customer(
         _close_interval(data, customer_id, sub_number, plan, interval_start, None, mrr, seats)
 
 
-def _close_interval(data: DemoData, customer_id: str, number: int, plan: str, started: dt.datetime,
-                    ended: dt.datetime | None, mrr: float, seats: int) -> None:
+def _close_interval(
+    data: DemoData,
+    customer_id: str,
+    number: int,
+    plan: str,
+    started: dt.datetime,
+    ended: dt.datetime | None,
+    mrr: float,
+    seats: int,
+) -> None:
     data.subscriptions.append(
-        {"subscription_id": f"{customer_id}-S{number}", "customer_id": customer_id, "plan": plan,
-         "started_at": _stamp(started), "ended_at": _stamp(ended) if ended else "", "mrr": f"{mrr:.2f}",
-         "currency": "USD", "quantity": seats}
+        {
+            "subscription_id": f"{customer_id}-S{number}",
+            "customer_id": customer_id,
+            "plan": plan,
+            "started_at": _stamp(started),
+            "ended_at": _stamp(ended) if ended else "",
+            "mrr": f"{mrr:.2f}",
+            "currency": "USD",
+            "quantity": seats,
+        }
     )
 
 
-def _emit_events(rng: np.random.Generator, data: DemoData, customer_id: str, users: list[str],
-                 start: dt.datetime, end: dt.datetime, rate: float) -> None:
+def _emit_events(
+    rng: np.random.Generator,
+    data: DemoData,
+    customer_id: str,
+    users: list[str],
+    start: dt.datetime,
+    end: dt.datetime,
+    rate: float,
+) -> None:
     seconds = (end - start).total_seconds()
     count = int(rng.poisson(rate * seconds / (30 * 86400)))
     if count == 0:
         return
     offsets = np.sort(rng.uniform(0, seconds, count)).astype("timedelta64[s]")
     stamps = np.datetime_as_string(np.datetime64(start, "s") + offsets, unit="s")
-    names = np.array(("login", "report_viewed", "export", "invite_sent"))[rng.choice(4, size=count, p=[0.55, 0.3, 0.1, 0.05])]
+    names = np.array(("login", "report_viewed", "export", "invite_sent"))[
+        rng.choice(4, size=count, p=[0.55, 0.3, 0.1, 0.05])
+    ]
     who = np.array(users)[rng.integers(len(users), size=count)]
     data.events.extend(
         {"customer_id": customer_id, "occurred_at": stamp.replace("T", " "), "event": name, "user_id": user}
@@ -181,45 +221,81 @@ def _emit_events(rng: np.random.Generator, data: DemoData, customer_id: str, use
     )
 
 
-def _bill(rng: np.random.Generator, data: DemoData, customer_id: str, when: dt.datetime, amount: float, failed: bool) -> None:
+def _bill(
+    rng: np.random.Generator, data: DemoData, customer_id: str, when: dt.datetime, amount: float, failed: bool
+) -> None:
     invoice = f"INV-{customer_id}-{when:%Y%m%d}"
     attempts = 3 if failed else 1
     for attempt in range(attempts):
         at = when + dt.timedelta(days=3 * attempt, hours=1)
         status = "failed" if failed else "succeeded"
         data.payments.append(
-            {"payment_id": f"{invoice}-{attempt + 1}", "customer_id": customer_id, "invoice_id": invoice,
-             "occurred_at": _stamp(at), "amount": f"{amount:.2f}", "currency": "USD", "status": status,
-             "failure_code": "card_declined" if failed else ""}
+            {
+                "payment_id": f"{invoice}-{attempt + 1}",
+                "customer_id": customer_id,
+                "invoice_id": invoice,
+                "occurred_at": _stamp(at),
+                "amount": f"{amount:.2f}",
+                "currency": "USD",
+                "status": status,
+                "failure_code": "card_declined" if failed else "",
+            }
         )
     if not failed:
         data.transactions.append(
-            {"transaction_id": invoice, "customer_id": customer_id, "occurred_at": _stamp(when + dt.timedelta(hours=1)),
-             "amount": f"{amount:.2f}", "currency": "USD", "kind": "purchase", "product": "subscription"}
+            {
+                "transaction_id": invoice,
+                "customer_id": customer_id,
+                "occurred_at": _stamp(when + dt.timedelta(hours=1)),
+                "amount": f"{amount:.2f}",
+                "currency": "USD",
+                "kind": "purchase",
+                "product": "subscription",
+            }
         )
         if rng.random() < 0.05:
             addon = float(rng.choice([15.0, 49.0, 120.0]))
             data.transactions.append(
-                {"transaction_id": f"{invoice}-A", "customer_id": customer_id,
-                 "occurred_at": _stamp(when + dt.timedelta(days=10)), "amount": f"{addon:.2f}", "currency": "USD",
-                 "kind": "purchase", "product": "add-on"}
+                {
+                    "transaction_id": f"{invoice}-A",
+                    "customer_id": customer_id,
+                    "occurred_at": _stamp(when + dt.timedelta(days=10)),
+                    "amount": f"{addon:.2f}",
+                    "currency": "USD",
+                    "kind": "purchase",
+                    "product": "add-on",
+                }
             )
 
 
 def _nps(rng: np.random.Generator, data: DemoData, customer_id: str, when: dt.datetime, usage: float) -> None:
     score = int(np.clip(round(rng.normal(5.0 + usage / 5.0, 2.0)), 0, 10))
     data.feedback.append(
-        {"customer_id": customer_id, "occurred_at": _stamp(when + dt.timedelta(days=14)), "kind": "nps",
-         "score": score, "text": "", "reason": ""}
+        {
+            "customer_id": customer_id,
+            "occurred_at": _stamp(when + dt.timedelta(days=14)),
+            "kind": "nps",
+            "score": score,
+            "text": "",
+            "reason": "",
+        }
     )
 
 
-def _maybe_exit_feedback(rng: np.random.Generator, data: DemoData, customer_id: str, when: dt.datetime, involuntary: bool) -> None:
+def _maybe_exit_feedback(
+    rng: np.random.Generator, data: DemoData, customer_id: str, when: dt.datetime, involuntary: bool
+) -> None:
     if involuntary or rng.random() > 0.4:
         return
     data.feedback.append(
-        {"customer_id": customer_id, "occurred_at": _stamp(when), "kind": "exit", "score": "",
-         "text": "", "reason": EXIT_REASONS[rng.integers(len(EXIT_REASONS))]}
+        {
+            "customer_id": customer_id,
+            "occurred_at": _stamp(when),
+            "kind": "exit",
+            "score": "",
+            "text": "",
+            "reason": EXIT_REASONS[rng.integers(len(EXIT_REASONS))],
+        }
     )
 
 

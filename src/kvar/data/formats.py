@@ -94,8 +94,14 @@ class NumberFormat:
 
 PLAIN = NumberFormat()
 # Candidates in order of preference among formats that read a column the same way.
-NUMBER_FORMATS = (PLAIN, NumberFormat(".", " "), NumberFormat(".", ","), NumberFormat(",", ""),
-                  NumberFormat(",", " "), NumberFormat(",", "."))
+NUMBER_FORMATS = (
+    PLAIN,
+    NumberFormat(".", " "),
+    NumberFormat(".", ","),
+    NumberFormat(",", ""),
+    NumberFormat(",", " "),
+    NumberFormat(",", "."),
+)
 
 _TIMES = ("", " %H:%M", " %H:%M:%S")
 _NUMERIC_DATE = "(\\d{1,2})([./-])(\\d{1,2})([./-])\\d{4}( \\d{1,2}:\\d{2}(:\\d{2})?)?"
@@ -116,9 +122,14 @@ def number_formats_allowed(decimal: str | None, thousands: str | None) -> tuple[
         raise ParameterError(tr("--thousands {thousands!r}: expected space, . , , or none").format(thousands=thousands))
     grouping = THOUSANDS_CHOICES[thousands] if thousands is not None else None
     if decimal is not None and grouping == decimal:
-        raise ParameterError(tr("--decimal {decimal} and --thousands {thousands}: the decimal mark and the grouping must differ").format(decimal=decimal, thousands=thousands))
+        raise ParameterError(
+            tr("--decimal {decimal} and --thousands {thousands}: the decimal mark and the grouping must differ").format(
+                decimal=decimal, thousands=thousands
+            )
+        )
     return tuple(
-        candidate for candidate in NUMBER_FORMATS
+        candidate
+        for candidate in NUMBER_FORMATS
         if (decimal is None or candidate.decimal == decimal) and (grouping is None or candidate.grouping == grouping)
     )
 
@@ -131,8 +142,10 @@ def strptime_sql(text: str, formats: Sequence[str]) -> str:
 
 def default_time_sql(text: str) -> str:
     """SQL: the instant ISO 8601 or ``YYYYMMDD`` text denotes (``TIMESTAMPTZ``; naive text is local)."""
-    return (f"CASE WHEN regexp_full_match({text}, '\\d{{8}}') THEN try_strptime({text}, '%Y%m%d')::TIMESTAMPTZ "
-            f"ELSE try_cast({text} AS TIMESTAMPTZ) END")
+    return (
+        f"CASE WHEN regexp_full_match({text}, '\\d{{8}}') THEN try_strptime({text}, '%Y%m%d')::TIMESTAMPTZ "
+        f"ELSE try_cast({text} AS TIMESTAMPTZ) END"
+    )
 
 
 @dataclass(frozen=True)
@@ -163,37 +176,55 @@ def detect_formats(
     (NULL when empty). ``where`` names the file in errors. A first, cheap scan finds the columns the
     defaults read whole (the usual case); only the others are examined further.
     """
-    checks = [f"count_if(NOT {PLAIN.reads(text)}) + count_if(regexp_full_match({text}, {sql_literal(_grouped_integer('.'))}))"
-              for text in number_columns.values()]
+    checks = [
+        f"count_if(NOT {PLAIN.reads(text)}) + count_if(regexp_full_match({text}, {sql_literal(_grouped_integer('.'))}))"
+        for text in number_columns.values()
+    ]
     checks += [f"count_if({text} IS NOT NULL AND {default_time_sql(text)} IS NULL)" for text in time_columns.values()]
     if checks:
         unusual = iter(con.execute(f'SELECT {", ".join(checks)} FROM "{table}"').fetchone() or ())
-        number_columns = {name: text for name, text in number_columns.items() if next(unusual) or len(allowed) < len(NUMBER_FORMATS)}
-        time_columns = {name: text for name, text in time_columns.items() if next(unusual)} if not date_format else time_columns
+        number_columns = {
+            name: text for name, text in number_columns.items() if next(unusual) or len(allowed) < len(NUMBER_FORMATS)
+        }
+        time_columns = (
+            {name: text for name, text in time_columns.items() if next(unusual)} if not date_format else time_columns
+        )
     flags: list[str] = []  # per-row facts, each computed once in a subquery
     measures: list[str] = []  # their aggregates, in the order read back below
     for index, text in enumerate(number_columns.values()):
-        flags += [f'{text} AS "n{index}"'] + [f'{candidate.reads(text)} AS "n{index}_{k}"' for k, candidate in enumerate(allowed)]
-        flags += [f'regexp_full_match({text}, {sql_literal(_grouped_integer(mark))}) AS "n{index}_g{m}"' for m, mark in enumerate(DECIMAL_CHOICES)]
+        flags += [f'{text} AS "n{index}"'] + [
+            f'{candidate.reads(text)} AS "n{index}_{k}"' for k, candidate in enumerate(allowed)
+        ]
+        flags += [
+            f'regexp_full_match({text}, {sql_literal(_grouped_integer(mark))}) AS "n{index}_g{m}"'
+            for m, mark in enumerate(DECIMAL_CHOICES)
+        ]
         any_reads = " OR ".join(f'"n{index}_{k}"' for k in range(len(allowed)))
         measures += [f'count_if(({any_reads}) AND NOT "n{index}_{k}")' for k in range(len(allowed))]
         measures += [f'min("n{index}") FILTER (WHERE "n{index}_g{m}")' for m in range(len(DECIMAL_CHOICES))]
     dated = {} if date_format else time_columns
     for index, text in enumerate(dated.values()):
         # ISO 8601 and YYYYMMDD never match: they start with four digits
-        flags += [f"regexp_extract({text}, {sql_literal('^' + _NUMERIC_DATE + '$')}, ['first', 'separator', 'second', 'separator2']) AS \"t{index}\""]
+        flags += [
+            f"regexp_extract({text}, {sql_literal('^' + _NUMERIC_DATE + '$')}, ['first', 'separator', 'second', 'separator2']) AS \"t{index}\""
+        ]
         parts = f'"t{index}"'
         numeric = f"{parts}.first <> ''"
-        measures += [f"count_if({numeric})", f"max(TRY_CAST({parts}.first AS INTEGER)) FILTER (WHERE {numeric})",
-                     f"max(TRY_CAST({parts}.second AS INTEGER)) FILTER (WHERE {numeric})",
-                     f"list_sort(list_distinct(flatten(list([{parts}.separator, {parts}.separator2]) FILTER (WHERE {numeric}))))"]
+        measures += [
+            f"count_if({numeric})",
+            f"max(TRY_CAST({parts}.first AS INTEGER)) FILTER (WHERE {numeric})",
+            f"max(TRY_CAST({parts}.second AS INTEGER)) FILTER (WHERE {numeric})",
+            f"list_sort(list_distinct(flatten(list([{parts}.separator, {parts}.separator2]) FILTER (WHERE {numeric}))))",
+        ]
     numbers: dict[str, NumberFormat] = {}
     dates: dict[str, tuple[str, ...]] = {name: (date_format,) for name in time_columns} if date_format else {}
     notes: list[str] = []
     hints: dict[str, str] = {}
     if not measures:
         return ColumnFormats(numbers, dates)
-    counts = iter(con.execute(f'SELECT {", ".join(measures)} FROM (SELECT {", ".join(flags)} FROM "{table}")').fetchone() or ())
+    counts = iter(
+        con.execute(f'SELECT {", ".join(measures)} FROM (SELECT {", ".join(flags)} FROM "{table}")').fetchone() or ()
+    )
     for name in number_columns:
         failures = {candidate: next(counts) for candidate in allowed}
         grouped_examples = {mark: next(counts) for mark in DECIMAL_CHOICES}
@@ -205,15 +236,24 @@ def detect_formats(
         found, largest_first, largest_second, separators = (next(counts) for _ in range(4))
         if not found:
             continue
-        orders = [order for order, fits in ((marked("day-first"), largest_first <= 31 and largest_second <= 12),
-                                            (marked("month-first"), largest_first <= 12 and largest_second <= 31)) if fits]
+        orders = [
+            order
+            for order, fits in (
+                (marked("day-first"), largest_first <= 31 and largest_second <= 12),
+                (marked("month-first"), largest_first <= 12 and largest_second <= 31),
+            )
+            if fits
+        ]
         if len(separators) > 1:
             hints[name] = reason(MIXED_SEPARATORS, separators=" ".join(separators))
         elif len(orders) == 1:
             if _reads_some(con, table, text, date_order_formats(orders[0], separators[0])):
                 dates[name] = date_order_formats(orders[0], separators[0])
-                notes.append(tr("{column}: {order} dates ({example})").format(
-                    column=name, order=tr(orders[0]), example=_DATE_ORDERS[orders[0]][2].format(separators[0])))
+                notes.append(
+                    tr("{column}: {order} dates ({example})").format(
+                        column=name, order=tr(orders[0]), example=_DATE_ORDERS[orders[0]][2].format(separators[0])
+                    )
+                )
         elif orders:
             mark = separators[0]
             hints[name] = reason(AMBIGUOUS_DATES, day_first=f"%d{mark}%m{mark}%Y", month_first=f"%m{mark}%d{mark}%Y")
@@ -223,7 +263,9 @@ def detect_formats(
 def _reads_some(con: duckdb.DuckDBPyConnection, table: str, text: str, formats: Sequence[str]) -> bool:
     """Whether any value of the column is a real date in ``formats`` (so that one impossible ``31/02/2026``
     alone does not make a column "day-first"); stops at the first such value."""
-    return bool(con.execute(f'SELECT 1 FROM "{table}" WHERE {strptime_sql(text, formats)} IS NOT NULL LIMIT 1').fetchall())
+    return bool(
+        con.execute(f'SELECT 1 FROM "{table}" WHERE {strptime_sql(text, formats)} IS NOT NULL LIMIT 1').fetchall()
+    )
 
 
 def _grouped_integer(mark: str) -> str:
@@ -242,7 +284,9 @@ def _choose_number_format(
     fitting = [candidate for candidate, failed in failures.items() if failed == 0]
     if not fitting:
         chosen = min(failures, key=lambda candidate: failures[candidate])  # ties: the first in preference order
-        return chosen, None if chosen.plain else tr("{column}: {format} (most values)").format(column=name, format=chosen.label())
+        return chosen, None if chosen.plain else tr("{column}: {format} (most values)").format(
+            column=name, format=chosen.label()
+        )
     chosen = fitting[0]
     for other in fitting[1:]:
         for mark in DECIMAL_CHOICES:
@@ -251,9 +295,12 @@ def _choose_number_format(
             if example is None:
                 continue
             if chosen.plain:
-                return chosen, tr("{column}: decimal point, so {example!r} is not read as thousands (pass --thousands {mark} if it is)").format(
-                    column=name, example=example, mark=mark)
+                return chosen, tr(
+                    "{column}: decimal point, so {example!r} is not read as thousands (pass --thousands {mark} if it is)"
+                ).format(column=name, example=example, mark=mark)
             raise ValidationError(
-                tr("{where}: {name} reads two ways, e.g. {example!r} with {chosen} or with {other}. Nothing was loaded. Pass --decimal , or --decimal . (and --thousands) to say which.").format(where=where, name=name, example=example, chosen=chosen.label(), other=other.label())
+                tr(
+                    "{where}: {name} reads two ways, e.g. {example!r} with {chosen} or with {other}. Nothing was loaded. Pass --decimal , or --decimal . (and --thousands) to say which."
+                ).format(where=where, name=name, example=example, chosen=chosen.label(), other=other.label())
             )
     return chosen, None if chosen.plain else f"{name}: {chosen.label()}"

@@ -48,13 +48,16 @@ class FileLoad:
     def summary(self) -> str:
         """One line for people, e.g. ``orders.csv -> transactions: 1,000 read, 998 loaded, 2 rejected``."""
         if self.skipped:
-            return tr("{file} -> {table}: already loaded (same content), nothing changed").format(file=self.file, table=self.table)
+            return tr("{file} -> {table}: already loaded (same content), nothing changed").format(
+                file=self.file, table=self.table
+            )
         encoding = self.encoding.removesuffix(" with BOM")
         shown = tr("{encoding} with BOM").format(encoding=encoding) if encoding != self.encoding else encoding
         decoded = f" ({shown})" if self.encoding and self.encoding != "UTF-8" else ""
         read_as = "".join(f"; {note}" for note in self.read_as)
         counts = tr("{read} read, {loaded} loaded, {rejected} rejected").format(
-            read=number(self.rows_read), loaded=number(self.rows_loaded), rejected=number(self.rows_rejected))
+            read=number(self.rows_read), loaded=number(self.rows_loaded), rejected=number(self.rows_rejected)
+        )
         return f"{self.file}{decoded} -> {self.table}: {counts}{read_as}"
 
 
@@ -86,9 +89,15 @@ def load_file(
     checked = validate(con, raw, contract, resolved, context)
     if checked.rows_accepted == 0 and checked.rows_read > 0:
         reasons = _reasons(con, checked)
-        top = "; ".join(tr("{column}: {reason} ({rows} rows)").format(column=column, reason=shown_reason(why), rows=number(rows))
-                        for column, why, rows in reasons[:3])
-        raise ValidationError(tr("{path}: all {rows_read} rows were rejected ({top})").format(path=path, rows_read=checked.rows_read, top=top))
+        top = "; ".join(
+            tr("{column}: {reason} ({rows} rows)").format(column=column, reason=shown_reason(why), rows=number(rows))
+            for column, why, rows in reasons[:3]
+        )
+        raise ValidationError(
+            tr("{path}: all {rows_read} rows were rejected ({top})").format(
+                path=path, rows_read=checked.rows_read, top=top
+            )
+        )
     if checked.rows_read == 0:
         raise FileFormatError(tr("{path}: no data rows").format(path=path))
     return _outcome(con, table, path, checked, raw.encoding)
@@ -98,7 +107,7 @@ def _reasons(con: duckdb.DuckDBPyConnection, checked: Validated) -> list[tuple[s
     return [
         (column or "(line)", reason, int(rows))
         for column, reason, rows in con.execute(
-            f'SELECT column_name, regexp_replace(reason, \'row \\d+$\', \'row N\'), count(*) FROM "{checked.rejects_table}" '
+            f"SELECT column_name, regexp_replace(reason, 'row \\d+$', 'row N'), count(*) FROM \"{checked.rejects_table}\" "
             "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2"
         ).fetchall()
     ]
@@ -138,9 +147,13 @@ def read_fx_table(path: Path | str) -> dict[str, float]:
         try:
             rate = small_number(row["rate"])
         except ValueError as error:
-            raise FileFormatError(tr("{path} row {line}: rate {rate!r} is not a number").format(path=path, line=line, rate=row["rate"])) from error
+            raise FileFormatError(
+                tr("{path} row {line}: rate {rate!r} is not a number").format(path=path, line=line, rate=row["rate"])
+            ) from error
         if rate <= 0:
-            raise FileFormatError(tr("{path} row {line}: rate must be > 0, got {rate}").format(path=path, line=line, rate=rate))
+            raise FileFormatError(
+                tr("{path} row {line}: rate must be > 0, got {rate}").format(path=path, line=line, rate=rate)
+            )
         rates[row["currency"].upper()] = rate
     return rates
 

@@ -71,15 +71,31 @@ def parse_map_options(options: Iterable[str], contracts: Mapping[str, TableContr
         table, _, canonical = target.rpartition(":")
         canonical, theirs, table = canonical.strip(), theirs.strip(), table.strip()
         if not separator or not canonical or not theirs:
-            raise MappingError(tr("--map {option!r}: expected canonical=their_column (e.g. customer_id=CustomerID), or table:canonical=their_column").format(option=option))
+            raise MappingError(
+                tr(
+                    "--map {option!r}: expected canonical=their_column (e.g. customer_id=CustomerID), or table:canonical=their_column"
+                ).format(option=option)
+            )
         if table:
             if table not in contracts:
-                raise MappingError(tr("--map {option!r}: unknown table {table!r}; tables are {contracts}").format(option=option, table=table, contracts=', '.join(contracts)))
+                raise MappingError(
+                    tr("--map {option!r}: unknown table {table!r}; tables are {contracts}").format(
+                        option=option, table=table, contracts=", ".join(contracts)
+                    )
+                )
             if canonical not in contracts[table].names:
-                raise MappingError(tr("--map {option!r}: {table} has no column {canonical!r}; its columns are {names}").format(option=option, table=table, canonical=canonical, names=', '.join(contracts[table].names)))
+                raise MappingError(
+                    tr("--map {option!r}: {table} has no column {canonical!r}; its columns are {names}").format(
+                        option=option, table=table, canonical=canonical, names=", ".join(contracts[table].names)
+                    )
+                )
             per_table.setdefault(table, {})[canonical] = theirs
         elif not any(canonical in contract.names for contract in contracts.values()):
-            raise MappingError(tr("--map {option!r}: no table has a column {canonical!r} (see docs/data-model.md)").format(option=option, canonical=canonical))
+            raise MappingError(
+                tr("--map {option!r}: no table has a column {canonical!r} (see docs/data-model.md)").format(
+                    option=option, canonical=canonical
+                )
+            )
         else:
             shared[canonical] = theirs
     return TableMappings(shared=shared, per_table=per_table)
@@ -90,7 +106,9 @@ def resolve(contract: TableContract, columns: Sequence[str], explicit: Mapping[s
     unknown = [name for name in explicit if name not in contract.names]
     if unknown:
         raise MappingError(
-            tr("{file}: --map names unknown {name} column(s) {unknown}; known: {names}").format(file=file, name=contract.name, unknown=', '.join(unknown), names=', '.join(contract.names))
+            tr("{file}: --map names unknown {name} column(s) {unknown}; known: {names}").format(
+                file=file, name=contract.name, unknown=", ".join(unknown), names=", ".join(contract.names)
+            )
         )
     by_normal = {normalise(name): name for name in reversed(columns)}
     sources: dict[str, ColumnSource] = {}
@@ -101,7 +119,9 @@ def resolve(contract: TableContract, columns: Sequence[str], explicit: Mapping[s
         for part in parts:
             if part not in columns:
                 raise MappingError(
-                    tr("{file}: --map {canonical}={theirs}: no column {part!r}; columns are {columns}").format(file=file, canonical=canonical, theirs=theirs, part=part, columns=', '.join(columns))
+                    tr("{file}: --map {canonical}={theirs}: no column {part!r}; columns are {columns}").format(
+                        file=file, canonical=canonical, theirs=theirs, part=part, columns=", ".join(columns)
+                    )
                 )
         sources[canonical] = ColumnSource(parts)
         used.update(parts)
@@ -117,7 +137,11 @@ def resolve(contract: TableContract, columns: Sequence[str], explicit: Mapping[s
     missing = [column.name for column in contract.columns if column.required and column.name not in sources]
     if missing:
         raise MappingError(
-            tr("{file}: {name} needs column(s) {missing}; found {columns}. Hint: --map {first}=<your column name>").format(file=file, name=contract.name, missing=', '.join(missing), columns=', '.join(columns), first=missing[0])
+            tr(
+                "{file}: {name} needs column(s) {missing}; found {columns}. Hint: --map {first}=<your column name>"
+            ).format(
+                file=file, name=contract.name, missing=", ".join(missing), columns=", ".join(columns), first=missing[0]
+            )
         )
     extras = tuple(name for name in columns if name not in used) if contract.keeps_extra_columns else ()
     return ResolvedMapping(sources=sources, extras=extras)

@@ -49,18 +49,26 @@ class RawTable:
 def read_raw(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str | None = None) -> RawTable:
     """Read ``path`` into the temporary table ``table`` and describe it (format judged by content)."""
     if path.is_dir():
-        raise FileFormatError(tr("{path}: is a folder, not a file. Give the files inside it, e.g. {path}/*.csv").format(path=path))
+        raise FileFormatError(
+            tr("{path}: is a folder, not a file. Give the files inside it, e.g. {path}/*.csv").format(path=path)
+        )
     if not path.exists():
         raise FileFormatError(tr("{path}: no such file").format(path=path))
     if path.stat().st_size == 0:
         raise FileFormatError(tr("{path}: the file is empty").format(path=path))
     kind = file_kind(path)
     if kind == "zip":
-        raise FileFormatError(tr("{path}: a ZIP archive or an Excel workbook, not a table kvar can read. In Excel: File > Save As > CSV UTF-8; or unzip it first").format(path=path))
+        raise FileFormatError(
+            tr(
+                "{path}: a ZIP archive or an Excel workbook, not a table kvar can read. In Excel: File > Save As > CSV UTF-8; or unzip it first"
+            ).format(path=path)
+        )
     if kind == "parquet":
         return _read_parquet(con, path, table)
     if path.suffix.lower() in (".parquet", ".pq"):
-        raise FileFormatError(tr("{path}: named like a Parquet file but it is not one (no PAR1 header)").format(path=path))
+        raise FileFormatError(
+            tr("{path}: named like a Parquet file but it is not one (no PAR1 header)").format(path=path)
+        )
     source = inspect_text(path, encoding)
     first_lines = decoded_lines(source, 5)
     if not first_lines:
@@ -93,7 +101,9 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> Raw
             f"CAST(file_row_number + 1 AS BIGINT) AS _row FROM read_parquet({_quote(path)}, file_row_number = true)"
         ).fetchall()
     except duckdb.Error as error:
-        raise FileFormatError(tr("{path}: not a readable Parquet file ({reason})").format(path=path, reason=engine_message(error))) from error
+        raise FileFormatError(
+            tr("{path}: not a readable Parquet file ({reason})").format(path=path, reason=engine_message(error))
+        ) from error
     return _describe(con, path, table, tuple(names), ())
 
 
@@ -120,7 +130,9 @@ def header_names(path: Path, fields: list[str]) -> tuple[str, ...]:
     for index, name in enumerate(names, start=1):
         if name.lower() in seen:
             raise FileFormatError(
-                tr("{path}: columns {seen} and {index} of the header are both named {name!r}. Rename one of them in the file, so that kvar knows which one you mean.").format(path=path, seen=seen[name.lower()], index=index, name=name)
+                tr(
+                    "{path}: columns {seen} and {index} of the header are both named {name!r}. Rename one of them in the file, so that kvar knows which one you mean."
+                ).format(path=path, seen=seen[name.lower()], index=index, name=name)
             )
         seen[name.lower()] = index
     return names
@@ -155,17 +167,23 @@ def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, table: str, firs
             f'SELECT _row, concat_ws({_quote(delimiter)}, {", ".join(_column_sql(name) for name in names)}) FROM "{table}" t '
             f'JOIN (SELECT rowid + 1 + {header_lines} AS _row FROM "{table}_lines" WHERE "{_OVERFLOW}" IS NOT NULL) USING (_row) ORDER BY _row'
         ).fetchall()
-        con.execute(f'DELETE FROM "{table}" WHERE _row IN (SELECT rowid + 1 + {header_lines} FROM "{table}_lines" WHERE "{_OVERFLOW}" IS NOT NULL)').fetchall()
+        con.execute(
+            f'DELETE FROM "{table}" WHERE _row IN (SELECT rowid + 1 + {header_lines} FROM "{table}_lines" WHERE "{_OVERFLOW}" IS NOT NULL)'
+        ).fetchall()
         bad = con.execute(
             f'SELECT line, any_value(csv_line), max(error_message) FROM "{table}_bad_lines" GROUP BY line ORDER BY line'
         ).fetchall()
     except duckdb.Error as error:
-        raise FileFormatError(tr("{path}: not a readable CSV file ({reason})").format(path=path, reason=engine_message(error))) from error
+        raise FileFormatError(
+            tr("{path}: not a readable CSV file ({reason})").format(path=path, reason=engine_message(error))
+        ) from error
     too_many = reason(TOO_MANY_FIELDS, count=len(names))
-    malformed = tuple(sorted(
-        [(int(line), str(raw), str(message).split("\n")[0]) for line, raw, message in bad]
-        + [(int(line), str(raw)[:1000], too_many) for line, raw in long_lines]
-    ))
+    malformed = tuple(
+        sorted(
+            [(int(line), str(raw), str(message).split("\n")[0]) for line, raw, message in bad]
+            + [(int(line), str(raw)[:1000], too_many) for line, raw in long_lines]
+        )
+    )
     # Rows skipped before a bad line shift rowid; recompute line numbers from the sniffed file when any.
     if bad:
         _renumber_around_bad_lines(con, table, header_lines, [int(line) for line, _, _ in bad])
@@ -179,7 +197,7 @@ def _create_lines(con: duckdb.DuckDBPyConnection, path: Path, table: str, option
 
 
 def _column_sql(name: str) -> str:
-    return 'coalesce("' + name.replace('"', '""') + '", \'\')'
+    return 'coalesce("' + name.replace('"', '""') + "\", '')"
 
 
 def _renumber_around_bad_lines(
@@ -190,9 +208,7 @@ def _renumber_around_bad_lines(
         con.execute(f'UPDATE "{table}" SET _row = _row + 1 WHERE _row >= {bad}').fetchall()
 
 
-def _read_whitespace(
-    con: duckdb.DuckDBPyConnection, path: Path, table: str, first_lines: list[str]
-) -> RawTable:
+def _read_whitespace(con: duckdb.DuckDBPyConnection, path: Path, table: str, first_lines: list[str]) -> RawTable:
     tokens = first_lines[0].split()
     has_header = not any(_NUMBER.match(token) for token in tokens)
     width = len(tokens)
@@ -218,17 +234,19 @@ def _read_whitespace(
         skip = 1 if has_header else 0
         con.execute(
             f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT {parts}, CAST(_row AS BIGINT) AS _row '
-            f'FROM "{table}_split" WHERE _row > {skip} AND trim(line) <> \'\' AND len(fields) = {width}'
+            f"FROM \"{table}_split\" WHERE _row > {skip} AND trim(line) <> '' AND len(fields) = {width}"
         ).fetchall()
         bad = con.execute(
             f'SELECT _row, line, len(fields) FROM "{table}_split" '
             f"WHERE _row > {skip} AND trim(line) <> '' AND len(fields) <> {width} ORDER BY _row"
         ).fetchall()
     except duckdb.Error as error:
-        raise FileFormatError(tr("{path}: not readable as whitespace-separated text ({reason})").format(path=path, reason=engine_message(error))) from error
-    malformed = tuple(
-        (int(line), str(raw), reason(FIELD_COUNT, width=width, count=count)) for line, raw, count in bad
-    )
+        raise FileFormatError(
+            tr("{path}: not readable as whitespace-separated text ({reason})").format(
+                path=path, reason=engine_message(error)
+            )
+        ) from error
+    malformed = tuple((int(line), str(raw), reason(FIELD_COUNT, width=width, count=count)) for line, raw, count in bad)
     return _describe(con, path, table, names, malformed)
 
 

@@ -15,15 +15,19 @@ from functools import cache
 from kvar.i18n import marked, tr
 
 MISSING = marked("missing value: {column} is required")
-CONTROL_IN_ID = marked("bad identifier: contains a control character (NUL, tab, line break) or an unreadable byte; "
-                       "a field running across lines means an unbalanced quote")
+CONTROL_IN_ID = marked(
+    "bad identifier: contains a control character (NUL, tab, line break) or an unreadable byte; "
+    "a field running across lines means an unbalanced quote"
+)
 QUOTE_IN_ID = marked("bad identifier: contains a double quote; the file's quoting is probably broken on this line")
 UNREADABLE = marked("unreadable character (U+FFFD): a stray carriage return or bytes not valid in the file's encoding")
 BAD_TIME = marked("unparseable time: expected ISO 8601 (YYYY-MM-DD[ HH:MM[:SS]][+HH:MM]) or YYYYMMDD")
 BAD_TIME_OR = marked("unparseable time: expected ISO 8601 (YYYY-MM-DD[ HH:MM[:SS]][+HH:MM]) or YYYYMMDD or {format}")
 WITH_HINT = marked("{reason}; {hint}")
-AMBIGUOUS_DATES = marked("no day is above 12, so the dates read day-first or month-first; pass --date-format, "
-                         "e.g. {day_first} (day first) or {month_first} (month first)")
+AMBIGUOUS_DATES = marked(
+    "no day is above 12, so the dates read day-first or month-first; pass --date-format, "
+    "e.g. {day_first} (day first) or {month_first} (month first)"
+)
 MIXED_SEPARATORS = marked("the column mixes date separators ({separators}); pass --date-format")
 FUTURE = marked("time in the future: after {limit} UTC")
 NOT_A_NUMBER = marked("not a number: expected digits with an optional sign and decimal point")
@@ -43,13 +47,41 @@ MALFORMED = marked("malformed line: {problem}")
 TOO_MANY_FIELDS = marked("more fields than the header's {count} columns")
 FIELD_COUNT = marked("expected {width} fields, found {count}")
 
-TEMPLATES = (MISSING, CONTROL_IN_ID, QUOTE_IN_ID, UNREADABLE, BAD_TIME, BAD_TIME_OR, AMBIGUOUS_DATES, MIXED_SEPARATORS,
-             FUTURE, NOT_A_NUMBER, NOT_IN_FORMAT, NOT_FINITE, BELOW_MINIMUM, UNKNOWN_CHOICE, UNKNOWN_CURRENCY, NO_RATE,
-             DUPLICATE_LINE, DUPLICATE, ALREADY_LOADED, ENDS_BEFORE_START, SCORE_RANGE, UNKNOWN_CUSTOMER, MALFORMED,
-             TOO_MANY_FIELDS, FIELD_COUNT, WITH_HINT)
+TEMPLATES = (
+    MISSING,
+    CONTROL_IN_ID,
+    QUOTE_IN_ID,
+    UNREADABLE,
+    BAD_TIME,
+    BAD_TIME_OR,
+    AMBIGUOUS_DATES,
+    MIXED_SEPARATORS,
+    FUTURE,
+    NOT_A_NUMBER,
+    NOT_IN_FORMAT,
+    NOT_FINITE,
+    BELOW_MINIMUM,
+    UNKNOWN_CHOICE,
+    UNKNOWN_CURRENCY,
+    NO_RATE,
+    DUPLICATE_LINE,
+    DUPLICATE,
+    ALREADY_LOADED,
+    ENDS_BEFORE_START,
+    SCORE_RANGE,
+    UNKNOWN_CUSTOMER,
+    MALFORMED,
+    TOO_MANY_FIELDS,
+    FIELD_COUNT,
+    WITH_HINT,
+)
 #: The words of a number format's label (kvar.data.formats.NumberFormat.label), texts inside reasons too.
 DECIMAL_MARKS = {",": marked("decimal comma"), ".": marked("decimal point")}
-GROUPINGS = {" ": marked("thousands grouped by space"), ".": marked("thousands grouped by dot"), ",": marked("thousands grouped by comma")}
+GROUPINGS = {
+    " ": marked("thousands grouped by space"),
+    ".": marked("thousands grouped by dot"),
+    ",": marked("thousands grouped by comma"),
+}
 PHRASES = (*DECIMAL_MARKS.values(), *GROUPINGS.values())
 
 

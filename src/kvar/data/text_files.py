@@ -61,8 +61,14 @@ class TextFile:
 
     def describe(self) -> str:
         """The encoding as people name it, e.g. ``UTF-8 with BOM`` or ``Windows-1252``."""
-        names = {"utf-8": "UTF-8", "cp1252": "Windows-1252", "utf-16-le": "UTF-16 LE", "utf-16-be": "UTF-16 BE",
-                 "utf-32-le": "UTF-32 LE", "utf-32-be": "UTF-32 BE"}
+        names = {
+            "utf-8": "UTF-8",
+            "cp1252": "Windows-1252",
+            "utf-16-le": "UTF-16 LE",
+            "utf-16-be": "UTF-16 BE",
+            "utf-32-le": "UTF-32 LE",
+            "utf-32-be": "UTF-32 BE",
+        }
         name = names.get(self.encoding, self.encoding)
         return f"{name} with BOM" if self.has_bom else name
 
@@ -98,8 +104,9 @@ def inspect_text(path: Path, encoding: str | None = None) -> TextFile:
     if bom and text.startswith("\ufeff"):
         text = text[1:]
     first_line = text.split("\n", 1)[0]
-    return TextFile(path=path, encoding=chosen, has_bom=bom is not None, compressed=compressed,
-                    crlf=first_line.endswith("\r"))
+    return TextFile(
+        path=path, encoding=chosen, has_bom=bom is not None, compressed=compressed, crlf=first_line.endswith("\r")
+    )
 
 
 def codec_name(encoding: str) -> str:
@@ -107,7 +114,11 @@ def codec_name(encoding: str) -> str:
     try:
         name = codecs.lookup(encoding).name
     except LookupError:
-        raise FileFormatError(tr("--encoding {encoding!r}: unknown encoding; use e.g. utf-8, cp1252, utf-16, latin-1").format(encoding=encoding)) from None
+        raise FileFormatError(
+            tr("--encoding {encoding!r}: unknown encoding; use e.g. utf-8, cp1252, utf-16, latin-1").format(
+                encoding=encoding
+            )
+        ) from None
     return {"utf-16": "utf-16-le", "utf-32": "utf-32-le", "windows-1252": "cp1252"}.get(name, name)
 
 
@@ -118,7 +129,9 @@ def _guess(path: Path, sample: bytes) -> str:
         return "utf-16-le" if odd_zeros > head[0::2].count(0) else "utf-16-be"
     if len(_CONTROL.findall(head)) > max(16, len(head) // 100):
         raise FileFormatError(
-            tr("{path}: this is not a text file (binary bytes in its first {size} bytes). kvar reads CSV or other delimited text, whitespace-aligned text and Parquet.").format(path=path, size=number(len(head)))
+            tr(
+                "{path}: this is not a text file (binary bytes in its first {size} bytes). kvar reads CSV or other delimited text, whitespace-aligned text and Parquet."
+            ).format(path=path, size=number(len(head)))
         )
     try:
         sample.decode("utf-8")

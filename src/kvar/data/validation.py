@@ -49,7 +49,9 @@ from kvar.data.reasons import reason
 from kvar.errors import ValidationError
 from kvar.i18n import tr
 
-REJECTS_COLUMNS = "table_name VARCHAR, file VARCHAR, row BIGINT, column_name VARCHAR, value VARCHAR, reason VARCHAR, raw VARCHAR"
+REJECTS_COLUMNS = (
+    "table_name VARCHAR, file VARCHAR, row BIGINT, column_name VARCHAR, value VARCHAR, reason VARCHAR, raw VARCHAR"
+)
 
 
 @dataclass(frozen=True)
@@ -103,20 +105,25 @@ def _typed(column: Column, formats: ColumnFormats, context: LoadContext) -> str:
     if column.kind == "currency":
         return f"upper({value})"
     if column.choices:
-        cases = " ".join(f"WHEN {_literal(key)} THEN {_literal(canonical)}" for key, canonical in column.choices.items())
+        cases = " ".join(
+            f"WHEN {_literal(key)} THEN {_literal(canonical)}" for key, canonical in column.choices.items()
+        )
         return f"CASE lower({value}) {cases} END"
     return value
 
 
-def _column_formats(con: duckdb.DuckDBPyConnection, raw: RawTable, present: list[Column], mapping: ResolvedMapping,
-                    context: LoadContext) -> ColumnFormats:
+def _column_formats(
+    con: duckdb.DuckDBPyConnection, raw: RawTable, present: list[Column], mapping: ResolvedMapping, context: LoadContext
+) -> ColumnFormats:
     """Each number and time column's format, read from the raw file (a product's factors by their own names)."""
     numbers: dict[str, str] = {}
     times: dict[str, str] = {}
     for column in present:
         sources = mapping.sources[column.name].columns
         if column.kind in ("money", "number"):
-            numbers.update({column.name: _text(sources[0])} if len(sources) == 1 else {name: _text(name) for name in sources})
+            numbers.update(
+                {column.name: _text(sources[0])} if len(sources) == 1 else {name: _text(name) for name in sources}
+            )
         elif column.kind == "time":
             times[column.name] = _text(sources[0])
     allowed = number_formats_allowed(context.decimal, context.thousands)
@@ -136,9 +143,14 @@ def validate(
     present = [column for column in contract.columns if column.name in mapping.sources]
     formats = _column_formats(con, raw, present, mapping, context)
     mapped = f"{raw.table}_mapped"
-    selects = [f'{source.sql(lambda name: formats.number(name).value(_text(name)))} AS "{name}"' for name, source in mapping.sources.items()]
+    selects = [
+        f'{source.sql(lambda name: formats.number(name).value(_text(name)))} AS "{name}"'
+        for name, source in mapping.sources.items()
+    ]
     selects += [f'"{name}"' for name in mapping.extras]
-    con.execute(f'CREATE OR REPLACE TEMP TABLE "{mapped}" AS SELECT _row, {", ".join(selects)} FROM "{raw.table}"').fetchall()
+    con.execute(
+        f'CREATE OR REPLACE TEMP TABLE "{mapped}" AS SELECT _row, {", ".join(selects)} FROM "{raw.table}"'
+    ).fetchall()
     typed_columns = {column.name: _typed(column, formats, context) for column in present}
     typed = f"{raw.table}_typed"
     identity = contract.row_identity(list(typed_columns))
@@ -199,53 +211,118 @@ def _rules(
         if column.required:
             rules.append((name, f"{raw_value} IS NULL", _literal(reason(reasons.MISSING, column=name))))
         if column.kind == "id":
-            rules.append((name, f"regexp_matches({raw_value}, '[\\x00-\\x1f\\x7f\\x{{FFFD}}]')", _literal(reasons.CONTROL_IN_ID)))
+            rules.append(
+                (name, f"regexp_matches({raw_value}, '[\\x00-\\x1f\\x7f\\x{{FFFD}}]')", _literal(reasons.CONTROL_IN_ID))
+            )
             rules.append((name, f"contains({raw_value}, '\"')", _literal(reasons.QUOTE_IN_ID)))
         if column.kind == "text":
             rules.append((name, f"contains({raw_value}, '\ufffd')", _literal(reasons.UNREADABLE)))
         if column.kind == "time":
-            unparseable = reason(reasons.BAD_TIME_OR, format=formats.dates[name][0]) if name in formats.dates else reasons.BAD_TIME
+            unparseable = (
+                reason(reasons.BAD_TIME_OR, format=formats.dates[name][0])
+                if name in formats.dates
+                else reasons.BAD_TIME
+            )
             if name in formats.hints:
                 unparseable = reason(reasons.WITH_HINT, reason=unparseable, hint=formats.hints[name])
             rules.append((name, f"{raw_value} IS NOT NULL AND {typed_value} IS NULL", _literal(unparseable)))
             limit = now + dt.timedelta(days=1)
             if not column.scheduled:
-                rules.append((name, f"{typed_value} > TIMESTAMP '{limit.isoformat(sep=' ')}'", _literal(reason(reasons.FUTURE, limit=f"{limit:%Y-%m-%d %H:%M}"))))
+                rules.append(
+                    (
+                        name,
+                        f"{typed_value} > TIMESTAMP '{limit.isoformat(sep=' ')}'",
+                        _literal(reason(reasons.FUTURE, limit=f"{limit:%Y-%m-%d %H:%M}")),
+                    )
+                )
         if column.kind in ("money", "number"):
             number = formats.number(name)
-            expected = reasons.NOT_A_NUMBER if number.plain else reason(reasons.NOT_IN_FORMAT, format=number.label(translated=False), example=number.example())
+            expected = (
+                reasons.NOT_A_NUMBER
+                if number.plain
+                else reason(reasons.NOT_IN_FORMAT, format=number.label(translated=False), example=number.example())
+            )
             rules.append((name, f"{raw_value} IS NOT NULL AND {typed_value} IS NULL", _literal(expected)))
-            rules.append((name, f"{typed_value} IS NOT NULL AND NOT isfinite({typed_value})", _literal(reasons.NOT_FINITE)))
+            rules.append(
+                (name, f"{typed_value} IS NOT NULL AND NOT isfinite({typed_value})", _literal(reasons.NOT_FINITE))
+            )
             if column.minimum is not None:
-                rules.append((name, f"{typed_value} < {column.minimum}", _literal(reason(reasons.BELOW_MINIMUM, column=name, minimum=f"{column.minimum:g}"))))
+                rules.append(
+                    (
+                        name,
+                        f"{typed_value} < {column.minimum}",
+                        _literal(reason(reasons.BELOW_MINIMUM, column=name, minimum=f"{column.minimum:g}")),
+                    )
+                )
         if column.choices:
             allowed = ", ".join(sorted(set(column.choices)))
-            rules.append((name, f"{raw_value} IS NOT NULL AND {typed_value} IS NULL", _literal(reason(reasons.UNKNOWN_CHOICE, column=name, choices=allowed))))
+            rules.append(
+                (
+                    name,
+                    f"{raw_value} IS NOT NULL AND {typed_value} IS NULL",
+                    _literal(reason(reasons.UNKNOWN_CHOICE, column=name, choices=allowed)),
+                )
+            )
         if column.kind == "currency":
             codes = ", ".join(_literal(code) for code in sorted(ISO_4217))
-            rules.append((name, f"{typed_value} IS NOT NULL AND {typed_value} NOT IN ({codes})", _literal(reasons.UNKNOWN_CURRENCY)))
+            rules.append(
+                (
+                    name,
+                    f"{typed_value} IS NOT NULL AND {typed_value} NOT IN ({codes})",
+                    _literal(reasons.UNKNOWN_CURRENCY),
+                )
+            )
             if context.fx_rates is not None:
                 known = ", ".join(_literal(code) for code in sorted(context.fx_rates))
-                rules.append((name, f"{typed_value} IS NOT NULL AND {typed_value} NOT IN ({known})", _literal(reasons.NO_RATE)))
+                rules.append(
+                    (name, f"{typed_value} IS NOT NULL AND {typed_value} NOT IN ({known})", _literal(reasons.NO_RATE))
+                )
     identity = contract.row_identity([column.name for column in present])
     if identity:
         key = identity[0]
-        template = reason(reasons.DUPLICATE, key=" and ".join(identity), row="{row}") if len(identity) <= 2 else reasons.DUPLICATE_LINE
+        template = (
+            reason(reasons.DUPLICATE, key=" and ".join(identity), row="{row}")
+            if len(identity) <= 2
+            else reasons.DUPLICATE_LINE
+        )
         before, after = template.split("{row}")
-        rules.append((key, f't."{key}" IS NOT NULL AND t._first_row < t._row', f"{_literal(before)} || t._first_row || {_literal(after)}"))
+        rules.append(
+            (
+                key,
+                f't."{key}" IS NOT NULL AND t._first_row < t._row',
+                f"{_literal(before)} || t._first_row || {_literal(after)}",
+            )
+        )
     stored = contract.stored_identity([column.name for column in present], context.existing_columns)
     if stored and context.existing_keys_table:
         match = " AND ".join(f'e."{name}" = t."{name}"' for name in stored)
         record = "order" if contract.line_key and len(stored) == 1 else " and ".join(stored)
-        rules.append((stored[0], f"EXISTS (SELECT 1 FROM {context.existing_keys_table} e WHERE {match})",
-                      _literal(reason(reasons.ALREADY_LOADED, record=record, column=stored[0]))))
+        rules.append(
+            (
+                stored[0],
+                f"EXISTS (SELECT 1 FROM {context.existing_keys_table} e WHERE {match})",
+                _literal(reason(reasons.ALREADY_LOADED, record=record, column=stored[0])),
+            )
+        )
     if {"started_at", "ended_at"} <= names:
         rules.append(("ended_at", 't."ended_at" < t."started_at"', _literal(reasons.ENDS_BEFORE_START)))
     if contract.name == "feedback" and "score" in names:
         for kind, (low, high) in SCORE_RANGES.items():
-            rules.append(("score", f"t.kind = '{kind}' AND (t.score < {low} OR t.score > {high})", _literal(reason(reasons.SCORE_RANGE, kind=kind, low=low, high=high))))
+            rules.append(
+                (
+                    "score",
+                    f"t.kind = '{kind}' AND (t.score < {low} OR t.score > {high})",
+                    _literal(reason(reasons.SCORE_RANGE, kind=kind, low=low, high=high)),
+                )
+            )
     if context.customers_table and "customer_id" in names and contract.name != "customers":
-        rules.append(("customer_id", f't."customer_id" IS NOT NULL AND t."customer_id" NOT IN (SELECT customer_id FROM {context.customers_table})', _literal(reasons.UNKNOWN_CUSTOMER)))
+        rules.append(
+            (
+                "customer_id",
+                f't."customer_id" IS NOT NULL AND t."customer_id" NOT IN (SELECT customer_id FROM {context.customers_table})',
+                _literal(reasons.UNKNOWN_CUSTOMER),
+            )
+        )
     return rules
 
 
@@ -268,9 +345,13 @@ def _normalise_amounts(
         cases = " ".join(f"WHEN {_literal(code)} THEN {rate!r}" for code, rate in context.fx_rates.items())
         for name in money:
             con.execute(f'ALTER TABLE "{accepted}" ADD COLUMN "{name}_original" DOUBLE').fetchall()
-            con.execute(f'UPDATE "{accepted}" SET "{name}_original" = "{name}", "{name}" = "{name}" * CASE currency {cases} ELSE 1.0 END').fetchall()
+            con.execute(
+                f'UPDATE "{accepted}" SET "{name}_original" = "{name}", "{name}" = "{name}" * CASE currency {cases} ELSE 1.0 END'
+            ).fetchall()
         con.execute(f'ALTER TABLE "{accepted}" ADD COLUMN currency_original VARCHAR').fetchall()
-        con.execute(f'UPDATE "{accepted}" SET currency_original = currency, currency = {_literal(base)} WHERE currency IS NOT NULL').fetchall()
+        con.execute(
+            f'UPDATE "{accepted}" SET currency_original = currency, currency = {_literal(base)} WHERE currency IS NOT NULL'
+        ).fetchall()
         return
     found = con.execute(
         f'SELECT currency, count(*) FROM "{accepted}" WHERE currency IS NOT NULL GROUP BY 1 ORDER BY 2 DESC'
@@ -278,5 +359,7 @@ def _normalise_amounts(
     if len(found) > 1:
         listed = ", ".join(f"{code} ({count} rows)" for code, count in found)
         raise ValidationError(
-            tr("{path}: {name}.currency mixes {listed}; kvar adds amounts, so they must share one currency. Nothing was loaded. Hint: pass an FX table with --fx rates.csv (columns currency,rate; amount in base currency = amount x rate).").format(path=raw.path, name=contract.name, listed=listed)
+            tr(
+                "{path}: {name}.currency mixes {listed}; kvar adds amounts, so they must share one currency. Nothing was loaded. Hint: pass an FX table with --fx rates.csv (columns currency,rate; amount in base currency = amount x rate)."
+            ).format(path=raw.path, name=contract.name, listed=listed)
         )

@@ -58,10 +58,14 @@ class Workspace:
         try:
             con = duckdb.connect(str(path))
         except duckdb.Error as error:
-            raise WorkspaceError(tr("{path}: not a DuckDB database ({error})").format(path=path, error=error)) from error
+            raise WorkspaceError(
+                tr("{path}: not a DuckDB database ({error})").format(path=path, error=error)
+            ) from error
         if not _has_table(con, "kvar_meta"):
             con.close()
-            raise WorkspaceError(tr("{path}: a DuckDB file, but not a kvar workspace (no kvar_meta table)").format(path=path))
+            raise WorkspaceError(
+                tr("{path}: a DuckDB file, but not a kvar workspace (no kvar_meta table)").format(path=path)
+            )
         con.execute("SET TimeZone = 'UTC'").fetchall()
         return cls(con, path)
 
@@ -107,9 +111,7 @@ class Workspace:
         con.execute("BEGIN TRANSACTION").fetchall()
         try:
             self._append(table, result, exists)
-            con.execute(
-                f'INSERT INTO rejects SELECT *, now()::TIMESTAMP FROM "{result.rejects_table}"'
-            ).fetchall()
+            con.execute(f'INSERT INTO rejects SELECT *, now()::TIMESTAMP FROM "{result.rejects_table}"').fetchall()
             con.execute(
                 "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
                 [table, str(path), result.sha256, result.rows_read, result.rows_loaded, result.rows_rejected],
@@ -123,7 +125,7 @@ class Workspace:
     def _append(self, table: str, result: FileLoad, exists: bool) -> None:
         con = self.connection
         source = (
-            f'SELECT * EXCLUDE (_row), {_quote(result.file)} AS source_file, _row AS source_row '
+            f"SELECT * EXCLUDE (_row), {_quote(result.file)} AS source_file, _row AS source_row "
             f'FROM "{result.accepted_table}"'
         )
         if not exists:
@@ -149,7 +151,11 @@ class Workspace:
         """A lazy relation over a workspace table, ready for the metrics."""
         if not self.has(name):
             loaded = ", ".join(self.tables()) or "none"
-            raise WorkspaceError(tr("{path}: no {name} table loaded yet (loaded: {loaded}). Hint: kvar load {name} FILE").format(path=self.path, name=name, loaded=loaded))
+            raise WorkspaceError(
+                tr("{path}: no {name} table loaded yet (loaded: {loaded}). Hint: kvar load {name} FILE").format(
+                    path=self.path, name=name, loaded=loaded
+                )
+            )
         return self.connection.table(name)
 
     def tables(self) -> dict[str, int]:

@@ -49,7 +49,9 @@ def check_locale(name: str) -> str:
     if locale is None:
         from kvar.errors import ParameterError
 
-        raise ParameterError(tr("--locale {name!r}: expected one of {choices}").format(name=name, choices=", ".join(LOCALES)))
+        raise ParameterError(
+            tr("--locale {name!r}: expected one of {choices}").format(name=name, choices=", ".join(LOCALES))
+        )
     return locale
 
 

@@ -45,6 +45,8 @@ def command_docstrings() -> list[tuple[str, tuple[str, int]]]:
 
     found = []
     for info in app.registered_commands:
+        if info.callback is None:
+            continue
         function = inspect.unwrap(info.callback)
         if function.__doc__:
             path = Path(inspect.getsourcefile(function) or "").resolve().relative_to(PACKAGE.parent)
@@ -79,7 +81,9 @@ def update(locale: str, source: Catalog | None = None) -> Catalog:
     catalog.project, catalog.version, catalog.fuzzy = "kvar", "", False
     catalog.copyright_holder, catalog.msgid_bugs_address = "the kvar authors", ""
     catalog.last_translator = catalog.language_team = "kvar developers (terms: docs/glossary.md)"
-    catalog.header_comment = f"# {_LANGUAGES[locale]} texts of kvar. Kept with scripts/translations.py; terms in docs/glossary.md."
+    catalog.header_comment = (
+        f"# {_LANGUAGES[locale]} texts of kvar. Kept with scripts/translations.py; terms in docs/glossary.md."
+    )
     path = po_path(locale)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as handle:
@@ -113,10 +117,15 @@ def problems(locale: str, source: Catalog | None = None) -> list[str]:
         elif placeholders(text) != placeholders(translation):
             found.append(f"{locale}: placeholders differ in {text!r}: {sorted(placeholders(translation))}")
     known = {message.id for message in catalog if message.id}
-    found += [f"{locale}: missing: {identifier if isinstance(identifier, str) else identifier[0]!r}" for identifier in wanted - known]
+    found += [
+        f"{locale}: missing: {identifier if isinstance(identifier, str) else identifier[0]!r}"
+        for identifier in wanted - known
+    ]
     mo = po_path(locale).with_suffix(".mo")
     if not mo.exists() or mo.read_bytes() != compiled(catalog):
-        found.append(f"{locale}: {mo.name} is not compiled from {po_path(locale).name}: run python scripts/translations.py")
+        found.append(
+            f"{locale}: {mo.name} is not compiled from {po_path(locale).name}: run python scripts/translations.py"
+        )
     return found
 
 

@@ -42,7 +42,9 @@ def percent(value: float | None, decimals: int = 1, locale: str | None = None) -
     if value is None or not math.isfinite(value):
         return _MISSING
     place = _locale(locale)
-    return format_percent(value / 100, format=_with_decimals(place.percent_formats[None].pattern, decimals), locale=place)
+    return format_percent(
+        value / 100, format=_with_decimals(place.percent_formats[None].pattern, decimals), locale=place
+    )
 
 
 def money(value: float | None, currency: str = "", decimals: int = 0, locale: str | None = None) -> str:

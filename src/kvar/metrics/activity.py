@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import narwhals as nw
 from narwhals.typing import IntoFrame
@@ -52,7 +52,7 @@ def check_boundary(boundary: str) -> Boundary:
     """``boundary`` if it is one of :data:`BOUNDARIES`; :class:`ParameterError` otherwise."""
     if boundary not in BOUNDARIES:
         raise ParameterError(tr("boundary: expected before or at, got {boundary!r}").format(boundary=boundary))
-    return boundary  # type: ignore[return-value]
+    return cast(Boundary, boundary)
 
 
 def active_at(start: nw.Expr, end: nw.Expr, instant: nw.Expr, boundary: Boundary = "before") -> nw.Expr:
@@ -92,10 +92,19 @@ def activity_source(
     if transactions is not None:
         facts, finish = as_lazy(transactions)
         require_columns(facts, "transactions", ["customer_id", "occurred_at"])
-        return ActivitySource(facts, finish, intervals_from_transactions(purchases(facts), inactivity), ("occurred_at",), "occurred_at", True)
-    facts, finish = as_lazy(subscriptions)
+        return ActivitySource(
+            facts,
+            finish,
+            intervals_from_transactions(purchases(facts), inactivity),
+            ("occurred_at",),
+            "occurred_at",
+            True,
+        )
+    facts, finish = as_lazy(cast(IntoFrame, subscriptions))  # not None: exactly one of the two is given
     require_columns(facts, "subscriptions", ["customer_id", "started_at", "ended_at"])
-    return ActivitySource(facts, finish, intervals_from_subscriptions(facts, grace), SUBSCRIPTION_OBSERVED, "started_at", False)
+    return ActivitySource(
+        facts, finish, intervals_from_subscriptions(facts, grace), SUBSCRIPTION_OBSERVED, "started_at", False
+    )
 
 
 def intervals_from_transactions(
@@ -149,21 +158,15 @@ def spells(
         # Ends grow with starts: the furthest end reached so far is the previous row's.
         reach = distinct.with_columns(previous_reach=nw.col("end").shift(1).over(*part, order_by="start"))
     else:
-        reach = distinct.with_columns(
-            reach=nw.col("end").cum_max().over(*part, order_by="start")
-        ).with_columns(previous_reach=nw.col("reach").shift(1).over(*part, order_by="start"))
-    flagged = reach.with_columns(
-        opens=(nw.col("previous_reach").is_null() | (nw.col("start") > nw.col("previous_reach"))).cast(
-            nw.Int64
+        reach = distinct.with_columns(reach=nw.col("end").cum_max().over(*part, order_by="start")).with_columns(
+            previous_reach=nw.col("reach").shift(1).over(*part, order_by="start")
         )
+    flagged = reach.with_columns(
+        opens=(nw.col("previous_reach").is_null() | (nw.col("start") > nw.col("previous_reach"))).cast(nw.Int64)
     )
     numbered = flagged.with_columns(spell=nw.col("opens").cum_sum().over(*part, order_by="start"))
-    merged = numbered.group_by(*part, "spell").agg(
-        spell_start=nw.col("start").min(), spell_end=nw.col("end").max()
-    )
-    return merged.select(
-        *part, "spell_start", "spell_end", acquired_at=nw.col("spell_start").min().over(*part)
-    )
+    merged = numbered.group_by(*part, "spell").agg(spell_start=nw.col("start").min(), spell_end=nw.col("end").max())
+    return merged.select(*part, "spell_start", "spell_end", acquired_at=nw.col("spell_start").min().over(*part))
 
 
 def first_attribute(frame: nw.LazyFrame, column: str, time_column: str) -> nw.LazyFrame:
@@ -176,7 +179,9 @@ def first_attribute(frame: nw.LazyFrame, column: str, time_column: str) -> nw.La
     return earliest.group_by("customer_id").agg(nw.col(column).min())
 
 
-def boundary_states(customer_spells: nw.LazyFrame, calendar: nw.LazyFrame, boundary: Boundary = "before") -> nw.LazyFrame:
+def boundary_states(
+    customer_spells: nw.LazyFrame, calendar: nw.LazyFrame, boundary: Boundary = "before"
+) -> nw.LazyFrame:
     """Per customer and period: active at the start, at the end (:func:`active_at` on ``boundary``'s side),
     and acquired within the period (:func:`within_period`).
 
@@ -200,7 +205,9 @@ def boundary_states(customer_spells: nw.LazyFrame, calendar: nw.LazyFrame, bound
         "period_start",
         at_start=active_at(start, end, nw.col("period_start"), boundary).cast(nw.Int64),
         at_end=active_at(start, end, nw.col("period_end"), boundary).cast(nw.Int64),
-        acquired=within_period(nw.col("acquired_at"), nw.col("period_start"), nw.col("period_end"), boundary).cast(nw.Int64),
+        acquired=within_period(nw.col("acquired_at"), nw.col("period_start"), nw.col("period_end"), boundary).cast(
+            nw.Int64
+        ),
     )
     return flags.group_by("customer_id", *extra, "period_start").agg(
         nw.col("at_start").max(), nw.col("at_end").max(), nw.col("acquired").max()

@@ -44,7 +44,11 @@ def benchmark_comparison(retention_rate: float, industry: str | None = None) -> 
     """
     keys = {benchmark.industry for benchmark in INDUSTRY_RETENTION}
     if industry is not None and industry not in keys:
-        raise ParameterError(tr("industry: expected one of {industries}, got {industry!r}").format(industries=', '.join(sorted(keys)), industry=industry))
+        raise ParameterError(
+            tr("industry: expected one of {industries}, got {industry!r}").format(
+                industries=", ".join(sorted(keys)), industry=industry
+            )
+        )
     rows = []
     for benchmark in INDUSTRY_RETENTION:
         difference = round(retention_rate - benchmark.retention_rate, 1) + 0.0  # + 0.0 turns -0.0 into 0.0

@@ -27,7 +27,7 @@ def observed_range(frame: nw.LazyFrame, columns: Sequence[str]) -> tuple[dt.date
     lows = [row[f"min_{name}"] for name in columns if row[f"min_{name}"] is not None]
     highs = [row[f"max_{name}"] for name in columns if row[f"max_{name}"] is not None]
     if not lows:
-        raise InputError(tr("no rows with a value in {columns}: nothing to measure").format(columns=', '.join(columns)))
+        raise InputError(tr("no rows with a value in {columns}: nothing to measure").format(columns=", ".join(columns)))
     return min(lows), max(highs)
 
 
@@ -57,9 +57,7 @@ def default_as_of(last_seen: dt.datetime) -> dt.datetime:
     return truncate(last_seen, "day") + dt.timedelta(days=1)
 
 
-def calendar(
-    like: nw.LazyFrame, period: str, first: dt.datetime, as_of: dt.datetime
-) -> nw.LazyFrame:
+def calendar(like: nw.LazyFrame, period: str, first: dt.datetime, as_of: dt.datetime) -> nw.LazyFrame:
     """Complete periods ``[period_start, period_end)`` from ``first``'s period through ``as_of``.
 
     Raises :class:`InputError` when not one complete period has been observed.
@@ -68,7 +66,9 @@ def calendar(
     points = boundaries(first, as_of, period)
     if len(points) < 2:
         raise InputError(
-            tr("no complete {period} between {first:%Y-%m-%d} and {as_of:%Y-%m-%d}: the first {period} ends {first_end:%Y-%m-%d}. Hint: choose a shorter --period or pass a later --as-of.").format(period=period, first=first, as_of=as_of, first_end=add_period(truncate(first, period), period))
+            tr(
+                "no complete {period} between {first:%Y-%m-%d} and {as_of:%Y-%m-%d}: the first {period} ends {first_end:%Y-%m-%d}. Hint: choose a shorter --period or pass a later --as-of."
+            ).format(period=period, first=first, as_of=as_of, first_end=add_period(truncate(first, period), period))
         )
     return frame_like(
         like,
@@ -85,4 +85,6 @@ def place_in_periods(frame: nw.LazyFrame, time_column: str, periods: nw.LazyFram
     """
     kind = frame.collect_schema()[time_column]
     calendar_days = periods.with_columns(nw.col("period_start").cast(kind))
-    return frame.with_columns(period_start=period_start(time_column, period)).join(calendar_days, on="period_start", how="inner")
+    return frame.with_columns(period_start=period_start(time_column, period)).join(
+        calendar_days, on="period_start", how="inner"
+    )

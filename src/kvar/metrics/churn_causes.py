@@ -50,9 +50,15 @@ def churn_causes(
     first, as_of = observation(subs, SUBSCRIPTION_OBSERVED, as_of)
     periods = calendar(subs, period, first, as_of)
     ended = spells(intervals_from_subscriptions(subs, grace)).filter(nw.col("spell_end") <= nw.lit(as_of))
-    closing = subs.with_columns(reach=grace_end(nw.col("ended_at"), grace).fill_null(nw.lit(OPEN_END))).select("customer_id", "reach", "mrr")
+    closing = subs.with_columns(reach=grace_end(nw.col("ended_at"), grace).fill_null(nw.lit(OPEN_END))).select(
+        "customer_id", "reach", "mrr"
+    )
     churns = ended.join(closing, left_on=["customer_id", "spell_end"], right_on=["customer_id", "reach"], how="left")
-    churns = churns.with_columns(nw.col("mrr").cast(nw.Float64)).group_by("customer_id", "spell_end").agg(mrr_lost=nw.col("mrr").sum())
+    churns = (
+        churns.with_columns(nw.col("mrr").cast(nw.Float64))
+        .group_by("customer_id", "spell_end")
+        .agg(mrr_lost=nw.col("mrr").sum())
+    )
     offset = window_offset(window)
     attempts = paid.select("customer_id", "occurred_at", status=nw.col("status").cast(nw.String).str.to_lowercase())
     in_window = (nw.col("occurred_at") <= nw.col("spell_end")) & (
@@ -62,18 +68,30 @@ def churn_causes(
         failed_at=nw.when(in_window & (nw.col("status") == "failed")).then(nw.col("occurred_at")),
         succeeded_at=nw.when(in_window & (nw.col("status") == "succeeded")).then(nw.col("occurred_at")),
     )
-    judged = near.group_by("customer_id", "spell_end").agg(
-        nw.col("mrr_lost").max(), last_failure=nw.col("failed_at").max(), last_success=nw.col("succeeded_at").max()
-    ).with_columns(
-        involuntary=~nw.col("last_failure").is_null()
-        & (nw.col("last_success").is_null() | (nw.col("last_success") < nw.col("last_failure")))
+    judged = (
+        near.group_by("customer_id", "spell_end")
+        .agg(
+            nw.col("mrr_lost").max(), last_failure=nw.col("failed_at").max(), last_success=nw.col("succeeded_at").max()
+        )
+        .with_columns(
+            involuntary=~nw.col("last_failure").is_null()
+            & (nw.col("last_success").is_null() | (nw.col("last_success") < nw.col("last_failure")))
+        )
     )
     placed = place_in_periods(judged, "spell_end", periods, period)
     counts = sum_flags(placed, ("period_start",), {"churned": nw.lit(True), "involuntary": nw.col("involuntary")})
-    money = placed.with_columns(
-        involuntary_mrr_lost=nw.when(nw.col("involuntary")).then(nw.col("mrr_lost")).otherwise(0.0)
-    ).group_by("period_start").agg(nw.col("mrr_lost").sum(), nw.col("involuntary_mrr_lost").sum())
-    filled = fill_calendar(counts.join(money, on="period_start"), periods, periods, (), ("churned", "involuntary", "mrr_lost", "involuntary_mrr_lost"))
+    money = (
+        placed.with_columns(involuntary_mrr_lost=nw.when(nw.col("involuntary")).then(nw.col("mrr_lost")).otherwise(0.0))
+        .group_by("period_start")
+        .agg(nw.col("mrr_lost").sum(), nw.col("involuntary_mrr_lost").sum())
+    )
+    filled = fill_calendar(
+        counts.join(money, on="period_start"),
+        periods,
+        periods,
+        (),
+        ("churned", "involuntary", "mrr_lost", "involuntary_mrr_lost"),
+    )
     result = filled.with_columns(
         voluntary=nw.col("churned") - nw.col("involuntary"),
         voluntary_mrr_lost=nw.col("mrr_lost") - nw.col("involuntary_mrr_lost"),

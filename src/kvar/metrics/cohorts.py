@@ -52,12 +52,14 @@ def cohort_table(
     first, as_of = observation(facts, ["occurred_at"], as_of)
     periods = calendar(facts, period, first, as_of)
     keys: tuple[str, ...] = (by,) if by else ()
-    bounded = orders(facts).join(
-        periods.select(
-            first_period=nw.col("period_start").min(), after_last=nw.col("period_end").max()
-        ),
-        how="cross",
-    ).filter(nw.col("occurred_at") < nw.col("after_last"))
+    bounded = (
+        orders(facts)
+        .join(
+            periods.select(first_period=nw.col("period_start").min(), after_last=nw.col("period_end").max()),
+            how="cross",
+        )
+        .filter(nw.col("occurred_at") < nw.col("after_last"))
+    )
     spend = [nw.col("amount").sum()] if value == "revenue" else []
     buckets = (
         bounded.with_columns(bucket=period_start("occurred_at", period), purchased=nw.col("is_purchase").cast(nw.Int64))
@@ -69,12 +71,20 @@ def cohort_table(
     members = purchased.group_by("customer_id").agg(cohort_index=nw.col("index").min(), cohort=nw.col("bucket").min())
     if by:
         members = members.join(segment_of(facts, by, "occurred_at", customers), on="customer_id", how="left")
-    activity = (purchased if value == "customers" else indexed).join(members, on="customer_id").with_columns(
-        period_offset=nw.col("index") - nw.col("cohort_index")
+    activity = (
+        (purchased if value == "customers" else indexed)
+        .join(members, on="customer_id")
+        .with_columns(period_offset=nw.col("index") - nw.col("cohort_index"))
     )
     measure = nw.len() if value == "customers" else nw.col("amount").sum()
-    cells = activity.group_by(*keys, "cohort", "period_offset").agg(measure.alias("value")).with_columns(nw.col("value").cast(nw.Float64))
-    sizes = members.group_by(*keys, "cohort").agg(cohort_size=nw.len()).with_columns(nw.col("cohort_size").cast(nw.Int64))
+    cells = (
+        activity.group_by(*keys, "cohort", "period_offset")
+        .agg(measure.alias("value"))
+        .with_columns(nw.col("value").cast(nw.Float64))
+    )
+    sizes = (
+        members.group_by(*keys, "cohort").agg(cohort_size=nw.len()).with_columns(nw.col("cohort_size").cast(nw.Int64))
+    )
     last_index = with_period_index(periods, "period_start", period, "index").select(last_index=nw.col("index").max())
     offsets = periods.select(period_offset=nw.col("period_number").cast(nw.Int64))
     grid = (
@@ -87,9 +97,7 @@ def cohort_table(
         value=nw.col("value").fill_null(0.0)
     )
     if cumulative:
-        matrix = matrix.with_columns(
-            value=nw.col("value").cum_sum().over(*keys, "cohort", order_by="period_offset")
-        )
+        matrix = matrix.with_columns(value=nw.col("value").cum_sum().over(*keys, "cohort", order_by="period_offset"))
     base = nw.when(nw.col("period_offset") == 0).then(nw.col("value")).otherwise(0.0).sum().over(*keys, "cohort")
     result = matrix.select(
         *keys,

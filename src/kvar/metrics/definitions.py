@@ -52,11 +52,20 @@ class Definition:
 
 PRESETS: dict[str, Definition] = {
     "kvar": Definition("kvar", source="docs/definitions.md, Retention"),
-    "fightchurn": Definition("fightchurn", boundary="at", source="Gold, Fighting Churn with Data, listings 2.1, 2.2, 2.4"),
+    "fightchurn": Definition(
+        "fightchurn", boundary="at", source="Gold, Fighting Churn with Data, listings 2.1, 2.2, 2.4"
+    ),
     "chartmogul": Definition("chartmogul", returns="churned", source="ChartMogul, Metric: Customer Churn rate (B2B)"),
-    "baremetrics": Definition("baremetrics", joined_and_left="churned", source="Baremetrics, User and revenue churn; changelog"),
+    "baremetrics": Definition(
+        "baremetrics", joined_and_left="churned", source="Baremetrics, User and revenue churn; changelog"
+    ),
     "profitwell": Definition("profitwell", source="ProfitWell/Paddle, calculating metrics; ProfitWell vs Chargify"),
-    "stripe": Definition("stripe", joined_and_left="churned_and_new", returns="churned", source="Stripe, Calculating churn rate in Billing"),
+    "stripe": Definition(
+        "stripe",
+        joined_and_left="churned_and_new",
+        returns="churned",
+        source="Stripe, Calculating churn rate in Billing",
+    ),
 }
 
 
@@ -65,12 +74,17 @@ def definitions_named(names: str | list[str]) -> list[Definition]:
     wanted = [name.strip() for name in (names.split(",") if isinstance(names, str) else names) if name.strip()]
     unknown = [name for name in wanted if name not in PRESETS]
     if unknown or not wanted:
-        raise ParameterError(tr("--definitions {names}: expected names among {presets}").format(names=",".join(unknown) or "''", presets=", ".join(PRESETS)))
+        raise ParameterError(
+            tr("--definitions {names}: expected names among {presets}").format(
+                names=",".join(unknown) or "''", presets=", ".join(PRESETS)
+            )
+        )
     return [PRESETS[name] for name in wanted]
 
 
-def customer_flags(subscriptions: IntoFrame, *, boundary: Boundary, period: str, grace: str | None,
-                   as_of: dt.datetime | None) -> nw.LazyFrame:
+def customer_flags(
+    subscriptions: IntoFrame, *, boundary: Boundary, period: str, grace: str | None, as_of: dt.datetime | None
+) -> nw.LazyFrame:
     """Per customer and period (customers whose activity touches it), 0/1 flags read on ``boundary``'s side:
     ``at_start``, ``at_end``, ``left`` (the spell active at the start ends inside the period),
     ``joined_left`` (a spell starts and ends inside it), ``on_boundary`` (a spell starts or ends exactly at
@@ -78,19 +92,26 @@ def customer_flags(subscriptions: IntoFrame, *, boundary: Boundary, period: str,
     source = activity_source(None, subscriptions, inactivity="0d", grace=grace)
     first, end = observation(source.facts, source.time_columns, as_of)
     periods = calendar(source.facts, period, first, end)
-    joined = spells(source.intervals).join(periods, how="cross").filter(
-        nw.col("spell_start") <= nw.col("period_end"), nw.col("spell_end") >= nw.col("period_start"))
+    joined = (
+        spells(source.intervals)
+        .join(periods, how="cross")
+        .filter(nw.col("spell_start") <= nw.col("period_end"), nw.col("spell_end") >= nw.col("period_start"))
+    )
     start, stop, p0, p1 = nw.col("spell_start"), nw.col("spell_end"), nw.col("period_start"), nw.col("period_end")
     at_start, at_end = active_at(start, stop, p0, boundary), active_at(start, stop, p1, boundary)
     flags = joined.select(
-        "customer_id", "period_start", "period_end",
-        at_start=at_start.cast(nw.Int64), at_end=at_end.cast(nw.Int64),
+        "customer_id",
+        "period_start",
+        "period_end",
+        at_start=at_start.cast(nw.Int64),
+        at_end=at_end.cast(nw.Int64),
         left=(at_start & ~at_end).cast(nw.Int64),
         joined_left=(within_period(start, p0, p1, boundary) & ~at_end).cast(nw.Int64),
         on_boundary=((start == p0) | (start == p1) | (stop == p0) | (stop == p1)).cast(nw.Int64),
     )
     return flags.group_by("customer_id", "period_start", "period_end").agg(
-        *(nw.col(name).max() for name in ("at_start", "at_end", "left", "joined_left", "on_boundary")))
+        *(nw.col(name).max() for name in ("at_start", "at_end", "left", "joined_left", "on_boundary"))
+    )
 
 
 def contributions(flags: nw.LazyFrame, definition: Definition) -> nw.LazyFrame:
@@ -108,23 +129,50 @@ def contributions(flags: nw.LazyFrame, definition: Definition) -> nw.LazyFrame:
     return flags.with_columns(churned=churned.cast(nw.Int64), base=base.cast(nw.Int64))
 
 
-def churn_by_definition(subscriptions: IntoFrame, definitions: list[Definition], *, period: str = "month",
-                        grace: str | None = None, as_of: dt.datetime | None = None) -> list[dict[str, Any]]:
+def churn_by_definition(
+    subscriptions: IntoFrame,
+    definitions: list[Definition],
+    *,
+    period: str = "month",
+    grace: str | None = None,
+    as_of: dt.datetime | None = None,
+) -> list[dict[str, Any]]:
     """Per period and definition: ``customers_start``, ``churned``, ``base``, ``churn_rate`` (%), and the MRR
     ``grr`` and ``nrr`` (%) read on the definition's boundary side."""
     rows = []
     for definition in definitions:
-        flags = contributions(customer_flags(subscriptions, boundary=definition.boundary, period=period, grace=grace, as_of=as_of), definition)
-        counts = {row["period_start"]: row for row in rows_of(flags.group_by("period_start").agg(
-            customers_start=nw.col("at_start").sum(), churned=nw.col("churned").sum(), base=nw.col("base").sum()))}
-        money = {row["period_start"]: row for row in rows_of(mrr_movements(subscriptions, period=period, as_of=as_of, boundary=definition.boundary))}
+        flags = contributions(
+            customer_flags(subscriptions, boundary=definition.boundary, period=period, grace=grace, as_of=as_of),
+            definition,
+        )
+        counts = {
+            row["period_start"]: row
+            for row in rows_of(
+                flags.group_by("period_start").agg(
+                    customers_start=nw.col("at_start").sum(), churned=nw.col("churned").sum(), base=nw.col("base").sum()
+                )
+            )
+        }
+        money = {
+            row["period_start"]: row
+            for row in rows_of(mrr_movements(subscriptions, period=period, as_of=as_of, boundary=definition.boundary))
+        }
         for start, revenue in sorted(money.items()):
             count = counts.get(start, {"customers_start": 0, "churned": 0, "base": 0})
             base = int(count["base"])
-            rows.append({"period_start": start, "period_end": revenue["period_end"], "definition": definition.name,
-                         "customers_start": int(count["customers_start"]), "churned": int(count["churned"]), "base": base,
-                         "churn_rate": int(count["churned"]) * 100.0 / base if base else None,
-                         "grr": revenue["grr"], "nrr": revenue["nrr"]})
+            rows.append(
+                {
+                    "period_start": start,
+                    "period_end": revenue["period_end"],
+                    "definition": definition.name,
+                    "customers_start": int(count["customers_start"]),
+                    "churned": int(count["churned"]),
+                    "base": base,
+                    "churn_rate": int(count["churned"]) * 100.0 / base if base else None,
+                    "grr": revenue["grr"],
+                    "nrr": revenue["nrr"],
+                }
+            )
     return rows
 
 
@@ -137,18 +185,28 @@ CAUSES = {
 }
 
 
-def reconcile(subscriptions: IntoFrame, definitions: list[Definition], *, period: str = "month", grace: str | None = None,
-              as_of: dt.datetime | None = None, examples: int = 3) -> list[dict[str, Any]]:
+def reconcile(
+    subscriptions: IntoFrame,
+    definitions: list[Definition],
+    *,
+    period: str = "month",
+    grace: str | None = None,
+    as_of: dt.datetime | None = None,
+    examples: int = 3,
+) -> list[dict[str, Any]]:
     """For each period and each pair of definitions, the difference in churned count and base, broken into
     named causes (each customer whose part differs is given the first cause that applies, in the order of
     :data:`CAUSES`), so that the causes add up exactly to the differences; with up to ``examples`` ids each."""
     parts = {}
     for definition in definitions:
-        flags = contributions(customer_flags(subscriptions, boundary=definition.boundary, period=period, grace=grace, as_of=as_of), definition)
+        flags = contributions(
+            customer_flags(subscriptions, boundary=definition.boundary, period=period, grace=grace, as_of=as_of),
+            definition,
+        )
         parts[definition.name] = {(row["customer_id"], row["period_start"]): row for row in rows_of(flags)}
     out = []
     for index, first in enumerate(definitions):
-        for second in definitions[index + 1:]:
+        for second in definitions[index + 1 :]:
             a, b = parts[first.name], parts[second.name]
             by_period: dict[Any, dict[str, dict[str, Any]]] = {}
             for key in sorted(set(a) | set(b), key=lambda k: (k[1], str(k[0]))):
@@ -158,17 +216,27 @@ def reconcile(subscriptions: IntoFrame, definitions: list[Definition], *, period
                 if not churned and not base:
                     continue
                 cause = _cause(first, second, left or {}, right or {})
-                entry = by_period.setdefault(key[1], {}).setdefault(cause, {"churned": 0, "base": 0, "customers": 0, "examples": []})
+                entry = by_period.setdefault(key[1], {}).setdefault(
+                    cause, {"churned": 0, "base": 0, "customers": 0, "examples": []}
+                )
                 entry["churned"] += churned
                 entry["base"] += base
                 entry["customers"] += 1
                 if len(entry["examples"]) < examples:
                     entry["examples"].append(key[0])
             for start, causes in sorted(by_period.items()):
-                out.append({"period_start": start, "from": first.name, "to": second.name,
-                            "churned_difference": sum(c["churned"] for c in causes.values()),
-                            "base_difference": sum(c["base"] for c in causes.values()),
-                            "causes": [{"cause": name, "description": CAUSES[name], **values} for name, values in causes.items()]})
+                out.append(
+                    {
+                        "period_start": start,
+                        "from": first.name,
+                        "to": second.name,
+                        "churned_difference": sum(c["churned"] for c in causes.values()),
+                        "base_difference": sum(c["base"] for c in causes.values()),
+                        "causes": [
+                            {"cause": name, "description": CAUSES[name], **values} for name, values in causes.items()
+                        ],
+                    }
+                )
     return out
 
 

@@ -32,19 +32,35 @@ def stickiness(events: IntoFrame, *, period: str = "month", as_of: dt.datetime |
     )
     first, as_of = observation(facts, ["occurred_at"], as_of)
     periods = calendar(facts, period, first, as_of)
-    placed = place_in_periods(facts.select(actor=actor, occurred_at="occurred_at", day=nw.col("occurred_at").dt.truncate("1d")),
-                              "occurred_at", periods, period)
+    placed = place_in_periods(
+        facts.select(actor=actor, occurred_at="occurred_at", day=nw.col("occurred_at").dt.truncate("1d")),
+        "occurred_at",
+        periods,
+        period,
+    )
     daily = placed.group_by("period_start", "day").agg(daily_active=nw.col("actor").n_unique())
-    monthly = placed.group_by("period_start").agg(active=nw.col("actor").n_unique()).with_columns(nw.col("active").cast(nw.Int64))
-    summed = daily.group_by("period_start").agg(daily_sum=nw.col("daily_active").sum()).with_columns(nw.col("daily_sum").cast(nw.Float64))
+    monthly = (
+        placed.group_by("period_start")
+        .agg(active=nw.col("actor").n_unique())
+        .with_columns(nw.col("active").cast(nw.Int64))
+    )
+    summed = (
+        daily.group_by("period_start")
+        .agg(daily_sum=nw.col("daily_active").sum())
+        .with_columns(nw.col("daily_sum").cast(nw.Float64))
+    )
     counts = monthly.join(summed, on="period_start")
     filled = fill_calendar(counts, periods, periods, (), ("active", "daily_sum"))
     dated = with_epoch_days(with_epoch_days(filled, "period_start", "start_day"), "period_end", "end_day")
-    result = dated.with_columns(days=(nw.col("end_day") - nw.col("start_day")).cast(nw.Int64)).drop("start_day", "end_day").with_columns(
-        average_daily_active=nw.col("daily_sum") / nw.col("days").cast(nw.Float64)
-    ).with_columns(
-        stickiness=nw.when(nw.col("active") > 0).then(
-            nw.col("average_daily_active") * 100.0 / nw.col("active").cast(nw.Float64)
+    result = (
+        dated.with_columns(days=(nw.col("end_day") - nw.col("start_day")).cast(nw.Int64))
+        .drop("start_day", "end_day")
+        .with_columns(average_daily_active=nw.col("daily_sum") / nw.col("days").cast(nw.Float64))
+        .with_columns(
+            stickiness=nw.when(nw.col("active") > 0).then(
+                nw.col("average_daily_active") * 100.0 / nw.col("active").cast(nw.Float64)
+            )
         )
-    ).drop("daily_sum")
+        .drop("daily_sum")
+    )
     return finish(result)

@@ -52,7 +52,9 @@ def require_columns(frame: nw.LazyFrame, table: str, columns: Sequence[str]) -> 
     missing = [name for name in columns if name not in present]
     if missing:
         raise MappingError(
-            tr("{table}: missing column(s) {missing}; found {found}. Hint: rename your columns with --map canonical=yours (e.g. --map customer_id=CustomerID).").format(table=table, missing=', '.join(missing), found=', '.join(sorted(present)))
+            tr(
+                "{table}: missing column(s) {missing}; found {found}. Hint: rename your columns with --map canonical=yours (e.g. --map customer_id=CustomerID)."
+            ).format(table=table, missing=", ".join(missing), found=", ".join(sorted(present)))
         )
 
 
@@ -72,7 +74,7 @@ def frame_like(like: nw.LazyFrame, columns: Mapping[str, Sequence[Any]]) -> nw.L
         table = pa.table({name: list(values) for name, values in columns.items()})
         return nw.from_native(native.sparkSession.createDataFrame(table))
     eager_backend = nw.Implementation.POLARS if impl.is_polars() else impl
-    return nw.from_dict(dict(columns), backend=eager_backend).lazy()
+    return nw.from_dict(dict(columns), backend=eager_backend).lazy()  # type: ignore[arg-type]  # an eager backend of the frame's own kind
 
 
 def _values_sql(columns: Mapping[str, Sequence[Any]]) -> str:

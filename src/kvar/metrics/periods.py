@@ -36,14 +36,18 @@ _WINDOW_UNITS = {"d": "d", "w": "d", "m": "mo", "mo": "mo", "y": "y"}
 def check_unit(unit: str, name: str = "unit", allowed: tuple[str, ...] = tuple(UNIT_PERIODS)) -> str:
     """Return ``unit`` if it is one of ``allowed`` (D, W, M by default), else raise :class:`ParameterError` naming ``name``."""
     if unit not in allowed:
-        raise ParameterError(tr("{name}: expected one of {units}, got {unit!r}").format(name=name, units=", ".join(allowed), unit=unit))
+        raise ParameterError(
+            tr("{name}: expected one of {units}, got {unit!r}").format(name=name, units=", ".join(allowed), unit=unit)
+        )
     return unit
 
 
 def check_period(period: str) -> str:
     """Return ``period`` if it is one of :data:`PERIODS`, else raise :class:`ParameterError`."""
     if period not in PERIODS:
-        raise ParameterError(tr("period: expected one of {periods}, got {period!r}").format(periods=', '.join(PERIODS), period=period))
+        raise ParameterError(
+            tr("period: expected one of {periods}, got {period!r}").format(periods=", ".join(PERIODS), period=period)
+        )
     return period
 
 
@@ -91,7 +95,9 @@ def with_epoch_days(frame: nw.LazyFrame, column: str, name: str) -> nw.LazyFrame
     staged = (
         frame.with_columns(**{f"{step}m": col.dt.month().cast(nw.Int64), f"{step}d": col.dt.day().cast(nw.Int64)})
         .with_columns(**{f"{step}y": col.dt.year().cast(nw.Int64) - (nw.col(f"{step}m") <= 2).cast(nw.Int64)})
-        .with_columns(**{f"{step}era": (nw.col(f"{step}y") - nw.when(nw.col(f"{step}y") < 0).then(399).otherwise(0)) // 400})
+        .with_columns(
+            **{f"{step}era": (nw.col(f"{step}y") - nw.when(nw.col(f"{step}y") < 0).then(399).otherwise(0)) // 400}
+        )
         .with_columns(**{f"{step}yoe": nw.col(f"{step}y") - nw.col(f"{step}era") * 400})
         .with_columns(**{f"{step}doy": (153 * ((nw.col(f"{step}m") + 9) % 12) + 2) // 5 + nw.col(f"{step}d") - 1})
         .with_columns(
@@ -112,7 +118,9 @@ def window_offset(window: str) -> str:
     match = _WINDOW.match(window)
     if not match:
         raise ParameterError(
-            tr("window: expected a number and a unit d, w, m or y (e.g. 90d, 12w, 3m), got {window!r}").format(window=window)
+            tr("window: expected a number and a unit d, w, m or y (e.g. 90d, 12w, 3m), got {window!r}").format(
+                window=window
+            )
         )
     amount, unit = int(match.group(1)), match.group(2)
     if unit == "w":

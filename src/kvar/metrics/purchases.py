@@ -7,7 +7,7 @@ of :mod:`kvar.metrics.orders`; refunds reduce revenue but are never purchases.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import narwhals as nw
 from narwhals.typing import IntoFrame
@@ -60,25 +60,35 @@ def customer_summary(
     the calibration end are left out, as in lifetimes.
     """
     check_unit(freq, "freq")
-    unit = check_unit(unit or freq)
+    unit = cast(Frequency, check_unit(unit or freq))
     if unit != freq and not (unit in FIXED_UNITS and freq in FIXED_UNITS):
-        raise ParameterError(tr("unit {unit} cannot express durations counted in freq {freq}; use unit {freq}").format(unit=unit, freq=freq))
+        raise ParameterError(
+            tr("unit {unit} cannot express durations counted in freq {freq}; use unit {freq}").format(
+                unit=unit, freq=freq
+            )
+        )
     scale = DAYS_PER_UNIT[freq] / DAYS_PER_UNIT[unit] if unit != freq else 1.0
     facts, finish = as_lazy(transactions)
     require_columns(facts, "transactions", ["customer_id", "occurred_at", "amount"])
     period = UNIT_PERIODS[freq]
     holdout = calibration_end is not None
-    last = None if holdout and observation_end else observed_range(facts, ["occurred_at"])[1]
-    calibration = _as_datetime(calibration_end) if holdout else truncate(last, "day")
-    observation = _as_datetime(observation_end) if observation_end else truncate(last, "day")
+    if calibration_end is not None and observation_end is not None:
+        calibration, observation = _as_datetime(calibration_end), _as_datetime(observation_end)
+    else:
+        last = truncate(observed_range(facts, ["occurred_at"])[1], "day")
+        calibration = _as_datetime(calibration_end) if calibration_end is not None else last
+        observation = _as_datetime(observation_end) if observation_end is not None else last
     if holdout and observation <= calibration:
         raise ParameterError(
-            tr("observation end {observation:%Y-%m-%d} must be after calibration end {calibration:%Y-%m-%d}").format(observation=observation, calibration=calibration)
+            tr("observation end {observation:%Y-%m-%d} must be after calibration end {calibration:%Y-%m-%d}").format(
+                observation=observation, calibration=calibration
+            )
         )
     calibration_index = _python_index(calibration, period)
     calibration_bucket = truncate(calibration, period)
     buckets = (
-        purchases(facts).with_columns(bucket=period_start("occurred_at", period))
+        purchases(facts)
+        .with_columns(bucket=period_start("occurred_at", period))
         .group_by("customer_id", "bucket")
         .agg(nw.col("amount").sum())
     )
@@ -90,10 +100,14 @@ def customer_summary(
         total=nw.col("amount").sum(),
     )
     first_amounts = in_calibration.join(
-        summary.select("customer_id", "first_bucket"), left_on=["customer_id", "bucket"], right_on=["customer_id", "first_bucket"]
+        summary.select("customer_id", "first_bucket"),
+        left_on=["customer_id", "bucket"],
+        right_on=["customer_id", "first_bucket"],
     ).select("customer_id", first_amount=nw.col("amount"))
     summary = summary.join(first_amounts, on="customer_id")
-    indexed = with_period_index(with_period_index(summary, "first_bucket", period, "first_index"), "last_bucket", period, "last_index")
+    indexed = with_period_index(
+        with_period_index(summary, "first_bucket", period, "first_index"), "last_bucket", period, "last_index"
+    )
     result = indexed.select(
         "customer_id",
         frequency=nw.col("buckets") - 1,
@@ -105,10 +119,12 @@ def customer_summary(
     )
     if holdout:
         observation_index = _python_index(observation, period)
-        later = buckets.filter(
-            nw.col("bucket") > nw.lit(calibration_bucket), nw.col("bucket") <= nw.lit(truncate(observation, period))
-        ).group_by("customer_id").agg(
-            frequency_holdout=nw.len(), monetary_value_holdout=nw.col("amount").mean()
+        later = (
+            buckets.filter(
+                nw.col("bucket") > nw.lit(calibration_bucket), nw.col("bucket") <= nw.lit(truncate(observation, period))
+            )
+            .group_by("customer_id")
+            .agg(frequency_holdout=nw.len(), monetary_value_holdout=nw.col("amount").mean())
         )
         result = result.join(later, on="customer_id", how="left").with_columns(
             nw.col("frequency_holdout").fill_null(0),
@@ -162,9 +178,11 @@ def purchase_activity(
         (*keys, "period_start"),
         {"buyers": buyer, "returning_buyers": buyer & (nw.col("returning") == 1)},
     )
-    totals = per_customer.group_by(*keys, "period_start").agg(
-        nw.col("purchases").sum(), nw.col("purchase_amount").sum(), nw.col("revenue").sum()
-    ).with_columns(nw.col("purchases").cast(nw.Int64))
+    totals = (
+        per_customer.group_by(*keys, "period_start")
+        .agg(nw.col("purchases").sum(), nw.col("purchase_amount").sum(), nw.col("revenue").sum())
+        .with_columns(nw.col("purchases").cast(nw.Int64))
+    )
     sums = counts.join(totals, on=[*keys, "period_start"])
     filled = fill_calendar(
         sums, periods, rows, keys, ("buyers", "returning_buyers", "purchases", "purchase_amount", "revenue")
@@ -184,9 +202,7 @@ def purchase_activity(
     return finish(result)
 
 
-def repeat_purchase_rate(
-    transactions: IntoFrame, *, by: str | None = None, customers: IntoFrame | None = None
-) -> Any:
+def repeat_purchase_rate(transactions: IntoFrame, *, by: str | None = None, customers: IntoFrame | None = None) -> Any:
     """Share of customers who purchased more than once, over all the data.
 
     Columns: ``[by], customers, repeat_customers, repeat_purchase_rate`` (%), ``purchases``,
@@ -207,9 +223,10 @@ def repeat_purchase_rate(
         nw.col("purchases").sum(),
     )
     summed = marked.group_by(*keys).agg(*aggregates).sort(*keys) if keys else marked.select(*aggregates)
-    result = summed.with_columns(*(nw.col(name).cast(nw.Int64) for name in ("customers", "repeat_customers", "purchases"))).with_columns(
-        repeat_purchase_rate=nw.col("repeat_customers").cast(nw.Float64) * 100.0
-        / nw.col("customers").cast(nw.Float64),
+    result = summed.with_columns(
+        *(nw.col(name).cast(nw.Int64) for name in ("customers", "repeat_customers", "purchases"))
+    ).with_columns(
+        repeat_purchase_rate=nw.col("repeat_customers").cast(nw.Float64) * 100.0 / nw.col("customers").cast(nw.Float64),
         purchase_frequency=nw.col("purchases").cast(nw.Float64) / nw.col("customers").cast(nw.Float64),
     )
     return finish(result)

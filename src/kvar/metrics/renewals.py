@@ -34,7 +34,9 @@ def renewal_rate(
     first, as_of = observation(subs, SUBSCRIPTION_OBSERVED, as_of)
     periods = calendar(subs, period, first, as_of)
     customer_spells = spells(intervals_from_subscriptions(subs, grace))
-    ended = subs.filter(~nw.col("ended_at").is_null()).select("customer_id", "ended_at", reach=grace_end(nw.col("ended_at"), grace))
+    ended = subs.filter(~nw.col("ended_at").is_null()).select(
+        "customer_id", "ended_at", reach=grace_end(nw.col("ended_at"), grace)
+    )
     within = ended.join(customer_spells, on="customer_id").filter(
         nw.col("spell_start") < nw.col("ended_at"), nw.col("spell_end") >= nw.col("reach")
     )

@@ -92,14 +92,20 @@ def window_retention(
     start = add_period(end, "month", -months)
     if start <= first:
         raise InputError(
-            tr("retention over {months} months needs data from before {start:%Y-%m-%d}; the data start {first:%Y-%m-%d}").format(months=months, start=start, first=first)
+            tr(
+                "retention over {months} months needs data from before {start:%Y-%m-%d}; the data start {first:%Y-%m-%d}"
+            ).format(months=months, start=start, first=first)
         )
     window = frame_like(source.facts, {"period_start": [start], "period_end": [end], "period_number": [0]})
     return source.finish(retention_counts(source, window))
 
 
 def retention_counts(
-    source: ActivitySource, periods: nw.LazyFrame, *, by: str | None = None, customers: IntoFrame | None = None,
+    source: ActivitySource,
+    periods: nw.LazyFrame,
+    *,
+    by: str | None = None,
+    customers: IntoFrame | None = None,
     boundary: Boundary = "before",
 ) -> nw.LazyFrame:
     """The retention table of ``source`` over the periods of ``periods`` (``period_start``, ``period_end``)."""
@@ -118,7 +124,12 @@ def retention_counts(
 
 
 def customer_period_states(
-    source: ActivitySource, periods: nw.LazyFrame, *, by: str | None, customers: IntoFrame | None, boundary: Boundary = "before"
+    source: ActivitySource,
+    periods: nw.LazyFrame,
+    *,
+    by: str | None,
+    customers: IntoFrame | None,
+    boundary: Boundary = "before",
 ) -> tuple[nw.LazyFrame, tuple[str, ...]]:
     """Per customer and period, the 0/1 flags ``at_start``, ``at_end``, ``acquired``.
 
@@ -135,15 +146,15 @@ def customer_period_states(
     return states, segment_keys
 
 
-def segment_of(
-    facts: nw.LazyFrame, by: str, time_column: str, customers: IntoFrame | None
-) -> nw.LazyFrame:
+def segment_of(facts: nw.LazyFrame, by: str, time_column: str, customers: IntoFrame | None) -> nw.LazyFrame:
     """Each customer's segment: from ``customers`` when it has the column, else their first fact row."""
     if customers is not None:
         people, _ = as_lazy(customers)
         if by in people.collect_schema().names():
             require_columns(people, "customers", ["customer_id"])
-            return people.group_by("customer_id").agg(nw.col(by).min())  # one value per customer, whatever the row order
+            return people.group_by("customer_id").agg(
+                nw.col(by).min()
+            )  # one value per customer, whatever the row order
     if by not in facts.collect_schema().names():
         raise ParameterError(tr("--by {by}: no such column in the data or the customers table").format(by=by))
     return first_attribute(facts, by, time_column)
@@ -162,9 +173,9 @@ def fill_calendar(
         grid = grid.join(states.select(*segment_keys).unique(), how="cross")
     types = counts.collect_schema()
     filled = grid.join(counts, on=[*segment_keys, "period_start"], how="left")
-    return filled.with_columns(
-        *(nw.col(name).fill_null(0).cast(types[name]) for name in count_columns)
-    ).sort(*segment_keys, "period_start")
+    return filled.with_columns(*(nw.col(name).fill_null(0).cast(types[name]) for name in count_columns)).sort(
+        *segment_keys, "period_start"
+    )
 
 
 def sum_flags(frame: nw.LazyFrame, keys: tuple[str, ...], flags: dict[str, nw.Expr]) -> nw.LazyFrame:
@@ -196,5 +207,7 @@ def retention_rate(customers_start: int, new_customers: int, customers_end: int)
     95.0
     """
     if customers_start <= 0:
-        raise ParameterError(tr("customers_start: expected > 0, got {customers_start}").format(customers_start=customers_start))
+        raise ParameterError(
+            tr("customers_start: expected > 0, got {customers_start}").format(customers_start=customers_start)
+        )
     return (customers_end - new_customers) * 100.0 / customers_start

@@ -40,7 +40,10 @@ _COUNTS = ("paying_start", "paying_end", "new_paying", "expanded", "contracted",
 
 
 def customer_mrr_changes(
-    subscriptions: nw.LazyFrame, periods: nw.LazyFrame, segment: nw.LazyFrame | None = None, boundary: Boundary = "before"
+    subscriptions: nw.LazyFrame,
+    periods: nw.LazyFrame,
+    segment: nw.LazyFrame | None = None,
+    boundary: Boundary = "before",
 ) -> nw.LazyFrame:
     """Per customer and period: ``m0`` (MRR at the start), ``m1`` (at the end), both read with
     :func:`~kvar.metrics.activity.active_at` on ``boundary``'s side, and ``first_paid_at``."""
@@ -122,12 +125,16 @@ def mrr_movements(
         **{name: amount.otherwise(0.0) for name, amount in amounts.items()},
         **{name: flag.cast(nw.Int64) for name, flag in flags.items()},
     )
-    sums = classified.group_by(*keys, "period_start").agg(
-        nw.col("m0").sum().alias("mrr_start"),
-        nw.col("m1").sum().alias("mrr_end"),
-        *(nw.col(name).sum() for name in amounts),
-        *(nw.col(name).sum() for name in flags),
-    ).with_columns(*(nw.col(name).cast(nw.Int64) for name in flags))
+    sums = (
+        classified.group_by(*keys, "period_start")
+        .agg(
+            nw.col("m0").sum().alias("mrr_start"),
+            nw.col("m1").sum().alias("mrr_end"),
+            *(nw.col(name).sum() for name in amounts),
+            *(nw.col(name).sum() for name in flags),
+        )
+        .with_columns(*(nw.col(name).cast(nw.Int64) for name in flags))
+    )
     filled = fill_calendar(sums, periods, changes, keys, _SUMS + _COUNTS)
     return finish(with_revenue_kpis(filled))
 

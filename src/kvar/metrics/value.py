@@ -34,7 +34,11 @@ def pareto_concentration(transactions: IntoFrame, *, shares: Sequence[float] = (
             raise ParameterError(tr("shares: expected fractions in (0, 1], got {share}").format(share=share))
     facts, finish = as_lazy(transactions)
     require_columns(facts, "transactions", ["customer_id", "amount"])
-    per_customer = facts.with_columns(nw.col("amount").cast(nw.Float64)).group_by("customer_id").agg(revenue=nw.col("amount").sum())
+    per_customer = (
+        facts.with_columns(nw.col("amount").cast(nw.Float64))
+        .group_by("customer_id")
+        .agg(revenue=nw.col("amount").sum())
+    )
     (totals,) = rows_of(per_customer.select(customers=nw.len(), revenue=nw.col("revenue").sum()))
     customers, revenue = int(totals["customers"]), float(totals["revenue"] or 0.0)
     cutoffs = frame_like(
@@ -72,19 +76,22 @@ def historical_ltv(
     facts, finish = as_lazy(transactions)
     require_columns(facts, "transactions", ["customer_id", "occurred_at", "amount"])
     keys: tuple[str, ...] = (by,) if by else ()
-    per_customer = facts.with_columns(nw.col("amount").cast(nw.Float64)).group_by("customer_id").agg(
-        first_seen=nw.col("occurred_at").min(), revenue=nw.col("amount").sum()
-    ).with_columns(cohort=period_start("first_seen", period))
+    per_customer = (
+        facts.with_columns(nw.col("amount").cast(nw.Float64))
+        .group_by("customer_id")
+        .agg(first_seen=nw.col("occurred_at").min(), revenue=nw.col("amount").sum())
+        .with_columns(cohort=period_start("first_seen", period))
+    )
     if by:
         per_customer = per_customer.join(segment_of(facts, by, "occurred_at", customers), on="customer_id", how="left")
     aggregates = dict(customers=nw.len(), revenue=nw.col("revenue").sum())
     by_cohort = per_customer.group_by(*keys, "cohort").agg(**aggregates)
-    overall = (per_customer.group_by(*keys).agg(**aggregates) if keys else per_customer.select(**aggregates))
+    overall = per_customer.group_by(*keys).agg(**aggregates) if keys else per_customer.select(**aggregates)
     overall = overall.with_columns(cohort=nw.lit(None, by_cohort.collect_schema()["cohort"]))
     result = nw.concat([by_cohort, overall.select(by_cohort.collect_schema().names())], how="vertical")
-    result = result.with_columns(
-        historical_ltv=nw.col("revenue") / nw.col("customers").cast(nw.Float64)
-    ).sort(*keys, "cohort", nulls_last=True)
+    result = result.with_columns(historical_ltv=nw.col("revenue") / nw.col("customers").cast(nw.Float64)).sort(
+        *keys, "cohort", nulls_last=True
+    )
     return finish(result)
 
 
@@ -102,10 +109,12 @@ def unit_economics(
     ``average_lifetime`` (the steady-state formula ARPA x margin / churn). Both are null when nobody churned.
     """
     if not 0 < gross_margin <= 1:
-        raise ParameterError(tr("gross_margin: expected a fraction in (0, 1], got {gross_margin}").format(gross_margin=gross_margin))
+        raise ParameterError(
+            tr("gross_margin: expected a fraction in (0, 1], got {gross_margin}").format(gross_margin=gross_margin)
+        )
     subs, finish = as_lazy(subscriptions)
-    retention, _ = as_lazy(retention_table(subscriptions=subs, period=period, grace=grace, as_of=as_of))
-    revenue, _ = as_lazy(mrr_movements(subs, period=period, as_of=as_of))
+    retention, _ = as_lazy(retention_table(subscriptions=subs.to_native(), period=period, grace=grace, as_of=as_of))
+    revenue, _ = as_lazy(mrr_movements(subs.to_native(), period=period, as_of=as_of))
     joined = retention.select("period_start", "period_end", "churn_rate", "customers_end").join(
         revenue.select("period_start", "mrr_end", "paying_end", "arpa"), on="period_start"
     )

@@ -55,7 +55,9 @@ class MaximumLikelihoodModel:
     def _log_likelihoods(self, params: np.ndarray, data: Mapping[str, np.ndarray]) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
-    def _log_likelihood_gradients(self, params: np.ndarray, data: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def _log_likelihood_gradients(
+        self, params: np.ndarray, data: Mapping[str, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Optional: per-row log-likelihoods and their gradients (parameters x rows)."""
         raise NotImplementedError
 
@@ -97,9 +99,13 @@ class MaximumLikelihoodModel:
         else:
             result = optimize.minimize(objective, start, method="L-BFGS-B", options=options)
         if not result.success or not np.all(np.isfinite(result.x)):
-            polished = optimize.minimize(objective, result.x, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000})
+            polished = optimize.minimize(
+                objective, result.x, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000}
+            )
             if not polished.success:
-                raise ConvergenceError(f"{type(self).__name__}: the likelihood has no maximum on these data. {self.instead}".strip())
+                raise ConvergenceError(
+                    f"{type(self).__name__}: the likelihood has no maximum on these data. {self.instead}".strip()
+                )
             result = polished
         fitted = dict(zip(self.param_names, np.exp(result.x).tolist(), strict=True))
         runaway = {name: fitted[name] for name, limit in self.degenerate_above.items() if fitted[name] > limit}
@@ -168,20 +174,29 @@ class MaximumLikelihoodModel:
         return np.array([self.params_[name] for name in self.param_names])
 
     @property
-    def summary(self) -> list[dict[str, float | str]]:
+    def summary(self) -> list[dict[str, Any]]:
         """One row per parameter: estimate, standard error and 95 % interval."""
         self._require_fit()
         rows = []
         for name in self.param_names:
             estimate, error = self.params_[name], self.standard_errors_[name]
-            rows.append({"parameter": name, "estimate": estimate, "standard_error": error,
-                         "lower_95": estimate - 1.96 * error, "upper_95": estimate + 1.96 * error})
+            rows.append(
+                {
+                    "parameter": name,
+                    "estimate": estimate,
+                    "standard_error": error,
+                    "lower_95": estimate - 1.96 * error,
+                    "upper_95": estimate + 1.96 * error,
+                }
+            )
         return rows
 
     def print_summary(self) -> str:
         """The summary as text (also printed)."""
         lines = [f"{type(self).__name__} ({self.paper})", f"log-likelihood = {self.log_likelihood_:.2f}"]
-        lines += [f"  {row['parameter']:>6} = {row['estimate']:.4f}  (se {row['standard_error']:.4f})" for row in self.summary]
+        lines += [
+            f"  {row['parameter']:>6} = {row['estimate']:.4f}  (se {row['standard_error']:.4f})" for row in self.summary
+        ]
         text = "\n".join(lines)
         print(text)
         return text
@@ -205,7 +220,9 @@ def compress(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 def as_float_array(values: Any, name: str) -> np.ndarray:
     array = np.asarray(values, dtype=float)
     if array.ndim != 1:
-        raise InputError(tr("{name}: expected a one-dimensional column, got shape {shape}").format(name=name, shape=array.shape))
+        raise InputError(
+            tr("{name}: expected a one-dimensional column, got shape {shape}").format(name=name, shape=array.shape)
+        )
     if not np.all(np.isfinite(array)):
         raise InputError(tr("{name}: expected finite numbers, found NaN or infinity").format(name=name))
     return array

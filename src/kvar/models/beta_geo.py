@@ -51,7 +51,9 @@ def check_rfm(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray) -> None
     if problems:
         raise InputError("customer summary: " + "; ".join(problems))
     if len(frequency) < 10:
-        raise InputError(tr("too few customers to fit a model: {customers} (need at least 10)").format(customers=len(frequency)))
+        raise InputError(
+            tr("too few customers to fit a model: {customers} (need at least 10)").format(customers=len(frequency))
+        )
     if not np.any(frequency > 0):
         raise InputError(tr("every customer has frequency 0: no repeat purchases to learn from"))
 
@@ -89,10 +91,17 @@ class BetaGeo(MaximumLikelihoodModel):
         r, alpha, a, b = params
         x, t_x, big_t = data["x"], data["t_x"], data["T"]
         unique_x = self._frequencies(data)
-        head = self._by_frequency(gammaln(r + unique_x) + betaln(a, b + unique_x), data) - gammaln(r) + r * np.log(alpha) - betaln(a, b)
+        head = (
+            self._by_frequency(gammaln(r + unique_x) + betaln(a, b + unique_x), data)
+            - gammaln(r)
+            + r * np.log(alpha)
+            - betaln(a, b)
+        )
         still = -(r + x) * np.log(alpha + big_t)
         with np.errstate(divide="ignore", invalid="ignore"):
-            dropped = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + t_x), -np.inf)
+            dropped = np.where(
+                x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + t_x), -np.inf
+            )
         return head + np.logaddexp(still, dropped)
 
     def _log_likelihood_gradients(self, params: np.ndarray, data: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -106,7 +115,12 @@ class BetaGeo(MaximumLikelihoodModel):
         r, alpha, a, b = params
         x, t_x, big_t = data["x"], data["t_x"], data["T"]
         unique_x = self._frequencies(data)
-        head = self._by_frequency(gammaln(r + unique_x) + betaln(a, b + unique_x), data) - gammaln(r) + r * np.log(alpha) - betaln(a, b)
+        head = (
+            self._by_frequency(gammaln(r + unique_x) + betaln(a, b + unique_x), data)
+            - gammaln(r)
+            + r * np.log(alpha)
+            - betaln(a, b)
+        )
         log_total = np.log(alpha + big_t)
         log_recent = np.log(alpha + t_x)
         still = -(r + x) * log_total
@@ -123,7 +137,13 @@ class BetaGeo(MaximumLikelihoodModel):
         d_r = digamma_r_x - digamma(r) + np.log(alpha) - w_s * log_total - w_d * log_recent
         d_alpha = r / alpha - (r + x) * (w_s / (alpha + big_t) + w_d / (alpha + t_x))
         d_a = digamma(a + b) - digamma_abx + w_d / a
-        d_b = digamma_bx - digamma_abx - digamma(b) + digamma(a + b) - np.where(repeat, w_d / np.maximum(b + x - 1, 1e-300), 0.0)
+        d_b = (
+            digamma_bx
+            - digamma_abx
+            - digamma(b)
+            + digamma(a + b)
+            - np.where(repeat, w_d / np.maximum(b + x - 1, 1e-300), 0.0)
+        )
         return values, np.vstack([d_r, d_alpha, d_a, d_b])
 
     def probability_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
@@ -131,7 +151,11 @@ class BetaGeo(MaximumLikelihoodModel):
         r, alpha, a, b = self._param_array()
         x, t_x, big_t = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
         with np.errstate(divide="ignore", invalid="ignore"):
-            log_ratio = np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) + (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x))
+            log_ratio = (
+                np.log(a)
+                - np.log(np.maximum(b + x - 1, 1e-300))
+                + (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x))
+            )
         return np.where(x > 0, 1.0 / (1.0 + np.exp(log_ratio)), 1.0)
 
     def expected_purchases_new_customer(self, t: Any) -> np.ndarray:
@@ -145,5 +169,7 @@ class BetaGeo(MaximumLikelihoodModel):
         r, alpha, a, b = self._param_array()
         x, t_x, big_t = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
         head = (a + b + x - 1) / (a - 1)
-        tail = 1 - ((alpha + big_t) / (alpha + big_t + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + big_t + t))
+        tail = 1 - ((alpha + big_t) / (alpha + big_t + t)) ** (r + x) * hyp2f1(
+            r + x, b + x, a + b + x - 1, t / (alpha + big_t + t)
+        )
         return head * tail * self.probability_alive(x, t_x, big_t)

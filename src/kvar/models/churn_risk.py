@@ -25,7 +25,9 @@ from kvar.i18n import marked, tr
 from kvar.models.churn_features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 
 _REASONS: dict[str, str] = {
-    "activity_trend": marked("usage fell: {events_30d:.0f} events in the last 30 days vs {events_prev:.0f} the month before"),
+    "activity_trend": marked(
+        "usage fell: {events_30d:.0f} events in the last 30 days vs {events_prev:.0f} the month before"
+    ),
     "events_30d": marked("low usage: {events_30d:.0f} events in the last 30 days"),
     "events_prev": marked("usage a month ago was {events_prev:.0f} events"),
     "days_since_event": marked("no activity for {days_since_event:.0f} days"),
@@ -50,7 +52,11 @@ def _reason(feature: str, row: dict[str, Any]) -> str:
     """One reason in words; a missing value is said as such, never as "nan"."""
     value = row.get(feature)
     if value is None or value != value:
-        return tr(_MISSING_REASONS[feature]) if feature in _MISSING_REASONS else tr("no {feature} on record").format(feature=feature.replace("_", " "))
+        return (
+            tr(_MISSING_REASONS[feature])
+            if feature in _MISSING_REASONS
+            else tr("no {feature} on record").format(feature=feature.replace("_", " "))
+        )
     return tr(_REASONS[feature]).format(**row)
 
 
@@ -104,21 +110,35 @@ class ChurnRiskModel:
         labelled = table[table["labelled"]].sort_values(["observed_at", "customer_id"], kind="stable")
         dates = sorted(labelled["observed_at"].unique())
         if len(dates) < 4:
-            raise InputError(tr("churn risk needs at least 4 labelled observation months, got {months}").format(months=len(dates)))
+            raise InputError(
+                tr("churn risk needs at least 4 labelled observation months, got {months}").format(months=len(dates))
+            )
         test_date, calibration_date = dates[-1], dates[-2]
         # No leakage: training dates' label windows must close before the test date.
         horizon_ok = labelled["observed_at"] < calibration_date
-        train, calibrate, test = labelled[horizon_ok], labelled[labelled["observed_at"] == calibration_date], labelled[labelled["observed_at"] == test_date]
+        train, calibrate, test = (
+            labelled[horizon_ok],
+            labelled[labelled["observed_at"] == calibration_date],
+            labelled[labelled["observed_at"] == test_date],
+        )
         if train["label"].nunique() < 2 or test["label"].nunique() < 2:
             raise InputError(tr("churn risk needs both churned and retained customers in the training and test months"))
         self.numeric_ = tuple(name for name in NUMERIC_FEATURES if train[name].notna().any())
         self.features_ = self.numeric_ + CATEGORICAL_FEATURES
-        self.categories_ = {name: {value: code for code, value in enumerate(sorted(table[name].astype(str).unique()))} for name in CATEGORICAL_FEATURES}
+        self.categories_ = {
+            name: {value: code for code, value in enumerate(sorted(table[name].astype(str).unique()))}
+            for name in CATEGORICAL_FEATURES
+        }
         categorical = [len(self.numeric_) + index for index in range(len(CATEGORICAL_FEATURES))]
         booster = HistGradientBoostingClassifier(
-            max_iter=self.max_iter, learning_rate=self.learning_rate, categorical_features=categorical, random_state=self.random_state
+            max_iter=self.max_iter,
+            learning_rate=self.learning_rate,
+            categorical_features=categorical,
+            random_state=self.random_state,
         ).fit(self._matrix(train), train["label"].to_numpy())
-        self.model_ = CalibratedClassifierCV(FrozenEstimator(booster), method="sigmoid").fit(self._matrix(calibrate), calibrate["label"].to_numpy())
+        self.model_ = CalibratedClassifierCV(FrozenEstimator(booster), method="sigmoid").fit(
+            self._matrix(calibrate), calibrate["label"].to_numpy()
+        )
         self.booster_ = booster
         retained = train[train["label"] == 0]
         self.reference_ = self._matrix(retained)
@@ -136,7 +156,9 @@ class ChurnRiskModel:
         reasons = self.reasons(current, top=top)
         rows = [
             {"customer_id": cid, "observed_at": at, "churn_probability": float(p), "reasons": r}
-            for cid, at, p, r in zip(current["customer_id"], current["observed_at"], probabilities, reasons, strict=True)
+            for cid, at, p, r in zip(
+                current["customer_id"], current["observed_at"], probabilities, reasons, strict=True
+            )
         ]
         return sorted(rows, key=lambda row: (-row["churn_probability"], str(row["customer_id"])))
 
@@ -154,20 +176,38 @@ class ChurnRiskModel:
         lift = labels[top].mean() / labels.mean() if labels.mean() > 0 else float("nan")
         deciles = np.array_split(np.argsort(scores), 10)
         calibration = [
-            {"decile": index + 1, "predicted": float(scores[members].mean()), "observed": float(labels[members].mean()), "customers": int(len(members))}
-            for index, members in enumerate(deciles) if len(members)
+            {
+                "decile": index + 1,
+                "predicted": float(scores[members].mean()),
+                "observed": float(labels[members].mean()),
+                "customers": int(len(members)),
+            }
+            for index, members in enumerate(deciles)
+            if len(members)
         ]
         return Evaluation(
-            test_date=test["observed_at"].iloc[0], test_rows=len(test), churn_rate=float(labels.mean()),
-            auc=_auc(labels, scores), baseline_auc=_auc(labels, baseline.predict_proba(test[["days_since_event"]].to_numpy())[:, 1]),
-            top_decile_lift=float(lift), brier=float(brier_score_loss(labels, scores)), calibration=calibration,
+            test_date=test["observed_at"].iloc[0],
+            test_rows=len(test),
+            churn_rate=float(labels.mean()),
+            auc=_auc(labels, scores),
+            baseline_auc=_auc(labels, baseline.predict_proba(test[["days_since_event"]].to_numpy())[:, 1]),
+            top_decile_lift=float(lift),
+            brier=float(brier_score_loss(labels, scores)),
+            calibration=calibration,
         )
 
-    def _importances(self, test: Any) -> list[dict[str, float]]:
+    def _importances(self, test: Any) -> list[dict[str, Any]]:
         """Permutation importance (drop in AUC) on the test month, most important first."""
         from sklearn.inspection import permutation_importance
 
-        result = permutation_importance(self.booster_, self._matrix(test), test["label"].to_numpy(), scoring="roc_auc", n_repeats=5, random_state=self.random_state)
+        result = permutation_importance(
+            self.booster_,
+            self._matrix(test),
+            test["label"].to_numpy(),
+            scoring="roc_auc",
+            n_repeats=5,
+            random_state=self.random_state,
+        )
         ranked = sorted(zip(self.features_, result.importances_mean, strict=True), key=lambda item: -item[1])
         return [{"feature": name, "importance": float(value)} for name, value in ranked]
 

@@ -36,7 +36,9 @@ def discounted_clv(
     if horizon < 1:
         raise ParameterError(tr("horizon: expected at least 1 month, got {horizon}").format(horizon=horizon))
     if discount_rate < 0:
-        raise ParameterError(tr("discount_rate: expected >= 0, got {discount_rate}").format(discount_rate=discount_rate))
+        raise ParameterError(
+            tr("discount_rate: expected >= 0, got {discount_rate}").format(discount_rate=discount_rate)
+        )
     month = DAYS_PER_UNIT["M"] / DAYS_PER_UNIT[check_unit(unit)]
     value = np.zeros(len(frequency))
     previous = np.zeros(len(frequency))
@@ -88,12 +90,18 @@ def customer_value(
         fitted[model] = purchases
         month = DAYS_PER_UNIT["M"] / DAYS_PER_UNIT[unit]
         predictions["probability_alive"] = purchases.probability_alive(frequency, recency, T)
-        predictions["expected_purchases"] = purchases.conditional_expected_purchases(horizon * month, frequency, recency, T)
+        predictions["expected_purchases"] = purchases.conditional_expected_purchases(
+            horizon * month, frequency, recency, T
+        )
         if spend is not None:
-            predictions["clv"] = discounted_clv(purchases, spend, frequency, recency, T, horizon=horizon, discount_rate=discount_rate, unit=unit)
+            predictions["clv"] = discounted_clv(
+                purchases, spend, frequency, recency, T, horizon=horizon, discount_rate=discount_rate, unit=unit
+            )
     rows = [
-        {**{key: row[key] for key in ("customer_id", "frequency", "recency", "T", "monetary_value")},
-         **{name: float(values[index]) for name, values in predictions.items()}}
+        {
+            **{key: row[key] for key in ("customer_id", "frequency", "recency", "T", "monetary_value")},
+            **{name: float(values[index]) for name, values in predictions.items()},
+        }
         for index, row in enumerate(summary)
     ]
     return rows, fitted

@@ -22,7 +22,9 @@ from kvar.metrics.periods import add_period, check_period, truncate
 from kvar.models.shifted_beta_geometric import ShiftedBetaGeometric
 
 
-def cohort_survivors(subscriptions: Any, *, period: str = "year", grace: str | None = None, as_of: dt.datetime | None = None) -> dict[dt.datetime, list[int]]:
+def cohort_survivors(
+    subscriptions: Any, *, period: str = "year", grace: str | None = None, as_of: dt.datetime | None = None
+) -> dict[dt.datetime, list[int]]:
     """Survivor counts per cohort start, offsets 0, 1, … up to the last boundary observed by ``as_of``."""
     check_period(period)
     subs, _ = as_lazy(subscriptions)
@@ -43,7 +45,14 @@ def cohort_survivors(subscriptions: Any, *, period: str = "year", grace: str | N
     return survivors
 
 
-def sbg_by_cohort(subscriptions: Any, *, period: str = "year", project: int = 12, grace: str | None = None, as_of: dt.datetime | None = None) -> list[dict[str, Any]]:
+def sbg_by_cohort(
+    subscriptions: Any,
+    *,
+    period: str = "year",
+    project: int = 12,
+    grace: str | None = None,
+    as_of: dt.datetime | None = None,
+) -> list[dict[str, Any]]:
     """One row per cohort: size, observed survivors, and (when fittable) alpha, beta, log-likelihood and
     projected survivors up to ``project`` periods; ``note`` says why a cohort was not fitted."""
     rows = []
@@ -54,7 +63,11 @@ def sbg_by_cohort(subscriptions: Any, *, period: str = "year", project: int = 12
         except InputError as error:
             row["note"] = str(error)
         else:
-            row.update(alpha=model.params_["alpha"], beta=model.params_["beta"], log_likelihood=model.log_likelihood_,
-                       projected=[p["survivors"] for p in model.projected_survivors(project)])
+            row.update(
+                alpha=model.params_["alpha"],
+                beta=model.params_["beta"],
+                log_likelihood=model.log_likelihood_,
+                projected=[p["survivors"] for p in model.projected_survivors(project)],
+            )
         rows.append(row)
     return rows

@@ -26,9 +26,13 @@ def expansion_potential(features: Any, subscriptions: Any, *, seat_share: float 
     subs, _ = as_lazy(subscriptions)
     seats: dict[str, float] = {}
     if "quantity" in subs.collect_schema().names():
-        current = subs.filter(
-            active_at(nw.col("started_at"), nw.col("ended_at").fill_null(nw.lit(OPEN_END)), nw.lit(observed_at))
-        ).group_by("customer_id").agg(nw.col("quantity").cast(nw.Float64).sum())
+        current = (
+            subs.filter(
+                active_at(nw.col("started_at"), nw.col("ended_at").fill_null(nw.lit(OPEN_END)), nw.lit(observed_at))
+            )
+            .group_by("customer_id")
+            .agg(nw.col("quantity").cast(nw.Float64).sum())
+        )
         seats = {row["customer_id"]: row["quantity"] for row in rows_of(current) if row["quantity"] is not None}
     plan_mrr = table.groupby("plan")["mrr"].median().sort_values()
     rank = {plan: index for index, plan in enumerate(plan_mrr.index)}
@@ -42,11 +46,19 @@ def expansion_potential(features: Any, subscriptions: Any, *, seat_share: float 
         benchmark = higher_usage[record["plan"]]
         high_usage = benchmark is not None and record["events_30d"] >= benchmark > 0
         seat_count = seats.get(record["customer_id"])
-        near_limit = bool(seat_count) and record["users_30d"] >= seat_share * seat_count
-        rows.append({
-            "customer_id": record["customer_id"], "plan": record["plan"], "mrr": record["mrr"], "events_30d": record["events_30d"],
-            "higher_plans_median_events": benchmark, "seats": seat_count, "users_30d": record["users_30d"],
-            "high_usage_on_low_plan": bool(high_usage), "seats_near_limit": bool(near_limit),
-            "expansion_potential": bool(high_usage or near_limit),
-        })
+        near_limit = seat_count is not None and seat_count > 0 and record["users_30d"] >= seat_share * seat_count
+        rows.append(
+            {
+                "customer_id": record["customer_id"],
+                "plan": record["plan"],
+                "mrr": record["mrr"],
+                "events_30d": record["events_30d"],
+                "higher_plans_median_events": benchmark,
+                "seats": seat_count,
+                "users_30d": record["users_30d"],
+                "high_usage_on_low_plan": bool(high_usage),
+                "seats_near_limit": bool(near_limit),
+                "expansion_potential": bool(high_usage or near_limit),
+            }
+        )
     return sorted(rows, key=lambda row: (not row["expansion_potential"], -row["events_30d"]))

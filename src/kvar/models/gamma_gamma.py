@@ -41,7 +41,11 @@ class GammaGamma(MaximumLikelihoodModel):
         x, zbar = as_float_array(frequency, "frequency"), as_float_array(monetary_value, "monetary_value")
         repeat = x > 0
         if repeat.sum() < 10:
-            raise InputError(tr("Gamma-Gamma needs at least 10 customers with repeat purchases, got {customers}").format(customers=int(repeat.sum())))
+            raise InputError(
+                tr("Gamma-Gamma needs at least 10 customers with repeat purchases, got {customers}").format(
+                    customers=int(repeat.sum())
+                )
+            )
         if np.any(zbar[repeat] <= 0):
             raise InputError(tr("Gamma-Gamma needs a positive monetary_value for every customer with repeat purchases"))
         with np.errstate(invalid="ignore", divide="ignore"):  # undefined (nan) when spend or frequency is constant
@@ -54,8 +58,13 @@ class GammaGamma(MaximumLikelihoodModel):
         x, zbar = data["x"], data["zbar"]
         px = p * x
         return (
-            gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(gamma)
-            + (px - 1) * np.log(zbar) + px * np.log(x) - (px + q) * np.log(gamma + x * zbar)
+            gammaln(px + q)
+            - gammaln(px)
+            - gammaln(q)
+            + q * np.log(gamma)
+            + (px - 1) * np.log(zbar)
+            + px * np.log(x)
+            - (px + q) * np.log(gamma + x * zbar)
         )
 
     def conditional_expected_average_profit(self, frequency: Any, monetary_value: Any) -> np.ndarray:

@@ -21,14 +21,16 @@ from kvar.models.base import MaximumLikelihoodModel, compress
 from kvar.models.beta_geo import rfm_arrays
 
 
-def _log_a0(r: float, alpha: float, s: float, beta: float, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> np.ndarray:
+def _log_a0(
+    r: float, alpha: float, s: float, beta: float, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray
+) -> np.ndarray:
     """log A0 of note 008 (a difference of two terms, taken in log space)."""
     total = r + s + x
     if alpha >= beta:
         high, second = alpha, s + 1
         z_recent, z_end = (alpha - beta) / (alpha + t_x), (alpha - beta) / (alpha + big_t)
     else:
-        high, second = beta, r + x
+        high, second = beta, r + x  # type: ignore[assignment]  # the second hypergeometric argument per customer
         z_recent, z_end = (beta - alpha) / (beta + t_x), (beta - alpha) / (beta + big_t)
     first = np.log(hyp2f1(total, second, total + 1, z_recent)) - total * np.log(high + t_x)
     last = np.log(hyp2f1(total, second, total + 1, z_end)) - total * np.log(high + big_t)

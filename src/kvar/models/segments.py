@@ -58,45 +58,75 @@ def rfm_segments(
     health_weights: Mapping[str, float] = DEFAULT_HEALTH_WEIGHTS,
 ) -> Any:
     """One row per customer: RFM values, scores, ``segment``, ``value_tier`` and ``health_score``."""
-    if set(health_weights) != {"r", "f", "m"} or any(w < 0 for w in health_weights.values()) or sum(health_weights.values()) <= 0:
+    if (
+        set(health_weights) != {"r", "f", "m"}
+        or any(w < 0 for w in health_weights.values())
+        or sum(health_weights.values()) <= 0
+    ):
         raise ParameterError(tr("health_weights: expected non-negative weights for r, f and m, not all zero"))
     facts, finish = as_lazy(transactions)
     require_columns(facts, "transactions", ["customer_id", "occurred_at", "amount"])
     _, as_of = observation(facts, ["occurred_at"], as_of)
     placed = orders(facts.filter(nw.col("occurred_at") < nw.lit(as_of)))
-    per_customer = placed.with_columns(purchase_count=nw.col("is_purchase").cast(nw.Int64)).group_by("customer_id").agg(
-        last_purchase=nw.when(nw.col("is_purchase")).then(nw.col("occurred_at")).max(),
-        frequency=nw.col("purchase_count").sum(),
-        monetary=nw.col("amount").sum(),
-    ).filter(~nw.col("last_purchase").is_null()).with_columns(nw.col("frequency").cast(nw.Int64))
+    per_customer = (
+        placed.with_columns(purchase_count=nw.col("is_purchase").cast(nw.Int64))
+        .group_by("customer_id")
+        .agg(
+            last_purchase=nw.when(nw.col("is_purchase")).then(nw.col("occurred_at")).max(),
+            frequency=nw.col("purchase_count").sum(),
+            monetary=nw.col("amount").sum(),
+        )
+        .filter(~nw.col("last_purchase").is_null())
+        .with_columns(nw.col("frequency").cast(nw.Int64))
+    )
     (count,) = rows_of(per_customer.select(customers=nw.len()))
     customers = int(count["customers"])
     if customers == 0:
         raise ParameterError(tr("no transactions before {as_of:%Y-%m-%d}").format(as_of=as_of))
     dated = with_epoch_days(per_customer.with_columns(as_of=nw.lit(as_of)), "last_purchase", "last_day")
     dated = with_epoch_days(dated, "as_of", "as_of_day")
-    scored = dated.with_columns(recency_days=(nw.col("as_of_day") - nw.col("last_day") - 1).cast(nw.Int64)).with_columns(
-        r_score=_quintile("recency_days", customers, descending=True),
-        f_score=_quintile("frequency", customers, descending=False),
-        m_score=_quintile("monetary", customers, descending=False),
-        value_rank=nw.col("monetary").rank("min", descending=True).cast(nw.Int64),
-    ).with_columns(fm_score=(nw.col("f_score") + nw.col("m_score") + 1) // 2)
+    scored = (
+        dated.with_columns(recency_days=(nw.col("as_of_day") - nw.col("last_day") - 1).cast(nw.Int64))
+        .with_columns(
+            r_score=_quintile("recency_days", customers, descending=True),
+            f_score=_quintile("frequency", customers, descending=False),
+            m_score=_quintile("monetary", customers, descending=False),
+            value_rank=nw.col("monetary").rank("min", descending=True).cast(nw.Int64),
+        )
+        .with_columns(fm_score=(nw.col("f_score") + nw.col("m_score") + 1) // 2)
+    )
     r, fm = nw.col("r_score"), nw.col("fm_score")
-    segment = None
+    segment: Any = None  # narwhals' when/then chain, started by the first rule
     for name, r_low, r_high, fm_low, fm_high in SEGMENT_RULES:
         condition = (r >= r_low) & (r <= r_high) & (fm >= fm_low) & (fm <= fm_high)
-        segment = nw.when(condition).then(nw.lit(name)) if segment is None else segment.when(condition).then(nw.lit(name))
+        segment = (
+            nw.when(condition).then(nw.lit(name)) if segment is None else segment.when(condition).then(nw.lit(name))
+        )
     total_weight = sum(health_weights.values())
-    health = sum(
-        (nw.col(f"{key}_score").cast(nw.Float64) - 1.0) * 25.0 * (weight / total_weight) for key, weight in health_weights.items()
+    health = nw.sum_horizontal(
+        *(
+            (nw.col(f"{key}_score").cast(nw.Float64) - 1.0) * 25.0 * (weight / total_weight)
+            for key, weight in health_weights.items()
+        )
     )
     tier = (
-        nw.when(nw.col("value_rank") <= max(1, round(0.2 * customers))).then(nw.lit("top"))
-        .when(nw.col("value_rank") <= max(1, round(0.5 * customers))).then(nw.lit("middle"))
+        nw.when(nw.col("value_rank") <= max(1, round(0.2 * customers)))
+        .then(nw.lit("top"))
+        .when(nw.col("value_rank") <= max(1, round(0.5 * customers)))
+        .then(nw.lit("middle"))
         .otherwise(nw.lit("low"))
     )
     result = scored.select(
-        "customer_id", "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score", "fm_score",
-        segment=segment.otherwise(nw.lit("Other")), value_tier=tier, health_score=health,
+        "customer_id",
+        "recency_days",
+        "frequency",
+        "monetary",
+        "r_score",
+        "f_score",
+        "m_score",
+        "fm_score",
+        segment=segment.otherwise(nw.lit("Other")),
+        value_tier=tier,
+        health_score=health,
     ).sort("customer_id")
     return finish(result)

@@ -36,7 +36,11 @@ class ShiftedBetaGeometric(MaximumLikelihoodModel):
     def fit(self, survivors: Any) -> ShiftedBetaGeometric:
         counts = as_float_array(survivors, "survivors")
         if len(counts) < 3:
-            raise InputError(tr("survivors: need at least 3 periods (start and two renewals), got {periods}").format(periods=len(counts)))
+            raise InputError(
+                tr("survivors: need at least 3 periods (start and two renewals), got {periods}").format(
+                    periods=len(counts)
+                )
+            )
         if np.any(np.diff(counts) > 0) or counts[0] <= 0:
             raise InputError(tr("survivors: counts must start positive and never increase"))
         if counts[-1] == counts[0]:
@@ -70,13 +74,17 @@ class ShiftedBetaGeometric(MaximumLikelihoodModel):
         t = np.asarray(t, dtype=float)
         return (beta + t - 1) / (alpha + beta + t - 1)
 
-    def projected_survivors(self, periods: int) -> list[dict[str, float]]:
+    def projected_survivors(self, periods: int) -> list[dict[str, float | None]]:
         """Expected survivors of the cohort for periods 0..``periods`` (size = the cohort's start)."""
         start = float(self.survivors_[0])
         t = np.arange(periods + 1)
         return [
-            {"period": int(k), "survivors": start * float(s), "retention_rate": float(r) if k else None,
-             "observed": float(self.survivors_[k]) if k < len(self.survivors_) else None}
+            {
+                "period": int(k),
+                "survivors": start * float(s),
+                "retention_rate": float(r) if k else None,
+                "observed": float(self.survivors_[k]) if k < len(self.survivors_) else None,
+            }
             for k, s, r in zip(t, self.survival(t), self.retention_rate(np.maximum(t, 1)), strict=True)
         ]
 
@@ -88,4 +96,6 @@ class ShiftedBetaGeometric(MaximumLikelihoodModel):
         """
         alpha, beta = self._param_array()
         n = float(renewals)
-        return float((beta + n) / (alpha + beta + n) * hyp2f1(1, beta + n + 1, alpha + beta + n + 1, 1 / (1 + discount_rate)))
+        return float(
+            (beta + n) / (alpha + beta + n) * hyp2f1(1, beta + n + 1, alpha + beta + n + 1, 1 / (1 + discount_rate))
+        )

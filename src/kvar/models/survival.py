@@ -38,7 +38,9 @@ def customer_lifetimes(
     """Per customer: ``duration_days`` of the first spell (to ``as_of`` if still open) and ``observed``."""
     source = activity_source(transactions, subscriptions, inactivity=inactivity, grace=grace)
     _, as_of = observation(source.facts, source.time_columns, as_of)
-    first = spells(source.intervals, equal_lengths=source.equal_lengths).filter(nw.col("spell_start") == nw.col("acquired_at"))
+    first = spells(source.intervals, equal_lengths=source.equal_lengths).filter(
+        nw.col("spell_start") == nw.col("acquired_at")
+    )
     ends = first.with_columns(
         observed=(nw.col("spell_end") <= nw.lit(as_of)),
         until=nw.when(nw.col("spell_end") <= nw.lit(as_of)).then(nw.col("spell_end")).otherwise(nw.lit(as_of)),
@@ -48,7 +50,9 @@ def customer_lifetimes(
         "customer_id", "acquired_at", "observed", duration_days=(nw.col("end_day") - nw.col("start_day")).cast(nw.Int64)
     ).filter(nw.col("acquired_at") < nw.lit(as_of))
     if by:
-        lifetimes = lifetimes.join(segment_of(source.facts, by, source.first_seen_column, customers), on="customer_id", how="left")
+        lifetimes = lifetimes.join(
+            segment_of(source.facts, by, source.first_seen_column, customers), on="customer_id", how="left"
+        )
     return source.finish(lifetimes.sort("customer_id"))
 
 
@@ -85,22 +89,48 @@ def survival_analysis(lifetimes: Any, *, by: str | None = None, bucket_days: int
         frame = fitter.survival_function_
         ci = fitter.confidence_interval_survival_function_
         for day, survival, low, high in zip(frame.index, frame.iloc[:, 0], ci.iloc[:, 0], ci.iloc[:, 1], strict=True):
-            result.curves.append({"segment": name, "day": float(day), "survival": float(survival), "lower_95": float(low), "upper_95": float(high)})
+            result.curves.append(
+                {
+                    "segment": name,
+                    "day": float(day),
+                    "survival": float(survival),
+                    "lower_95": float(low),
+                    "upper_95": float(high),
+                }
+            )
         median = fitter.median_survival_time_
-        result.medians.append({"segment": name, "customers": len(members), "ended": int(events.sum()),
-                               "median_lifetime_days": None if not np.isfinite(median) else float(median)})
+        result.medians.append(
+            {
+                "segment": name,
+                "customers": len(members),
+                "ended": int(events.sum()),
+                "median_lifetime_days": None if not np.isfinite(median) else float(median),
+            }
+        )
         edges = np.arange(0, durations.max() + bucket_days, bucket_days)
         for start in edges:
             at_risk = int(np.sum(durations >= start))
             if at_risk == 0:
                 break
             ended = int(np.sum(events & (durations >= start) & (durations < start + bucket_days)))
-            result.hazard.append({"segment": name, "tenure_start_days": int(start), "at_risk": at_risk, "ended": ended, "hazard": ended / at_risk})
+            result.hazard.append(
+                {
+                    "segment": name,
+                    "tenure_start_days": int(start),
+                    "at_risk": at_risk,
+                    "ended": ended,
+                    "hazard": ended / at_risk,
+                }
+            )
     if by and len(groups) > 1:
         test = multivariate_logrank_test(
             np.array([r["duration_days"] for r in rows], dtype=float),
             np.array([str(r[by]) for r in rows]),
             np.array([bool(r["observed"]) for r in rows]),
         )
-        result.logrank = {"test_statistic": float(test.test_statistic), "p_value": float(test.p_value), "degrees_of_freedom": len(groups) - 1}
+        result.logrank = {
+            "test_statistic": float(test.test_statistic),
+            "p_value": float(test.p_value),
+            "degrees_of_freedom": len(groups) - 1,
+        }
     return result

@@ -22,18 +22,28 @@ from kvar.metrics.frames import as_lazy, require_columns, rows_of
 from kvar.metrics.periods import DAYS_PER_UNIT, FIXED_UNITS, check_unit, with_epoch_days
 
 
-def repeat_purchase_tracking(model: Any, transactions: Any, *, unit: str = "W", calibration_end: dt.date | None = None) -> list[dict[str, Any]]:
+def repeat_purchase_tracking(
+    model: Any, transactions: Any, *, unit: str = "W", calibration_end: dt.date | None = None
+) -> list[dict[str, Any]]:
     """Rows ``period, actual, actual_cumulative, expected_cumulative, calibration`` (periods of ``unit``)."""
     facts, _ = as_lazy(transactions)
     require_columns(facts, "transactions", ["customer_id", "occurred_at"])
-    days = with_epoch_days(facts.select("customer_id", "occurred_at"), "occurred_at", "day").select("customer_id", "day").unique()
+    days = (
+        with_epoch_days(facts.select("customer_id", "occurred_at"), "occurred_at", "day")
+        .select("customer_id", "day")
+        .unique()
+    )
     firsts = days.group_by("customer_id").agg(first_day=nw.col("day").min())
     origin = int(rows_of(firsts.select(nw.col("first_day").min()))[0]["first_day"])
     last = int(rows_of(days.select(nw.col("day").max()))[0]["day"])
     width = int(DAYS_PER_UNIT[check_unit(unit, allowed=FIXED_UNITS)])
-    repeats = days.join(firsts, on="customer_id").filter(nw.col("day") > nw.col("first_day")).with_columns(
-        period=(nw.col("day") - origin) // width
-    ).group_by("period").agg(actual=nw.len().cast(nw.Int64))
+    repeats = (
+        days.join(firsts, on="customer_id")
+        .filter(nw.col("day") > nw.col("first_day"))
+        .with_columns(period=(nw.col("day") - origin) // width)
+        .group_by("period")
+        .agg(actual=nw.len().cast(nw.Int64))
+    )
     actual = {int(row["period"]): int(row["actual"]) for row in rows_of(repeats)}
     first_days = np.array([row["first_day"] for row in rows_of(firsts)], dtype=float)
     periods = (last - origin) // width + 1
@@ -44,8 +54,15 @@ def repeat_purchase_tracking(model: Any, transactions: Any, *, unit: str = "W", 
         ages = (end - first_days - 1) / width  # units since each first purchase (the first day is day 0)
         expected = float(model.expected_purchases_new_customer(ages[ages > 0]).sum())
         cumulative += actual.get(period, 0)
-        out.append({"period": period + 1, "actual": actual.get(period, 0), "actual_cumulative": cumulative,
-                    "expected_cumulative": expected, "calibration": end - 1 <= calibration_day})
+        out.append(
+            {
+                "period": period + 1,
+                "actual": actual.get(period, 0),
+                "actual_cumulative": cumulative,
+                "expected_cumulative": expected,
+                "calibration": end - 1 <= calibration_day,
+            }
+        )
     return out
 
 
@@ -57,24 +74,47 @@ def holdout_by_frequency(model: Any, summary: Any, *, largest: int = 7) -> list[
     rows = rows_of(frame.select("frequency", "recency", "T", "frequency_holdout", "duration_holdout"))
     x = np.array([r["frequency"] for r in rows], dtype=float)
     predicted = model.conditional_expected_purchases(
-        float(rows[0]["duration_holdout"]), x, np.array([r["recency"] for r in rows], dtype=float), np.array([r["T"] for r in rows], dtype=float)
+        float(rows[0]["duration_holdout"]),
+        x,
+        np.array([r["recency"] for r in rows], dtype=float),
+        np.array([r["T"] for r in rows], dtype=float),
     )
     actual = np.array([r["frequency_holdout"] for r in rows], dtype=float)
     out = []
     for value in range(largest + 1):
         members = x >= value if value == largest else x == value
         if members.any():
-            out.append({"frequency": f"{value}+" if value == largest else str(value), "customers": int(members.sum()),
-                        "actual": float(actual[members].mean()), "expected": float(predicted[members].mean())})
+            out.append(
+                {
+                    "frequency": f"{value}+" if value == largest else str(value),
+                    "customers": int(members.sum()),
+                    "actual": float(actual[members].mean()),
+                    "expected": float(predicted[members].mean()),
+                }
+            )
     return out
 
 
-def tracking_figure(rows: list[dict[str, Any]], title: str = "Cumulative repeat purchases: actual vs model") -> go.Figure:
+def tracking_figure(
+    rows: list[dict[str, Any]], title: str = "Cumulative repeat purchases: actual vs model"
+) -> go.Figure:
     figure = go.Figure()
-    figure.add_trace(go.Scatter(x=[r["period"] for r in rows], y=[r["actual_cumulative"] for r in rows], name="actual", mode="lines"))
-    figure.add_trace(go.Scatter(x=[r["period"] for r in rows], y=[r["expected_cumulative"] for r in rows], name="model", mode="lines", line=dict(dash="dash")))
+    figure.add_trace(
+        go.Scatter(x=[r["period"] for r in rows], y=[r["actual_cumulative"] for r in rows], name="actual", mode="lines")
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=[r["period"] for r in rows],
+            y=[r["expected_cumulative"] for r in rows],
+            name="model",
+            mode="lines",
+            line=dict(dash="dash"),
+        )
+    )
     boundary = max((r["period"] for r in rows if r["calibration"]), default=None)
     if boundary is not None:
         figure.add_vline(x=boundary, line_dash="dot", annotation_text="end of calibration")
-    figure.update_layout(title=title, xaxis_title="period since the cohort's first purchase", yaxis_title="repeat purchases")
+    figure.update_layout(
+        title=title, xaxis_title="period since the cohort's first purchase", yaxis_title="repeat purchases"
+    )
     return figure

@@ -34,15 +34,26 @@ th:first-child,td:first-child,td.text{text-align:left} tr.selected{font-weight:7
 def _figure_html(figure: go.Figure, height: int = 420) -> str:
     """A chart under its own HTML heading (so that no title runs under Plotly's toolbar at any width)."""
     title = figure.layout.title.text or ""
-    figure.update_layout(title=None, margin=dict(l=20, r=20, t=30, b=40), template="plotly_white", height=height, separators=plotly_separators())
+    figure.update_layout(
+        title=None,
+        margin=dict(l=20, r=20, t=30, b=40),
+        template="plotly_white",
+        height=height,
+        separators=plotly_separators(),
+    )
     figure.update_xaxes(automargin=True)
     figure.update_yaxes(automargin=True)
     chart = figure.to_html(full_html=False, include_plotlyjs=False, config={"responsive": True, "displaylogo": False})
     return f"<h2>{html.escape(title)}</h2>{chart}"
 
 
-_PERIODS = {"day": (marked("day"), marked("days")), "week": (marked("week"), marked("weeks")), "month": (marked("month"), marked("months")),
-            "quarter": (marked("quarter"), marked("quarters")), "year": (marked("year"), marked("years"))}
+_PERIODS = {
+    "day": (marked("day"), marked("days")),
+    "week": (marked("week"), marked("weeks")),
+    "month": (marked("month"), marked("months")),
+    "quarter": (marked("quarter"), marked("quarters")),
+    "year": (marked("year"), marked("years")),
+}
 
 
 def _period(period: str) -> str:
@@ -62,13 +73,31 @@ def _cohort_heatmap(rows: list[dict[str, Any]], period: str) -> go.Figure:
     z = [[grid.get((cohort, offset)) for offset in offsets] for cohort in cohorts]
     labels = [date(cohort) for cohort in cohorts]
     hover = tr("cohort {cohort}<br>{period} +{offset}<br>{share} % of the cohort").format(
-        cohort="%{y}", period=_period(period), offset="%{x}", share="%{z:.1f}")
-    figure = go.Figure(go.Heatmap(
-        z=z, x=offsets, y=labels, colorscale="Blues", zmin=0, zmax=100, texttemplate="%{z:.0f}", textfont={"size": 9},
-        colorbar={"title": {"text": "%"}, "ticksuffix": " %"}, xgap=1, ygap=1, hovertemplate=hover + "<extra></extra>"))
-    figure.update_layout(title=tr("Cohort retention: % of each cohort buying again, by {period} since the first purchase").format(period=_period(period)),
-                         xaxis=dict(title=tr("{periods} since first purchase").format(periods=_periods(period)), dtick=1, side="bottom"),
-                         yaxis=dict(autorange="reversed", type="category", title=tr("cohort (first purchase)")))
+        cohort="%{y}", period=_period(period), offset="%{x}", share="%{z:.1f}"
+    )
+    figure = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=offsets,
+            y=labels,
+            colorscale="Blues",
+            zmin=0,
+            zmax=100,
+            texttemplate="%{z:.0f}",
+            textfont={"size": 9},
+            colorbar={"title": {"text": "%"}, "ticksuffix": " %"},
+            xgap=1,
+            ygap=1,
+            hovertemplate=hover + "<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=tr("Cohort retention: % of each cohort buying again, by {period} since the first purchase").format(
+            period=_period(period)
+        ),
+        xaxis=dict(title=tr("{periods} since first purchase").format(periods=_periods(period)), dtick=1, side="bottom"),
+        yaxis=dict(autorange="reversed", type="category", title=tr("cohort (first purchase)")),
+    )
     return figure
 
 
@@ -82,10 +111,14 @@ def _retention_curves(data: ReportData) -> go.Figure:
     chosen = sorted({names[round(index * (len(names) - 1) / 5)] for index in range(6)}) if len(names) > 6 else names
     for cohort in chosen:
         points = sorted(by_cohort[cohort])
-        figure.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers", name=date(cohort)))
-    figure.update_layout(title=tr("Retention curves of {count} cohorts (% of the cohort buying again)").format(count=len(chosen)),
-                         xaxis_title=tr("{periods} since first purchase").format(periods=_periods(data.period)),
-                         yaxis=dict(title=tr("% of cohort"), range=[0, 102], ticksuffix=" %"))
+        figure.add_trace(
+            go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers", name=date(cohort))
+        )
+    figure.update_layout(
+        title=tr("Retention curves of {count} cohorts (% of the cohort buying again)").format(count=len(chosen)),
+        xaxis_title=tr("{periods} since first purchase").format(periods=_periods(data.period)),
+        yaxis=dict(title=tr("% of cohort"), range=[0, 102], ticksuffix=" %"),
+    )
     return figure
 
 
@@ -95,13 +128,35 @@ def _retention_over_time(data: ReportData) -> go.Figure:
 
     periods = [row["period_start"] for row in data.retention]
     figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
-    figure.add_trace(go.Scatter(x=periods, y=[row["retention_rate"] for row in data.retention], name=tr("retention rate"), mode="lines+markers"), row=1, col=1)
-    figure.add_trace(go.Scatter(x=periods, y=[row["churn_rate"] for row in data.retention], name=tr("churn rate"), mode="lines+markers",
-                                line=dict(color="#e03131")), row=2, col=1)
+    figure.add_trace(
+        go.Scatter(
+            x=periods,
+            y=[row["retention_rate"] for row in data.retention],
+            name=tr("retention rate"),
+            mode="lines+markers",
+        ),
+        row=1,
+        col=1,
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=periods,
+            y=[row["churn_rate"] for row in data.retention],
+            name=tr("churn rate"),
+            mode="lines+markers",
+            line=dict(color="#e03131"),
+        ),
+        row=2,
+        col=1,
+    )
     figure.update_yaxes(title_text=tr("retention"), ticksuffix=" %", row=1, col=1)
     figure.update_yaxes(title_text=tr("churn"), ticksuffix=" %", rangemode="tozero", row=2, col=1)
     figure.update_xaxes(tickformat="%Y-%m")
-    figure.update_layout(title=tr("Retention and churn rate per {period}: retention = (end − new) / start").format(period=_period(data.period)))
+    figure.update_layout(
+        title=tr("Retention and churn rate per {period}: retention = (end − new) / start").format(
+            period=_period(data.period)
+        )
+    )
     return figure
 
 
@@ -110,35 +165,69 @@ def _in(currency: str) -> str:
 
 
 def _mrr_over_time(rows: list[dict[str, Any]], currency: str) -> go.Figure:
-    figure = go.Figure(go.Scatter(x=[row["period_start"] for row in rows], y=[row["mrr_end"] for row in rows], mode="lines+markers",
-                                  fill="tozeroy", name="MRR", hovertemplate=f"%{{x|%Y-%m}}<br>%{{y:,.0f}} {currency}<extra></extra>"))
-    figure.update_layout(title=tr("MRR at the end of each period ({currency})").format(currency=_in(currency)),
-                         xaxis=dict(tickformat="%Y-%m"), yaxis=dict(title=f"MRR {currency}".strip(), tickformat=",.0f", rangemode="tozero"))
+    figure = go.Figure(
+        go.Scatter(
+            x=[row["period_start"] for row in rows],
+            y=[row["mrr_end"] for row in rows],
+            mode="lines+markers",
+            fill="tozeroy",
+            name="MRR",
+            hovertemplate=f"%{{x|%Y-%m}}<br>%{{y:,.0f}} {currency}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=tr("MRR at the end of each period ({currency})").format(currency=_in(currency)),
+        xaxis=dict(tickformat="%Y-%m"),
+        yaxis=dict(title=f"MRR {currency}".strip(), tickformat=",.0f", rangemode="tozero"),
+    )
     return figure
 
 
 def _mrr_chart(rows: list[dict[str, Any]], currency: str) -> go.Figure:
     periods = [row["period_start"] for row in rows]
     figure = go.Figure()
-    movements = {"new_mrr": (marked("new"), "#2f9e44"), "reactivation_mrr": (marked("reactivation"), "#74b816"),
-                 "expansion_mrr": (marked("expansion"), "#1c7ed6"), "contraction_mrr": (marked("contraction"), "#f59f00"),
-                 "churned_mrr": (marked("churned"), "#e03131")}
+    movements = {
+        "new_mrr": (marked("new"), "#2f9e44"),
+        "reactivation_mrr": (marked("reactivation"), "#74b816"),
+        "expansion_mrr": (marked("expansion"), "#1c7ed6"),
+        "contraction_mrr": (marked("contraction"), "#f59f00"),
+        "churned_mrr": (marked("churned"), "#e03131"),
+    }
     for column, (name, colour) in movements.items():
         figure.add_trace(go.Bar(x=periods, y=[row[column] for row in rows], name=tr(name), marker_color=colour))
-    figure.add_trace(go.Scatter(x=periods, y=[row["net_new_mrr"] for row in rows], name=tr("net new"), mode="lines+markers", line=dict(color="#212529")))
-    figure.update_layout(barmode="relative", title=tr("MRR movements per period ({currency})").format(currency=_in(currency)),
-                         xaxis=dict(tickformat="%Y-%m"), yaxis=dict(title=tr("MRR change {currency}").format(currency=currency).strip(), tickformat=",.0f"))
+    figure.add_trace(
+        go.Scatter(
+            x=periods,
+            y=[row["net_new_mrr"] for row in rows],
+            name=tr("net new"),
+            mode="lines+markers",
+            line=dict(color="#212529"),
+        )
+    )
+    figure.update_layout(
+        barmode="relative",
+        title=tr("MRR movements per period ({currency})").format(currency=_in(currency)),
+        xaxis=dict(tickformat="%Y-%m"),
+        yaxis=dict(title=tr("MRR change {currency}").format(currency=currency).strip(), tickformat=",.0f"),
+    )
     return figure
 
 
 def _benchmark_chart(data: ReportData) -> go.Figure:
     rows = data.benchmarks
     labels = [tr("You")] + [tr(row["label"]) for row in rows if row["industry"] not in ("professional_services",)]
-    values = [data.yearly_retention] + [row["benchmark_rate"] for row in rows if row["industry"] not in ("professional_services",)]
+    values = [data.yearly_retention] + [
+        row["benchmark_rate"] for row in rows if row["industry"] not in ("professional_services",)
+    ]
     colours = ["#1c7ed6"] + ["#adb5bd"] * (len(labels) - 1)
-    figure = go.Figure(go.Bar(x=values, y=labels, orientation="h", marker_color=colours, text=[percent(value) for value in values]))
-    figure.update_layout(title=tr("Annual retention vs industry averages ({basis})").format(basis=yearly_basis(data)), yaxis=dict(autorange="reversed"),
-                         xaxis=dict(title=tr("customers retained over the year"), ticksuffix=" %", range=[0, 100]))
+    figure = go.Figure(
+        go.Bar(x=values, y=labels, orientation="h", marker_color=colours, text=[percent(value) for value in values])
+    )
+    figure.update_layout(
+        title=tr("Annual retention vs industry averages ({basis})").format(basis=yearly_basis(data)),
+        yaxis=dict(autorange="reversed"),
+        xaxis=dict(title=tr("customers retained over the year"), ticksuffix=" %", range=[0, 100]),
+    )
     return figure
 
 
@@ -146,8 +235,14 @@ def _table(rows: list[dict[str, Any]], columns: dict[str, str]) -> str:
     """An HTML table of ``columns`` (key: heading); numbers in the locale's form, text left-aligned."""
     head = "".join(f"<th>{html.escape(heading)}</th>" for heading in columns.values())
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(number(row[c], 3) if isinstance(row[c], float) else str(row[c]))}</td>" if not isinstance(row[c], str)
-                         else f'<td class="text">{html.escape(row[c])}</td>' for c in columns) + "</tr>"
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(number(row[c], 3) if isinstance(row[c], float) else str(row[c]))}</td>"
+            if not isinstance(row[c], str)
+            else f'<td class="text">{html.escape(row[c])}</td>'
+            for c in columns
+        )
+        + "</tr>"
         for row in rows
     )
     return f"<table><tr>{head}</tr>{body}</table>"
@@ -163,63 +258,129 @@ def _model_sections(data: ReportData) -> list[str]:
             counts[row["segment"]][1] += row["monetary"]
         names = sorted(counts, key=lambda name: -counts[name][0])
         labels = [tr(name) for name in names]
-        figure = go.Figure([go.Bar(x=labels, y=[counts[n][0] for n in names], name=tr("customers"), offsetgroup=1),
-                            go.Bar(x=labels, y=[counts[n][1] for n in names], name=tr("net revenue ({currency})").format(currency=_in(data.currency)),
-                                   yaxis="y2", offsetgroup=2)])
-        figure.update_layout(title=tr("RFM segments: customers and revenue"), barmode="group", legend=dict(orientation="h", y=1.08),
-                             xaxis=dict(tickangle=-30), yaxis=dict(title=tr("customers"), tickformat=",d"),
-                             yaxis2=dict(overlaying="y", side="right", title=tr("net revenue {currency}").format(currency=data.currency).strip(),
-                                         tickformat=",.0f", showgrid=False))
+        figure = go.Figure(
+            [
+                go.Bar(x=labels, y=[counts[n][0] for n in names], name=tr("customers"), offsetgroup=1),
+                go.Bar(
+                    x=labels,
+                    y=[counts[n][1] for n in names],
+                    name=tr("net revenue ({currency})").format(currency=_in(data.currency)),
+                    yaxis="y2",
+                    offsetgroup=2,
+                ),
+            ]
+        )
+        figure.update_layout(
+            title=tr("RFM segments: customers and revenue"),
+            barmode="group",
+            legend=dict(orientation="h", y=1.08),
+            xaxis=dict(tickangle=-30),
+            yaxis=dict(title=tr("customers"), tickformat=",d"),
+            yaxis2=dict(
+                overlaying="y",
+                side="right",
+                title=tr("net revenue {currency}").format(currency=data.currency).strip(),
+                tickformat=",.0f",
+                showgrid=False,
+            ),
+        )
         sections.append(_figure_html(figure, height=460))
     if data.survival:
-        figure = go.Figure(go.Scatter(x=[r["day"] / _DAYS_PER_MONTH for r in data.survival], y=[r["survival"] * 100 for r in data.survival],
-                                      line_shape="hv", name="Kaplan-Meier",
-                                      hovertemplate=tr("month {month}<br>{share} % still customers").format(month="%{x:.1f}", share="%{y:.1f}") + "<extra></extra>"))
-        figure.update_layout(title=tr("Customer survival (Kaplan-Meier): % still a customer after N months"),
-                             xaxis_title=tr("months since acquisition ({days} days)").format(days=number(_DAYS_PER_MONTH, 2)),
-                             yaxis=dict(range=[0, 102], ticksuffix=" %", title=tr("still a customer")))
+        figure = go.Figure(
+            go.Scatter(
+                x=[r["day"] / _DAYS_PER_MONTH for r in data.survival],
+                y=[r["survival"] * 100 for r in data.survival],
+                line_shape="hv",
+                name="Kaplan-Meier",
+                hovertemplate=tr("month {month}<br>{share} % still customers").format(
+                    month="%{x:.1f}", share="%{y:.1f}"
+                )
+                + "<extra></extra>",
+            )
+        )
+        figure.update_layout(
+            title=tr("Customer survival (Kaplan-Meier): % still a customer after N months"),
+            xaxis_title=tr("months since acquisition ({days} days)").format(days=number(_DAYS_PER_MONTH, 2)),
+            yaxis=dict(range=[0, 102], ticksuffix=" %", title=tr("still a customer")),
+        )
         sections.append(_figure_html(figure))
     if data.churn_causes:
         periods = [row["period_start"] for row in data.churn_causes]
-        figure = go.Figure([go.Bar(x=periods, y=[r["voluntary"] for r in data.churn_causes], name=tr("voluntary")),
-                            go.Bar(x=periods, y=[r["involuntary"] for r in data.churn_causes], name=tr("involuntary (failed payments)"))])
-        figure.update_layout(barmode="stack", title=tr("Churned customers: voluntary vs involuntary"), xaxis=dict(tickformat="%Y-%m"))
+        figure = go.Figure(
+            [
+                go.Bar(x=periods, y=[r["voluntary"] for r in data.churn_causes], name=tr("voluntary")),
+                go.Bar(
+                    x=periods, y=[r["involuntary"] for r in data.churn_causes], name=tr("involuntary (failed payments)")
+                ),
+            ]
+        )
+        figure.update_layout(
+            barmode="stack", title=tr("Churned customers: voluntary vs involuntary"), xaxis=dict(tickformat="%Y-%m")
+        )
         sections.append(_figure_html(figure))
     if data.clv:
         values = sorted(data.clv["values"])
         cut = values[min(len(values) - 1, int(len(values) * 0.99))]
         shown, above = [value for value in values if value <= cut], sum(value > cut for value in values)
         figure = go.Figure(go.Histogram(x=shown, nbinsx=50))
-        figure.update_layout(title=tr("Predicted 12-month CLV per customer (BG/NBD x Gamma-Gamma, 1 % monthly discount); "
-                                      "the top 1 % ({count} customers above {amount}) not drawn").format(count=number(above), amount=money(cut, data.currency)),
-                             xaxis=dict(title=f"CLV {data.currency}".strip(), tickformat=",.0f"), yaxis_title=tr("customers"))
+        figure.update_layout(
+            title=tr(
+                "Predicted 12-month CLV per customer (BG/NBD x Gamma-Gamma, 1 % monthly discount); "
+                "the top 1 % ({count} customers above {amount}) not drawn"
+            ).format(count=number(above), amount=money(cut, data.currency)),
+            xaxis=dict(title=f"CLV {data.currency}".strip(), tickformat=",.0f"),
+            yaxis_title=tr("customers"),
+        )
         sections.append(_figure_html(figure))
     if data.risk:
         evaluation = data.risk["evaluation"]
-        summary = tr("Held-out month {month}: AUC {auc} (recency-only {baseline}), top-decile lift {lift}, Brier {brier}. Drivers: {drivers}.").format(
-            month=f"{evaluation.test_date:%Y-%m}", auc=number(evaluation.auc, 3), baseline=number(evaluation.baseline_auc, 3),
-            lift=number(evaluation.top_decile_lift, 1), brier=number(evaluation.brier, 4), drivers=", ".join(d["feature"] for d in data.risk["drivers"]))
-        columns = {"customer_id": tr("customer"), "churn_probability": tr("churn probability"), "reasons": tr("reasons")}
+        summary = tr(
+            "Held-out month {month}: AUC {auc} (recency-only {baseline}), top-decile lift {lift}, Brier {brier}. Drivers: {drivers}."
+        ).format(
+            month=f"{evaluation.test_date:%Y-%m}",
+            auc=number(evaluation.auc, 3),
+            baseline=number(evaluation.baseline_auc, 3),
+            lift=number(evaluation.top_decile_lift, 1),
+            brier=number(evaluation.brier, 4),
+            drivers=", ".join(d["feature"] for d in data.risk["drivers"]),
+        )
+        columns = {
+            "customer_id": tr("customer"),
+            "churn_probability": tr("churn probability"),
+            "reasons": tr("reasons"),
+        }
         heading = tr("Churn risk")
-        sections.append(f"<h3>{html.escape(heading)}</h3><p>{html.escape(summary)}</p>" + _table(data.risk["top"], columns))
+        sections.append(
+            f"<h3>{html.escape(heading)}</h3><p>{html.escape(summary)}</p>" + _table(data.risk["top"], columns)
+        )
     if data.skipped:
         heading = tr("Not shown")
-        sections.append(f"<h3>{html.escape(heading)}</h3><ul>" + "".join(f"<li>{html.escape(reason)}</li>" for reason in data.skipped) + "</ul>")
+        sections.append(
+            f"<h3>{html.escape(heading)}</h3><ul>"
+            + "".join(f"<li>{html.escape(reason)}</li>" for reason in data.skipped)
+            + "</ul>"
+        )
     return sections
 
 
 def yearly_basis(data: ReportData) -> str:
     """What the annual retention measures, e.g. ``2025-07-01 – 2026-07-01: active at the start, still active at the end``."""
+    if data.yearly_span is None:
+        return ""
     start, end = data.yearly_span
     return tr("{span}: active at the start, still active at the end").format(span=span(start, end))
 
 
 def _header(data: ReportData) -> str:
     """Data source, period covered, when made, and the rules in one line."""
-    parts = [tr("Data: {source}").format(source=data.source) if data.source else "",
-             tr("covers {span} ({periods})").format(span=span(*data.covered), periods=_periods(data.period)) if data.covered else "",
-             tr("amounts in {currency}").format(currency=data.currency) if data.currency else "",
-             tr("made {time} UTC").format(time=f"{date(data.made_at)} {data.made_at:%H:%M}")]
+    parts = [
+        tr("Data: {source}").format(source=data.source) if data.source else "",
+        tr("covers {span} ({periods})").format(span=span(*data.covered), periods=_periods(data.period))
+        if data.covered
+        else "",
+        tr("amounts in {currency}").format(currency=data.currency) if data.currency else "",
+        tr("made {time} UTC").format(time=f"{date(data.made_at)} {data.made_at:%H:%M}"),
+    ]
     return " · ".join(part for part in parts if part) + ". " + tr("Periods are complete and half-open; times UTC.")
 
 
@@ -235,8 +396,15 @@ def _benchmark_table(data: ReportData) -> str:
     for row in shown.values():
         difference = tr("{difference} pts").format(difference=signed(row["difference"], 1))
         cells = (tr(row["label"]), percent(row["benchmark_rate"]), difference, tr(_VERDICTS[row["verdict"]]))
-        rows.append(f'<tr class="{"selected" if row["selected"] else ""}">' + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>")
-    headings = "".join(f"<th>{html.escape(heading)}</th>" for heading in (tr("industry"), tr("average retention"), tr("you vs them"), ""))
+        rows.append(
+            f'<tr class="{"selected" if row["selected"] else ""}">'
+            + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells)
+            + "</tr>"
+        )
+    headings = "".join(
+        f"<th>{html.escape(heading)}</th>"
+        for heading in (tr("industry"), tr("average retention"), tr("you vs them"), "")
+    )
     return f"<table><tr>{headings}</tr>{''.join(rows)}</table>"
 
 
@@ -267,10 +435,10 @@ def _render(data: ReportData, title: str) -> str:
     sections += _model_sections(data)
     body = "".join(f"<section>{section}</section>" for section in sections)
     return (
-        f"<!DOCTYPE html><html lang=\"{active_locale()}\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-        f"<style>{_STYLE}</style><script type=\"text/javascript\">{get_plotlyjs()}</script></head><body>"
-        f"<h1>{html.escape(title)}</h1><p class=\"sub\">{html.escape(_header(data))}</p>"
-        f"<div class=\"tiles\">{shown_tiles}</div>{body}</body></html>"
+        f'<!DOCTYPE html><html lang="{active_locale()}"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f'<style>{_STYLE}</style><script type="text/javascript">{get_plotlyjs()}</script></head><body>'
+        f'<h1>{html.escape(title)}</h1><p class="sub">{html.escape(_header(data))}</p>'
+        f'<div class="tiles">{shown_tiles}</div>{body}</body></html>'
     )
 
 

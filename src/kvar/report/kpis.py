@@ -66,7 +66,11 @@ class ReportData:
 def collect(inputs: ReportInputs) -> ReportData:
     """Run every metric the inputs allow."""
     data = ReportData(period=inputs.period, source=inputs.source, currency=_currency(inputs))
-    source = {"subscriptions": inputs.subscriptions} if inputs.subscriptions is not None else {"transactions": inputs.transactions}
+    source = (
+        {"subscriptions": inputs.subscriptions}
+        if inputs.subscriptions is not None
+        else {"transactions": inputs.transactions}
+    )
     data.retention = rows_of(retention_table(**source, period=inputs.period, inactivity=inputs.inactivity))
     try:
         (year,) = rows_of(window_retention(**source, months=12, inactivity=inputs.inactivity))
@@ -114,12 +118,30 @@ def collect_models(inputs: ReportInputs, data: ReportData) -> None:
         if inputs.subscriptions is None:
             attempt(marked("customer lifetime value"), lambda: data.clv.update(_clv(inputs.transactions)))
         else:
-            data.skipped.append(tr("customer lifetime value: BG/NBD and Gamma-Gamma model non-contractual purchases; "
-                                   "for subscriptions see the sBG projections (kvar sbg --subscriptions)"))
-    source = {"subscriptions": inputs.subscriptions} if inputs.subscriptions is not None else {"transactions": inputs.transactions}
-    attempt(marked("survival"), lambda: data.survival.extend(survival_analysis(customer_lifetimes(**source, inactivity=inputs.inactivity)).curves))
+            data.skipped.append(
+                tr(
+                    "customer lifetime value: BG/NBD and Gamma-Gamma model non-contractual purchases; "
+                    "for subscriptions see the sBG projections (kvar sbg --subscriptions)"
+                )
+            )
+    source = (
+        {"subscriptions": inputs.subscriptions}
+        if inputs.subscriptions is not None
+        else {"transactions": inputs.transactions}
+    )
+    attempt(
+        marked("survival"),
+        lambda: data.survival.extend(
+            survival_analysis(customer_lifetimes(**source, inactivity=inputs.inactivity)).curves
+        ),
+    )
     if inputs.subscriptions is not None and inputs.payments is not None:
-        attempt(marked("churn causes"), lambda: data.churn_causes.extend(rows_of(churn_causes(inputs.subscriptions, inputs.payments, period=inputs.period))))
+        attempt(
+            marked("churn causes"),
+            lambda: data.churn_causes.extend(
+                rows_of(churn_causes(inputs.subscriptions, inputs.payments, period=inputs.period))
+            ),
+        )
     if inputs.subscriptions is not None and inputs.events is not None:
         attempt(marked("churn risk"), lambda: data.risk.update(_risk(inputs)))
 
@@ -133,21 +155,37 @@ def _clv(transactions: Any) -> dict[str, Any]:
     rows, fitted = customer_value(rows_of(customer_summary(transactions, freq="D", unit="W")), horizon=12)
     values = [row["clv"] for row in rows if "clv" in row]
     if len(values) != len(rows) or not all(math.isfinite(value) for value in values):
-        raise InputError(tr("the fitted models give no finite CLV on these data (no spend model, or purchases too regular for BG/NBD)"))
-    return {"customers": len(rows), "mean_clv": sum(values) / len(values), "total_clv": sum(values),
-            "likely_alive": sum(row["probability_alive"] > 0.5 for row in rows) * 100 / len(rows),
-            "params": fitted["bgnbd"].params_, "values": values}
+        raise InputError(
+            tr(
+                "the fitted models give no finite CLV on these data (no spend model, or purchases too regular for BG/NBD)"
+            )
+        )
+    return {
+        "customers": len(rows),
+        "mean_clv": sum(values) / len(values),
+        "total_clv": sum(values),
+        "likely_alive": sum(row["probability_alive"] > 0.5 for row in rows) * 100 / len(rows),
+        "params": fitted["bgnbd"].params_,
+        "values": values,
+    }
 
 
 def _risk(inputs: ReportInputs) -> dict[str, Any]:
     from kvar.models.churn_features import churn_features
     from kvar.models.churn_risk import ChurnRiskModel
 
-    table = churn_features(inputs.subscriptions, inputs.events, inputs.payments, inputs.feedback, inputs.customers).collect(backend="pandas").to_native()
+    table = (
+        churn_features(inputs.subscriptions, inputs.events, inputs.payments, inputs.feedback, inputs.customers)
+        .collect(backend="pandas")
+        .to_native()
+    )
     model = ChurnRiskModel().fit(table)
     top = model.latest_scores(table)[:10]
-    return {"evaluation": model.evaluation_, "drivers": model.importances_[:6],
-            "top": [{**row, "reasons": "; ".join(row["reasons"])} for row in top]}
+    return {
+        "evaluation": model.evaluation_,
+        "drivers": model.importances_[:6],
+        "top": [{**row, "reasons": "; ".join(row["reasons"])} for row in top],
+    }
 
 
 def _currency(inputs: ReportInputs) -> str:
@@ -183,7 +221,9 @@ def tiles(data: ReportData, yearly_basis: str = "") -> list[tuple[str, str, str]
     last = data.retention[-1] if data.retention else None
     if last:
         period = span(last["period_start"], last["period_end"])
-        out.append((tr("Customers"), number(last["customers_end"]), tr("at {date}").format(date=date(last["period_end"]))))
+        out.append(
+            (tr("Customers"), number(last["customers_end"]), tr("at {date}").format(date=date(last["period_end"])))
+        )
         if last["retention_rate"] is not None:
             out.append((tr("Retention rate"), percent(last["retention_rate"]), period))
             out.append((tr("Churn rate"), percent(last["churn_rate"]), period))
@@ -191,7 +231,13 @@ def tiles(data: ReportData, yearly_basis: str = "") -> list[tuple[str, str, str]
         out.append((tr("Annual retention"), percent(data.yearly_retention), yearly_basis))
     if data.mrr:
         row = data.mrr[-1]
-        out.append(("MRR", money(row["mrr_end"], data.currency), tr("ARR {amount}").format(amount=money(row["arr_end"], data.currency))))
+        out.append(
+            (
+                "MRR",
+                money(row["mrr_end"], data.currency),
+                tr("ARR {amount}").format(amount=money(row["arr_end"], data.currency)),
+            )
+        )
         if row["nrr"] is not None:
             out.append(("NRR / GRR", f"{percent(row['nrr'])} / {percent(row['grr'])}", tr("last period")))
         if row["arpa"] is not None:
@@ -200,17 +246,42 @@ def tiles(data: ReportData, yearly_basis: str = "") -> list[tuple[str, str, str]
         if abs(row["top_customers_share"] - 20.0) < 1e-9 and row["revenue_share"] is not None:
             out.append((tr("Top 20 % of customers"), percent(row["revenue_share"]), tr("of net revenue")))
     if data.repeat:
-        out.append((tr("Repeat purchase rate"), percent(data.repeat[0]["repeat_purchase_rate"]), tr("customers buying twice or more")))
+        out.append(
+            (
+                tr("Repeat purchase rate"),
+                percent(data.repeat[0]["repeat_purchase_rate"]),
+                tr("customers buying twice or more"),
+            )
+        )
     answered = [row for row in data.satisfaction if row.get("nps_responses") and row.get("nps") is not None]
     if answered:
         row = answered[-1]
-        out.append(("NPS", signed(row["nps"]), tr("{count} answers, {span}").format(count=number(row["nps_responses"]), span=span(row["period_start"], row["period_end"]))))
+        out.append(
+            (
+                "NPS",
+                signed(row["nps"]),
+                tr("{count} answers, {span}").format(
+                    count=number(row["nps_responses"]), span=span(row["period_start"], row["period_end"])
+                ),
+            )
+        )
     if (sticky := _latest(data.engagement, "stickiness")) is not None:
         out.append(("DAU / MAU", percent(sticky), tr("last complete month")))
     if data.clv:
-        out.append((tr("Mean 12-month CLV"), money(data.clv["mean_clv"], data.currency, 2),
-                    tr("BG/NBD + Gamma-Gamma, {share} likely alive").format(share=percent(data.clv["likely_alive"], 0))))
+        out.append(
+            (
+                tr("Mean 12-month CLV"),
+                money(data.clv["mean_clv"], data.currency, 2),
+                tr("BG/NBD + Gamma-Gamma, {share} likely alive").format(share=percent(data.clv["likely_alive"], 0)),
+            )
+        )
     if data.risk:
         evaluation = data.risk["evaluation"]
-        out.append((tr("Churn-risk AUC"), number(evaluation.auc, 2), tr("recency-only baseline {auc}").format(auc=number(evaluation.baseline_auc, 2))))
+        out.append(
+            (
+                tr("Churn-risk AUC"),
+                number(evaluation.auc, 2),
+                tr("recency-only baseline {auc}").format(auc=number(evaluation.baseline_auc, 2)),
+            )
+        )
     return out
