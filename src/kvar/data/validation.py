@@ -354,7 +354,7 @@ def _normalise_amounts(
         ).fetchall()
         return
     found = con.execute(
-        f'SELECT currency, count(*) FROM "{accepted}" WHERE currency IS NOT NULL GROUP BY 1 ORDER BY 2 DESC'
+        f'SELECT currency, count(*) FROM "{accepted}" WHERE currency IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1'
     ).fetchall()
     if len(found) > 1:
         listed = ", ".join(f"{code} ({count} rows)" for code, count in found)
