@@ -119,7 +119,9 @@ def test_mixed_currencies_stop_the_load_unless_an_fx_table_is_given(con, tmp_pat
         "t.csv",
         "customer_id,occurred_at,amount,currency\nc1,2024-01-01,10,USD\nc2,2024-01-01,10,EUR\nc3,2024-01-01,5,GBP\n",
     )
-    with pytest.raises(ValidationError, match=r"mixes EUR \(1 rows\), GBP \(1 rows\), USD \(1 rows\); kvar adds amounts"):
+    with pytest.raises(
+        ValidationError, match=r"mixes EUR \(1 rows\), GBP \(1 rows\), USD \(1 rows\); kvar adds amounts"
+    ):
         load_file(con, "transactions", path)
     result = load_file(
         con, "transactions", path, context=LoadContext(fx_rates={"USD": 1.0, "EUR": 1.1}, base_currency="USD")

@@ -304,6 +304,8 @@ def _model_sections(data: ReportData) -> list[str]:
             yaxis=dict(range=[0, 102], ticksuffix=" %", title=tr("still a customer")),
         )
         sections.append(_figure_html(figure))
+    if data.definitions:
+        sections.append(_definitions_section(data))
     if data.churn_causes:
         periods = [row["period_start"] for row in data.churn_causes]
         figure = go.Figure(
@@ -369,6 +371,48 @@ def yearly_basis(data: ReportData) -> str:
         return ""
     start, end = data.yearly_span
     return tr("{span}: active at the start, still active at the end").format(span=span(start, end))
+
+
+def _definitions_section(data: ReportData) -> str:
+    """Churn in the last period as each vendor counts it, and the causes of each difference from kvar's."""
+    from kvar.metrics.definitions import CAUSES
+
+    first = data.definitions[0]
+    heading = tr("Churn as each tool counts it, {span}").format(span=span(first["period_start"], first["period_end"]))
+    columns = (
+        tr("definition"),
+        tr("customers at start"),
+        tr("churned customers"),
+        tr("base (denominator)"),
+        tr("churn %"),
+        "GRR %",
+        "NRR %",
+    )
+    head = "".join(f"<th>{html.escape(name)}</th>" for name in columns)
+    body = "".join(
+        f'<tr><td class="text">{html.escape(row["definition"])}</td><td>{number(row["customers_start"])}</td><td>{number(row["churned"])}</td>'
+        f"<td>{number(row['base'])}</td><td>{percent(row['churn_rate'], 2)}</td><td>{percent(row['grr'])}</td><td>{percent(row['nrr'])}</td></tr>"
+        for row in data.definitions
+    )
+    causes = "".join(
+        "<li>"
+        + html.escape(
+            tr("kvar -> {other}: churned {churned:+d}, base {base:+d}").format(
+                other=row["to"], churned=row["churned_difference"], base=row["base_difference"]
+            )
+        )
+        + ": "
+        + html.escape("; ".join(f"{cause['customers']} × {tr(CAUSES[cause['cause']])}" for cause in row["causes"]))
+        + "</li>"
+        for row in data.reconciliation
+    )
+    note = tr(
+        "Each difference is split by its causes, customer by customer, so the causes add up to it; see docs/definitions.md, Named churn definitions."
+    )
+    return (
+        f"<h2>{html.escape(heading)}</h2><table><tr>{head}</tr>{body}</table>"
+        f'<ul>{causes}</ul><p class="sub">{html.escape(note)}</p>'
+    )
 
 
 def _header(data: ReportData) -> str:

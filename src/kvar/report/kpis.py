@@ -53,6 +53,8 @@ class ReportData:
     segments: list[dict[str, Any]] = field(default_factory=list)
     survival: list[dict[str, Any]] = field(default_factory=list)
     churn_causes: list[dict[str, Any]] = field(default_factory=list)
+    definitions: list[dict[str, Any]] = field(default_factory=list)  # churn by named definition, last period
+    reconciliation: list[dict[str, Any]] = field(default_factory=list)  # kvar vs each other definition, last period
     clv: dict[str, Any] = field(default_factory=dict)
     risk: dict[str, Any] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)  # sections left out, with the reason
@@ -142,8 +144,25 @@ def collect_models(inputs: ReportInputs, data: ReportData) -> None:
                 rows_of(churn_causes(inputs.subscriptions, inputs.payments, period=inputs.period))
             ),
         )
+    if inputs.subscriptions is not None:
+        attempt(marked("churn by definition"), lambda: _definitions(inputs, data))
     if inputs.subscriptions is not None and inputs.events is not None:
         attempt(marked("churn risk"), lambda: data.risk.update(_risk(inputs)))
+
+
+def _definitions(inputs: ReportInputs, data: ReportData) -> None:
+    """The last complete period's churn under every named definition, and what separates each from kvar's."""
+    from kvar.metrics.definitions import PRESETS, churn_by_definition, reconcile
+
+    presets = list(PRESETS.values())
+    rows = churn_by_definition(inputs.subscriptions, presets, period=inputs.period)
+    last = max(row["period_start"] for row in rows)
+    data.definitions = [row for row in rows if row["period_start"] == last]
+    data.reconciliation = [
+        row
+        for row in reconcile(inputs.subscriptions, presets, period=inputs.period)
+        if row["period_start"] == last and row["from"] == "kvar"
+    ]
 
 
 def _clv(transactions: Any) -> dict[str, Any]:
