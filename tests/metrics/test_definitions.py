@@ -125,3 +125,33 @@ def test_kvar_reconcile_prints_both_tables_as_json(data_dir, tmp_path) -> None:
         "ends_at_feb_1",
         "starts_at_jan_1",
     ]
+
+
+def _cases_csv(tmp_path) -> str:
+    path = tmp_path / "subscriptions.csv"
+    path.write_text(
+        "customer_id,started_at,ended_at,mrr\n"
+        + "".join(
+            f"{customer},{start:%Y-%m-%d},{end.strftime('%Y-%m-%d') if end else ''},10\n"
+            for customer, start, end in CASES
+        )
+    )
+    return str(path)
+
+
+def test_retention_with_a_definition_adds_its_churn_and_reads_its_boundary(tmp_path) -> None:
+    path = _cases_csv(tmp_path)
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["retention", "--subscriptions", path, "--definition", "stripe", "--as-of", "2024-03-01", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    jan = next(row for row in json.loads(result.stdout)["rows"] if row["period_start"].startswith("2024-01"))
+    assert (jan["customers_start"], jan["churned"], jan["definition_churned"], jan["definition_base"]) == (4, 1, 3, 7)
+    at = runner.invoke(
+        app, ["mrr", "--subscriptions", path, "--definition", "fightchurn", "--as-of", "2024-03-01", "--json"]
+    )
+    side = runner.invoke(app, ["mrr", "--subscriptions", path, "--boundary", "at", "--as-of", "2024-03-01", "--json"])
+    assert json.loads(at.stdout)["rows"] == json.loads(side.stdout)["rows"]
+    both = runner.invoke(app, ["mrr", "--subscriptions", path, "--definition", "kvar", "--boundary", "at"])
+    assert both.exit_code == 2 and "give --definition or --boundary, not both" in both.stderr

@@ -21,6 +21,7 @@ from kvar.cli.options import (
     BoundaryOption,
     ByOption,
     CsvOption,
+    DefinitionOption,
     Frequency,
     Grace,
     Inactivity,
@@ -29,6 +30,7 @@ from kvar.cli.options import (
     PeriodOption,
     TableFile,
     Unit,
+    boundary_of,
     check_choice,
     check_frequency,
     check_output_file,
@@ -44,7 +46,6 @@ from kvar.data.workspace import DEFAULT_PATH, Workspace
 from kvar.errors import KvarError, ParameterError
 from kvar.i18n import lazy, lazy_tr, marked, set_locale, tr
 from kvar.i18n.formatting import date, number
-from kvar.metrics.activity import BOUNDARIES
 from kvar.metrics.frames import rows_of
 
 app = typer.Typer(
@@ -260,6 +261,7 @@ def retention(
     customers: TableFile("customers", marked("attributes for --by")) = None,
     as_of: AsOfOption = None,
     boundary: BoundaryOption = "before",
+    definition: DefinitionOption = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
     *,
@@ -269,7 +271,7 @@ def retention(
     from kvar.metrics.retention import retention_table
 
     check_periods(period=period)
-    check_choice("--boundary", boundary, BOUNDARIES)
+    boundary = boundary_of(boundary, definition)
     check_window("--inactivity", inactivity)
     check_window("--grace", grace)
     kind = source_kind(transactions, subscriptions, sources)
@@ -286,6 +288,7 @@ def retention(
             grace=grace,
             as_of=as_of,
             boundary=boundary,
+            definition=definition,
         )
         rows = rows_of(result)
     parameters = {
@@ -296,10 +299,12 @@ def retention(
         "grace": grace,
         "as_of": as_of,
         "boundary": boundary,
+        "definition": definition,
     }
     shown = (
         *((by,) if by else ()),
         "period_start",
+        *(("definition_churn_rate",) if definition else ()),
         "retention_rate",
         "churn_rate",
         "customers_start",
@@ -395,6 +400,7 @@ def mrr(
     customers: TableFile("customers", marked("attributes for --by")) = None,
     as_of: AsOfOption = None,
     boundary: BoundaryOption = "before",
+    definition: DefinitionOption = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
     *,
@@ -404,7 +410,7 @@ def mrr(
     from kvar.metrics.revenue import mrr_movements
 
     check_periods(period=period)
-    check_choice("--boundary", boundary, BOUNDARIES)
+    boundary = boundary_of(boundary, definition)
     subs = sources.table("subscriptions", subscriptions)
     people = customers_for(sources, customers, by)
     as_of, notes = observation_notes("subscriptions", subs, as_of)
@@ -425,7 +431,7 @@ def mrr(
     )
     _emit(
         "mrr",
-        {"period": period, "by": by, "as_of": as_of, "boundary": boundary},
+        {"period": period, "by": by, "as_of": as_of, "boundary": boundary, "definition": definition},
         rows,
         as_json,
         sources,

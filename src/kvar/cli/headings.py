@@ -117,6 +117,9 @@ HEADINGS: dict[str, str] = {
     "reason": marked("reason"),
     "metric": marked("metric"),
     "definition": marked("definition"),
+    "definition_churned": marked("churned by the definition"),
+    "definition_base": marked("base of the definition"),
+    "definition_churn_rate": marked("churn % by the definition"),
     "base": marked("base (denominator)"),
 }
 

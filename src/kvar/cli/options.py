@@ -58,6 +58,31 @@ BoundaryOption = Annotated[
         ),
     ),
 ]
+DefinitionOption = Annotated[
+    Optional[str],
+    typer.Option(
+        metavar="NAME",
+        help=lazy_tr(
+            "count churn as a named definition does: kvar, fightchurn, chartmogul, baremetrics, profitwell or stripe "
+            "(sets the boundary side; see kvar reconcile)"
+        ),
+    ),
+]
+
+
+def boundary_of(boundary: str, definition: str | None) -> str:
+    """The boundary side to measure on: ``--boundary``'s, or the ``--definition``'s (not both)."""
+    from kvar.metrics.activity import BOUNDARIES
+    from kvar.metrics.definitions import definitions_named
+
+    check_choice("--boundary", boundary, BOUNDARIES)
+    if definition is None:
+        return boundary
+    if boundary != "before":
+        raise ParameterError(tr("give --definition or --boundary, not both"))
+    return definitions_named([definition])[0].boundary
+
+
 Inactivity = Annotated[
     str,
     typer.Option(

@@ -129,6 +129,21 @@ def contributions(flags: nw.LazyFrame, definition: Definition) -> nw.LazyFrame:
     return flags.with_columns(churned=churned.cast(nw.Int64), base=base.cast(nw.Int64))
 
 
+def definition_counts(
+    subscriptions: IntoFrame, definition: Definition, *, period: str, grace: str | None, as_of: dt.datetime | None
+) -> nw.LazyFrame:
+    """Per period (``period_start``): ``customers_start`` on the definition's boundary side, and its
+    ``definition_churned`` and ``definition_base``."""
+    flags = contributions(
+        customer_flags(subscriptions, boundary=definition.boundary, period=period, grace=grace, as_of=as_of), definition
+    )
+    return flags.group_by("period_start").agg(
+        customers_start=nw.col("at_start").sum(),
+        definition_churned=nw.col("churned").sum(),
+        definition_base=nw.col("base").sum(),
+    )
+
+
 def churn_by_definition(
     subscriptions: IntoFrame,
     definitions: list[Definition],
@@ -141,17 +156,13 @@ def churn_by_definition(
     ``grr`` and ``nrr`` (%) read on the definition's boundary side."""
     rows = []
     for definition in definitions:
-        flags = contributions(
-            customer_flags(subscriptions, boundary=definition.boundary, period=period, grace=grace, as_of=as_of),
-            definition,
-        )
         counts = {
-            row["period_start"]: row
-            for row in rows_of(
-                flags.group_by("period_start").agg(
-                    customers_start=nw.col("at_start").sum(), churned=nw.col("churned").sum(), base=nw.col("base").sum()
-                )
-            )
+            row["period_start"]: {
+                "customers_start": row["customers_start"],
+                "churned": row["definition_churned"],
+                "base": row["definition_base"],
+            }
+            for row in rows_of(definition_counts(subscriptions, definition, period=period, grace=grace, as_of=as_of))
         }
         money = {
             row["period_start"]: row

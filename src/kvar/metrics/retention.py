@@ -49,6 +49,7 @@ def retention_table(
     grace: str | None = None,
     as_of: dt.datetime | None = None,
     boundary: Boundary = "before",
+    definition: str | None = None,
 ) -> Any:
     """Customers at start, new, reactivated, churned, at end, retention and churn rate per period.
 
@@ -59,13 +60,36 @@ def retention_table(
     complete periods are reported. ``boundary`` says on which side of a period's first instant a customer
     who starts or ends exactly there is counted (:func:`kvar.metrics.activity.active_at`).
 
+    ``definition`` names a churn definition (:data:`kvar.metrics.definitions.PRESETS`, subscriptions only, not
+    with ``by``): the table is read on its boundary side and gains ``definition_churned``, ``definition_base``
+    and ``definition_churn_rate`` (%), churn as that definition counts it.
+
     Returns a frame of the input's kind with columns ``[by], period_start, period_end`` and
     :data:`COUNT_COLUMNS`, ``retention_rate``, ``churn_rate`` (percent), sorted by segment and period.
     """
+    chosen, counts = None, None
+    if definition is not None:
+        # definitions build on the revenue metrics, which build on this module: imported when asked for
+        from kvar.metrics.definitions import definition_counts, definitions_named
+
+        if subscriptions is None or by:
+            raise ParameterError(tr("definition: named churn definitions measure subscriptions, without --by"))
+        (chosen,) = definitions_named([definition])
+        boundary = chosen.boundary
+        counts = definition_counts(subscriptions, chosen, period=period, grace=grace, as_of=as_of)
     source = activity_source(transactions, subscriptions, inactivity=inactivity, grace=grace)
     first, as_of = observation(source.facts, source.time_columns, as_of)
     periods = calendar(source.facts, period, first, as_of)
-    return source.finish(retention_counts(source, periods, by=by, customers=customers, boundary=boundary))
+    table = retention_counts(source, periods, by=by, customers=customers, boundary=boundary)
+    if counts is not None:
+        base = nw.col("definition_base")
+        table = (
+            table.join(counts.drop("customers_start"), on="period_start", how="left")
+            .with_columns(nw.col("definition_churned", "definition_base").fill_null(0).cast(nw.Int64))
+            .with_columns(definition_churn_rate=nw.when(base > 0).then(nw.col("definition_churned") * 100.0 / base))
+            .sort("period_start")
+        )
+    return source.finish(table)
 
 
 def window_retention(
