@@ -10,6 +10,8 @@
     │   ├── ParameterError         an argument is out of range (unknown period, bad window string)
     │   └── ModelFitError          a model cannot be fitted on these data (says why, and what to use instead)
     │       └── ConvergenceError   the optimiser found no maximum of the likelihood
+    ├── NotFittedError             a model was asked to predict before ``fit`` (also an ``AttributeError``,
+    │                              as scikit-learn's is)
     └── WorkspaceError             the embedded workspace is missing or not a kvar workspace
 
 Messages say *what, where, expected, got, hint*, so that the CLI can print them as one line.
@@ -48,6 +50,10 @@ class ModelFitError(InputError):
 
 class ConvergenceError(ModelFitError):
     """The optimiser did not reach a maximum of the likelihood."""
+
+
+class NotFittedError(KvarError, AttributeError):
+    """A model was asked for predictions, parameters or a summary before it was fitted."""
 
 
 class WorkspaceError(KvarError):

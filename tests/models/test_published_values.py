@@ -102,6 +102,8 @@ def test_sbg_reproduces_fader_hardie_2007(data_dir, column, alpha, beta, log_lik
 
 
 def test_bad_inputs_are_clear() -> None:
+    from kvar.errors import NotFittedError
+
     with pytest.raises(InputError, match="too few"):
         BetaGeo().fit([1, 0], [1, 0], [5, 5])
     with pytest.raises(InputError, match="frequency 0"):
@@ -110,7 +112,7 @@ def test_bad_inputs_are_clear() -> None:
         ParetoNBD().fit(np.ones(20), np.full(20, 12.0), np.full(20, 10.0))
     with pytest.raises(InputError, match="never increase"):
         ShiftedBetaGeometric().fit([100, 120, 90])
-    with pytest.raises(InputError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         BetaGeo().probability_alive(1, 1, 2)
 
 
@@ -169,3 +171,23 @@ def test_compressed_and_raw_likelihoods_agree(cdnow) -> None:
     params = np.array([0.3, 4.0, 0.8, 2.5])
     assert packed["weight"].sum() == len(cdnow["x"]) and len(packed["x"]) < len(cdnow["x"])
     assert BetaGeo()._total(params, packed) == pytest.approx(BetaGeo()._total(params, raw))
+
+
+@pytest.mark.parametrize("model", ["BetaGeo", "ParetoNBD", "GammaGamma", "ShiftedBetaGeometric", "ChurnRiskModel"])
+def test_every_model_says_it_is_not_fitted_before_fit(model) -> None:
+    """The estimator contract: asking an unfitted model for anything raises NotFittedError, an AttributeError."""
+    import kvar.models as models
+    from kvar.errors import NotFittedError
+    from kvar.models.churn_risk import ChurnRiskModel
+
+    unfitted = ChurnRiskModel() if model == "ChurnRiskModel" else getattr(models, model)()
+    ask = {
+        "BetaGeo": lambda m: m.summary,
+        "ParetoNBD": lambda m: m.summary,
+        "GammaGamma": lambda m: m.summary,
+        "ShiftedBetaGeometric": lambda m: m.projected_survivors(3),
+        "ChurnRiskModel": lambda m: m.predict_proba(None),
+    }[model]
+    with pytest.raises(NotFittedError, match="is not fitted yet: call fit\\(\\) first") as raised:
+        ask(unfitted)
+    assert isinstance(raised.value, AttributeError)

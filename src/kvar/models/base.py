@@ -15,8 +15,14 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import optimize
 
-from kvar.errors import ConvergenceError, InputError, ModelFitError
+from kvar.errors import ConvergenceError, InputError, ModelFitError, NotFittedError
 from kvar.i18n import tr
+
+
+def require_fit(model: object, attribute: str) -> None:
+    """:class:`~kvar.errors.NotFittedError` unless ``model`` has its learned ``attribute`` (set by ``fit``)."""
+    if not hasattr(model, attribute):
+        raise NotFittedError(tr("{name} is not fitted yet: call fit() first").format(name=type(model).__name__))
 
 
 @dataclass(frozen=True)
@@ -166,8 +172,7 @@ class MaximumLikelihoodModel:
         self.iterations_ = fitted.iterations
 
     def _require_fit(self) -> None:
-        if not hasattr(self, "params_"):
-            raise InputError(tr("{name} is not fitted yet: call fit() first").format(name=type(self).__name__))
+        require_fit(self, "params_")
 
     def _param_array(self) -> np.ndarray:
         self._require_fit()

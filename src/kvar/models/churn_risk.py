@@ -22,6 +22,7 @@ import numpy as np
 
 from kvar.errors import InputError
 from kvar.i18n import marked, tr
+from kvar.models.base import require_fit
 from kvar.models.churn_features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 
 _REASONS: dict[str, str] = {
@@ -164,6 +165,7 @@ class ChurnRiskModel:
 
     def predict_proba(self, table: Any) -> np.ndarray:
         """Calibrated probability of churning within the horizon, per row."""
+        require_fit(self, "model_")
         return self.model_.predict_proba(self._matrix(table))[:, 1]
 
     def _evaluate(self, test: Any, baseline: Any) -> Evaluation:

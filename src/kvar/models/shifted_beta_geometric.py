@@ -18,7 +18,7 @@ from scipy.special import betaln, hyp2f1
 
 from kvar.errors import InputError
 from kvar.i18n import tr
-from kvar.models.base import MaximumLikelihoodModel, as_float_array
+from kvar.models.base import MaximumLikelihoodModel, as_float_array, require_fit
 
 
 class ShiftedBetaGeometric(MaximumLikelihoodModel):
@@ -76,6 +76,7 @@ class ShiftedBetaGeometric(MaximumLikelihoodModel):
 
     def projected_survivors(self, periods: int) -> list[dict[str, float | None]]:
         """Expected survivors of the cohort for periods 0..``periods`` (size = the cohort's start)."""
+        require_fit(self, "survivors_")
         start = float(self.survivors_[0])
         t = np.arange(periods + 1)
         return [
