@@ -35,6 +35,7 @@ from kvar.data.reasons import (
     MIXED_SEPARATORS,
     reason,
 )
+from kvar.data.sql import literal
 from kvar.errors import ParameterError, ValidationError
 from kvar.i18n import marked, tr
 
@@ -42,11 +43,6 @@ _SIGN = "[+\\-\u2212]?"
 _GROUP_CLASSES = {"": "", " ": "[ \u00a0\u202f]", ".": "\\.", ",": ","}
 THOUSANDS_CHOICES = {"space": " ", " ": " ", ".": ".", ",": ",", "none": ""}
 DECIMAL_CHOICES = (".", ",")
-
-
-def sql_literal(text: str) -> str:
-    """``text`` as an SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)
@@ -77,7 +73,7 @@ class NumberFormat:
         if self.grouping:
             integer = f"(\\d+|[1-9]\\d{{0,2}}({_GROUP_CLASSES[self.grouping]}\\d{{3}})+)"
         fraction = f"({_GROUP_CLASSES[self.decimal]}\\d+)?"
-        return f"regexp_full_match({text}, {sql_literal(_SIGN + integer + fraction)})"
+        return f"regexp_full_match({text}, {literal(_SIGN + integer + fraction)})"
 
     def value(self, text: str) -> str:
         """SQL: the DOUBLE the text expression ``text`` reads as, NULL when it is not a number here."""
@@ -86,7 +82,7 @@ class NumberFormat:
             return f"try_cast({signed} AS DOUBLE)"
         digits = signed
         if self.grouping:
-            digits = f"regexp_replace({digits}, {sql_literal(_GROUP_CLASSES[self.grouping])}, '', 'g')"
+            digits = f"regexp_replace({digits}, {literal(_GROUP_CLASSES[self.grouping])}, '', 'g')"
         if self.decimal == ",":
             digits = f"replace({digits}, ',', '.')"
         return f"CASE WHEN {self.reads(text)} THEN CAST({digits} AS DOUBLE) END"
@@ -136,7 +132,7 @@ def number_formats_allowed(decimal: str | None, thousands: str | None) -> tuple[
 
 def strptime_sql(text: str, formats: Sequence[str]) -> str:
     """SQL: ``text`` parsed with the first matching strptime format (NULL when none matches)."""
-    listed = ", ".join(sql_literal(form) for form in formats)
+    listed = ", ".join(literal(form) for form in formats)
     return f"try_strptime({text}, [{listed}])"
 
 
@@ -177,7 +173,7 @@ def detect_formats(
     defaults read whole (the usual case); only the others are examined further.
     """
     checks = [
-        f"count_if(NOT {PLAIN.reads(text)}) + count_if(regexp_full_match({text}, {sql_literal(_grouped_integer('.'))}))"
+        f"count_if(NOT {PLAIN.reads(text)}) + count_if(regexp_full_match({text}, {literal(_grouped_integer('.'))}))"
         for text in number_columns.values()
     ]
     checks += [f"count_if({text} IS NOT NULL AND {default_time_sql(text)} IS NULL)" for text in time_columns.values()]
@@ -196,7 +192,7 @@ def detect_formats(
             f'{candidate.reads(text)} AS "n{index}_{k}"' for k, candidate in enumerate(allowed)
         ]
         flags += [
-            f'regexp_full_match({text}, {sql_literal(_grouped_integer(mark))}) AS "n{index}_g{m}"'
+            f'regexp_full_match({text}, {literal(_grouped_integer(mark))}) AS "n{index}_g{m}"'
             for m, mark in enumerate(DECIMAL_CHOICES)
         ]
         any_reads = " OR ".join(f'"n{index}_{k}"' for k in range(len(allowed)))
@@ -206,7 +202,7 @@ def detect_formats(
     for index, text in enumerate(dated.values()):
         # ISO 8601 and YYYYMMDD never match: they start with four digits
         flags += [
-            f"regexp_extract({text}, {sql_literal('^' + _NUMERIC_DATE + '$')}, ['first', 'separator', 'second', 'separator2']) AS \"t{index}\""
+            f"regexp_extract({text}, {literal('^' + _NUMERIC_DATE + '$')}, ['first', 'separator', 'second', 'separator2']) AS \"t{index}\""
         ]
         parts = f'"t{index}"'
         numeric = f"{parts}.first <> ''"

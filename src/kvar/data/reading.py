@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from kvar.data.reasons import FIELD_COUNT, TOO_MANY_FIELDS, reason
+from kvar.data.sql import literal
 from kvar.data.text_files import decoded_lines, file_kind, inspect_text, utf8_path
 from kvar.errors import FileFormatError
 from kvar.i18n import tr
@@ -87,18 +88,13 @@ def engine_message(error: Exception) -> str:
     return first if len(first) <= 160 else first[:157] + "…"
 
 
-def _quote(value: Path | str) -> str:
-    """A SQL string literal of a path or a name."""
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> RawTable:
     try:
-        names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet({_quote(path)})").fetchall()]
+        names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet({literal(path)})").fetchall()]
         casts = ", ".join(f'CAST("{name}" AS VARCHAR) AS "{name}"' for name in names)
         con.execute(
             f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT {casts}, '
-            f"CAST(file_row_number + 1 AS BIGINT) AS _row FROM read_parquet({_quote(path)}, file_row_number = true)"
+            f"CAST(file_row_number + 1 AS BIGINT) AS _row FROM read_parquet({literal(path)}, file_row_number = true)"
         ).fetchall()
     except duckdb.Error as error:
         raise FileFormatError(
@@ -145,7 +141,7 @@ def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, table: str, firs
     fields = next(csv.reader([first_lines[0]], delimiter=delimiter))
     names = header_names(path, fields) if has_header else tuple(f"column{index}" for index in range(1, len(fields) + 1))
     quoted_delimiter = "\\t" if delimiter == "\t" else delimiter
-    columns = ", ".join(f"{_quote(name)}: 'VARCHAR'" for name in (*names, _OVERFLOW))
+    columns = ", ".join(f"{literal(name)}: 'VARCHAR'" for name in (*names, _OVERFLOW))
     header_lines = 1 if has_header else 0
     options = (
         f"auto_detect = false, columns = {{{columns}}}, delim = '{quoted_delimiter}', quote = '\"', escape = '\"', "
@@ -164,7 +160,7 @@ def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, table: str, firs
             f'FROM "{table}_lines"'
         ).fetchall()
         long_lines = con.execute(
-            f'SELECT _row, concat_ws({_quote(delimiter)}, {", ".join(_column_sql(name) for name in names)}) FROM "{table}" t '
+            f'SELECT _row, concat_ws({literal(delimiter)}, {", ".join(_column_sql(name) for name in names)}) FROM "{table}" t '
             f'JOIN (SELECT rowid + 1 + {header_lines} AS _row FROM "{table}_lines" WHERE "{_OVERFLOW}" IS NOT NULL) USING (_row) ORDER BY _row'
         ).fetchall()
         con.execute(
@@ -192,7 +188,7 @@ def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, table: str, firs
 
 def _create_lines(con: duckdb.DuckDBPyConnection, path: Path, table: str, options: str) -> None:
     con.execute(
-        f'CREATE OR REPLACE TEMP TABLE "{table}_lines" AS SELECT * FROM read_csv({_quote(path)}, {options})'
+        f'CREATE OR REPLACE TEMP TABLE "{table}_lines" AS SELECT * FROM read_csv({literal(path)}, {options})'
     ).fetchall()
 
 
@@ -223,7 +219,7 @@ def _read_whitespace(con: duckdb.DuckDBPyConnection, path: Path, table: str, fir
     parts = ", ".join(f'fields[{index + 1}] AS "{name}"' for index, name in enumerate(names))
     try:
         con.execute(
-            f'CREATE OR REPLACE TEMP TABLE "{table}_lines" AS SELECT line FROM read_csv({_quote(path)}, '
+            f'CREATE OR REPLACE TEMP TABLE "{table}_lines" AS SELECT line FROM read_csv({literal(path)}, '
             "columns = {'line': 'VARCHAR'}, delim = '\x1f', quote = '', escape = '', header = false, "
             "auto_detect = false)"
         ).fetchall()
@@ -248,10 +244,6 @@ def _read_whitespace(con: duckdb.DuckDBPyConnection, path: Path, table: str, fir
         ) from error
     malformed = tuple((int(line), str(raw), reason(FIELD_COUNT, width=width, count=count)) for line, raw, count in bad)
     return _describe(con, path, table, names, malformed)
-
-
-def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    return [row[0] for row in con.execute(f'DESCRIBE "{table}"').fetchall()]
 
 
 def _describe(

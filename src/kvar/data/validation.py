@@ -40,12 +40,12 @@ from kvar.data.formats import (
     default_time_sql,
     detect_formats,
     number_formats_allowed,
-    sql_literal,
     strptime_sql,
 )
 from kvar.data.mapping import ResolvedMapping
 from kvar.data.reading import RawTable
 from kvar.data.reasons import reason
+from kvar.data.sql import literal
 from kvar.errors import ValidationError
 from kvar.i18n import tr
 
@@ -83,9 +83,6 @@ class Validated:
     read_as: tuple[str, ...] = ()  # how columns were read when not the default, e.g. "amount: decimal comma"
 
 
-_literal = sql_literal
-
-
 def _text(name: str, table: str = "") -> str:
     """The trimmed text of a column, NULL when empty (optionally of table alias ``table``)."""
     prefix = f"{table}." if table else ""
@@ -105,9 +102,7 @@ def _typed(column: Column, formats: ColumnFormats, context: LoadContext) -> str:
     if column.kind == "currency":
         return f"upper({value})"
     if column.choices:
-        cases = " ".join(
-            f"WHEN {_literal(key)} THEN {_literal(canonical)}" for key, canonical in column.choices.items()
-        )
+        cases = " ".join(f"WHEN {literal(key)} THEN {literal(canonical)}" for key, canonical in column.choices.items())
         return f"CASE lower({value}) {cases} END"
     return value
 
@@ -138,7 +133,7 @@ def validate(
     context: LoadContext,
 ) -> Validated:
     """Check ``raw`` against ``contract``; create ``<raw>_accepted`` and ``<raw>_rejects`` temp tables."""
-    con.execute(f"SET TimeZone = {_literal(context.timezone)}").fetchall()
+    con.execute(f"SET TimeZone = {literal(context.timezone)}").fetchall()
     now = context.now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     present = [column for column in contract.columns if column.name in mapping.sources]
     formats = _column_formats(con, raw, present, mapping, context)
@@ -164,18 +159,18 @@ def validate(
     rules = _rules(contract, present, formats, context, now)
     rejects = f"{raw.table}_rejects"
     con.execute(f'CREATE OR REPLACE TEMP TABLE "{rejects}" ({REJECTS_COLUMNS})').fetchall()
-    file = _literal(str(raw.path))
+    file = literal(str(raw.path))
     for column_name, condition, why in rules:
         value = f'CAST(m."{column_name}" AS VARCHAR)' if column_name in mapping.sources else "NULL"
         con.execute(
-            f'INSERT INTO "{rejects}" SELECT {_literal(contract.name)}, {file}, t._row, {_literal(column_name)}, '
+            f'INSERT INTO "{rejects}" SELECT {literal(contract.name)}, {file}, t._row, {literal(column_name)}, '
             f"{value}, {why}, to_json(r)::VARCHAR "
             f'FROM "{typed}" t JOIN "{mapped}" m USING (_row) JOIN "{raw.table}" r ON r._row = t._row WHERE {condition}'
         ).fetchall()
     for line, text, message in raw.malformed:
         con.execute(
-            f'INSERT INTO "{rejects}" VALUES ({_literal(contract.name)}, {file}, {line}, NULL, NULL, '
-            f"{_literal(reason(reasons.MALFORMED, problem=message))}, {_literal(text)})"
+            f'INSERT INTO "{rejects}" VALUES ({literal(contract.name)}, {file}, {line}, NULL, NULL, '
+            f"{literal(reason(reasons.MALFORMED, problem=message))}, {literal(text)})"
         ).fetchall()
     accepted = f"{raw.table}_accepted"
     outputs = [f'"{name}"' for name in typed_columns] + [f'm."{name}"' for name in mapping.extras]
@@ -209,14 +204,14 @@ def _rules(
         raw_value = _text(name, "m")
         typed_value = f't."{name}"'
         if column.required:
-            rules.append((name, f"{raw_value} IS NULL", _literal(reason(reasons.MISSING, column=name))))
+            rules.append((name, f"{raw_value} IS NULL", literal(reason(reasons.MISSING, column=name))))
         if column.kind == "id":
             rules.append(
-                (name, f"regexp_matches({raw_value}, '[\\x00-\\x1f\\x7f\\x{{FFFD}}]')", _literal(reasons.CONTROL_IN_ID))
+                (name, f"regexp_matches({raw_value}, '[\\x00-\\x1f\\x7f\\x{{FFFD}}]')", literal(reasons.CONTROL_IN_ID))
             )
-            rules.append((name, f"contains({raw_value}, '\"')", _literal(reasons.QUOTE_IN_ID)))
+            rules.append((name, f"contains({raw_value}, '\"')", literal(reasons.QUOTE_IN_ID)))
         if column.kind == "text":
-            rules.append((name, f"contains({raw_value}, '\ufffd')", _literal(reasons.UNREADABLE)))
+            rules.append((name, f"contains({raw_value}, '\ufffd')", literal(reasons.UNREADABLE)))
         if column.kind == "time":
             unparseable = (
                 reason(reasons.BAD_TIME_OR, format=formats.dates[name][0])
@@ -225,14 +220,14 @@ def _rules(
             )
             if name in formats.hints:
                 unparseable = reason(reasons.WITH_HINT, reason=unparseable, hint=formats.hints[name])
-            rules.append((name, f"{raw_value} IS NOT NULL AND {typed_value} IS NULL", _literal(unparseable)))
+            rules.append((name, f"{raw_value} IS NOT NULL AND {typed_value} IS NULL", literal(unparseable)))
             limit = now + dt.timedelta(days=1)
             if not column.scheduled:
                 rules.append(
                     (
                         name,
                         f"{typed_value} > TIMESTAMP '{limit.isoformat(sep=' ')}'",
-                        _literal(reason(reasons.FUTURE, limit=f"{limit:%Y-%m-%d %H:%M}")),
+                        literal(reason(reasons.FUTURE, limit=f"{limit:%Y-%m-%d %H:%M}")),
                     )
                 )
         if column.kind in ("money", "number"):
@@ -242,16 +237,16 @@ def _rules(
                 if number.plain
                 else reason(reasons.NOT_IN_FORMAT, format=number.label(translated=False), example=number.example())
             )
-            rules.append((name, f"{raw_value} IS NOT NULL AND {typed_value} IS NULL", _literal(expected)))
+            rules.append((name, f"{raw_value} IS NOT NULL AND {typed_value} IS NULL", literal(expected)))
             rules.append(
-                (name, f"{typed_value} IS NOT NULL AND NOT isfinite({typed_value})", _literal(reasons.NOT_FINITE))
+                (name, f"{typed_value} IS NOT NULL AND NOT isfinite({typed_value})", literal(reasons.NOT_FINITE))
             )
             if column.minimum is not None:
                 rules.append(
                     (
                         name,
                         f"{typed_value} < {column.minimum}",
-                        _literal(reason(reasons.BELOW_MINIMUM, column=name, minimum=f"{column.minimum:g}")),
+                        literal(reason(reasons.BELOW_MINIMUM, column=name, minimum=f"{column.minimum:g}")),
                     )
                 )
         if column.choices:
@@ -260,22 +255,22 @@ def _rules(
                 (
                     name,
                     f"{raw_value} IS NOT NULL AND {typed_value} IS NULL",
-                    _literal(reason(reasons.UNKNOWN_CHOICE, column=name, choices=allowed)),
+                    literal(reason(reasons.UNKNOWN_CHOICE, column=name, choices=allowed)),
                 )
             )
         if column.kind == "currency":
-            codes = ", ".join(_literal(code) for code in sorted(ISO_4217))
+            codes = ", ".join(literal(code) for code in sorted(ISO_4217))
             rules.append(
                 (
                     name,
                     f"{typed_value} IS NOT NULL AND {typed_value} NOT IN ({codes})",
-                    _literal(reasons.UNKNOWN_CURRENCY),
+                    literal(reasons.UNKNOWN_CURRENCY),
                 )
             )
             if context.fx_rates is not None:
-                known = ", ".join(_literal(code) for code in sorted(context.fx_rates))
+                known = ", ".join(literal(code) for code in sorted(context.fx_rates))
                 rules.append(
-                    (name, f"{typed_value} IS NOT NULL AND {typed_value} NOT IN ({known})", _literal(reasons.NO_RATE))
+                    (name, f"{typed_value} IS NOT NULL AND {typed_value} NOT IN ({known})", literal(reasons.NO_RATE))
                 )
     identity = contract.row_identity([column.name for column in present])
     if identity:
@@ -290,7 +285,7 @@ def _rules(
             (
                 key,
                 f't."{key}" IS NOT NULL AND t._first_row < t._row',
-                f"{_literal(before)} || t._first_row || {_literal(after)}",
+                f"{literal(before)} || t._first_row || {literal(after)}",
             )
         )
     stored = contract.stored_identity([column.name for column in present], context.existing_columns)
@@ -301,18 +296,18 @@ def _rules(
             (
                 stored[0],
                 f"EXISTS (SELECT 1 FROM {context.existing_keys_table} e WHERE {match})",
-                _literal(reason(reasons.ALREADY_LOADED, record=record, column=stored[0])),
+                literal(reason(reasons.ALREADY_LOADED, record=record, column=stored[0])),
             )
         )
     if {"started_at", "ended_at"} <= names:
-        rules.append(("ended_at", 't."ended_at" < t."started_at"', _literal(reasons.ENDS_BEFORE_START)))
+        rules.append(("ended_at", 't."ended_at" < t."started_at"', literal(reasons.ENDS_BEFORE_START)))
     if contract.name == "feedback" and "score" in names:
         for kind, (low, high) in SCORE_RANGES.items():
             rules.append(
                 (
                     "score",
                     f"t.kind = '{kind}' AND (t.score < {low} OR t.score > {high})",
-                    _literal(reason(reasons.SCORE_RANGE, kind=kind, low=low, high=high)),
+                    literal(reason(reasons.SCORE_RANGE, kind=kind, low=low, high=high)),
                 )
             )
     if context.customers_table and "customer_id" in names and contract.name != "customers":
@@ -320,7 +315,7 @@ def _rules(
             (
                 "customer_id",
                 f't."customer_id" IS NOT NULL AND t."customer_id" NOT IN (SELECT customer_id FROM {context.customers_table})',
-                _literal(reasons.UNKNOWN_CUSTOMER),
+                literal(reasons.UNKNOWN_CUSTOMER),
             )
         )
     return rules
@@ -342,7 +337,7 @@ def _normalise_amounts(
     money = [column.name for column in contract.columns if column.kind == "money" and column.name in typed_columns]
     if context.fx_rates is not None:
         base = context.base_currency or "USD"
-        cases = " ".join(f"WHEN {_literal(code)} THEN {rate!r}" for code, rate in context.fx_rates.items())
+        cases = " ".join(f"WHEN {literal(code)} THEN {rate!r}" for code, rate in context.fx_rates.items())
         for name in money:
             con.execute(f'ALTER TABLE "{accepted}" ADD COLUMN "{name}_original" DOUBLE').fetchall()
             con.execute(
@@ -350,7 +345,7 @@ def _normalise_amounts(
             ).fetchall()
         con.execute(f'ALTER TABLE "{accepted}" ADD COLUMN currency_original VARCHAR').fetchall()
         con.execute(
-            f'UPDATE "{accepted}" SET currency_original = currency, currency = {_literal(base)} WHERE currency IS NOT NULL'
+            f'UPDATE "{accepted}" SET currency_original = currency, currency = {literal(base)} WHERE currency IS NOT NULL'
         ).fetchall()
         return
     found = con.execute(

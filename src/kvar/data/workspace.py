@@ -18,6 +18,7 @@ import duckdb
 
 from kvar.data.contracts import CONTRACTS
 from kvar.data.loading import FileLoad, create_rejects_table, file_sha256, load_file
+from kvar.data.sql import has_table, literal, table_columns
 from kvar.data.validation import LoadContext
 from kvar.errors import WorkspaceError
 from kvar.i18n import tr
@@ -61,7 +62,7 @@ class Workspace:
             raise WorkspaceError(
                 tr("{path}: not a DuckDB database ({error})").format(path=path, error=error)
             ) from error
-        if not _has_table(con, "kvar_meta"):
+        if not has_table(con, "kvar_meta"):
             con.close()
             raise WorkspaceError(
                 tr("{path}: a DuckDB file, but not a kvar workspace (no kvar_meta table)").format(path=path)
@@ -98,9 +99,9 @@ class Workspace:
         if previous:
             return FileLoad(table, str(path), sha, 0, 0, 0, (), (), "", "", skipped=True)
         base = context or LoadContext()
-        exists = _has_table(con, table)
+        exists = has_table(con, table)
         stored = tuple(self.columns(table)) if exists else ()
-        has_customers = table != "customers" and _has_table(con, "customers") and self.count("customers") > 0
+        has_customers = table != "customers" and has_table(con, "customers") and self.count("customers") > 0
         context = replace(
             base,
             existing_keys_table=f'"{table}"' if exists else None,
@@ -125,7 +126,7 @@ class Workspace:
     def _append(self, table: str, result: FileLoad, exists: bool) -> None:
         con = self.connection
         source = (
-            f"SELECT * EXCLUDE (_row), {_quote(result.file)} AS source_file, _row AS source_row "
+            f"SELECT * EXCLUDE (_row), {literal(result.file)} AS source_file, _row AS source_row "
             f'FROM "{result.accepted_table}"'
         )
         if not exists:
@@ -138,14 +139,14 @@ class Workspace:
         con.execute(f'INSERT INTO "{table}" BY NAME {source}').fetchall()
 
     def columns(self, table: str) -> list[str]:
-        return [row[0] for row in self.connection.execute(f'DESCRIBE "{table}"').fetchall()]
+        return table_columns(self.connection, table)
 
     def count(self, table: str) -> int:
         (rows,) = self.connection.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0]
         return int(rows)
 
     def has(self, table: str) -> bool:
-        return _has_table(self.connection, table)
+        return has_table(self.connection, table)
 
     def table(self, name: str) -> duckdb.DuckDBPyRelation:
         """A lazy relation over a workspace table, ready for the metrics."""
@@ -164,19 +165,8 @@ class Workspace:
 
     def rejects(self, table: str | None = None) -> duckdb.DuckDBPyRelation:
         relation = self.connection.table("rejects")
-        return relation.filter(f"table_name = {_quote(table)}") if table else relation
+        return relation.filter(f"table_name = {literal(table)}") if table else relation
 
     def loaded_at(self) -> dt.datetime | None:
         (last,) = self.connection.execute("SELECT max(loaded_at) FROM loads").fetchall()[0]
         return last
-
-
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    (found,) = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'", [name]
-    ).fetchall()[0]
-    return bool(found)
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
