@@ -28,8 +28,8 @@ from kvar.metrics.calendar import (
     place_in_periods,
 )
 from kvar.metrics.frames import as_lazy, require_columns
+from kvar.metrics.grid import fill_calendar, sum_flags
 from kvar.metrics.periods import window_offset
-from kvar.metrics.retention import fill_calendar, sum_flags
 
 
 def churn_causes(

@@ -23,9 +23,9 @@ from kvar.errors import ParameterError
 from kvar.i18n import tr
 from kvar.metrics.calendar import calendar, observation
 from kvar.metrics.frames import as_lazy, require_columns
+from kvar.metrics.grid import segment_of
 from kvar.metrics.orders import orders
 from kvar.metrics.periods import period_start, with_period_index
-from kvar.metrics.retention import segment_of
 
 CohortValue = Literal["customers", "revenue"]
 

@@ -17,8 +17,8 @@ from narwhals.typing import IntoFrame
 
 from kvar.metrics.calendar import calendar, observation, place_in_periods
 from kvar.metrics.frames import as_lazy, require_columns
+from kvar.metrics.grid import fill_calendar
 from kvar.metrics.periods import with_epoch_days
-from kvar.metrics.retention import fill_calendar
 
 
 def stickiness(events: IntoFrame, *, period: str = "month", as_of: dt.datetime | None = None) -> Any:

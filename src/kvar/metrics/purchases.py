@@ -21,6 +21,7 @@ from kvar.metrics.calendar import (
     place_in_periods,
 )
 from kvar.metrics.frames import as_lazy, require_columns
+from kvar.metrics.grid import fill_calendar, segment_of, sum_flags
 from kvar.metrics.orders import orders, purchases
 from kvar.metrics.periods import (
     DAYS_PER_UNIT,
@@ -31,7 +32,6 @@ from kvar.metrics.periods import (
     truncate,
     with_period_index,
 )
-from kvar.metrics.retention import fill_calendar, segment_of, sum_flags
 
 Frequency = Literal["D", "W", "M"]
 

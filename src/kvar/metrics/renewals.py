@@ -22,7 +22,7 @@ from kvar.metrics.calendar import (
     place_in_periods,
 )
 from kvar.metrics.frames import as_lazy, require_columns
-from kvar.metrics.retention import fill_calendar, sum_flags
+from kvar.metrics.grid import fill_calendar, sum_flags
 
 
 def renewal_rate(

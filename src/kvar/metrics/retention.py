@@ -28,11 +28,12 @@ from kvar.metrics.activity import (
     Boundary,
     activity_source,
     boundary_states,
-    first_attribute,
     spells,
 )
 from kvar.metrics.calendar import calendar, observation
-from kvar.metrics.frames import as_lazy, frame_like, require_columns
+from kvar.metrics.definitions import definition_counts, definitions_named
+from kvar.metrics.frames import frame_like
+from kvar.metrics.grid import fill_calendar, segment_of, sum_flags
 from kvar.metrics.periods import add_period, truncate
 
 COUNT_COLUMNS = ("customers_start", "new_customers", "reactivated", "churned", "customers_end", "acquired")
@@ -69,9 +70,6 @@ def retention_table(
     """
     chosen, counts = None, None
     if definition is not None:
-        # definitions build on the revenue metrics, which build on this module: imported when asked for
-        from kvar.metrics.definitions import definition_counts, definitions_named
-
         if subscriptions is None or by:
             raise ParameterError(tr("definition: named churn definitions measure subscriptions, without --by"))
         (chosen,) = definitions_named([definition])
@@ -144,7 +142,7 @@ def retention_counts(
         "acquired": nw.col("acquired") == 1,
     }
     counts = sum_flags(states, (*segment_keys, "period_start"), flags)
-    return with_rates(fill_calendar(counts, periods, states, segment_keys))
+    return with_rates(fill_calendar(counts, periods, states, segment_keys, COUNT_COLUMNS))
 
 
 def customer_period_states(
@@ -168,48 +166,6 @@ def customer_period_states(
         segment_keys = (by,)
     states = boundary_states(customer_spells, periods, boundary).join(periods, on="period_start")
     return states, segment_keys
-
-
-def segment_of(facts: nw.LazyFrame, by: str, time_column: str, customers: IntoFrame | None) -> nw.LazyFrame:
-    """Each customer's segment: from ``customers`` when it has the column, else their first fact row."""
-    if customers is not None:
-        people, _ = as_lazy(customers)
-        if by in people.collect_schema().names():
-            require_columns(people, "customers", ["customer_id"])
-            return people.group_by("customer_id").agg(
-                nw.col(by).min()
-            )  # one value per customer, whatever the row order
-    if by not in facts.collect_schema().names():
-        raise ParameterError(tr("--by {by}: no such column in the data or the customers table").format(by=by))
-    return first_attribute(facts, by, time_column)
-
-
-def fill_calendar(
-    counts: nw.LazyFrame,
-    periods: nw.LazyFrame,
-    states: nw.LazyFrame,
-    segment_keys: tuple[str, ...],
-    count_columns: tuple[str, ...] = COUNT_COLUMNS,
-) -> nw.LazyFrame:
-    """Give every (segment, period) of the calendar a row, with zero counts where nobody was active."""
-    grid = periods.select("period_start", "period_end")
-    if segment_keys:
-        grid = grid.join(states.select(*segment_keys).unique(), how="cross")
-    types = counts.collect_schema()
-    filled = grid.join(counts, on=[*segment_keys, "period_start"], how="left")
-    return filled.with_columns(*(nw.col(name).fill_null(0).cast(types[name]) for name in count_columns)).sort(
-        *segment_keys, "period_start"
-    )
-
-
-def sum_flags(frame: nw.LazyFrame, keys: tuple[str, ...], flags: dict[str, nw.Expr]) -> nw.LazyFrame:
-    """Per group of ``keys``, how many rows meet each named condition (Int64 counts).
-
-    The conditions become 0/1 columns before grouping, so every engine runs a plain grouped sum.
-    """
-    marked = frame.with_columns(**{name: condition.cast(nw.Int64) for name, condition in flags.items()})
-    summed = marked.group_by(*keys).agg(*(nw.col(name).sum() for name in flags))
-    return summed.with_columns(*(nw.col(name).cast(nw.Int64) for name in flags))
 
 
 def with_rates(counts: nw.LazyFrame) -> nw.LazyFrame:

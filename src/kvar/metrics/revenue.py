@@ -32,7 +32,7 @@ from narwhals.typing import IntoFrame
 from kvar.metrics.activity import OPEN_END, Boundary, active_at, within_period
 from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED, calendar, observation
 from kvar.metrics.frames import as_lazy, require_columns
-from kvar.metrics.retention import fill_calendar, segment_of
+from kvar.metrics.grid import fill_calendar, segment_of
 
 MOVEMENTS = ("new_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr", "reactivation_mrr")
 _SUMS = ("mrr_start", "mrr_end", *MOVEMENTS)

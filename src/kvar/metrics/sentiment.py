@@ -20,7 +20,7 @@ from narwhals.typing import IntoFrame
 
 from kvar.metrics.calendar import calendar, observation, place_in_periods
 from kvar.metrics.frames import as_lazy, require_columns
-from kvar.metrics.retention import fill_calendar, segment_of, sum_flags
+from kvar.metrics.grid import fill_calendar, segment_of, sum_flags
 
 _COUNTS = ("nps_responses", "promoters", "passives", "detractors", "csat_responses", "satisfied")
 

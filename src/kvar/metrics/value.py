@@ -16,8 +16,9 @@ from narwhals.typing import IntoFrame
 from kvar.errors import ParameterError
 from kvar.i18n import tr
 from kvar.metrics.frames import as_lazy, frame_like, require_columns, rows_of
+from kvar.metrics.grid import segment_of
 from kvar.metrics.periods import check_period, period_start
-from kvar.metrics.retention import retention_table, segment_of
+from kvar.metrics.retention import retention_table
 from kvar.metrics.revenue import mrr_movements
 
 

@@ -21,8 +21,8 @@ from kvar.i18n import tr
 from kvar.metrics.activity import activity_source, spells
 from kvar.metrics.calendar import observation
 from kvar.metrics.frames import rows_of
+from kvar.metrics.grid import segment_of
 from kvar.metrics.periods import with_epoch_days
-from kvar.metrics.retention import segment_of
 
 
 def customer_lifetimes(
