@@ -463,8 +463,7 @@ def reconcile(
     sources: Sources,
 ) -> None:
     """Churn under each named definition side by side, and each difference broken into named causes."""
-    from kvar.metrics.definitions import CAUSES, churn_by_definition, definitions_named
-    from kvar.metrics.definitions import reconcile as reconciled
+    from kvar.metrics.definitions import CAUSES, compare, definitions_named
 
     check_periods(period=period)
     check_window("--grace", grace)
@@ -472,8 +471,8 @@ def reconcile(
     subs = sources.table("subscriptions", subscriptions)
     as_of, notes = observation_notes("subscriptions", subs, as_of)
     with stage(tr("reconciling churn definitions")):
-        rows = churn_by_definition(subs, chosen, period=period, grace=grace, as_of=as_of)
-        differences = reconciled(subs, chosen, period=period, grace=grace, as_of=as_of)
+        found = compare(subs, chosen, period=period, grace=grace, as_of=as_of)
+        rows, differences = found.rows, found.differences
     parameters = {
         "period": period,
         "definitions": [definition.name for definition in chosen],

@@ -85,11 +85,6 @@ def tr(message: str) -> str:
     return _catalog(active_locale()).gettext(message)
 
 
-def ntr(singular: str, plural: str, count: int) -> str:
-    """The singular or plural form of a message for ``count``, in the active locale's language."""
-    return _catalog(active_locale()).ngettext(singular, plural, count)
-
-
 def lazy_tr(message: str) -> LazyProxy:
     """``message``, translated only when it is used (for texts defined before the locale is known)."""
     return LazyProxy(tr, message, enable_cache=False)

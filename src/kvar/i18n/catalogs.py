@@ -1,8 +1,8 @@
 """Keeping the gettext catalogs complete: extract every user-visible text, update the ``.po`` files,
 compile the ``.mo`` files, and list what is missing (used by ``scripts/translations.py`` and the tests).
 
-The texts are those passed to :func:`~kvar.i18n.tr`, :func:`~kvar.i18n.lazy_tr`, :func:`~kvar.i18n.marked`
-and :func:`~kvar.i18n.ntr` anywhere in the package, plus the docstring of every ``kvar`` command (its
+The texts are those passed to :func:`~kvar.i18n.tr`, :func:`~kvar.i18n.lazy_tr` and :func:`~kvar.i18n.marked`
+anywhere in the package, plus the docstring of every ``kvar`` command (its
 help). A catalog is complete when every text has a translation that is not fuzzy, keeps the same
 ``{placeholders}``, and the catalog holds nothing else; its ``.mo`` must be compiled from its ``.po``.
 """
@@ -22,7 +22,7 @@ from babel.messages.pofile import read_po, write_po
 from kvar.i18n import CATALOG_DIR, DOMAIN, TRANSLATED
 
 PACKAGE = Path(__file__).resolve().parents[1]
-KEYWORDS = {"tr": None, "lazy_tr": None, "marked": None, "ntr": (1, 2)}
+KEYWORDS = {"tr": None, "lazy_tr": None, "marked": None}
 _LANGUAGES = {"sv": "Swedish", "nb": "Norwegian (bokmål)"}
 _PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_]\w*)[^{}]*\}(?!\})")
 

@@ -179,6 +179,14 @@ def first_attribute(frame: nw.LazyFrame, column: str, time_column: str) -> nw.La
     return earliest.group_by("customer_id").agg(nw.col(column).min())
 
 
+def touching_periods(customer_spells: nw.LazyFrame, calendar: nw.LazyFrame) -> nw.LazyFrame:
+    """Each spell with each calendar period it touches, boundary instants included (the rows whatever the
+    boundary side; :func:`active_at` then reads the side)."""
+    return customer_spells.join(calendar, how="cross").filter(
+        nw.col("spell_start") <= nw.col("period_end"), nw.col("spell_end") >= nw.col("period_start")
+    )
+
+
 def boundary_states(
     customer_spells: nw.LazyFrame, calendar: nw.LazyFrame, boundary: Boundary = "before"
 ) -> nw.LazyFrame:
@@ -195,9 +203,7 @@ def boundary_states(
         for name in customer_spells.collect_schema().names()
         if name not in {"customer_id", "spell_start", "spell_end", "acquired_at"}
     ]
-    joined = customer_spells.join(calendar, how="cross").filter(
-        nw.col("spell_start") <= nw.col("period_end"), nw.col("spell_end") >= nw.col("period_start")
-    )
+    joined = touching_periods(customer_spells, calendar)
     start, end = nw.col("spell_start"), nw.col("spell_end")
     flags = joined.select(
         "customer_id",

@@ -32,6 +32,7 @@ from kvar.metrics.activity import (
     active_at,
     activity_source,
     spells,
+    touching_periods,
     within_period,
 )
 from kvar.metrics.calendar import calendar, observation
@@ -82,21 +83,19 @@ def definitions_named(names: str | list[str]) -> list[Definition]:
     return [PRESETS[name] for name in wanted]
 
 
+FLAGS = ("at_start", "at_end", "left", "joined_left", "on_boundary")
+
+
 def customer_flags(
     subscriptions: IntoFrame, *, boundary: Boundary, period: str, grace: str | None, as_of: dt.datetime | None
 ) -> nw.LazyFrame:
     """Per customer and period (customers whose activity touches it), 0/1 flags read on ``boundary``'s side:
     ``at_start``, ``at_end``, ``left`` (the spell active at the start ends inside the period),
     ``joined_left`` (a spell starts and ends inside it), ``on_boundary`` (a spell starts or ends exactly at
-    one of the period's two instants)."""
-    source = activity_source(None, subscriptions, inactivity="0d", grace=grace)
+    one of the period's two instants). The rows do not depend on the side, only the flags do."""
+    source = activity_source(None, subscriptions, inactivity="0d", grace=grace)  # inactivity: transactions only
     first, end = observation(source.facts, source.time_columns, as_of)
-    periods = calendar(source.facts, period, first, end)
-    joined = (
-        spells(source.intervals)
-        .join(periods, how="cross")
-        .filter(nw.col("spell_start") <= nw.col("period_end"), nw.col("spell_end") >= nw.col("period_start"))
-    )
+    joined = touching_periods(spells(source.intervals), calendar(source.facts, period, first, end))
     start, stop, p0, p1 = nw.col("spell_start"), nw.col("spell_end"), nw.col("period_start"), nw.col("period_end")
     at_start, at_end = active_at(start, stop, p0, boundary), active_at(start, stop, p1, boundary)
     flags = joined.select(
@@ -109,24 +108,29 @@ def customer_flags(
         joined_left=(within_period(start, p0, p1, boundary) & ~at_end).cast(nw.Int64),
         on_boundary=((start == p0) | (start == p1) | (stop == p0) | (stop == p1)).cast(nw.Int64),
     )
-    return flags.group_by("customer_id", "period_start", "period_end").agg(
-        *(nw.col(name).max() for name in ("at_start", "at_end", "left", "joined_left", "on_boundary"))
-    )
+    return flags.group_by("customer_id", "period_start", "period_end").agg(*(nw.col(name).max() for name in FLAGS))
 
 
 def contributions(flags: nw.LazyFrame, definition: Definition) -> nw.LazyFrame:
     """Each customer's part in ``definition``'s churned count and base (0/1 columns ``churned``, ``base``)."""
-    at_start, at_end = nw.col("at_start") == 1, nw.col("at_end") == 1
-    joined_left = (nw.col("joined_left") == 1) & ~at_start & ~at_end
+    churned, base = _contribution(definition, "")
+    return flags.with_columns(churned=churned, base=base)
+
+
+def _contribution(definition: Definition, prefix: str) -> tuple[nw.Expr, nw.Expr]:
+    """``(churned, base)`` of one customer and period, as Int64 0/1, from the flags named ``prefix + flag``."""
+    flag = lambda name: nw.col(prefix + name) == 1  # noqa: E731 - one flag column
+    at_start, at_end = flag("at_start"), flag("at_end")
+    joined_left = flag("joined_left") & ~at_start & ~at_end
     churned = at_start & ~at_end
     if definition.returns == "churned":
-        churned = churned | (at_start & (nw.col("left") == 1))
+        churned = churned | (at_start & flag("left"))
     if definition.joined_and_left != "ignored":
         churned = churned | joined_left
     base = at_start
     if definition.joined_and_left == "churned_and_new":
         base = base | (~at_start & at_end) | joined_left
-    return flags.with_columns(churned=churned.cast(nw.Int64), base=base.cast(nw.Int64))
+    return churned.cast(nw.Int64), base.cast(nw.Int64)
 
 
 def definition_counts(
@@ -144,6 +148,127 @@ def definition_counts(
     )
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """What :func:`compare` finds: the side-by-side table (``rows``) and the explained differences."""
+
+    rows: list[dict[str, Any]]
+    differences: list[dict[str, Any]]
+
+
+def compare(
+    subscriptions: IntoFrame,
+    definitions: list[Definition],
+    *,
+    period: str = "month",
+    grace: str | None = None,
+    as_of: dt.datetime | None = None,
+    examples: int = 3,
+) -> Comparison:
+    """Churn under each definition side by side, and each pair's differences broken into causes.
+
+    The flags are built once per boundary side in use (not once per definition), every definition's part
+    is a column of one frame, and only the customers whose part differs between two definitions leave the
+    engine. ``rows``: per period and definition ``customers_start``, ``churned``, ``base``, ``churn_rate``
+    (%) and the MRR ``grr`` and ``nrr`` (%) on its side. ``differences``: for each period and pair, the
+    difference in churned count and base, broken into named causes (each customer whose part differs is
+    given the first cause of :data:`CAUSES` that applies, so the causes add up exactly to the differences),
+    with up to ``examples`` ids each.
+    """
+    if not definitions:
+        raise ParameterError(
+            tr("--definitions {names}: expected names among {presets}").format(names="''", presets=", ".join(PRESETS))
+        )
+    sides = sorted({definition.boundary for definition in definitions})
+    keys = ("customer_id", "period_start", "period_end")
+    wide: nw.LazyFrame | None = None
+    for side in sides:
+        flags = customer_flags(subscriptions, boundary=side, period=period, grace=grace, as_of=as_of)
+        named = flags.select(*keys, *(nw.col(name).alias(f"{side}_{name}") for name in FLAGS))
+        wide = named if wide is None else wide.join(named, on=list(keys), how="inner")  # same rows on both sides
+    parts = {}
+    for definition in definitions:
+        churned, base = _contribution(definition, f"{definition.boundary}_")
+        parts[f"{definition.name}_churned"], parts[f"{definition.name}_base"] = churned, base
+    wide = wide.with_columns(**parts)  # type: ignore[union-attr]  # one side at least: definitions is not empty
+    return Comparison(
+        _side_by_side(subscriptions, definitions, wide, sides, period=period, as_of=as_of),
+        _differences(wide, definitions, examples),
+    )
+
+
+def _side_by_side(
+    subscriptions: IntoFrame,
+    definitions: list[Definition],
+    wide: nw.LazyFrame,
+    sides: list[Boundary],
+    *,
+    period: str,
+    as_of: dt.datetime | None,
+) -> list[dict[str, Any]]:
+    sums = [nw.col(f"{side}_at_start").sum().alias(f"{side}_start") for side in sides]
+    sums += [nw.col(f"{d.name}_{part}").sum() for d in definitions for part in ("churned", "base")]
+    counts = {row["period_start"]: row for row in rows_of(wide.group_by("period_start").agg(*sums))}
+    money = {side: rows_of(mrr_movements(subscriptions, period=period, as_of=as_of, boundary=side)) for side in sides}
+    rows = []
+    for definition in definitions:
+        for revenue in money[definition.boundary]:
+            count = counts.get(revenue["period_start"], {})
+            churned, base = (
+                int(count.get(f"{definition.name}_churned") or 0),
+                int(count.get(f"{definition.name}_base") or 0),
+            )
+            rows.append(
+                {
+                    "period_start": revenue["period_start"],
+                    "period_end": revenue["period_end"],
+                    "definition": definition.name,
+                    "customers_start": int(count.get(f"{definition.boundary}_start") or 0),
+                    "churned": churned,
+                    "base": base,
+                    "churn_rate": churned * 100.0 / base if base else None,
+                    "grr": revenue["grr"],
+                    "nrr": revenue["nrr"],
+                }
+            )
+    return rows
+
+
+def _differences(wide: nw.LazyFrame, definitions: list[Definition], examples: int) -> list[dict[str, Any]]:
+    out = []
+    for index, first in enumerate(definitions):
+        for second in definitions[index + 1 :]:
+            a, b = first.name, second.name
+            differing = wide.filter(
+                (nw.col(f"{a}_churned") != nw.col(f"{b}_churned")) | (nw.col(f"{a}_base") != nw.col(f"{b}_base"))
+            )
+            by_period: dict[Any, dict[str, dict[str, Any]]] = {}
+            for row in sorted(rows_of(differing), key=lambda r: (r["period_start"], str(r["customer_id"]))):
+                cause = _cause(first, second, row)
+                entry = by_period.setdefault(row["period_start"], {}).setdefault(
+                    cause, {"churned": 0, "base": 0, "customers": 0, "examples": []}
+                )
+                entry["churned"] += row[f"{b}_churned"] - row[f"{a}_churned"]
+                entry["base"] += row[f"{b}_base"] - row[f"{a}_base"]
+                entry["customers"] += 1
+                if len(entry["examples"]) < examples:
+                    entry["examples"].append(row["customer_id"])
+            for start, causes in sorted(by_period.items()):
+                out.append(
+                    {
+                        "period_start": start,
+                        "from": a,
+                        "to": b,
+                        "churned_difference": sum(c["churned"] for c in causes.values()),
+                        "base_difference": sum(c["base"] for c in causes.values()),
+                        "causes": [
+                            {"cause": name, "description": CAUSES[name], **values} for name, values in causes.items()
+                        ],
+                    }
+                )
+    return out
+
+
 def churn_by_definition(
     subscriptions: IntoFrame,
     definitions: list[Definition],
@@ -152,48 +277,8 @@ def churn_by_definition(
     grace: str | None = None,
     as_of: dt.datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Per period and definition: ``customers_start``, ``churned``, ``base``, ``churn_rate`` (%), and the MRR
-    ``grr`` and ``nrr`` (%) read on the definition's boundary side."""
-    rows = []
-    for definition in definitions:
-        counts = {
-            row["period_start"]: {
-                "customers_start": row["customers_start"],
-                "churned": row["definition_churned"],
-                "base": row["definition_base"],
-            }
-            for row in rows_of(definition_counts(subscriptions, definition, period=period, grace=grace, as_of=as_of))
-        }
-        money = {
-            row["period_start"]: row
-            for row in rows_of(mrr_movements(subscriptions, period=period, as_of=as_of, boundary=definition.boundary))
-        }
-        for start, revenue in sorted(money.items()):
-            count = counts.get(start, {"customers_start": 0, "churned": 0, "base": 0})
-            base = int(count["base"])
-            rows.append(
-                {
-                    "period_start": start,
-                    "period_end": revenue["period_end"],
-                    "definition": definition.name,
-                    "customers_start": int(count["customers_start"]),
-                    "churned": int(count["churned"]),
-                    "base": base,
-                    "churn_rate": int(count["churned"]) * 100.0 / base if base else None,
-                    "grr": revenue["grr"],
-                    "nrr": revenue["nrr"],
-                }
-            )
-    return rows
-
-
-CAUSES = {
-    "boundary": marked("started or ended exactly at a period boundary"),
-    "joined_and_left": marked("joined and left inside the period"),
-    "returns": marked("left and came back inside the period"),
-    "new_in_base": marked("new customers of the period in the base"),
-    "other": marked("other"),
-}
+    """The side-by-side table of :func:`compare` (``rows``)."""
+    return compare(subscriptions, definitions, period=period, grace=grace, as_of=as_of).rows
 
 
 def reconcile(
@@ -205,54 +290,25 @@ def reconcile(
     as_of: dt.datetime | None = None,
     examples: int = 3,
 ) -> list[dict[str, Any]]:
-    """For each period and each pair of definitions, the difference in churned count and base, broken into
-    named causes (each customer whose part differs is given the first cause that applies, in the order of
-    :data:`CAUSES`), so that the causes add up exactly to the differences; with up to ``examples`` ids each."""
-    parts = {}
-    for definition in definitions:
-        flags = contributions(
-            customer_flags(subscriptions, boundary=definition.boundary, period=period, grace=grace, as_of=as_of),
-            definition,
-        )
-        parts[definition.name] = {(row["customer_id"], row["period_start"]): row for row in rows_of(flags)}
-    out = []
-    for index, first in enumerate(definitions):
-        for second in definitions[index + 1 :]:
-            a, b = parts[first.name], parts[second.name]
-            by_period: dict[Any, dict[str, dict[str, Any]]] = {}
-            for key in sorted(set(a) | set(b), key=lambda k: (k[1], str(k[0]))):
-                left, right = a.get(key), b.get(key)
-                churned = (right["churned"] if right else 0) - (left["churned"] if left else 0)
-                base = (right["base"] if right else 0) - (left["base"] if left else 0)
-                if not churned and not base:
-                    continue
-                cause = _cause(first, second, left or {}, right or {})
-                entry = by_period.setdefault(key[1], {}).setdefault(
-                    cause, {"churned": 0, "base": 0, "customers": 0, "examples": []}
-                )
-                entry["churned"] += churned
-                entry["base"] += base
-                entry["customers"] += 1
-                if len(entry["examples"]) < examples:
-                    entry["examples"].append(key[0])
-            for start, causes in sorted(by_period.items()):
-                out.append(
-                    {
-                        "period_start": start,
-                        "from": first.name,
-                        "to": second.name,
-                        "churned_difference": sum(c["churned"] for c in causes.values()),
-                        "base_difference": sum(c["base"] for c in causes.values()),
-                        "causes": [
-                            {"cause": name, "description": CAUSES[name], **values} for name, values in causes.items()
-                        ],
-                    }
-                )
-    return out
+    """The explained differences of :func:`compare`."""
+    return compare(subscriptions, definitions, period=period, grace=grace, as_of=as_of, examples=examples).differences
 
 
-def _cause(first: Definition, second: Definition, left: dict[str, Any], right: dict[str, Any]) -> str:
-    flag = lambda name: bool(left.get(name) or right.get(name))  # noqa: E731 - a flag under either definition
+CAUSES = {
+    "boundary": marked("started or ended exactly at a period boundary"),
+    "joined_and_left": marked("joined and left inside the period"),
+    "returns": marked("left and came back inside the period"),
+    "new_in_base": marked("new customers of the period in the base"),
+    "other": marked("other"),
+}
+
+
+def _cause(first: Definition, second: Definition, row: dict[str, Any]) -> str:
+    """The first cause of :data:`CAUSES` that explains why ``row``'s customer counts differently."""
+
+    def flag(name: str) -> bool:  # under either definition
+        return bool(row[f"{first.boundary}_{name}"] or row[f"{second.boundary}_{name}"])
+
     if first.boundary != second.boundary and flag("on_boundary"):
         return "boundary"
     if first.joined_and_left != second.joined_and_left and flag("joined_left") and not flag("at_start"):

@@ -152,17 +152,12 @@ def collect_models(inputs: ReportInputs, data: ReportData) -> None:
 
 def _definitions(inputs: ReportInputs, data: ReportData) -> None:
     """The last complete period's churn under every named definition, and what separates each from kvar's."""
-    from kvar.metrics.definitions import PRESETS, churn_by_definition, reconcile
+    from kvar.metrics.definitions import PRESETS, compare
 
-    presets = list(PRESETS.values())
-    rows = churn_by_definition(inputs.subscriptions, presets, period=inputs.period)
-    last = max(row["period_start"] for row in rows)
-    data.definitions = [row for row in rows if row["period_start"] == last]
-    data.reconciliation = [
-        row
-        for row in reconcile(inputs.subscriptions, presets, period=inputs.period)
-        if row["period_start"] == last and row["from"] == "kvar"
-    ]
+    found = compare(inputs.subscriptions, list(PRESETS.values()), period=inputs.period)
+    last = max(row["period_start"] for row in found.rows)
+    data.definitions = [row for row in found.rows if row["period_start"] == last]
+    data.reconciliation = [row for row in found.differences if row["period_start"] == last and row["from"] == "kvar"]
 
 
 def _clv(transactions: Any) -> dict[str, Any]:
