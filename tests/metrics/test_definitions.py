@@ -155,3 +155,5 @@ def test_retention_with_a_definition_adds_its_churn_and_reads_its_boundary(tmp_p
     assert json.loads(at.stdout)["rows"] == json.loads(side.stdout)["rows"]
     both = runner.invoke(app, ["mrr", "--subscriptions", path, "--definition", "kvar", "--boundary", "at"])
     assert both.exit_code == 2 and "give --definition or --boundary, not both" in both.stderr
+    unknown = runner.invoke(app, ["retention", "--subscriptions", path, "--definition", "gainsight"])
+    assert unknown.exit_code == 2 and "--definition gainsight: expected names among kvar, fightchurn" in unknown.stderr

@@ -275,6 +275,8 @@ def retention(
     check_window("--inactivity", inactivity)
     check_window("--grace", grace)
     kind = source_kind(transactions, subscriptions, sources)
+    if definition and (kind != "subscriptions" or by):  # before any file is read
+        raise ParameterError(tr("--definition: named churn definitions measure subscriptions, without --by"))
     facts = sources.table(kind, transactions if kind == "transactions" else subscriptions)
     people = customers_for(sources, customers, by)
     as_of, notes = observation_notes(kind, facts, as_of)
@@ -603,7 +605,10 @@ def demo(
 ) -> None:
     """Generate a realistic business, load it into a workspace, print the KPIs and write the report."""
     from kvar.cli.demo import run_demo
+    from kvar.data.demo import PRICE_FACTORS
 
+    if currency:
+        check_choice("--currency", currency.upper(), tuple(PRICE_FACTORS))
     run_demo(directory, customers=customers, seed=seed, currency=currency.upper() if currency else None)
 
 

@@ -80,7 +80,7 @@ def boundary_of(boundary: str, definition: str | None) -> str:
         return boundary
     if boundary != "before":
         raise ParameterError(tr("give --definition or --boundary, not both"))
-    return definitions_named([definition])[0].boundary
+    return definitions_named([definition], "--definition")[0].boundary
 
 
 Inactivity = Annotated[

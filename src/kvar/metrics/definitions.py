@@ -70,14 +70,14 @@ PRESETS: dict[str, Definition] = {
 }
 
 
-def definitions_named(names: str | list[str]) -> list[Definition]:
-    """The presets named (a comma-separated string or a list), in the order given."""
+def definitions_named(names: str | list[str], option: str = "--definitions") -> list[Definition]:
+    """The presets named (a comma-separated string or a list), in the order given; errors name ``option``."""
     wanted = [name.strip() for name in (names.split(",") if isinstance(names, str) else names) if name.strip()]
     unknown = [name for name in wanted if name not in PRESETS]
     if unknown or not wanted:
         raise ParameterError(
-            tr("--definitions {names}: expected names among {presets}").format(
-                names=",".join(unknown) or "''", presets=", ".join(PRESETS)
+            tr("{option} {names}: expected names among {presets}").format(
+                option=option, names=",".join(unknown) or "''", presets=", ".join(PRESETS)
             )
         )
     return [PRESETS[name] for name in wanted]
@@ -176,9 +176,7 @@ def compare(
     with up to ``examples`` ids each.
     """
     if not definitions:
-        raise ParameterError(
-            tr("--definitions {names}: expected names among {presets}").format(names="''", presets=", ".join(PRESETS))
-        )
+        definitions_named([])  # raises: no definition named
     sides = sorted({definition.boundary for definition in definitions})
     keys = ("customer_id", "period_start", "period_end")
     wide: nw.LazyFrame | None = None

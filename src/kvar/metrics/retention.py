@@ -71,8 +71,8 @@ def retention_table(
     chosen, counts = None, None
     if definition is not None:
         if subscriptions is None or by:
-            raise ParameterError(tr("definition: named churn definitions measure subscriptions, without --by"))
-        (chosen,) = definitions_named([definition])
+            raise ParameterError(tr("--definition: named churn definitions measure subscriptions, without --by"))
+        (chosen,) = definitions_named([definition], "--definition")
         boundary = chosen.boundary
         counts = definition_counts(subscriptions, chosen, period=period, grace=grace, as_of=as_of)
     source = activity_source(transactions, subscriptions, inactivity=inactivity, grace=grace)
