@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from kvar.models import BetaGeo, GammaGamma, ParetoNBD
-from kvar.models.simulation import simulate_bgnbd
+from kvar.models.beta_geo import simulate_bgnbd
 
 DATA = Path(__file__).parent.parent / "tests" / "data"
 
@@ -57,9 +57,9 @@ def main() -> None:
     data = cdnow()
     print("CDNOW (2,357 customers, 39-week calibration)")
     for name, fit in (
-        ("BG/NBD", lambda: BetaGeo().fit(data["x"], data["t_x"], data["T"])),
-        ("Pareto/NBD", lambda: ParetoNBD().fit(data["x"], data["t_x"], data["T"])),
-        ("Gamma-Gamma", lambda: GammaGamma().fit(data["x"], data["zbar"])),
+        ("BG/NBD", lambda: BetaGeo().fit_arrays(data["x"], data["t_x"], data["T"])),
+        ("Pareto/NBD", lambda: ParetoNBD().fit_arrays(data["x"], data["t_x"], data["T"])),
+        ("Gamma-Gamma", lambda: GammaGamma().fit_arrays(data["x"], data["zbar"])),
     ):
         seconds, model = timed(fit)
         params = ", ".join(f"{k}={v:.4f}" for k, v in model.params_.items())
@@ -71,7 +71,7 @@ def main() -> None:
     simulated = simulate_bgnbd(args.customers, 0.243, 4.414, 0.793, 2.426, T, seed=8)
     simulated["recency"] = np.round(simulated["recency"] * 7) / 7
     seconds, model = timed(
-        lambda: BetaGeo().fit(simulated["frequency"], simulated["recency"], simulated["T"]), repeats=1
+        lambda: BetaGeo().fit_arrays(simulated["frequency"], simulated["recency"], simulated["T"]), repeats=1
     )
     params = ", ".join(f"{k}={v:.4f}" for k, v in model.params_.items())
     print(

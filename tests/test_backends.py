@@ -20,8 +20,8 @@ import kvar
 from kvar.data.demo import generate
 from kvar.data.workspace import Workspace
 from kvar.metrics.churn_causes import churn_causes
-from kvar.models.segments import rfm_segments
-from kvar.models.survival import customer_lifetimes
+from kvar.metrics.lifetimes import customer_lifetimes
+from kvar.metrics.segments import rfm_segments
 
 METRICS: dict[str, Any] = {
     "retention_transactions": lambda t: kvar.retention_table(

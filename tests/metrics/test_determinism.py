@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import kvar
 from kvar.metrics.activity import intervals_from_subscriptions, intervals_from_transactions, spells
 from kvar.metrics.frames import as_lazy, rows_of
-from kvar.models.survival import customer_lifetimes
+from kvar.metrics.lifetimes import customer_lifetimes
 
 JAN, JUN = dt.datetime(2024, 1, 1), dt.datetime(2024, 6, 1)
 

@@ -15,8 +15,8 @@ import kvar
 from kvar.cli import app
 from kvar.errors import InputError
 from kvar.metrics.frames import rows_of
+from kvar.metrics.lifetimes import customer_lifetimes
 from kvar.metrics.retention import window_retention
-from kvar.models.survival import customer_lifetimes
 from tests.conftest import ts
 
 

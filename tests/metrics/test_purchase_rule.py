@@ -8,7 +8,7 @@ import pyarrow as pa
 
 import kvar
 from kvar.metrics.frames import rows_of
-from kvar.models.segments import rfm_segments
+from kvar.metrics.segments import rfm_segments
 from tests.conftest import ts
 
 

@@ -16,12 +16,12 @@ from kvar.data.demo import generate
 from kvar.errors import ModelFitError
 from kvar.metrics.benchmarks import benchmark_comparison
 from kvar.models import BetaGeo, ParetoNBD, ShiftedBetaGeometric
-from kvar.models.churn_risk import ChurnRiskModel
+from kvar.models.churn_risk import ChurnRisk
 from kvar.models.clv import customer_value
 from kvar.report.kpis import signed
 
 
-def clockwork_summary(customers: int = 300) -> list[dict]:
+def clockwork_summary(customers: int = 300) -> pd.DataFrame:
     """Customers who buy every 30 days like a subscription charge: no spread in rate, no dropout."""
     rows = []
     for number in range(customers):
@@ -35,7 +35,7 @@ def clockwork_summary(customers: int = 300) -> list[dict]:
                 "monetary_value": 29.0,
             }
         )
-    return rows
+    return pd.DataFrame(rows)
 
 
 @pytest.mark.parametrize("model", ["bgnbd", "pareto"])
@@ -62,17 +62,14 @@ def test_sbg_says_when_churn_does_not_fall_with_tenure() -> None:
     # Churn rising with tenure (1, 2, 4, 8, 16 % of the starters): sBG's Beta mixture cannot produce it.
     survivors = [1000, 990, 970, 930, 850, 690]
     with pytest.raises(ModelFitError, match="kvar survival"):
-        ShiftedBetaGeometric().fit(survivors)
+        ShiftedBetaGeometric().fit_arrays(survivors)
 
 
 def test_published_fits_are_not_mistaken_for_misfits(data_dir) -> None:
     summary = pd.read_csv(data_dir / "cdnow_customers_summary.csv")
-    assert BetaGeo().fit(summary["frequency"], summary["recency"], summary["T"]).params_["r"] == pytest.approx(
-        0.243, abs=1e-3
-    )
-    assert ParetoNBD().fit(summary["frequency"], summary["recency"], summary["T"]).params_["r"] == pytest.approx(
-        0.553, abs=1e-3
-    )
+    # r as published by Fader, Hardie & Lee (2005), Marketing Science 24(2), for both models.
+    assert BetaGeo().fit(summary).params_["r"] == pytest.approx(0.243, abs=1e-3)
+    assert ParetoNBD().fit(summary).params_["r"] == pytest.approx(0.553, abs=1e-3)
 
 
 def test_signed_figures_never_show_a_sign_on_zero() -> None:
@@ -89,7 +86,7 @@ def test_a_tie_with_a_benchmark_is_equal_not_minus_zero_below() -> None:
 
 @pytest.fixture(scope="module")
 def risk_table(tmp_path_factory) -> pd.DataFrame:
-    from kvar.models.churn_features import churn_features
+    from kvar.metrics.churn_features import churn_features
 
     paths = generate(customers=1200, seed=5).write(tmp_path_factory.mktemp("demo"))
     con = duckdb.connect()
@@ -97,23 +94,19 @@ def risk_table(tmp_path_factory) -> pd.DataFrame:
         name: con.table(kvar.load_file(con, name, paths[name]).accepted_table)
         for name in ("customers", "subscriptions", "events", "feedback", "payments")
     }
-    return (
-        churn_features(
-            tables["subscriptions"], tables["events"], tables["payments"], tables["feedback"], tables["customers"]
-        )
-        .collect(backend="pandas")
-        .to_native()
-    )
+    return churn_features(
+        tables["subscriptions"], tables["events"], tables["payments"], tables["feedback"], tables["customers"]
+    ).df()
 
 
 def test_top_risk_scores_keep_their_order_and_missing_values_read_as_words(risk_table) -> None:
-    model = ChurnRiskModel(max_iter=60).fit(risk_table)
-    scores = model.latest_scores(risk_table)
+    model = ChurnRisk(max_iter=60).fit(risk_table)
+    scores = model.score_latest(risk_table).to_dict("records")
     top = [row["churn_probability"] for row in scores[:10]]
     assert len(set(np.round(top, 6))) > 1 and max(top) < 1.0  # calibration does not collapse the top onto 1.000
     assert all(a >= b for a, b in itertools.pairwise(top))
     reasons = [reason for row in scores for reason in row["reasons"]]
     assert reasons and not any("nan" in reason.lower() for reason in reasons)
     shuffled = risk_table.sample(frac=1.0, random_state=1).reset_index(drop=True)
-    again = ChurnRiskModel(max_iter=60).fit(shuffled).latest_scores(shuffled)
-    assert [row["customer_id"] for row in again[:20]] == [row["customer_id"] for row in scores[:20]]
+    again = ChurnRisk(max_iter=60).fit(shuffled).score_latest(shuffled)
+    assert list(again["customer_id"][:20]) == [row["customer_id"] for row in scores[:20]]

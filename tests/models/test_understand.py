@@ -13,10 +13,12 @@ import pytest
 import kvar
 from kvar.data.demo import generate
 from kvar.metrics.churn_causes import churn_causes
-from kvar.models.churn_features import churn_features
-from kvar.models.churn_risk import ChurnRiskModel
-from kvar.models.segments import SEGMENT_RULES, rfm_segments
-from kvar.models.survival import customer_lifetimes, survival_analysis
+from kvar.metrics.churn_features import churn_features
+from kvar.metrics.frames import rows_of
+from kvar.metrics.lifetimes import customer_lifetimes
+from kvar.metrics.segments import SEGMENT_RULES, rfm_segments
+from kvar.models.churn_evaluation import assess_churn_risk
+from kvar.models.survival import survival_analysis
 
 T = dt.datetime
 
@@ -126,34 +128,34 @@ def test_involuntary_churn_by_hand() -> None:
 
 
 def test_churn_risk_beats_recency_and_finds_the_true_drivers(demo) -> None:
-    table = (
-        churn_features(demo["subscriptions"], demo["events"], demo["payments"], demo["feedback"], demo["customers"])
-        .collect(backend="pandas")
-        .to_native()
+    features = churn_features(
+        demo["subscriptions"], demo["events"], demo["payments"], demo["feedback"], demo["customers"]
     )
-    model = ChurnRiskModel().fit(table)
-    evaluation = model.evaluation_
+    found = assess_churn_risk(features)
+    evaluation = found.evaluation
     assert evaluation.auc > evaluation.baseline_auc + 0.03
     assert evaluation.auc > 0.7 and evaluation.top_decile_lift > 2.5
-    top = [row["feature"] for row in model.importances_[:4]]
+    top = [row["feature"] for row in found.drivers[:4]]
     assert {"events_30d", "activity_trend", "days_since_event"} & set(top[:2])
     assert "failed_payments_30d" in top
-    latest = table[table["observed_at"] == table["observed_at"].max()]
-    probabilities = model.predict_proba(latest)
-    assert ((probabilities >= 0) & (probabilities <= 1)).all()
-    flagged = latest[latest["failed_payments_30d"] > 0]
-    assert len(flagged) > 0  # the demo always has customers with failing cards
-    reasons = model.reasons(flagged.head(3))
-    assert any("failed payment" in reason for customer in reasons for reason in customer)
+    # The scores come back as the features came in (a DuckDB relation), keyed by customer, riskiest first.
+    assert isinstance(found.scores, duckdb.DuckDBPyRelation)
+    scores = rows_of(found.scores)
+    latest = max(row["observed_at"] for row in rows_of(features.select("observed_at").distinct()))
+    assert {row["observed_at"] for row in scores} == {latest}
+    assert len({row["customer_id"] for row in scores}) == len(scores)
+    risks = [row["churn_probability"] for row in scores]
+    assert risks == sorted(risks, reverse=True)
+    assert any("failed payment" in reason for row in scores for reason in row["reasons"])
 
 
 def test_features_never_look_past_the_observation_date(demo) -> None:
-    full = churn_features(demo["subscriptions"], demo["events"], demo["payments"]).collect(backend="pandas").to_native()
+    full = churn_features(demo["subscriptions"], demo["events"], demo["payments"]).df()
     cut = sorted(full["observed_at"].unique())[2]
     # Delete every event and payment from the observation date on: features at that date must not change.
     events = demo["events"].filter(f"occurred_at < TIMESTAMP '{cut}'")
     payments = demo["payments"].filter(f"occurred_at < TIMESTAMP '{cut}'")
-    truncated = churn_features(demo["subscriptions"], events, payments).collect(backend="pandas").to_native()
+    truncated = churn_features(demo["subscriptions"], events, payments).df()
     columns = ["customer_id", "events_30d", "events_prev", "users_30d", "days_since_event", "failed_payments_30d"]
     before = full[full["observed_at"] == cut][columns].reset_index(drop=True)
     after = truncated[truncated["observed_at"] == cut][columns].reset_index(drop=True)
@@ -162,12 +164,10 @@ def test_features_never_look_past_the_observation_date(demo) -> None:
 
 
 def test_expansion_potential_by_hand() -> None:
-    import pandas as pd
+    from kvar.metrics.expansion import expansion_potential
 
-    from kvar.models.expansion import expansion_potential
-
-    at = pd.Timestamp("2024-03-01")
-    features = pd.DataFrame(
+    at = T(2024, 3, 1)
+    features = pl.DataFrame(
         {
             "customer_id": ["a", "b", "c", "d"],
             "observed_at": [at] * 4,
@@ -191,7 +191,9 @@ def test_expansion_potential_by_hand() -> None:
             "quantity": pl.Float64,
         },
     )
-    rows = {row["customer_id"]: row for row in expansion_potential(features, subs)}
+    found = expansion_potential(features, subs)
+    assert isinstance(found, pl.DataFrame)
+    rows = {row["customer_id"]: row for row in found.to_dicts()}
     # Pro customers' median usage is 20 events: a (40 on basic) qualifies, b (5) does not; pro is the top plan.
     assert rows["a"]["high_usage_on_low_plan"] and not rows["b"]["high_usage_on_low_plan"]
     assert rows["a"]["higher_plans_median_events"] == 20.0 and rows["c"]["higher_plans_median_events"] is None

@@ -74,8 +74,9 @@ def clv(
         calibration_end = as_of - dt.timedelta(microseconds=1)
     facts = sources.table("transactions", transactions)
     with stage(tr("summarising customers and fitting")):
-        summary = rows_of(customer_summary(facts, freq=freq, unit=unit, calibration_end=calibration_end))
-        rows, fitted = customer_value(summary, model=model, horizon=horizon, discount_rate=discount_rate, unit=unit)
+        summary = customer_summary(facts, freq=freq, unit=unit, calibration_end=calibration_end)
+        value = customer_value(summary, model=model, horizon=horizon, discount_rate=discount_rate, unit=unit)
+        rows, fitted = rows_of(value.customers), value.models
     parameters = {
         "model": model,
         "freq": freq,
@@ -191,7 +192,7 @@ def sbg(
         return
     if not column:
         raise ParameterError(tr("--survivors needs --column NAME"))
-    model = ShiftedBetaGeometric().fit(read_survivors(survivors, column))
+    model = ShiftedBetaGeometric().fit_arrays(read_survivors(survivors, column))
     rows = model.projected_survivors(project)
     derl = model.discounted_expected_residual_lifetime(discount_rate)
     if as_json:
@@ -229,7 +230,7 @@ def segments(
     sources: Sources,
 ) -> None:
     """RFM scores, named segments (Champions … Lost), value tiers and health score per customer."""
-    from kvar.models.segments import rfm_segments
+    from kvar.metrics.segments import rfm_segments
 
     facts = sources.table("transactions", transactions)
     with stage(tr("scoring recency, frequency and monetary value")):
@@ -267,7 +268,8 @@ def survival(
     sources: Sources,
 ) -> None:
     """Kaplan-Meier survival of customer lifetimes by segment, medians, log-rank test, hazard by tenure."""
-    from kvar.models.survival import customer_lifetimes, survival_analysis
+    from kvar.metrics.lifetimes import customer_lifetimes
+    from kvar.models.survival import survival_analysis
 
     check_window("--inactivity", inactivity)
     check_window("--grace", grace)
@@ -345,32 +347,18 @@ def risk(
     sources: Sources,
 ) -> None:
     """Train a churn-risk model (time-based split) and score current customers with their top reasons."""
-    from kvar.models.churn_features import churn_features
-    from kvar.models.churn_risk import ChurnRiskModel
+    from kvar.metrics.churn_features import churn_features
+    from kvar.models.churn_evaluation import assess_churn_risk
 
     optional = sources.table_if_given
     subs, usage = sources.table("subscriptions", subscriptions), sources.table("events", events)
     extra = optional("payments", payments), optional("feedback", feedback), optional("customers", customers)
     with stage(tr("building features and training")):
-        table = (
-            churn_features(subs, usage, *extra, horizon_days=horizon, as_of=as_of).collect(backend="pandas").to_native()
-        )
-        model = ChurnRiskModel().fit(table)
-        rows = model.latest_scores(table, top=top)
-    e = model.evaluation_
-    evaluation = {
-        "test_date": e.test_date,
-        "test_rows": e.test_rows,
-        "churn_rate": e.churn_rate,
-        "auc": e.auc,
-        "baseline_auc": e.baseline_auc,
-        "top_decile_lift": e.top_decile_lift,
-        "brier": e.brier,
-        "calibration": e.calibration,
-    }
+        found = assess_churn_risk(churn_features(subs, usage, *extra, horizon_days=horizon, as_of=as_of), top=top)
+    rows, e = rows_of(found.scores), found.evaluation
     if as_json:
         print_json(
-            "risk", {"horizon_days": horizon, "as_of": as_of}, rows, evaluation=evaluation, drivers=model.importances_
+            "risk", {"horizon_days": horizon, "as_of": as_of}, rows, evaluation=e.as_dict(), drivers=found.drivers
         )
     else:
         stderr.print(
@@ -414,13 +402,12 @@ def expansion(
     sources: Sources,
 ) -> None:
     """Customers with expansion potential: high usage on a low plan, or seats near their limit."""
-    from kvar.models.churn_features import churn_features
-    from kvar.models.expansion import expansion_potential
+    from kvar.metrics.churn_features import churn_features
+    from kvar.metrics.expansion import expansion_potential
 
     subs, usage = sources.table("subscriptions", subscriptions), sources.table("events", events)
     with stage(tr("measuring usage against plans")):
-        features = churn_features(subs, usage, as_of=as_of).collect(backend="pandas").to_native()
-    rows = expansion_potential(features, subs, seat_share=seat_share)
+        rows = rows_of(expansion_potential(churn_features(subs, usage, as_of=as_of), subs, seat_share=seat_share))
     emit(
         "expansion",
         {"seat_share": seat_share},

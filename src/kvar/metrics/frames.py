@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import narwhals as nw
+import pyarrow as pa
 from narwhals.typing import IntoFrame
 
 from kvar.errors import MappingError
@@ -64,40 +65,32 @@ def frame_like(like: nw.LazyFrame, columns: Mapping[str, Sequence[Any]]) -> nw.L
     Used for calendars of period boundaries, which must join the user's data inside its own engine.
     Values may be ``int``, ``float``, ``str`` or naive ``datetime`` (UTC).
     """
-    native = like.to_native()
-    impl = like.implementation
-    if impl.is_duckdb():
-        return nw.from_native(native.query("_kvar_like", _values_sql(columns)))
-    if impl.is_pyspark() or impl.is_pyspark_connect():
-        import pyarrow as pa
-
-        table = pa.table({name: list(values) for name, values in columns.items()})
-        return nw.from_native(native.sparkSession.createDataFrame(table))
-    eager_backend = nw.Implementation.POLARS if impl.is_polars() else impl
-    return nw.from_dict(dict(columns), backend=eager_backend).lazy()  # type: ignore[arg-type]  # an eager backend of the frame's own kind
-
-
-def _values_sql(columns: Mapping[str, Sequence[Any]]) -> str:
-    names = list(columns)
-    rows = list(zip(*(columns[name] for name in names), strict=True))
-    if not rows:
+    if not columns or not len(next(iter(columns.values()))):
         raise ValueError("frame_like needs at least one row")
-    body = ", ".join("(" + ", ".join(_sql_literal(value) for value in row) + ")" for row in rows)
-    return f"SELECT * FROM (VALUES {body}) AS t({', '.join(names)})"
+    native = arrow_like(like, pa.table({name: list(values) for name, values in columns.items()}))
+    frame = nw.from_native(native)
+    return frame.lazy() if isinstance(frame, nw.DataFrame) else frame
 
 
-def _sql_literal(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, dt.datetime):
-        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
-    if isinstance(value, int):
-        return f"CAST({value!r} AS BIGINT)"
-    if isinstance(value, float):
-        return f"CAST({value!r} AS DOUBLE)"
-    return "'" + str(value).replace("'", "''") + "'"
+def arrow_like(like: IntoFrame | nw.LazyFrame | nw.DataFrame, table: pa.Table) -> Any:
+    """``table`` as the same kind of native frame as ``like``: a pandas, Polars or PyArrow frame of its
+    library; a lazy frame in its own engine and session (DuckDB connection, Spark session, Polars lazy).
+
+    This is how a result computed outside the engine (a model's per-customer predictions) is handed back
+    in the user's kind of frame.
+    """
+    frame = like if isinstance(like, (nw.LazyFrame, nw.DataFrame)) else nw.from_native(like)
+    impl = frame.implementation
+    if isinstance(frame, nw.DataFrame):
+        return nw.from_arrow(table, backend=impl).to_native()
+    native = frame.to_native()
+    if impl.is_duckdb():
+        arrow_result = table  # noqa: F841  # read by name below: DuckDB scans the Python variable in place
+        return native.query("_kvar_like", "SELECT * FROM arrow_result")
+    if impl.is_pyspark() or impl.is_pyspark_connect():
+        return native.sparkSession.createDataFrame(table)
+    eager = nw.from_arrow(table, backend=nw.Implementation.POLARS if impl.is_polars() else impl)
+    return eager.lazy().to_native()
 
 
 def rows_of(frame: nw.LazyFrame | Any) -> list[dict[str, Any]]:

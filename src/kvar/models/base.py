@@ -8,15 +8,17 @@ positive), the observed-information standard errors, a summary table and a print
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self, cast
 
 import numpy as np
+import pyarrow as pa
 from scipy import optimize
 
 from kvar.errors import ConvergenceError, InputError, ModelFitError, NotFittedError
 from kvar.i18n import tr
+from kvar.metrics.frames import arrow_like, as_lazy, require_columns
 
 
 def require_fit(model: object, attribute: str) -> None:
@@ -38,25 +40,46 @@ class Fitted:
 class MaximumLikelihoodModel:
     """Base of BG/NBD, Pareto/NBD, Gamma-Gamma and sBG: subclasses declare, this class fits.
 
-    Subclasses set :attr:`param_names` and :attr:`initial`, and implement :meth:`_log_likelihoods`
-    (per compressed row, natural parameters) and :meth:`_prepare` (input checks and compression).
+    Subclasses set :attr:`param_names`, :attr:`initial` and :attr:`inputs`, and implement
+    :meth:`_log_likelihoods` (per compressed row, natural parameters) and ``fit_arrays`` (input checks,
+    compression, then :meth:`_fit`). :meth:`fit` on a frame reads the columns and calls ``fit_arrays``.
     """
 
     param_names: ClassVar[tuple[str, ...]] = ()
     initial: ClassVar[tuple[float, ...]] = ()
     paper: ClassVar[str] = ""
+    #: The per-customer summary columns :meth:`fit` reads, in the order :meth:`fit_arrays` takes them.
+    inputs: ClassVar[tuple[str, ...]] = ()
     #: Shape parameters past which the mixing distribution has no spread left: the fit has run off to the
     #: edge of the parameter space because the model's assumptions do not hold for the data.
     degenerate_above: ClassVar[dict[str, float]] = {}
     #: What to use instead when the model does not fit (one sentence for the error message).
     instead: ClassVar[str] = ""
+    #: Each model's explicit array path: one checked array per name of :attr:`inputs`, returns the model.
+    fit_arrays: Callable[..., Any]
 
     def __init__(self, penalizer: float = 0.0) -> None:
         self.penalizer = penalizer
 
-    # --- to be provided by each model ----------------------------------------------------------
-    def _prepare(self, **data: Any) -> dict[str, np.ndarray]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def __repr__(self) -> str:
+        state = ", ".join(f"{name}={value:.4g}" for name, value in self.params_.items()) if self._fitted() else ""
+        return f"{type(self).__name__}({state or f'penalizer={self.penalizer}'})"
+
+    def fit(self, summary: Any) -> Self:
+        """Fit on a per-customer table (any frame kvar accepts) holding the columns of :attr:`inputs`.
+
+        Arrays go through :meth:`fit_arrays` instead; the two paths give the same fit.
+        """
+        columns = summary_columns(summary, self.inputs)
+        return cast(Self, self.fit_arrays(*(columns[name] for name in self.inputs)))
+
+    def _per_customer(self, summary: Any, predict: Callable[..., np.ndarray], name: str) -> Any:
+        """``predict`` applied to the summary's :attr:`inputs`, as a frame of the summary's kind with columns
+        ``customer_id`` and ``name``, one row per customer in ``customer_id`` order."""
+        self._require_fit()
+        ids, columns = customer_columns(summary, self.inputs)
+        values = predict(*(columns[column] for column in self.inputs))
+        return arrow_like(summary, pa.table({"customer_id": ids, name: np.asarray(values, dtype=float)}))
 
     def _log_likelihoods(self, params: np.ndarray, data: Mapping[str, np.ndarray]) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
@@ -70,7 +93,6 @@ class MaximumLikelihoodModel:
     def _has_gradient(self) -> bool:
         return type(self)._log_likelihood_gradients is not MaximumLikelihoodModel._log_likelihood_gradients
 
-    # --- shared machinery -----------------------------------------------------------------------
     def _total(self, params: np.ndarray, data: Mapping[str, np.ndarray]) -> float:
         values = self._log_likelihoods(params, data)
         return float(np.dot(data["weight"], values))
@@ -171,6 +193,9 @@ class MaximumLikelihoodModel:
         self.log_likelihood_ = fitted.log_likelihood
         self.iterations_ = fitted.iterations
 
+    def _fitted(self) -> bool:
+        return hasattr(self, "params_")
+
     def _require_fit(self) -> None:
         require_fit(self, "params_")
 
@@ -196,15 +221,14 @@ class MaximumLikelihoodModel:
             )
         return rows
 
-    def print_summary(self) -> str:
-        """The summary as text (also printed)."""
+    def print_summary(self) -> None:
+        """Print the fitted parameters with their standard errors."""
+        self._require_fit()
         lines = [f"{type(self).__name__} ({self.paper})", f"log-likelihood = {self.log_likelihood_:.2f}"]
         lines += [
             f"  {row['parameter']:>6} = {row['estimate']:.4f}  (se {row['standard_error']:.4f})" for row in self.summary
         ]
-        text = "\n".join(lines)
-        print(text)
-        return text
+        print("\n".join(lines))
 
 
 def compress(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -234,10 +258,45 @@ def as_float_array(values: Any, name: str) -> np.ndarray:
 
 
 def summary_columns(summary: Any, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Columns of a per-customer table (any frame kvar accepts) as NumPy arrays."""
-    from kvar.metrics.frames import as_lazy, require_columns
+    """Columns of a per-customer table (any frame kvar accepts) as checked NumPy arrays."""
+    return customer_columns(summary, names, keyed=False)[1]
 
+
+def customer_columns(
+    summary: Any, names: tuple[str, ...], *, keyed: bool = True
+) -> tuple[pa.Array, dict[str, np.ndarray]]:
+    """``customer_id`` and ``names`` of a per-customer table as arrays, in ``customer_id`` order (so that a
+    prediction never depends on row order). Without ``keyed`` the ids are neither required nor read."""
     frame, _ = as_lazy(summary)
-    require_columns(frame, "customer summary", list(names))
-    table = frame.select(*names).collect(backend="pyarrow").to_native()
-    return {name: as_float_array(table.column(name).to_numpy(zero_copy_only=False), name) for name in names}
+    key = ["customer_id"] if keyed else []
+    require_columns(frame, "customer summary", [*key, *names])
+    selected = frame.select(*key, *names)
+    table = (selected.sort("customer_id") if keyed else selected).collect(backend="pyarrow").to_native()
+    columns = {name: as_float_array(table.column(name).to_numpy(zero_copy_only=False), name) for name in names}
+    return (table.column("customer_id") if keyed else pa.array([])), columns
+
+
+def rfm_arrays(frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Checked frequency, recency and T arrays (:func:`check_rfm`)."""
+    x, t_x, big_t = (as_float_array(v, n) for v, n in ((frequency, "frequency"), (recency, "recency"), (T, "T")))
+    check_rfm(x, t_x, big_t)
+    return x, t_x, big_t
+
+
+def check_rfm(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray) -> None:
+    """Frequency, recency, T must be consistent: 0 <= recency <= T, frequency >= 0, recency 0 if x = 0."""
+    problems = []
+    if np.any(frequency < 0) or np.any(frequency != np.floor(frequency)):
+        problems.append("frequency must be whole numbers >= 0")
+    if np.any(recency < 0) or np.any(recency > T + 1e-9):
+        problems.append("recency must lie between 0 and T")
+    if np.any((frequency == 0) & (recency != 0)):
+        problems.append("recency must be 0 when frequency is 0")
+    if problems:
+        raise InputError("customer summary: " + "; ".join(problems))
+    if len(frequency) < 10:
+        raise InputError(
+            tr("too few customers to fit a model: {customers} (need at least 10)").format(customers=len(frequency))
+        )
+    if not np.any(frequency > 0):
+        raise InputError(tr("every customer has frequency 0: no repeat purchases to learn from"))

@@ -19,43 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.special import betaln, digamma, gammaln, hyp2f1
 
-from kvar.errors import InputError
-from kvar.i18n import tr
-from kvar.models.base import (
-    MaximumLikelihoodModel,
-    as_float_array,
-    compress,
-    summary_columns,
-)
-
-
-def rfm_arrays(frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Checked frequency, recency, T arrays from arrays, or from a summary frame passed as ``frequency``."""
-    if recency is None and T is None:
-        columns = summary_columns(frequency, ("frequency", "recency", "T"))
-        frequency, recency, T = columns["frequency"], columns["recency"], columns["T"]
-    x, t_x, big_t = (as_float_array(v, n) for v, n in ((frequency, "frequency"), (recency, "recency"), (T, "T")))
-    check_rfm(x, t_x, big_t)
-    return x, t_x, big_t
-
-
-def check_rfm(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray) -> None:
-    """Frequency, recency, T must be consistent: 0 <= recency <= T, frequency >= 0, recency 0 if x = 0."""
-    problems = []
-    if np.any(frequency < 0) or np.any(frequency != np.floor(frequency)):
-        problems.append("frequency must be whole numbers >= 0")
-    if np.any(recency < 0) or np.any(recency > T + 1e-9):
-        problems.append("recency must lie between 0 and T")
-    if np.any((frequency == 0) & (recency != 0)):
-        problems.append("recency must be 0 when frequency is 0")
-    if problems:
-        raise InputError("customer summary: " + "; ".join(problems))
-    if len(frequency) < 10:
-        raise InputError(
-            tr("too few customers to fit a model: {customers} (need at least 10)").format(customers=len(frequency))
-        )
-    if not np.any(frequency > 0):
-        raise InputError(tr("every customer has frequency 0: no repeat purchases to learn from"))
+from kvar.models.base import MaximumLikelihoodModel, compress, rfm_arrays
 
 
 class BetaGeo(MaximumLikelihoodModel):
@@ -70,8 +34,10 @@ class BetaGeo(MaximumLikelihoodModel):
         "use kvar sbg --subscriptions FILE or kvar survival --subscriptions FILE"
     )
 
-    def fit(self, frequency: Any, recency: Any = None, T: Any = None) -> BetaGeo:
-        """Fit on arrays, or on a customer summary frame passed as ``frequency`` (with recency, T)."""
+    inputs: ClassVar[tuple[str, ...]] = ("frequency", "recency", "T")
+
+    def fit_arrays(self, frequency: Any, recency: Any, T: Any) -> BetaGeo:
+        """Fit on one array per summary column (repeat purchases, time of the last one, age; one unit)."""
         x, t_x, big_t = rfm_arrays(frequency, recency, T)
         data = compress({"x": x, "t_x": t_x, "T": big_t})
         data["x_values"], data["x_index"] = np.unique(data["x"], return_inverse=True)
@@ -146,7 +112,17 @@ class BetaGeo(MaximumLikelihoodModel):
         )
         return values, np.vstack([d_r, d_alpha, d_a, d_b])
 
-    def probability_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+    def probability_alive(self, summary: Any) -> Any:
+        """Per customer of ``summary`` (a frame like :meth:`fit`'s): ``customer_id``, ``probability_alive``."""
+        return self._per_customer(summary, self.probability_alive_arrays, "probability_alive")
+
+    def expected_purchases(self, summary: Any, t: float) -> Any:
+        """Per customer of ``summary``: ``customer_id``, ``expected_purchases`` in the next ``t`` time units."""
+        return self._per_customer(
+            summary, lambda *columns: self.expected_purchases_arrays(t, *columns), "expected_purchases"
+        )
+
+    def probability_alive_arrays(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """P(alive | x, t_x, T) = 1 / (1 + [x > 0] a/(b + x - 1) ((alpha + T)/(alpha + t_x))^(r + x))."""
         r, alpha, a, b = self._param_array()
         x, t_x, big_t = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
@@ -164,7 +140,7 @@ class BetaGeo(MaximumLikelihoodModel):
         t = np.asarray(t, dtype=float)
         return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, t / (alpha + t)))
 
-    def conditional_expected_purchases(self, t: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+    def expected_purchases_arrays(self, t: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """E[Y(t) | x, t_x, T]: expected purchases in the next ``t`` time units (eq. 10 of the paper)."""
         r, alpha, a, b = self._param_array()
         x, t_x, big_t = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
@@ -172,4 +148,33 @@ class BetaGeo(MaximumLikelihoodModel):
         tail = 1 - ((alpha + big_t) / (alpha + big_t + t)) ** (r + x) * hyp2f1(
             r + x, b + x, a + b + x - 1, t / (alpha + big_t + t)
         )
-        return head * tail * self.probability_alive(x, t_x, big_t)
+        return head * tail * self.probability_alive_arrays(x, t_x, big_t)
+
+
+def simulate_bgnbd(
+    customers: int, r: float, alpha: float, a: float, b: float, T: np.ndarray | float, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """``frequency``, ``recency``, ``T`` of ``customers`` customers simulated from BG/NBD's own story (for
+    parameter-recovery checks): a purchase rate lambda ~ Gamma(r, 1/alpha) and a dropout probability
+    p ~ Beta(a, b) each; while alive they buy after exponential waiting times and drop out with probability
+    p after each purchase; observed for ``T`` time units from their first purchase."""
+    rng = np.random.default_rng(seed)
+    horizon = np.broadcast_to(np.asarray(T, dtype=float), (customers,)).copy()
+    rate = rng.gamma(r, 1.0 / alpha, customers)
+    dropout = rng.beta(a, b, customers)
+    frequency = np.zeros(customers)
+    recency = np.zeros(customers)
+    clock = np.zeros(customers)
+    active = np.ones(customers, dtype=bool)
+    while active.any():
+        # After the (first or latest) purchase the customer may drop out; the first purchase at 0 counts too.
+        index = np.flatnonzero(active)
+        leaves = (rng.random(index.size) < dropout[index]) & (frequency[index] > 0)
+        active[index[leaves]] = False
+        index = index[~leaves]
+        clock[index] += rng.exponential(1.0 / rate[index])
+        bought = clock[index] < horizon[index]
+        frequency[index[bought]] += 1
+        recency[index[bought]] = clock[index[bought]]
+        active[index[~bought]] = False
+    return {"frequency": frequency, "recency": recency, "T": horizon}

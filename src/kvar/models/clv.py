@@ -11,18 +11,24 @@ with ``m`` a month in the model's time unit, ``E[Y(t)]`` the conditional expecte
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from kvar.errors import InputError, ParameterError
 from kvar.i18n import tr
+from kvar.metrics.frames import arrow_like
 from kvar.metrics.periods import DAYS_PER_UNIT, check_unit
+from kvar.models.base import MaximumLikelihoodModel, customer_columns
+from kvar.models.beta_geo import BetaGeo
+from kvar.models.gamma_gamma import GammaGamma
+from kvar.models.pareto_nbd import ParetoNBD
 
 
 def discounted_clv(
-    purchases: Any,
+    purchases: BetaGeo | ParetoNBD,
     spend: np.ndarray,
     frequency: np.ndarray,
     recency: np.ndarray,
@@ -43,65 +49,69 @@ def discounted_clv(
     value = np.zeros(len(frequency))
     previous = np.zeros(len(frequency))
     for i in range(1, horizon + 1):
-        expected = purchases.conditional_expected_purchases(i * month, frequency, recency, T)
+        expected = purchases.expected_purchases_arrays(i * month, frequency, recency, T)
         value += spend * (expected - previous) / (1 + discount_rate) ** i
         previous = expected
     return value
 
 
+@dataclass(frozen=True)
+class CustomerValue:
+    """What :func:`customer_value` found: a per-customer frame and the fitted models by name."""
+
+    #: The summary's columns plus the predictions, one row per customer in ``customer_id`` order, in the
+    #: summary's kind of frame.
+    customers: Any
+    models: dict[str, MaximumLikelihoodModel]
+
+
 def customer_value(
-    summary: Sequence[Mapping[str, Any]],
+    summary: Any,
     *,
     model: str = "bgnbd",
     horizon: int = 12,
     discount_rate: float = 0.01,
     unit: str = "W",
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+) -> CustomerValue:
     """Fit a purchase model (``bgnbd`` or ``pareto``) and Gamma-Gamma on a customer summary; predict.
 
-    Returns per-customer rows (the summary columns plus ``probability_alive``, ``expected_purchases`` over
-    ``horizon`` months, ``expected_spend`` and ``clv``) and the fitted models by name. With ``model="gg"``
-    only the spend model is fitted, on repeat buyers with positive spend (free repeat purchases, e.g. $0.00
-    rows, are left out of the fit); with fewer than 10 of them there is no spend model, so no spend or CLV.
+    ``summary`` is a frame of :func:`~kvar.metrics.purchases.customer_summary`'s shape (any kind kvar
+    accepts). The result's ``customers`` holds ``customer_id``, ``frequency``, ``recency``, ``T``,
+    ``monetary_value`` plus ``probability_alive``, ``expected_purchases`` over ``horizon`` months,
+    ``expected_spend`` and ``clv``. With ``model="gg"`` only the spend model is fitted, on repeat buyers
+    with positive spend (free repeat purchases, e.g. $0.00 rows, are left out of the fit); with fewer than
+    10 of them there is no spend model, so no spend or CLV.
     """
-    from kvar.models.beta_geo import BetaGeo
-    from kvar.models.gamma_gamma import GammaGamma
-    from kvar.models.pareto_nbd import ParetoNBD
-
     if model not in ("bgnbd", "pareto", "gg"):
         raise ParameterError(tr("model: expected bgnbd, pareto or gg, got {model!r}").format(model=model))
     check_unit(unit)
-    frequency, recency, T, spent = (
-        np.array([row[key] for row in summary], dtype=float) for key in ("frequency", "recency", "T", "monetary_value")
-    )
-    fitted: dict[str, Any] = {}
-    spend = None
+    ids, columns = customer_columns(summary, ("frequency", "recency", "T", "monetary_value"))
+    frequency, recency, T, spent = (columns[name] for name in ("frequency", "recency", "T", "monetary_value"))
+    fitted: dict[str, MaximumLikelihoodModel] = {}
+    predictions: dict[str, np.ndarray] = {}
     priced = (frequency > 0) & (spent > 0)  # repeat buyers whose repeat purchases cost something
     if priced.sum() >= 10:
-        fitted["gg"] = GammaGamma().fit(frequency[priced], spent[priced])
-        spend = fitted["gg"].conditional_expected_average_profit(frequency, spent)
+        spend_model = GammaGamma().fit_arrays(frequency[priced], spent[priced])
+        fitted["gg"] = spend_model
+        predictions["expected_spend"] = spend_model.expected_spend_arrays(frequency, spent)
     elif model == "gg":
         raise InputError(tr("Gamma-Gamma needs at least 10 customers with repeat purchases and positive spend"))
-    predictions: dict[str, np.ndarray] = {}
-    if spend is not None:
-        predictions["expected_spend"] = spend
     if model != "gg":
-        purchases = (BetaGeo() if model == "bgnbd" else ParetoNBD()).fit(frequency, recency, T)
+        purchases = (BetaGeo() if model == "bgnbd" else ParetoNBD()).fit_arrays(frequency, recency, T)
         fitted[model] = purchases
         month = DAYS_PER_UNIT["M"] / DAYS_PER_UNIT[unit]
-        predictions["probability_alive"] = purchases.probability_alive(frequency, recency, T)
-        predictions["expected_purchases"] = purchases.conditional_expected_purchases(
-            horizon * month, frequency, recency, T
-        )
-        if spend is not None:
+        predictions["probability_alive"] = purchases.probability_alive_arrays(frequency, recency, T)
+        predictions["expected_purchases"] = purchases.expected_purchases_arrays(horizon * month, frequency, recency, T)
+        if "expected_spend" in predictions:
             predictions["clv"] = discounted_clv(
-                purchases, spend, frequency, recency, T, horizon=horizon, discount_rate=discount_rate, unit=unit
+                purchases,
+                predictions["expected_spend"],
+                frequency,
+                recency,
+                T,
+                horizon=horizon,
+                discount_rate=discount_rate,
+                unit=unit,
             )
-    rows = [
-        {
-            **{key: row[key] for key in ("customer_id", "frequency", "recency", "T", "monetary_value")},
-            **{name: float(values[index]) for name, values in predictions.items()},
-        }
-        for index, row in enumerate(summary)
-    ]
-    return rows, fitted
+    table = pa.table({"customer_id": ids, **columns, **predictions})
+    return CustomerValue(arrow_like(summary, table), fitted)

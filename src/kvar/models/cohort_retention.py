@@ -59,7 +59,7 @@ def sbg_by_cohort(
     for start, counts in cohort_survivors(subscriptions, period=period, grace=grace, as_of=as_of).items():
         row: dict[str, Any] = {"cohort": start, "size": counts[0], "observed": counts}
         try:
-            model = ShiftedBetaGeometric().fit(counts)
+            model = ShiftedBetaGeometric().fit_arrays(counts)
         except InputError as error:
             row["note"] = str(error)
         else:

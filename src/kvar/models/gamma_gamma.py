@@ -18,12 +18,7 @@ from scipy.special import gammaln
 
 from kvar.errors import InputError
 from kvar.i18n import tr
-from kvar.models.base import (
-    MaximumLikelihoodModel,
-    as_float_array,
-    compress,
-    summary_columns,
-)
+from kvar.models.base import MaximumLikelihoodModel, as_float_array, compress
 
 
 class GammaGamma(MaximumLikelihoodModel):
@@ -33,11 +28,10 @@ class GammaGamma(MaximumLikelihoodModel):
     initial: ClassVar[tuple[float, ...]] = (1.0, 1.0, 1.0)
     paper: ClassVar[str] = "Fader, Hardie & Lee 2005, JMR 42(4); Fader & Hardie note 025"
 
-    def fit(self, frequency: Any, monetary_value: Any = None) -> GammaGamma:
-        """Fit on customers with frequency > 0 (others are ignored), arrays or a summary frame."""
-        if monetary_value is None:
-            columns = summary_columns(frequency, ("frequency", "monetary_value"))
-            frequency, monetary_value = columns["frequency"], columns["monetary_value"]
+    inputs: ClassVar[tuple[str, ...]] = ("frequency", "monetary_value")
+
+    def fit_arrays(self, frequency: Any, monetary_value: Any) -> GammaGamma:
+        """Fit on customers with frequency > 0 (others are ignored): repeat purchases and mean spend."""
         x, zbar = as_float_array(frequency, "frequency"), as_float_array(monetary_value, "monetary_value")
         repeat = x > 0
         if repeat.sum() < 10:
@@ -67,7 +61,11 @@ class GammaGamma(MaximumLikelihoodModel):
             - (px + q) * np.log(gamma + x * zbar)
         )
 
-    def conditional_expected_average_profit(self, frequency: Any, monetary_value: Any) -> np.ndarray:
+    def expected_spend(self, summary: Any) -> Any:
+        """Per customer of ``summary`` (a frame like :meth:`fit`'s): ``customer_id``, ``expected_spend``."""
+        return self._per_customer(summary, self.expected_spend_arrays, "expected_spend")
+
+    def expected_spend_arrays(self, frequency: Any, monetary_value: Any) -> np.ndarray:
         """E[spend per transaction | x, zbar]; the population mean for customers with x = 0."""
         p, q, gamma = self._param_array()
         x, zbar = np.asarray(frequency, dtype=float), np.asarray(monetary_value, dtype=float)

@@ -17,8 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.special import gammaln, hyp2f1
 
-from kvar.models.base import MaximumLikelihoodModel, compress
-from kvar.models.beta_geo import rfm_arrays
+from kvar.models.base import MaximumLikelihoodModel, compress, rfm_arrays
 
 
 def _log_a0(
@@ -50,8 +49,10 @@ class ParetoNBD(MaximumLikelihoodModel):
         "use kvar sbg --subscriptions FILE or kvar survival --subscriptions FILE"
     )
 
-    def fit(self, frequency: Any, recency: Any = None, T: Any = None) -> ParetoNBD:
-        """Fit on arrays, or on a customer summary frame passed as ``frequency``."""
+    inputs: ClassVar[tuple[str, ...]] = ("frequency", "recency", "T")
+
+    def fit_arrays(self, frequency: Any, recency: Any, T: Any) -> ParetoNBD:
+        """Fit on one array per summary column (repeat purchases, time of the last one, age; one unit)."""
         x, t_x, big_t = rfm_arrays(frequency, recency, T)
         self._set(self._fit(compress({"x": x, "t_x": t_x, "T": big_t})))
         return self
@@ -64,7 +65,17 @@ class ParetoNBD(MaximumLikelihoodModel):
         gone = np.log(s) - np.log(r + s + x) + _log_a0(r, alpha, s, beta, x, t_x, big_t)
         return head + np.logaddexp(alive, np.where(np.isfinite(gone), gone, -np.inf))
 
-    def probability_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+    def probability_alive(self, summary: Any) -> Any:
+        """Per customer of ``summary`` (a frame like :meth:`fit`'s): ``customer_id``, ``probability_alive``."""
+        return self._per_customer(summary, self.probability_alive_arrays, "probability_alive")
+
+    def expected_purchases(self, summary: Any, t: float) -> Any:
+        """Per customer of ``summary``: ``customer_id``, ``expected_purchases`` in the next ``t`` time units."""
+        return self._per_customer(
+            summary, lambda *columns: self.expected_purchases_arrays(t, *columns), "expected_purchases"
+        )
+
+    def probability_alive_arrays(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """P(alive | x, t_x, T) = 1 / (1 + s/(r+s+x) (alpha+T)^(r+x) (beta+T)^s A0)."""
         r, alpha, s, beta = self._param_array()
         x, t_x, big_t = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
@@ -72,9 +83,11 @@ class ParetoNBD(MaximumLikelihoodModel):
         log_ratio = np.log(s) - np.log(r + s + x) + (r + x) * np.log(alpha + big_t) + s * np.log(beta + big_t) + log_a0
         return 1.0 / (1.0 + np.exp(np.where(np.isfinite(log_ratio), log_ratio, -np.inf)))
 
-    def conditional_expected_purchases(self, t: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+    def expected_purchases_arrays(self, t: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """E[Y(t) | x, t_x, T] = (r+x)(beta+T) / ((alpha+T)(s-1)) [1 - ((beta+T)/(beta+T+t))^(s-1)] P(alive)."""
         r, alpha, s, beta = self._param_array()
         x, t_x, big_t = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
         rate = (r + x) * (beta + big_t) / ((alpha + big_t) * (s - 1))
-        return rate * (1 - ((beta + big_t) / (beta + big_t + t)) ** (s - 1)) * self.probability_alive(x, t_x, big_t)
+        return (
+            rate * (1 - ((beta + big_t) / (beta + big_t + t)) ** (s - 1)) * self.probability_alive_arrays(x, t_x, big_t)
+        )

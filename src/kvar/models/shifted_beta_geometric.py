@@ -18,6 +18,7 @@ from scipy.special import betaln, hyp2f1
 
 from kvar.errors import InputError
 from kvar.i18n import tr
+from kvar.metrics.frames import as_lazy, require_columns
 from kvar.models.base import MaximumLikelihoodModel, as_float_array, require_fit
 
 
@@ -33,7 +34,17 @@ class ShiftedBetaGeometric(MaximumLikelihoodModel):
         "kvar survival shows the hazard by tenure"
     )
 
-    def fit(self, survivors: Any) -> ShiftedBetaGeometric:
+    inputs: ClassVar[tuple[str, ...]] = ("survivors",)
+
+    def fit(self, cohort: Any) -> ShiftedBetaGeometric:
+        """Fit on a frame (any kind kvar accepts) with one row per ``period`` (0, 1, …) and its ``survivors``."""
+        frame, _ = as_lazy(cohort)
+        require_columns(frame, "survivors", ["period", "survivors"])
+        table = frame.select("period", "survivors").sort("period").collect(backend="pyarrow").to_native()
+        return self.fit_arrays(table.column("survivors").to_numpy(zero_copy_only=False))
+
+    def fit_arrays(self, survivors: Any) -> ShiftedBetaGeometric:
+        """Fit on the survivor counts ``n_0 >= n_1 >= …`` at the start of periods 0, 1, …"""
         counts = as_float_array(survivors, "survivors")
         if len(counts) < 3:
             raise InputError(

@@ -16,7 +16,6 @@ from typing import Any
 
 import narwhals as nw
 import numpy as np
-import plotly.graph_objects as go
 
 from kvar.metrics.frames import as_lazy, require_columns, rows_of
 from kvar.metrics.periods import DAYS_PER_UNIT, FIXED_UNITS, check_unit, with_epoch_days
@@ -73,7 +72,7 @@ def holdout_by_frequency(model: Any, summary: Any, *, largest: int = 7) -> list[
     require_columns(frame, "customer summary", ["frequency", "recency", "T", "frequency_holdout", "duration_holdout"])
     rows = rows_of(frame.select("frequency", "recency", "T", "frequency_holdout", "duration_holdout"))
     x = np.array([r["frequency"] for r in rows], dtype=float)
-    predicted = model.conditional_expected_purchases(
+    predicted = model.expected_purchases_arrays(
         float(rows[0]["duration_holdout"]),
         x,
         np.array([r["recency"] for r in rows], dtype=float),
@@ -93,28 +92,3 @@ def holdout_by_frequency(model: Any, summary: Any, *, largest: int = 7) -> list[
                 }
             )
     return out
-
-
-def tracking_figure(
-    rows: list[dict[str, Any]], title: str = "Cumulative repeat purchases: actual vs model"
-) -> go.Figure:
-    figure = go.Figure()
-    figure.add_trace(
-        go.Scatter(x=[r["period"] for r in rows], y=[r["actual_cumulative"] for r in rows], name="actual", mode="lines")
-    )
-    figure.add_trace(
-        go.Scatter(
-            x=[r["period"] for r in rows],
-            y=[r["expected_cumulative"] for r in rows],
-            name="model",
-            mode="lines",
-            line=dict(dash="dash"),
-        )
-    )
-    boundary = max((r["period"] for r in rows if r["calibration"]), default=None)
-    if boundary is not None:
-        figure.add_vline(x=boundary, line_dash="dot", annotation_text="end of calibration")
-    figure.update_layout(
-        title=title, xaxis_title="period since the cohort's first purchase", yaxis_title="repeat purchases"
-    )
-    return figure

@@ -106,8 +106,9 @@ def collect_models(inputs: ReportInputs, data: ReportData) -> None:
     A section whose model cannot be fitted on these data is left out, and ``skipped`` says why.
     """
     from kvar.metrics.churn_causes import churn_causes
-    from kvar.models.segments import rfm_segments
-    from kvar.models.survival import customer_lifetimes, survival_analysis
+    from kvar.metrics.lifetimes import customer_lifetimes
+    from kvar.metrics.segments import rfm_segments
+    from kvar.models.survival import survival_analysis
 
     def attempt(name: str, action: Any) -> None:
         try:
@@ -166,7 +167,8 @@ def _clv(transactions: Any) -> dict[str, Any]:
     from kvar.metrics.purchases import customer_summary
     from kvar.models.clv import customer_value
 
-    rows, fitted = customer_value(rows_of(customer_summary(transactions, freq="D", unit="W")), horizon=12)
+    value = customer_value(customer_summary(transactions, freq="D", unit="W"), horizon=12)
+    rows, fitted = rows_of(value.customers), value.models
     values = [row["clv"] for row in rows if "clv" in row]
     if len(values) != len(rows) or not all(math.isfinite(value) for value in values):
         raise InputError(
@@ -185,20 +187,16 @@ def _clv(transactions: Any) -> dict[str, Any]:
 
 
 def _risk(inputs: ReportInputs) -> dict[str, Any]:
-    from kvar.models.churn_features import churn_features
-    from kvar.models.churn_risk import ChurnRiskModel
+    from kvar.metrics.churn_features import churn_features
+    from kvar.models.churn_evaluation import assess_churn_risk
 
-    table = (
+    found = assess_churn_risk(
         churn_features(inputs.subscriptions, inputs.events, inputs.payments, inputs.feedback, inputs.customers)
-        .collect(backend="pandas")
-        .to_native()
     )
-    model = ChurnRiskModel().fit(table)
-    top = model.latest_scores(table)[:10]
     return {
-        "evaluation": model.evaluation_,
-        "drivers": model.importances_[:6],
-        "top": [{**row, "reasons": "; ".join(row["reasons"])} for row in top],
+        "evaluation": found.evaluation,
+        "drivers": found.drivers[:6],
+        "top": [{**row, "reasons": "; ".join(row["reasons"])} for row in rows_of(found.scores)[:10]],
     }
 
 

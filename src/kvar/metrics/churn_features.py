@@ -79,9 +79,10 @@ def churn_features(
     *,
     horizon_days: int = 60,
     as_of: dt.datetime | None = None,
-) -> nw.LazyFrame:
-    """One row per (customer, observation date) with the features above, ``label`` and ``labelled``."""
-    subs, _ = as_lazy(subscriptions)
+) -> Any:
+    """One row per (customer, observation date) with the features above, ``label`` and ``labelled``, in the
+    subscriptions' kind of frame, ordered by ``observed_at`` and ``customer_id``."""
+    subs, finish = as_lazy(subscriptions)
     acts, _ = as_lazy(events)
     require_columns(subs, "subscriptions", ["customer_id", "started_at", "ended_at", "mrr"])
     require_columns(acts, "events", ["customer_id", "occurred_at"])
@@ -200,7 +201,7 @@ def churn_features(
         "last_event",
         "e_day",
     )
-    return dated.select(
+    table = dated.select(
         "customer_id",
         "observed_at",
         "label",
@@ -217,4 +218,5 @@ def churn_features(
         last_nps=nw.col("last_nps"),
         plan=nw.col("plan").cast(nw.String).fill_null("unknown"),
         channel=nw.col("channel").cast(nw.String).fill_null("unknown"),
-    ).sort("observed_at", "customer_id")
+    )
+    return finish(table.sort("observed_at", "customer_id"))
