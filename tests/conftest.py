@@ -58,6 +58,29 @@ def spark() -> Iterator[Any]:
     session.stop()
 
 
+@pytest.fixture(scope="session")
+def demo_tables(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The demo business (1,500 customers, seed 5) loaded once per run: its tables as DuckDB relations."""
+    import kvar
+    from kvar.data.demo import generate
+
+    paths = generate(customers=1500, seed=5).write(tmp_path_factory.mktemp("demo"))
+    connection = duckdb.connect()
+    names = ("customers", "subscriptions", "transactions", "events", "feedback", "payments")
+    return {name: connection.table(kvar.load_file(connection, name, paths[name]).accepted_table) for name in names}
+
+
+@pytest.fixture(scope="session")
+def demo_features(demo_tables: dict[str, Any]) -> Any:
+    """The demo business's churn-risk feature table with every optional input, as a pandas frame."""
+    from kvar.metrics.churn_features import churn_features
+
+    tables = demo_tables
+    return churn_features(
+        tables["subscriptions"], tables["events"], tables["payments"], tables["feedback"], tables["customers"]
+    ).df()
+
+
 def arrow_table(rows: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(rows)
 

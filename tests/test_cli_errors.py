@@ -152,7 +152,13 @@ DIRTY = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(DIRTY))
+#: Cases that take seconds each (they write and read tens of megabytes): run with the slow tests only.
+HUGE = {"a 50 MB field", "a line with a million columns"}
+
+
+@pytest.mark.parametrize(
+    "case", [pytest.param(case, marks=pytest.mark.slow) if case in HUGE else case for case in sorted(DIRTY)]
+)
 def test_a_bad_line_is_rejected_with_its_reason_and_the_rest_loads(
     case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

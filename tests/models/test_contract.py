@@ -21,9 +21,7 @@ import polars as pl
 import pytest
 
 import kvar
-from kvar.data.demo import generate
 from kvar.errors import NotFittedError
-from kvar.metrics.churn_features import churn_features
 from kvar.models import BetaGeo, ChurnRisk, GammaGamma, ParetoNBD, ShiftedBetaGeometric
 
 
@@ -93,14 +91,8 @@ def cohort(data_dir) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def features(tmp_path_factory) -> pd.DataFrame:
-    paths = generate(customers=500, seed=11).write(tmp_path_factory.mktemp("demo"))
-    con = duckdb.connect()
-    tables = {
-        name: con.table(kvar.load_file(con, name, paths[name]).accepted_table)
-        for name in ("subscriptions", "events", "payments")
-    }
-    return churn_features(tables["subscriptions"], tables["events"], tables["payments"]).df()
+def features(demo_features) -> pd.DataFrame:
+    return demo_features
 
 
 def _table(request: pytest.FixtureRequest, case: Case) -> pd.DataFrame:

@@ -6,12 +6,10 @@ import itertools
 import subprocess
 import sys
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
-import kvar
 from kvar.data.demo import generate
 from kvar.errors import ModelFitError
 from kvar.metrics.benchmarks import benchmark_comparison
@@ -85,18 +83,8 @@ def test_a_tie_with_a_benchmark_is_equal_not_minus_zero_below() -> None:
 
 
 @pytest.fixture(scope="module")
-def risk_table(tmp_path_factory) -> pd.DataFrame:
-    from kvar.metrics.churn_features import churn_features
-
-    paths = generate(customers=1200, seed=5).write(tmp_path_factory.mktemp("demo"))
-    con = duckdb.connect()
-    tables = {
-        name: con.table(kvar.load_file(con, name, paths[name]).accepted_table)
-        for name in ("customers", "subscriptions", "events", "feedback", "payments")
-    }
-    return churn_features(
-        tables["subscriptions"], tables["events"], tables["payments"], tables["feedback"], tables["customers"]
-    ).df()
+def risk_table(demo_features) -> pd.DataFrame:
+    return demo_features
 
 
 def test_top_risk_scores_keep_their_order_and_missing_values_read_as_words(risk_table) -> None:

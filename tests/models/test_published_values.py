@@ -220,3 +220,19 @@ def test_compressed_and_raw_likelihoods_agree(cdnow) -> None:
     params = np.array([0.3, 4.0, 0.8, 2.5])
     assert packed["weight"].sum() == len(cdnow["x"]) and len(packed["x"]) < len(cdnow["x"])
     assert BetaGeo()._total(params, packed) == pytest.approx(BetaGeo()._total(params, raw))
+
+
+def test_cohort_survivors_count_an_end_exactly_at_a_boundary_as_still_there() -> None:
+    import datetime as dt
+
+    import polars as pl
+
+    from kvar.models.cohort_retention import cohort_survivors
+
+    # kvar's side of the instant (docs/definitions.md, "State at a boundary"): ending exactly at the boundary
+    # 2021-01-01 still counts there; one microsecond earlier does not.
+    ends = [dt.datetime(2021, 1, 1), dt.datetime(2020, 12, 31, 23, 59, 59, 999999), None, dt.datetime(2022, 1, 1)]
+    subs = pl.DataFrame(
+        {"customer_id": ["a", "b", "c", "d"], "started_at": [dt.datetime(2020, 3, 1)] * 4, "ended_at": ends}
+    )
+    assert cohort_survivors(subs, as_of=dt.datetime(2023, 1, 1)) == {dt.datetime(2020, 1, 1): [4, 3, 2, 1]}

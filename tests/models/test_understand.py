@@ -11,7 +11,6 @@ import polars as pl
 import pytest
 
 import kvar
-from kvar.data.demo import generate
 from kvar.metrics.churn_causes import churn_causes
 from kvar.metrics.churn_features import churn_features
 from kvar.metrics.frames import rows_of
@@ -24,13 +23,8 @@ T = dt.datetime
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> dict:
-    paths = generate(customers=1500, seed=5).write(tmp_path_factory.mktemp("demo"))
-    con = duckdb.connect()
-    return {
-        name: con.table(kvar.load_file(con, name, paths[name]).accepted_table)
-        for name in ("customers", "subscriptions", "transactions", "events", "feedback", "payments")
-    }
+def demo(demo_tables) -> dict:
+    return demo_tables
 
 
 def test_rfm_scores_and_segments_by_hand() -> None:

@@ -37,7 +37,7 @@ from narwhals.typing import IntoFrame
 from kvar.errors import ParameterError
 from kvar.i18n import tr
 from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED
-from kvar.metrics.frames import Finish, as_lazy, require_columns
+from kvar.metrics.frames import Finish, table_of
 from kvar.metrics.orders import purchases
 from kvar.metrics.periods import window_offset
 
@@ -90,8 +90,7 @@ def activity_source(
     if (transactions is None) == (subscriptions is None):
         raise ParameterError(tr("give exactly one of transactions (non-contractual) or subscriptions (contractual)"))
     if transactions is not None:
-        facts, finish = as_lazy(transactions)
-        require_columns(facts, "transactions", ["customer_id", "occurred_at"])
+        facts, finish = table_of(transactions, "transactions", ["customer_id", "occurred_at"])
         return ActivitySource(
             facts,
             finish,
@@ -100,8 +99,8 @@ def activity_source(
             "occurred_at",
             True,
         )
-    facts, finish = as_lazy(cast(IntoFrame, subscriptions))  # not None: exactly one of the two is given
-    require_columns(facts, "subscriptions", ["customer_id", "started_at", "ended_at"])
+    given = cast(IntoFrame, subscriptions)  # not None: exactly one of the two is given
+    facts, finish = table_of(given, "subscriptions", ["customer_id", "started_at", "ended_at"])
     return ActivitySource(
         facts, finish, intervals_from_subscriptions(facts, grace), SUBSCRIPTION_OBSERVED, "started_at", False
     )

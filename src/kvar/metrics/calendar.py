@@ -76,6 +76,15 @@ def calendar(like: nw.LazyFrame, period: str, first: dt.datetime, as_of: dt.date
     )
 
 
+def measured_periods(
+    facts: nw.LazyFrame, time_columns: Sequence[str], period: str, as_of: dt.datetime | None
+) -> tuple[nw.LazyFrame, dt.datetime]:
+    """``(periods, as_of)``: the :func:`calendar` of complete periods a metric reports, from the first
+    observed time of ``time_columns`` through the end of observation (:func:`observation`)."""
+    first, as_of = observation(facts, time_columns, as_of)
+    return calendar(facts, period, first, as_of), as_of
+
+
 def place_in_periods(frame: nw.LazyFrame, time_column: str, periods: nw.LazyFrame, period: str) -> nw.LazyFrame:
     """Each row of ``frame`` with the calendar period ``[period_start, period_end)`` its ``time_column``
     falls in; rows outside the calendar (or with no time) are left out.

@@ -23,11 +23,10 @@ from kvar.metrics.activity import (
 )
 from kvar.metrics.calendar import (
     SUBSCRIPTION_OBSERVED,
-    calendar,
-    observation,
+    measured_periods,
     place_in_periods,
 )
-from kvar.metrics.frames import as_lazy, require_columns
+from kvar.metrics.frames import table_of
 from kvar.metrics.grid import fill_calendar, sum_flags
 from kvar.metrics.periods import window_offset
 
@@ -43,12 +42,9 @@ def churn_causes(
 ) -> Any:
     """Columns ``period_start, period_end, churned, voluntary, involuntary, involuntary_share`` (%),
     ``mrr_lost``, ``voluntary_mrr_lost``, ``involuntary_mrr_lost``."""
-    subs, finish = as_lazy(subscriptions)
-    paid, _ = as_lazy(payments)
-    require_columns(subs, "subscriptions", ["customer_id", "started_at", "ended_at", "mrr"])
-    require_columns(paid, "payments", ["customer_id", "occurred_at", "status"])
-    first, as_of = observation(subs, SUBSCRIPTION_OBSERVED, as_of)
-    periods = calendar(subs, period, first, as_of)
+    subs, finish = table_of(subscriptions, "subscriptions", ["customer_id", "started_at", "ended_at", "mrr"])
+    paid, _ = table_of(payments, "payments", ["customer_id", "occurred_at", "status"])
+    periods, as_of = measured_periods(subs, SUBSCRIPTION_OBSERVED, period, as_of)
     ended = spells(intervals_from_subscriptions(subs, grace)).filter(nw.col("spell_end") <= nw.lit(as_of))
     closing = subs.with_columns(reach=grace_end(nw.col("ended_at"), grace).fill_null(nw.lit(OPEN_END))).select(
         "customer_id", "reach", "mrr"

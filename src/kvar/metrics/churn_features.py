@@ -35,7 +35,7 @@ from kvar.metrics.activity import (
     spells,
 )
 from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED, observation
-from kvar.metrics.frames import as_lazy, frame_like, require_columns
+from kvar.metrics.frames import as_lazy, frame_like, table_of
 from kvar.metrics.periods import boundaries, with_epoch_days
 
 NUMERIC_FEATURES = (
@@ -82,10 +82,8 @@ def churn_features(
 ) -> Any:
     """One row per (customer, observation date) with the features above, ``label`` and ``labelled``, in the
     subscriptions' kind of frame, ordered by ``observed_at`` and ``customer_id``."""
-    subs, finish = as_lazy(subscriptions)
-    acts, _ = as_lazy(events)
-    require_columns(subs, "subscriptions", ["customer_id", "started_at", "ended_at", "mrr"])
-    require_columns(acts, "events", ["customer_id", "occurred_at"])
+    subs, finish = table_of(subscriptions, "subscriptions", ["customer_id", "started_at", "ended_at", "mrr"])
+    acts, _ = table_of(events, "events", ["customer_id", "occurred_at"])
     first, as_of = observation(subs, SUBSCRIPTION_OBSERVED, as_of)
     dates = boundaries(first, as_of, "month")[3:]  # leave a 90-day lookback before the first observation
     horizon = dt.timedelta(days=horizon_days)

@@ -21,8 +21,8 @@ from narwhals.typing import IntoFrame
 
 from kvar.errors import ParameterError
 from kvar.i18n import tr
-from kvar.metrics.calendar import calendar, observation
-from kvar.metrics.frames import as_lazy, require_columns
+from kvar.metrics.calendar import measured_periods
+from kvar.metrics.frames import table_of
 from kvar.metrics.grid import segment_of
 from kvar.metrics.orders import orders
 from kvar.metrics.periods import period_start, with_period_index
@@ -47,10 +47,10 @@ def cohort_table(
     """
     if value not in ("customers", "revenue"):
         raise ParameterError(tr("value: expected customers or revenue, got {value!r}").format(value=value))
-    facts, finish = as_lazy(transactions)
-    require_columns(facts, "transactions", ["customer_id", "occurred_at"] + (["amount"] if value == "revenue" else []))
-    first, as_of = observation(facts, ["occurred_at"], as_of)
-    periods = calendar(facts, period, first, as_of)
+    facts, finish = table_of(
+        transactions, "transactions", ["customer_id", "occurred_at"] + (["amount"] if value == "revenue" else [])
+    )
+    periods, as_of = measured_periods(facts, ["occurred_at"], period, as_of)
     keys: tuple[str, ...] = (by,) if by else ()
     bounded = (
         orders(facts)

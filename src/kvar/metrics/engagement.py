@@ -15,23 +15,21 @@ from typing import Any
 import narwhals as nw
 from narwhals.typing import IntoFrame
 
-from kvar.metrics.calendar import calendar, observation, place_in_periods
-from kvar.metrics.frames import as_lazy, require_columns
+from kvar.metrics.calendar import measured_periods, place_in_periods
+from kvar.metrics.frames import table_of
 from kvar.metrics.grid import fill_calendar
 from kvar.metrics.periods import with_epoch_days
 
 
 def stickiness(events: IntoFrame, *, period: str = "month", as_of: dt.datetime | None = None) -> Any:
     """Columns ``period_start, period_end, days, active, average_daily_active, stickiness`` (%)."""
-    facts, finish = as_lazy(events)
-    require_columns(facts, "events", ["customer_id", "occurred_at"])
+    facts, finish = table_of(events, "events", ["customer_id", "occurred_at"])
     actor = (
         nw.coalesce(nw.col("user_id").cast(nw.String), nw.col("customer_id").cast(nw.String))
         if "user_id" in facts.collect_schema().names()
         else nw.col("customer_id").cast(nw.String)
     )
-    first, as_of = observation(facts, ["occurred_at"], as_of)
-    periods = calendar(facts, period, first, as_of)
+    periods, as_of = measured_periods(facts, ["occurred_at"], period, as_of)
     placed = place_in_periods(
         facts.select(actor=actor, occurred_at="occurred_at", day=nw.col("occurred_at").dt.truncate("1d")),
         "occurred_at",

@@ -16,7 +16,7 @@ from typing import Any
 import narwhals as nw
 
 from kvar.metrics.activity import active_at, intervals_from_subscriptions
-from kvar.metrics.frames import as_lazy, frame_like, require_columns, rows_of
+from kvar.metrics.frames import as_lazy, frame_like, rows_of, table_of
 
 
 def expansion_potential(features: Any, subscriptions: Any, *, seat_share: float = 0.9) -> Any:
@@ -27,8 +27,9 @@ def expansion_potential(features: Any, subscriptions: Any, *, seat_share: float 
     top plan), ``seats`` (null without a seat count), ``users_30d``, ``high_usage_on_low_plan``,
     ``seats_near_limit``, ``expansion_potential``.
     """
-    table, finish = as_lazy(features)
-    require_columns(table, "churn features", ["customer_id", "observed_at", "plan", "mrr", "events_30d", "users_30d"])
+    table, finish = table_of(
+        features, "churn features", ["customer_id", "observed_at", "plan", "mrr", "events_30d", "users_30d"]
+    )
     current = table.filter(nw.col("observed_at") == nw.col("observed_at").max())
     # Plans are few: their order (median MRR, then name, so that ties cannot depend on the engine) is read out.
     medians = rows_of(current.group_by("plan").agg(plan_mrr=nw.col("mrr").median()))

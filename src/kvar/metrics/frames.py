@@ -47,6 +47,16 @@ def _fresh_index(native: Any) -> Any:
     return native.reset_index(drop=True) if hasattr(native, "reset_index") else native
 
 
+def table_of(
+    native: IntoFrame | nw.LazyFrame | nw.DataFrame, table: str, columns: Sequence[str]
+) -> tuple[nw.LazyFrame, Finish]:
+    """The start of every metric: the user's frame as a LazyFrame (:func:`as_lazy`) with the ``columns`` the
+    metric reads checked (:func:`require_columns`, naming ``table``)."""
+    frame, finish = as_lazy(native)
+    require_columns(frame, table, columns)
+    return frame, finish
+
+
 def require_columns(frame: nw.LazyFrame, table: str, columns: Sequence[str]) -> None:
     """Raise :class:`MappingError` naming every required column ``frame`` lacks."""
     present = set(frame.collect_schema().names())

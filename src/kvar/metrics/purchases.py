@@ -15,12 +15,11 @@ from narwhals.typing import IntoFrame
 from kvar.errors import InputError, ParameterError
 from kvar.i18n import tr
 from kvar.metrics.calendar import (
-    calendar,
-    observation,
+    measured_periods,
     observed_range,
     place_in_periods,
 )
-from kvar.metrics.frames import as_lazy, require_columns
+from kvar.metrics.frames import table_of
 from kvar.metrics.grid import fill_calendar, segment_of, sum_flags
 from kvar.metrics.orders import orders, purchases
 from kvar.metrics.periods import (
@@ -68,8 +67,7 @@ def customer_summary(
             )
         )
     scale = DAYS_PER_UNIT[freq] / DAYS_PER_UNIT[unit] if unit != freq else 1.0
-    facts, finish = as_lazy(transactions)
-    require_columns(facts, "transactions", ["customer_id", "occurred_at", "amount"])
+    facts, finish = table_of(transactions, "transactions", ["customer_id", "occurred_at", "amount"])
     period = UNIT_PERIODS[freq]
     holdout = calibration_end is not None
     if calibration_end is not None and observation_end is not None:
@@ -149,10 +147,8 @@ def purchase_activity(
     was in an earlier period; ``returning_rate`` = returning / buyers * 100; ``purchase_frequency`` =
     purchases / buyers; ``average_order_value`` = purchase amount / purchases; ``revenue`` is net of refunds.
     """
-    facts, finish = as_lazy(transactions)
-    require_columns(facts, "transactions", ["customer_id", "occurred_at", "amount"])
-    first, as_of = observation(facts, ["occurred_at"], as_of)
-    periods = calendar(facts, period, first, as_of)
+    facts, finish = table_of(transactions, "transactions", ["customer_id", "occurred_at", "amount"])
+    periods, as_of = measured_periods(facts, ["occurred_at"], period, as_of)
     keys: tuple[str, ...] = (by,) if by else ()
     rows = orders(facts).with_columns(
         first_purchase=nw.when(nw.col("is_purchase")).then(nw.col("occurred_at")).min().over("customer_id")
@@ -210,8 +206,7 @@ def repeat_purchase_rate(transactions: IntoFrame, *, by: str | None = None, cust
     purchase is an order that is not a refund (:mod:`kvar.metrics.orders`), so the lines of one order
     count once.
     """
-    facts, finish = as_lazy(transactions)
-    require_columns(facts, "transactions", ["customer_id", "occurred_at", "amount"])
+    facts, finish = table_of(transactions, "transactions", ["customer_id", "occurred_at", "amount"])
     keys: tuple[str, ...] = (by,) if by else ()
     per_customer = purchases(facts).group_by("customer_id").agg(purchases=nw.len())
     if by:

@@ -17,11 +17,10 @@ from narwhals.typing import IntoFrame
 from kvar.metrics.activity import grace_end, intervals_from_subscriptions, spells
 from kvar.metrics.calendar import (
     SUBSCRIPTION_OBSERVED,
-    calendar,
-    observation,
+    measured_periods,
     place_in_periods,
 )
-from kvar.metrics.frames import as_lazy, require_columns
+from kvar.metrics.frames import table_of
 from kvar.metrics.grid import fill_calendar, sum_flags
 
 
@@ -29,10 +28,8 @@ def renewal_rate(
     subscriptions: IntoFrame, *, period: str = "month", grace: str | None = None, as_of: dt.datetime | None = None
 ) -> Any:
     """Columns ``period_start, period_end, ended, renewed, renewal_rate`` (%; null when nothing ended)."""
-    subs, finish = as_lazy(subscriptions)
-    require_columns(subs, "subscriptions", ["customer_id", "started_at", "ended_at"])
-    first, as_of = observation(subs, SUBSCRIPTION_OBSERVED, as_of)
-    periods = calendar(subs, period, first, as_of)
+    subs, finish = table_of(subscriptions, "subscriptions", ["customer_id", "started_at", "ended_at"])
+    periods, as_of = measured_periods(subs, SUBSCRIPTION_OBSERVED, period, as_of)
     customer_spells = spells(intervals_from_subscriptions(subs, grace))
     ended = subs.filter(~nw.col("ended_at").is_null()).select(
         "customer_id", "ended_at", reach=grace_end(nw.col("ended_at"), grace)

@@ -30,7 +30,7 @@ from kvar.metrics.activity import (
     boundary_states,
     spells,
 )
-from kvar.metrics.calendar import calendar, observation
+from kvar.metrics.calendar import measured_periods, observation
 from kvar.metrics.definitions import definition_counts, definitions_named
 from kvar.metrics.frames import frame_like
 from kvar.metrics.grid import fill_calendar, segment_of, sum_flags
@@ -76,8 +76,7 @@ def retention_table(
         boundary = chosen.boundary
         counts = definition_counts(subscriptions, chosen, period=period, grace=grace, as_of=as_of)
     source = activity_source(transactions, subscriptions, inactivity=inactivity, grace=grace)
-    first, as_of = observation(source.facts, source.time_columns, as_of)
-    periods = calendar(source.facts, period, first, as_of)
+    periods, as_of = measured_periods(source.facts, source.time_columns, period, as_of)
     table = retention_counts(source, periods, by=by, customers=customers, boundary=boundary)
     if counts is not None:
         base = nw.col("definition_base")

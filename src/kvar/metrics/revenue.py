@@ -30,8 +30,8 @@ import narwhals as nw
 from narwhals.typing import IntoFrame
 
 from kvar.metrics.activity import OPEN_END, Boundary, active_at, within_period
-from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED, calendar, observation
-from kvar.metrics.frames import as_lazy, require_columns
+from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED, measured_periods
+from kvar.metrics.frames import table_of
 from kvar.metrics.grid import fill_calendar, segment_of
 
 MOVEMENTS = ("new_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr", "reactivation_mrr")
@@ -90,10 +90,8 @@ def mrr_movements(
     ``arpa``, ``grr``, ``nrr``, ``revenue_churn_rate``, ``expansion_customer_share`` (expanded / paying at
     start, %) and ``expansion_revenue_share`` (expansion MRR / MRR at end, %).
     """
-    subs, finish = as_lazy(subscriptions)
-    require_columns(subs, "subscriptions", ["customer_id", "started_at", "ended_at", "mrr"])
-    first, as_of = observation(subs, SUBSCRIPTION_OBSERVED, as_of)
-    periods = calendar(subs, period, first, as_of)
+    subs, finish = table_of(subscriptions, "subscriptions", ["customer_id", "started_at", "ended_at", "mrr"])
+    periods, as_of = measured_periods(subs, SUBSCRIPTION_OBSERVED, period, as_of)
     segment = segment_of(subs, by, "started_at", customers) if by else None
     keys = (by,) if by else ()
     changes = customer_mrr_changes(subs, periods, segment, boundary)

@@ -27,7 +27,7 @@ from narwhals.typing import IntoFrame
 from kvar.errors import ParameterError
 from kvar.i18n import marked, tr
 from kvar.metrics.calendar import observation
-from kvar.metrics.frames import as_lazy, require_columns, rows_of
+from kvar.metrics.frames import rows_of, table_of
 from kvar.metrics.orders import orders
 from kvar.metrics.periods import with_epoch_days
 
@@ -64,8 +64,7 @@ def rfm_segments(
         or sum(health_weights.values()) <= 0
     ):
         raise ParameterError(tr("health_weights: expected non-negative weights for r, f and m, not all zero"))
-    facts, finish = as_lazy(transactions)
-    require_columns(facts, "transactions", ["customer_id", "occurred_at", "amount"])
+    facts, finish = table_of(transactions, "transactions", ["customer_id", "occurred_at", "amount"])
     _, as_of = observation(facts, ["occurred_at"], as_of)
     placed = orders(facts.filter(nw.col("occurred_at") < nw.lit(as_of)))
     per_customer = (

@@ -18,8 +18,8 @@ from typing import Any
 import narwhals as nw
 from narwhals.typing import IntoFrame
 
-from kvar.metrics.calendar import calendar, observation, place_in_periods
-from kvar.metrics.frames import as_lazy, require_columns
+from kvar.metrics.calendar import measured_periods, place_in_periods
+from kvar.metrics.frames import table_of
 from kvar.metrics.grid import fill_calendar, segment_of, sum_flags
 
 _COUNTS = ("nps_responses", "promoters", "passives", "detractors", "csat_responses", "satisfied")
@@ -35,10 +35,8 @@ def satisfaction_scores(
 ) -> Any:
     """Columns ``[by], period_start, period_end, nps_responses, promoters, passives, detractors, nps,
     csat_responses, satisfied, csat`` (scores null in periods without answers)."""
-    facts, finish = as_lazy(feedback)
-    require_columns(facts, "feedback", ["customer_id", "occurred_at", "kind", "score"])
-    first, as_of = observation(facts, ["occurred_at"], as_of)
-    periods = calendar(facts, period, first, as_of)
+    facts, finish = table_of(feedback, "feedback", ["customer_id", "occurred_at", "kind", "score"])
+    periods, as_of = measured_periods(facts, ["occurred_at"], period, as_of)
     keys: tuple[str, ...] = (by,) if by else ()
     answers = facts.filter(nw.col("kind").cast(nw.String).str.to_lowercase().is_in(["nps", "csat"]))
     answers = answers.with_columns(kind=nw.col("kind").cast(nw.String).str.to_lowercase())

@@ -15,7 +15,7 @@ from narwhals.typing import IntoFrame
 
 from kvar.errors import ParameterError
 from kvar.i18n import tr
-from kvar.metrics.frames import as_lazy, frame_like, require_columns, rows_of
+from kvar.metrics.frames import as_lazy, frame_like, rows_of, table_of
 from kvar.metrics.grid import segment_of
 from kvar.metrics.periods import check_period, period_start
 from kvar.metrics.retention import retention_table
@@ -33,8 +33,7 @@ def pareto_concentration(transactions: IntoFrame, *, shares: Sequence[float] = (
     for share in shares:
         if not 0 < share <= 1:
             raise ParameterError(tr("shares: expected fractions in (0, 1], got {share}").format(share=share))
-    facts, finish = as_lazy(transactions)
-    require_columns(facts, "transactions", ["customer_id", "amount"])
+    facts, finish = table_of(transactions, "transactions", ["customer_id", "amount"])
     per_customer = (
         facts.with_columns(nw.col("amount").cast(nw.Float64))
         .group_by("customer_id")
@@ -74,8 +73,7 @@ def historical_ltv(
     row with ``cohort`` null. Historical LTV is what customers *have* paid, not a prediction.
     """
     check_period(period)
-    facts, finish = as_lazy(transactions)
-    require_columns(facts, "transactions", ["customer_id", "occurred_at", "amount"])
+    facts, finish = table_of(transactions, "transactions", ["customer_id", "occurred_at", "amount"])
     keys: tuple[str, ...] = (by,) if by else ()
     per_customer = (
         facts.with_columns(nw.col("amount").cast(nw.Float64))

@@ -18,7 +18,7 @@ from scipy import optimize
 
 from kvar.errors import ConvergenceError, InputError, ModelFitError, NotFittedError
 from kvar.i18n import tr
-from kvar.metrics.frames import arrow_like, as_lazy, require_columns
+from kvar.metrics.frames import arrow_like, table_of
 
 
 def require_fit(model: object, attribute: str) -> None:
@@ -127,6 +127,9 @@ class MaximumLikelihoodModel:
         else:
             result = optimize.minimize(objective, start, method="L-BFGS-B", options=options)
         if not result.success or not np.all(np.isfinite(result.x)):
+            # A search that ran off to the edge of the parameter space stays there: say so without polishing.
+            if np.all(np.isfinite(result.x)):
+                self._refuse_runaway(np.exp(result.x))
             polished = optimize.minimize(
                 objective, result.x, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000}
             )
@@ -135,14 +138,7 @@ class MaximumLikelihoodModel:
                     f"{type(self).__name__}: the likelihood has no maximum on these data. {self.instead}".strip()
                 )
             result = polished
-        fitted = dict(zip(self.param_names, np.exp(result.x).tolist(), strict=True))
-        runaway = {name: fitted[name] for name, limit in self.degenerate_above.items() if fitted[name] > limit}
-        if runaway:
-            shown = ", ".join(f"{name}={value:.3g}" for name, value in runaway.items())
-            raise ModelFitError(
-                f"{type(self).__name__} does not fit these data: {shown} ran off to the edge of the parameter space "
-                f"(no spread left between customers). {self.instead}".strip()
-            )
+        self._refuse_runaway(np.exp(result.x))
         params = np.exp(result.x)
         log_likelihood = self._total(params, data)
         errors = self._standard_errors(params, data)
@@ -152,6 +148,17 @@ class MaximumLikelihoodModel:
             log_likelihood=log_likelihood,
             iterations=int(result.nit),
         )
+
+    def _refuse_runaway(self, params: np.ndarray) -> None:
+        """:class:`ModelFitError` when a shape parameter is past :attr:`degenerate_above`."""
+        fitted = dict(zip(self.param_names, params.tolist(), strict=True))
+        runaway = {name: fitted[name] for name, limit in self.degenerate_above.items() if fitted[name] > limit}
+        if runaway:
+            shown = ", ".join(f"{name}={value:.3g}" for name, value in runaway.items())
+            raise ModelFitError(
+                f"{type(self).__name__} does not fit these data: {shown} ran off to the edge of the parameter space "
+                f"(no spread left between customers). {self.instead}".strip()
+            )
 
     def _standard_errors(self, params: np.ndarray, data: Mapping[str, np.ndarray]) -> np.ndarray:
         """Square roots of the diagonal of the inverse observed information (central differences)."""
@@ -267,9 +274,8 @@ def customer_columns(
 ) -> tuple[pa.Array, dict[str, np.ndarray]]:
     """``customer_id`` and ``names`` of a per-customer table as arrays, in ``customer_id`` order (so that a
     prediction never depends on row order). Without ``keyed`` the ids are neither required nor read."""
-    frame, _ = as_lazy(summary)
     key = ["customer_id"] if keyed else []
-    require_columns(frame, "customer summary", [*key, *names])
+    frame, _ = table_of(summary, "customer summary", [*key, *names])
     selected = frame.select(*key, *names)
     table = (selected.sort("customer_id") if keyed else selected).collect(backend="pyarrow").to_native()
     columns = {name: as_float_array(table.column(name).to_numpy(zero_copy_only=False), name) for name in names}

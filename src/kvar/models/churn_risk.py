@@ -23,7 +23,7 @@ import pyarrow as pa
 from kvar.errors import InputError
 from kvar.i18n import tr
 from kvar.metrics.churn_features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
-from kvar.metrics.frames import arrow_like, as_lazy, require_columns
+from kvar.metrics.frames import arrow_like, table_of
 from kvar.models.base import require_fit
 from kvar.models.churn_reasons import reason
 
@@ -44,8 +44,9 @@ class Split:
 def feature_table(features: Any) -> Any:
     """A feature table of any kind as a pandas frame in one fixed row order (``observed_at``, ``customer_id``),
     so that binning, calibration and evaluation cannot depend on input order."""
-    frame, _ = as_lazy(features)
-    require_columns(frame, "churn features", ["customer_id", "observed_at", "label", "labelled", *NUMERIC_FEATURES])
+    frame, _ = table_of(
+        features, "churn features", ["customer_id", "observed_at", "label", "labelled", *NUMERIC_FEATURES]
+    )
     table = frame.collect(backend="pandas").to_native()
     return table.sort_values(["observed_at", "customer_id"], kind="stable").reset_index(drop=True)
 

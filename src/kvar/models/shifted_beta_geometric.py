@@ -18,7 +18,7 @@ from scipy.special import betaln, hyp2f1
 
 from kvar.errors import InputError
 from kvar.i18n import tr
-from kvar.metrics.frames import as_lazy, require_columns
+from kvar.metrics.frames import table_of
 from kvar.models.base import MaximumLikelihoodModel, as_float_array, require_fit
 
 
@@ -38,8 +38,7 @@ class ShiftedBetaGeometric(MaximumLikelihoodModel):
 
     def fit(self, cohort: Any) -> ShiftedBetaGeometric:
         """Fit on a frame (any kind kvar accepts) with one row per ``period`` (0, 1, …) and its ``survivors``."""
-        frame, _ = as_lazy(cohort)
-        require_columns(frame, "survivors", ["period", "survivors"])
+        frame, _ = table_of(cohort, "survivors", ["period", "survivors"])
         table = frame.select("period", "survivors").sort("period").collect(backend="pyarrow").to_native()
         return self.fit_arrays(table.column("survivors").to_numpy(zero_copy_only=False))
 

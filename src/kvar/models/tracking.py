@@ -17,7 +17,7 @@ from typing import Any
 import narwhals as nw
 import numpy as np
 
-from kvar.metrics.frames import as_lazy, require_columns, rows_of
+from kvar.metrics.frames import rows_of, table_of
 from kvar.metrics.periods import DAYS_PER_UNIT, FIXED_UNITS, check_unit, with_epoch_days
 
 
@@ -25,8 +25,7 @@ def repeat_purchase_tracking(
     model: Any, transactions: Any, *, unit: str = "W", calibration_end: dt.date | None = None
 ) -> list[dict[str, Any]]:
     """Rows ``period, actual, actual_cumulative, expected_cumulative, calibration`` (periods of ``unit``)."""
-    facts, _ = as_lazy(transactions)
-    require_columns(facts, "transactions", ["customer_id", "occurred_at"])
+    facts, _ = table_of(transactions, "transactions", ["customer_id", "occurred_at"])
     days = (
         with_epoch_days(facts.select("customer_id", "occurred_at"), "occurred_at", "day")
         .select("customer_id", "day")
@@ -68,8 +67,9 @@ def repeat_purchase_tracking(
 def holdout_by_frequency(model: Any, summary: Any, *, largest: int = 7) -> list[dict[str, Any]]:
     """Per calibration frequency 0..``largest`` (the last row pools ``largest`` and more): customers, mean
     actual holdout purchases and the model's mean conditional expectation over the holdout duration."""
-    frame, _ = as_lazy(summary)
-    require_columns(frame, "customer summary", ["frequency", "recency", "T", "frequency_holdout", "duration_holdout"])
+    frame, _ = table_of(
+        summary, "customer summary", ["frequency", "recency", "T", "frequency_holdout", "duration_holdout"]
+    )
     rows = rows_of(frame.select("frequency", "recency", "T", "frequency_holdout", "duration_holdout"))
     x = np.array([r["frequency"] for r in rows], dtype=float)
     predicted = model.expected_purchases_arrays(
