@@ -21,6 +21,7 @@ from kvar.cli.options import (
     BoundaryOption,
     ByOption,
     CsvOption,
+    DefineOption,
     DefinitionOption,
     Frequency,
     Grace,
@@ -30,12 +31,12 @@ from kvar.cli.options import (
     PeriodOption,
     TableFile,
     Unit,
-    boundary_of,
     check_choice,
     check_frequency,
     check_output_file,
     check_periods,
     check_window,
+    chosen_definition,
     reads_data,
     speaks_locale,
 )
@@ -262,6 +263,7 @@ def retention(
     as_of: AsOfOption = None,
     boundary: BoundaryOption = "before",
     definition: DefinitionOption = None,
+    define: DefineOption = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
     *,
@@ -271,12 +273,12 @@ def retention(
     from kvar.metrics.retention import retention_table
 
     check_periods(period=period)
-    boundary = boundary_of(boundary, definition)
+    boundary, chosen = chosen_definition(boundary, definition, define)
     check_window("--inactivity", inactivity)
     check_window("--grace", grace)
     kind = source_kind(transactions, subscriptions, sources)
-    if definition and (kind != "subscriptions" or by):  # before any file is read
-        raise ParameterError(tr("--definition: named churn definitions measure subscriptions, without --by"))
+    if chosen and kind != "subscriptions":  # before any file is read
+        raise ParameterError(tr("--definition: named churn definitions measure subscriptions"))
     facts = sources.table(kind, transactions if kind == "transactions" else subscriptions)
     people = customers_for(sources, customers, by)
     as_of, notes = observation_notes(kind, facts, as_of)
@@ -290,7 +292,7 @@ def retention(
             grace=grace,
             as_of=as_of,
             boundary=boundary,
-            definition=definition,
+            definition=chosen,
         )
         rows = rows_of(result)
     parameters = {
@@ -302,6 +304,7 @@ def retention(
         "as_of": as_of,
         "boundary": boundary,
         "definition": definition,
+        **({"definition_options": chosen.options()} if chosen else {}),
     }
     shown = (
         *((by,) if by else ()),
@@ -403,6 +406,7 @@ def mrr(
     as_of: AsOfOption = None,
     boundary: BoundaryOption = "before",
     definition: DefinitionOption = None,
+    define: DefineOption = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
     *,
@@ -412,12 +416,15 @@ def mrr(
     from kvar.metrics.revenue import mrr_movements
 
     check_periods(period=period)
-    boundary = boundary_of(boundary, definition)
+    boundary, chosen = chosen_definition(boundary, definition, define)
+    window = chosen.window if chosen else "calendar"
     subs = sources.table("subscriptions", subscriptions)
     people = customers_for(sources, customers, by)
     as_of, notes = observation_notes("subscriptions", subs, as_of)
     with stage(tr("computing MRR movements")):
-        rows = rows_of(mrr_movements(subs, period=period, by=by, customers=people, as_of=as_of, boundary=boundary))
+        rows = rows_of(
+            mrr_movements(subs, period=period, by=by, customers=people, as_of=as_of, boundary=boundary, window=window)
+        )
     shown = (
         *((by,) if by else ()),
         "period_start",
@@ -433,7 +440,14 @@ def mrr(
     )
     _emit(
         "mrr",
-        {"period": period, "by": by, "as_of": as_of, "boundary": boundary, "definition": definition},
+        {
+            "period": period,
+            "by": by,
+            "as_of": as_of,
+            "boundary": boundary,
+            "definition": definition,
+            **({"window": window} if chosen else {}),
+        },
         rows,
         as_json,
         sources,
@@ -449,14 +463,16 @@ def reconcile(
     subscriptions: TableFile("subscriptions") = None,
     period: PeriodOption = "month",
     definitions: Annotated[
-        str,
+        Optional[str],
         typer.Option(
             metavar="NAMES",
             help=lazy_tr(
-                "comma-separated churn definitions to compare: kvar, fightchurn, chartmogul, baremetrics, profitwell, stripe"
+                "comma-separated churn definitions to compare: kvar, fightchurn, chartmogul, baremetrics, profitwell, "
+                "stripe and those of --define [default: all of them]"
             ),
         ),
-    ] = "kvar,fightchurn,chartmogul,baremetrics,profitwell,stripe",
+    ] = None,
+    define: DefineOption = None,
     grace: Grace = None,
     as_of: AsOfOption = None,
     as_json: JsonOption = False,
@@ -465,11 +481,12 @@ def reconcile(
     sources: Sources,
 ) -> None:
     """Churn under each named definition side by side, and each difference broken into named causes."""
-    from kvar.metrics.definitions import CAUSES, compare, definitions_named
+    from kvar.metrics.definitions import CAUSES, PRESETS, compare, defined, definitions_named
 
     check_periods(period=period)
     check_window("--grace", grace)
-    chosen = definitions_named(definitions)
+    extra = defined(define or [])
+    chosen = definitions_named(definitions or [*PRESETS, *extra], extra=extra)
     subs = sources.table("subscriptions", subscriptions)
     as_of, notes = observation_notes("subscriptions", subs, as_of)
     with stage(tr("reconciling churn definitions")):
@@ -478,10 +495,21 @@ def reconcile(
     parameters = {
         "period": period,
         "definitions": [definition.name for definition in chosen],
+        "options": {definition.name: definition.options() for definition in chosen},
         "grace": grace,
         "as_of": as_of,
     }
-    shown = ("period_start", "definition", "customers_start", "churned", "base", "churn_rate", "grr", "nrr")
+    shown = (
+        "period_start",
+        "definition",
+        "window_start",
+        "customers_start",
+        "churned",
+        "base",
+        "churn_rate",
+        "grr",
+        "nrr",
+    )
     _emit(
         "reconcile",
         parameters,

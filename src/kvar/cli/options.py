@@ -13,7 +13,7 @@ import inspect
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Optional, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, Optional, get_type_hints
 
 import duckdb
 import typer
@@ -28,6 +28,9 @@ from kvar.data.validation import LoadContext
 from kvar.data.workspace import Workspace
 from kvar.errors import FileFormatError, ParameterError
 from kvar.i18n import check_locale, lazy, lazy_tr, tr, use_locale
+
+if TYPE_CHECKING:
+    from kvar.metrics.definitions import Definition
 from kvar.metrics.periods import check_period, window_offset
 
 JsonOption = Annotated[bool, typer.Option("--json", help=lazy_tr("print one JSON object with a rows list on stdout"))]
@@ -63,24 +66,43 @@ DefinitionOption = Annotated[
     typer.Option(
         metavar="NAME",
         help=lazy_tr(
-            "count churn as a named definition does: kvar, fightchurn, chartmogul, baremetrics, profitwell or stripe "
-            "(sets the boundary side; see kvar reconcile)"
+            "count churn as a named definition does: kvar, fightchurn, chartmogul, baremetrics, profitwell, stripe "
+            "or one of --define (sets the boundary side; see kvar reconcile)"
+        ),
+    ),
+]
+DefineOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--define",
+        metavar="NAME=BASE,OPTION=VALUE",
+        help=lazy_tr(
+            "a churn definition of your own: a named one with options changed, e.g. "
+            "monthly=stripe,window=calendar (options: boundary, window, unit, recognition, joined_and_left, "
+            "returns); repeat for more"
         ),
     ),
 ]
 
 
-def boundary_of(boundary: str, definition: str | None) -> str:
-    """The boundary side to measure on: ``--boundary``'s, or the ``--definition``'s (not both)."""
+def chosen_definition(
+    boundary: str, definition: str | None, defines: list[str] | None
+) -> tuple[str, Definition | None]:
+    """The boundary side to measure on and the definition chosen: ``--boundary``'s side, or the
+    ``--definition``'s (a preset or one of ``--define``), not both."""
     from kvar.metrics.activity import BOUNDARIES
-    from kvar.metrics.definitions import definitions_named
+    from kvar.metrics.definitions import defined, definitions_named
 
     check_choice("--boundary", boundary, BOUNDARIES)
+    extra = defined(defines or [])
     if definition is None:
-        return boundary
+        if extra:
+            raise ParameterError(tr("--define: name the definition to use with --definition NAME"))
+        return boundary, None
     if boundary != "before":
         raise ParameterError(tr("give --definition or --boundary, not both"))
-    return definitions_named([definition], "--definition")[0].boundary
+    (chosen,) = definitions_named([definition], "--definition", extra)
+    return chosen.boundary, chosen
 
 
 Inactivity = Annotated[

@@ -178,11 +178,14 @@ def first_attribute(frame: nw.LazyFrame, column: str, time_column: str) -> nw.La
     return earliest.group_by("customer_id").agg(nw.col(column).min())
 
 
-def touching_periods(customer_spells: nw.LazyFrame, calendar: nw.LazyFrame) -> nw.LazyFrame:
+def touching_periods(
+    customer_spells: nw.LazyFrame, calendar: nw.LazyFrame, start: str = "period_start"
+) -> nw.LazyFrame:
     """Each spell with each calendar period it touches, boundary instants included (the rows whatever the
-    boundary side; :func:`active_at` then reads the side)."""
+    boundary side; :func:`active_at` then reads the side). A period runs from its ``start`` column (a
+    trailing window's ``window_start``, say) to ``period_end``."""
     return customer_spells.join(calendar, how="cross").filter(
-        nw.col("spell_start") <= nw.col("period_end"), nw.col("spell_end") >= nw.col("period_start")
+        nw.col("spell_start") <= nw.col("period_end"), nw.col("spell_end") >= nw.col(start)
     )
 
 

@@ -85,6 +85,15 @@ def measured_periods(
     return calendar(facts, period, first, as_of), as_of
 
 
+def trailing_windows(periods: nw.LazyFrame, window: str) -> nw.LazyFrame:
+    """What is measured for each period of a :func:`calendar`: the period itself (``window="calendar"``) or
+    the trailing ``N`` days ending where it ends (``"30d"``), as a ``window_start`` column; ``period_start``
+    keeps naming the reporting period."""
+    if window == "calendar":
+        return periods.with_columns(window_start=nw.col("period_start"))
+    return periods.with_columns(window_start=nw.col("period_end").dt.offset_by(f"-{window}"))
+
+
 def place_in_periods(frame: nw.LazyFrame, time_column: str, periods: nw.LazyFrame, period: str) -> nw.LazyFrame:
     """Each row of ``frame`` with the calendar period ``[period_start, period_end)`` its ``time_column``
     falls in; rows outside the calendar (or with no time) are left out.

@@ -1,26 +1,38 @@
 """Named churn definitions, written from the vendors' own documentation, and the reconciliation between them.
 
-A definition is a combination of explicit choices (docs/definitions.md, "Named definitions"):
+A definition is a combination of explicit choices (docs/definitions.md, "Named churn definitions"), listed in
+:data:`OPTIONS` in the order the reconciliation walks them:
 
-* ``boundary``: which side of a period's first instant a subscription starting or ending exactly there
-  falls on (:func:`kvar.metrics.activity.active_at`);
-* ``joined_and_left``: what a customer who joins and leaves inside the period counts as: ``ignored``
-  (neither churned nor in the base), ``churned`` (in the churned count; the base stays the start
-  customers), ``churned_and_new`` (churned, and the period's new customers join the base);
-* ``returns``: a start customer who leaves and comes back inside the period is ``retained`` (the state at
-  the end is compared with the state at the start) or ``churned`` (a churn event happened).
+* ``boundary``: which side of an instant a subscription starting or ending exactly there falls on
+  (:func:`kvar.metrics.activity.active_at`): ``before`` or ``at``;
+* ``window``: what is measured for each reporting period: the ``calendar`` period itself, or a trailing
+  window of ``N`` days ending where the period ends (``30d``: "the last 30 days");
+* ``unit``: what is counted: a ``customer`` (active while any of their subscriptions is) or a
+  ``subscription`` (each ``subscription_id`` on its own);
+* ``recognition``: when churn is recognised: at the ``end`` of the subscription (``ended_at``), or ``N``
+  days after it (``14d``), on top of the data's ``grace``;
+* ``joined_and_left``: what a unit that joins and leaves inside the window counts as: ``ignored``
+  (neither churned nor in the base), ``churned`` (in the churned count; the base stays the start units),
+  ``churned_and_new`` (churned, and the window's new units join the base);
+* ``returns``: a start unit that leaves and comes back inside the window is ``retained`` (the state at the
+  end is compared with the state at the start) or ``churned`` (a churn event happened).
 
-``churn_rate = churned / base * 100``, with ``base`` the start customers (plus the period's new customers
-under ``churned_and_new``). Every definition measures the same calendar periods and recognises churn when
-activity ends (``ended_at``, plus ``grace``); the trailing 30-day windows of Baremetrics and Stripe are not
-built, so those presets apply their counting rules to calendar periods (said in the docs).
+``churn_rate = churned / base * 100``, with ``base`` the units active at the window's start (plus the
+window's new units under ``churned_and_new``).
+
+The reconciliation of two definitions changes the first into the second one option at a time, in the order
+of :data:`OPTIONS`; each step's change in a unit's churned count and base is that option's cause. The causes
+therefore add up exactly to the difference, and each names the option that made it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import narwhals as nw
 from narwhals.typing import IntoFrame
@@ -28,27 +40,86 @@ from narwhals.typing import IntoFrame
 from kvar.errors import ParameterError
 from kvar.i18n import marked, tr
 from kvar.metrics.activity import (
+    BOUNDARIES,
     Boundary,
     active_at,
-    activity_source,
+    intervals_from_subscriptions,
     spells,
     touching_periods,
     within_period,
 )
-from kvar.metrics.calendar import calendar, observation
-from kvar.metrics.frames import rows_of
+from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED, measured_periods, trailing_windows
+from kvar.metrics.frames import rows_of, table_of
+from kvar.metrics.grid import segment_of
 from kvar.metrics.revenue import mrr_movements
+
+JoinedAndLeft = Literal["ignored", "churned", "churned_and_new"]
+Returns = Literal["retained", "churned"]
+Unit = Literal["customer", "subscription"]
+
+#: The options of a definition, in the order the reconciliation changes them.
+OPTIONS = ("boundary", "window", "unit", "recognition", "joined_and_left", "returns")
+#: The values each option with a fixed list takes.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "boundary": BOUNDARIES,
+    "unit": ("customer", "subscription"),
+    "joined_and_left": ("ignored", "churned", "churned_and_new"),
+    "returns": ("retained", "churned"),
+}
+_DAYS = re.compile(r"^([1-9][0-9]{0,3})d$")
 
 
 @dataclass(frozen=True)
 class Definition:
-    """One way of counting churn; see the module docstring for each choice."""
+    """One way of counting churn; see the module docstring for each option."""
 
     name: str
     boundary: Boundary = "before"
-    joined_and_left: Literal["ignored", "churned", "churned_and_new"] = "ignored"
-    returns: Literal["retained", "churned"] = "retained"
-    source: str = ""  # where the vendor says so (docs/definitions.md, "Named definitions")
+    window: str = "calendar"
+    unit: Unit = "customer"
+    recognition: str = "end"
+    joined_and_left: JoinedAndLeft = "ignored"
+    returns: Returns = "retained"
+    source: str = ""  # where the vendor says so (docs/definitions.md, "Named churn definitions")
+
+    def __post_init__(self) -> None:
+        for option, allowed in CHOICES.items():
+            if getattr(self, option) not in allowed:
+                raise ParameterError(
+                    tr("definition {name}: {option} expected one of {allowed}, got {value!r}").format(
+                        name=self.name, option=option, allowed=", ".join(allowed), value=getattr(self, option)
+                    )
+                )
+        for option, plain in (("window", "calendar"), ("recognition", "end")):
+            value = getattr(self, option)
+            if value != plain and not _DAYS.match(value):
+                raise ParameterError(
+                    tr(
+                        "definition {name}: {option} expected {plain} or a number of days such as 30d, got {value!r}"
+                    ).format(name=self.name, option=option, plain=plain, value=value)
+                )
+
+    def options(self) -> dict[str, str]:
+        """The definition's choices by option name, in :data:`OPTIONS` order."""
+        return {option: getattr(self, option) for option in OPTIONS}
+
+    def reading(self) -> Reading:
+        """How this definition reads activity (everything but its counting rules)."""
+        return Reading(self.boundary, self.window, self.unit, self.recognition)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The options that decide which units are active at which instant: one set of flags is built per reading."""
+
+    boundary: Boundary
+    window: str
+    unit: Unit
+    recognition: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.boundary}_{self.window}_{self.unit}_{self.recognition}"
 
 
 PRESETS: dict[str, Definition] = {
@@ -58,11 +129,15 @@ PRESETS: dict[str, Definition] = {
     ),
     "chartmogul": Definition("chartmogul", returns="churned", source="ChartMogul, Metric: Customer Churn rate (B2B)"),
     "baremetrics": Definition(
-        "baremetrics", joined_and_left="churned", source="Baremetrics, User and revenue churn; changelog"
+        "baremetrics",
+        window="30d",
+        joined_and_left="churned",
+        source="Baremetrics, User and revenue churn; changelog",
     ),
     "profitwell": Definition("profitwell", source="ProfitWell/Paddle, calculating metrics; ProfitWell vs Chargify"),
     "stripe": Definition(
         "stripe",
+        window="30d",
         joined_and_left="churned_and_new",
         returns="churned",
         source="Stripe, Calculating churn rate in Billing",
@@ -70,56 +145,123 @@ PRESETS: dict[str, Definition] = {
 }
 
 
-def definitions_named(names: str | list[str], option: str = "--definitions") -> list[Definition]:
-    """The presets named (a comma-separated string or a list), in the order given; errors name ``option``."""
+def define(spec: str, known: dict[str, Definition] | None = None) -> Definition:
+    """A definition from ``NAME=BASE,option=value,…``: the definition ``BASE`` (a preset, or one defined
+    before) with some options changed, e.g. ``monthly_stripe=stripe,window=calendar``."""
+    known = {**PRESETS, **(known or {})}
+    head, _, rest = spec.partition(",")
+    name, equals, base = (part.strip() for part in head.partition("="))
+    if not equals or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", name) or base not in known:
+        raise ParameterError(
+            tr("--define {spec!r}: expected NAME=BASE,option=value,… with BASE among {known}").format(
+                spec=spec, known=", ".join(known)
+            )
+        )
+    changes: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        option, equals, value = (part.strip() for part in item.partition("="))
+        if not equals or option not in OPTIONS:
+            raise ParameterError(
+                tr("--define {spec!r}: {item!r} is not option=value with option among {options}").format(
+                    spec=spec, item=item, options=", ".join(OPTIONS)
+                )
+            )
+        changes[option] = value
+    source = f"{base} with {rest.strip()}" if rest.strip() else base
+    changed: dict[str, Any] = {"name": name, "source": source, **changes}  # values checked in __post_init__
+    return dataclasses.replace(known[base], **changed)
+
+
+def defined(specs: Iterable[str]) -> dict[str, Definition]:
+    """The definitions of several ``--define`` specs, each able to build on the ones before it."""
+    out: dict[str, Definition] = {}
+    for spec in specs:
+        definition = define(spec, out)
+        out[definition.name] = definition
+    return out
+
+
+def definitions_named(
+    names: str | Sequence[str], option: str = "--definitions", extra: dict[str, Definition] | None = None
+) -> list[Definition]:
+    """The definitions named (a comma-separated string or a list), in the order given, from the presets and
+    ``extra`` (those of ``--define``); errors name ``option``."""
+    known = {**PRESETS, **(extra or {})}
     wanted = [name.strip() for name in (names.split(",") if isinstance(names, str) else names) if name.strip()]
-    unknown = [name for name in wanted if name not in PRESETS]
+    unknown = [name for name in wanted if name not in known]
     if unknown or not wanted:
         raise ParameterError(
             tr("{option} {names}: expected names among {presets}").format(
-                option=option, names=",".join(unknown) or "''", presets=", ".join(PRESETS)
+                option=option, names=",".join(unknown) or "''", presets=", ".join(known)
             )
         )
-    return [PRESETS[name] for name in wanted]
+    return [known[name] for name in wanted]
 
 
-FLAGS = ("at_start", "at_end", "left", "joined_left", "on_boundary")
+FLAGS = ("at_start", "at_end", "left", "joined_left")
 
 
-def customer_flags(
-    subscriptions: IntoFrame, *, boundary: Boundary, period: str, grace: str | None, as_of: dt.datetime | None
+def _total_grace(grace: str | None, recognition: str) -> str | None:
+    """The data's grace plus a definition's recognition delay, in days (``None`` when both are nothing)."""
+    days = sum(int(_days_of(value)) for value in (grace, recognition) if value and value != "end")
+    return f"{days}d" if days else None
+
+
+def _days_of(window: str) -> int:
+    from kvar.metrics.periods import window_offset
+
+    offset = window_offset(window)
+    if not offset.endswith("d"):
+        raise ParameterError(
+            tr(
+                "grace: expected days or weeks (e.g. 14d, 2w) when a definition delays recognition, got {grace!r}"
+            ).format(grace=window)
+        )
+    return int(offset[:-1])
+
+
+def unit_flags(
+    subscriptions: IntoFrame, reading: Reading, *, period: str, grace: str | None, as_of: dt.datetime | None
 ) -> nw.LazyFrame:
-    """Per customer and period (customers whose activity touches it), 0/1 flags read on ``boundary``'s side:
-    ``at_start``, ``at_end``, ``left`` (the spell active at the start ends inside the period),
-    ``joined_left`` (a spell starts and ends inside it), ``on_boundary`` (a spell starts or ends exactly at
-    one of the period's two instants). The rows do not depend on the side, only the flags do."""
-    source = activity_source(None, subscriptions, inactivity="0d", grace=grace)  # inactivity: transactions only
-    first, end = observation(source.facts, source.time_columns, as_of)
-    joined = touching_periods(spells(source.intervals), calendar(source.facts, period, first, end))
-    start, stop, p0, p1 = nw.col("spell_start"), nw.col("spell_end"), nw.col("period_start"), nw.col("period_end")
-    at_start, at_end = active_at(start, stop, p0, boundary), active_at(start, stop, p1, boundary)
+    """Per counted unit (customer, or subscription) and reporting period, the 0/1 flags of ``reading``:
+    ``at_start`` and ``at_end`` (active at the window's first and last instant, on the reading's side),
+    ``left`` (a spell active at the start ends inside the window), ``joined_left`` (a spell starts and ends
+    inside it). Only units whose activity touches the window appear.
+
+    Columns: ``customer_id``, ``unit_id``, ``period_start`` (the reporting period), ``period_end``,
+    ``window_start`` and the flags.
+    """
+    needed = ["customer_id", "started_at", "ended_at"] + (["subscription_id"] if reading.unit == "subscription" else [])
+    facts, _ = table_of(subscriptions, "subscriptions", needed)
+    keep = ("subscription_id",) if reading.unit == "subscription" else ()
+    intervals = intervals_from_subscriptions(facts, _total_grace(grace, reading.recognition), keep=keep)
+    if reading.unit == "subscription":
+        intervals = intervals.with_columns(unit_id=nw.col("subscription_id").cast(nw.String))
+    else:
+        intervals = intervals.with_columns(unit_id=nw.col("customer_id").cast(nw.String))
+    periods, _ = measured_periods(facts, SUBSCRIPTION_OBSERVED, period, as_of)
+    windows = trailing_windows(periods, reading.window)
+    joined = touching_periods(spells(intervals, ("customer_id", "unit_id")), windows, start="window_start")
+    start, stop, p0, p1 = nw.col("spell_start"), nw.col("spell_end"), nw.col("window_start"), nw.col("period_end")
+    at_start, at_end = active_at(start, stop, p0, reading.boundary), active_at(start, stop, p1, reading.boundary)
     flags = joined.select(
         "customer_id",
+        "unit_id",
         "period_start",
         "period_end",
+        "window_start",
         at_start=at_start.cast(nw.Int64),
         at_end=at_end.cast(nw.Int64),
         left=(at_start & ~at_end).cast(nw.Int64),
-        joined_left=(within_period(start, p0, p1, boundary) & ~at_end).cast(nw.Int64),
-        on_boundary=((start == p0) | (start == p1) | (stop == p0) | (stop == p1)).cast(nw.Int64),
+        joined_left=(within_period(start, p0, p1, reading.boundary) & ~at_end).cast(nw.Int64),
     )
-    return flags.group_by("customer_id", "period_start", "period_end").agg(*(nw.col(name).max() for name in FLAGS))
+    keys = ("customer_id", "unit_id", "period_start", "period_end", "window_start")
+    return flags.group_by(*keys).agg(*(nw.col(name).max() for name in FLAGS))
 
 
-def contributions(flags: nw.LazyFrame, definition: Definition) -> nw.LazyFrame:
-    """Each customer's part in ``definition``'s churned count and base (0/1 columns ``churned``, ``base``)."""
-    churned, base = _contribution(definition, "")
-    return flags.with_columns(churned=churned, base=base)
-
-
-def _contribution(definition: Definition, prefix: str) -> tuple[nw.Expr, nw.Expr]:
-    """``(churned, base)`` of one customer and period, as Int64 0/1, from the flags named ``prefix + flag``."""
-    flag = lambda name: nw.col(prefix + name) == 1  # noqa: E731 - one flag column
+def _contribution(definition: Definition) -> tuple[nw.Expr, nw.Expr]:
+    """``(churned, base)`` of one unit and period, as Int64 0/1, from :func:`unit_flags`' flags."""
+    flag = lambda name: nw.col(name) == 1  # noqa: E731 - one flag column
     at_start, at_end = flag("at_start"), flag("at_end")
     joined_left = flag("joined_left") & ~at_start & ~at_end
     churned = at_start & ~at_end
@@ -133,18 +275,46 @@ def _contribution(definition: Definition, prefix: str) -> tuple[nw.Expr, nw.Expr
     return churned.cast(nw.Int64), base.cast(nw.Int64)
 
 
-def definition_counts(
-    subscriptions: IntoFrame, definition: Definition, *, period: str, grace: str | None, as_of: dt.datetime | None
-) -> nw.LazyFrame:
-    """Per period (``period_start``): ``customers_start`` on the definition's boundary side, and its
-    ``definition_churned`` and ``definition_base``."""
-    flags = contributions(
-        customer_flags(subscriptions, boundary=definition.boundary, period=period, grace=grace, as_of=as_of), definition
+def _customer_parts(flags: nw.LazyFrame, prefix: str, variants: dict[str, Definition]) -> nw.LazyFrame:
+    """Per customer and period: each variant's churned and base (summed over the customer's units), the
+    units at the start, and whether the customer joined and left (for the cause's name)."""
+    parts = {}
+    for column, definition in variants.items():
+        parts[f"{column}_churned"], parts[f"{column}_base"] = _contribution(definition)
+    counted = flags.with_columns(**parts)
+    summed = counted.group_by("customer_id", "period_start", "period_end").agg(
+        nw.col("at_start").sum().alias(f"{prefix}_start"),
+        nw.col("joined_left").max().alias(f"{prefix}_joined_left"),
+        nw.col("at_start").max().alias(f"{prefix}_any_start"),
+        *(nw.col(name).sum() for name in parts),
     )
-    return flags.group_by("period_start").agg(
-        customers_start=nw.col("at_start").sum(),
-        definition_churned=nw.col("churned").sum(),
-        definition_base=nw.col("base").sum(),
+    counts = [f"{prefix}_start", *parts]  # DuckDB sums integers as 128-bit: back to plain integers
+    return summed.with_columns(nw.col(name).cast(nw.Int64) for name in counts)
+
+
+def definition_counts(
+    subscriptions: IntoFrame,
+    definition: Definition,
+    *,
+    period: str,
+    grace: str | None,
+    as_of: dt.datetime | None,
+    by: str | None = None,
+    customers: IntoFrame | None = None,
+) -> nw.LazyFrame:
+    """Per period (``period_start``, and ``by`` when given): the units at the start of the definition's
+    window (``customers_start``), its ``definition_churned`` and ``definition_base``."""
+    flags = unit_flags(subscriptions, definition.reading(), period=period, grace=grace, as_of=as_of)
+    per_customer = _customer_parts(flags, "d", {"v": definition})
+    keys: tuple[str, ...] = ()
+    if by:
+        facts, _ = table_of(subscriptions, "subscriptions", ["customer_id", "started_at"])
+        per_customer = per_customer.join(segment_of(facts, by, "started_at", customers), on="customer_id", how="left")
+        keys = (by,)
+    return per_customer.group_by(*keys, "period_start").agg(
+        customers_start=nw.col("d_start").sum(),
+        definition_churned=nw.col("v_churned").sum(),
+        definition_base=nw.col("v_base").sum(),
     )
 
 
@@ -154,6 +324,21 @@ class Comparison:
 
     rows: list[dict[str, Any]]
     differences: list[dict[str, Any]]
+
+
+def _path(first: Definition, second: Definition) -> list[tuple[str, Definition]]:
+    """The definitions met changing ``first`` into ``second`` one option at a time (:data:`OPTIONS` order):
+    ``(option changed, definition after the change)`` for each option on which they differ."""
+    steps, current = [], first
+    for option in OPTIONS:
+        if getattr(current, option) != getattr(second, option):
+            current = dataclasses.replace(current, name=f"{current.name}+{option}", **{option: getattr(second, option)})
+            steps.append((option, current))
+    return steps
+
+
+def _same_rules(a: Definition, b: Definition) -> bool:
+    return a.options() == b.options()
 
 
 def compare(
@@ -167,61 +352,86 @@ def compare(
 ) -> Comparison:
     """Churn under each definition side by side, and each pair's differences broken into causes.
 
-    The flags are built once per boundary side in use (not once per definition), every definition's part
-    is a column of one frame, and only the customers whose part differs between two definitions leave the
-    engine. ``rows``: per period and definition ``customers_start``, ``churned``, ``base``, ``churn_rate``
-    (%) and the MRR ``grr`` and ``nrr`` (%) on its side. ``differences``: for each period and pair, the
-    difference in churned count and base, broken into named causes (each customer whose part differs is
-    given the first cause of :data:`CAUSES` that applies, so the causes add up exactly to the differences),
-    with up to ``examples`` ids each.
+    ``rows``: per period and definition, ``window_start``, ``customers_start`` (units at the window's start),
+    ``churned``, ``base``, ``churn_rate`` (%) and the MRR ``grr`` and ``nrr`` (%) on the definition's
+    boundary side and window. ``differences``: for each period and pair, the difference in churned count
+    and base, broken into named causes (:data:`CAUSES`, one per option the pair differs on), with the
+    customers concerned and up to ``examples`` ids each.
+
+    Flags are built once per reading (boundary, window, unit, recognition) in use, every definition's part
+    (and every intermediate definition's on the way from one to another) is a column of one frame, and only
+    the customers whose part changes leave the engine.
     """
     if not definitions:
         definitions_named([])  # raises: no definition named
-    sides = sorted({definition.boundary for definition in definitions})
-    keys = ("customer_id", "period_start", "period_end")
-    wide: nw.LazyFrame | None = None
-    for side in sides:
-        flags = customer_flags(subscriptions, boundary=side, period=period, grace=grace, as_of=as_of)
-        named = flags.select(*keys, *(nw.col(name).alias(f"{side}_{name}") for name in FLAGS))
-        wide = named if wide is None else wide.join(named, on=list(keys), how="inner")  # same rows on both sides
-    parts = {}
-    for definition in definitions:
-        churned, base = _contribution(definition, f"{definition.boundary}_")
-        parts[f"{definition.name}_churned"], parts[f"{definition.name}_base"] = churned, base
-    wide = wide.with_columns(**parts)  # type: ignore[union-attr]  # one side at least: definitions is not empty
+    variants: list[Definition] = []  # every definition measured: the named ones and the steps between them
+
+    def column_of(definition: Definition) -> str:
+        for index, known in enumerate(variants):
+            if _same_rules(known, definition):
+                return f"v{index}"
+        variants.append(definition)
+        return f"v{len(variants) - 1}"
+
+    columns = {definition.name: column_of(definition) for definition in definitions}
+    paths = {}
+    for index, first in enumerate(definitions):
+        for second in definitions[index + 1 :]:
+            paths[(first.name, second.name)] = [(option, column_of(step)) for option, step in _path(first, second)]
+    readings = sorted({variant.reading() for variant in variants}, key=lambda reading: reading.key)
+    prefixes = {reading: f"r{index}" for index, reading in enumerate(readings)}
+    parts = []
+    for reading in readings:
+        flags = unit_flags(subscriptions, reading, period=period, grace=grace, as_of=as_of)
+        mine = {f"v{index}": variant for index, variant in enumerate(variants) if variant.reading() == reading}
+        parts.append(_customer_parts(flags, prefixes[reading], mine))
+    keys = ["customer_id", "period_start", "period_end"]
+    wide = nw.concat([part.select(*keys) for part in parts]).unique()
+    for part in parts:
+        wide = wide.join(part, on=keys, how="left")
+    counted = [name for name in wide.collect_schema().names() if name not in keys]
+    wide = wide.with_columns(nw.col(name).fill_null(0) for name in counted)
     return Comparison(
-        _side_by_side(subscriptions, definitions, wide, sides, period=period, as_of=as_of),
-        _differences(wide, definitions, examples),
+        _side_by_side(subscriptions, definitions, columns, prefixes, wide, period=period, as_of=as_of),
+        _differences(definitions, columns, paths, prefixes, variants, wide, examples),
     )
 
 
 def _side_by_side(
     subscriptions: IntoFrame,
     definitions: list[Definition],
+    columns: dict[str, str],
+    prefixes: dict[Reading, str],
     wide: nw.LazyFrame,
-    sides: list[Boundary],
     *,
     period: str,
     as_of: dt.datetime | None,
 ) -> list[dict[str, Any]]:
-    sums = [nw.col(f"{side}_at_start").sum().alias(f"{side}_start") for side in sides]
-    sums += [nw.col(f"{d.name}_{part}").sum() for d in definitions for part in ("churned", "base")]
+    sums = [nw.col(f"{prefix}_start").sum() for prefix in prefixes.values()]
+    sums += [
+        nw.col(f"{column}_{part}").sum() for column in sorted(set(columns.values())) for part in ("churned", "base")
+    ]
     counts = {row["period_start"]: row for row in rows_of(wide.group_by("period_start").agg(*sums))}
-    money = {side: rows_of(mrr_movements(subscriptions, period=period, as_of=as_of, boundary=side)) for side in sides}
+    money: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for definition in definitions:
+        side = (definition.boundary, definition.window)
+        if side not in money:
+            money[side] = rows_of(
+                mrr_movements(subscriptions, period=period, as_of=as_of, boundary=side[0], window=side[1])
+            )
     rows = []
     for definition in definitions:
-        for revenue in money[definition.boundary]:
+        column, prefix = columns[definition.name], prefixes[definition.reading()]
+        for revenue in money[(definition.boundary, definition.window)]:
             count = counts.get(revenue["period_start"], {})
-            churned, base = (
-                int(count.get(f"{definition.name}_churned") or 0),
-                int(count.get(f"{definition.name}_base") or 0),
-            )
+            churned, base = int(count.get(f"{column}_churned") or 0), int(count.get(f"{column}_base") or 0)
             rows.append(
                 {
                     "period_start": revenue["period_start"],
                     "period_end": revenue["period_end"],
                     "definition": definition.name,
-                    "customers_start": int(count.get(f"{definition.boundary}_start") or 0),
+                    "window_start": revenue.get("window_start", revenue["period_start"]),
+                    "customers_start": int(count.get(f"{prefix}_start") or 0),
                     "churned": churned,
                     "base": base,
                     "churn_rate": churned * 100.0 / base if base else None,
@@ -232,39 +442,77 @@ def _side_by_side(
     return rows
 
 
-def _differences(wide: nw.LazyFrame, definitions: list[Definition], examples: int) -> list[dict[str, Any]]:
+def _differences(
+    definitions: list[Definition],
+    columns: dict[str, str],
+    paths: dict[tuple[str, str], list[tuple[str, str]]],
+    prefixes: dict[Reading, str],
+    variants: list[Definition],
+    wide: nw.LazyFrame,
+    examples: int,
+) -> list[dict[str, Any]]:
     out = []
-    for index, first in enumerate(definitions):
-        for second in definitions[index + 1 :]:
-            a, b = first.name, second.name
-            differing = wide.filter(
-                (nw.col(f"{a}_churned") != nw.col(f"{b}_churned")) | (nw.col(f"{a}_base") != nw.col(f"{b}_base"))
-            )
-            by_period: dict[Any, dict[str, dict[str, Any]]] = {}
-            for row in sorted(rows_of(differing), key=lambda r: (r["period_start"], str(r["customer_id"]))):
-                cause = _cause(first, second, row)
+    for (a, b), steps in paths.items():
+        if not steps:
+            continue
+        chain = [columns[a]] + [column for _, column in steps]
+        moved = [
+            (nw.col(f"{after}_{part}") != nw.col(f"{before}_{part}"))
+            for before, after in zip(chain, chain[1:], strict=False)
+            for part in ("churned", "base")
+        ]
+        changed = moved[0]
+        for condition in moved[1:]:
+            changed = changed | condition
+        by_period: dict[Any, dict[str, dict[str, Any]]] = {}
+        for row in sorted(rows_of(wide.filter(changed)), key=lambda r: (r["period_start"], str(r["customer_id"]))):
+            for (option, after), before in zip(steps, chain, strict=False):
+                churned = row[f"{after}_churned"] - row[f"{before}_churned"]
+                base = row[f"{after}_base"] - row[f"{before}_base"]
+                if not (churned or base):
+                    continue
+                cause = _cause(option, row, prefixes[variants[int(after[1:])].reading()])
                 entry = by_period.setdefault(row["period_start"], {}).setdefault(
                     cause, {"churned": 0, "base": 0, "customers": 0, "examples": []}
                 )
-                entry["churned"] += row[f"{b}_churned"] - row[f"{a}_churned"]
-                entry["base"] += row[f"{b}_base"] - row[f"{a}_base"]
+                entry["churned"] += churned
+                entry["base"] += base
                 entry["customers"] += 1
                 if len(entry["examples"]) < examples:
                     entry["examples"].append(row["customer_id"])
-            for start, causes in sorted(by_period.items()):
-                out.append(
-                    {
-                        "period_start": start,
-                        "from": a,
-                        "to": b,
-                        "churned_difference": sum(c["churned"] for c in causes.values()),
-                        "base_difference": sum(c["base"] for c in causes.values()),
-                        "causes": [
-                            {"cause": name, "description": CAUSES[name], **values} for name, values in causes.items()
-                        ],
-                    }
-                )
+        for start, causes in sorted(by_period.items()):
+            out.append(
+                {
+                    "period_start": start,
+                    "from": a,
+                    "to": b,
+                    "churned_difference": sum(c["churned"] for c in causes.values()),
+                    "base_difference": sum(c["base"] for c in causes.values()),
+                    "causes": [
+                        {"cause": name, "description": CAUSES[name], **values} for name, values in causes.items()
+                    ],
+                }
+            )
     return out
+
+
+CAUSES = {
+    "boundary": marked("started or ended exactly at a period boundary"),
+    "window": marked("counted over the trailing window instead of the calendar period"),
+    "unit": marked("counted per subscription instead of per customer"),
+    "recognition": marked("churn recognised on another day after the end"),
+    "joined_and_left": marked("joined and left inside the period"),
+    "new_in_base": marked("new customers of the period in the base"),
+    "returns": marked("left and came back inside the period"),
+}
+
+
+def _cause(option: str, row: dict[str, Any], prefix: str) -> str:
+    """The cause of a step that changed ``option``; the joined-and-left rule also moves new customers into
+    the base, a cause of its own."""
+    if option == "joined_and_left":
+        return "joined_and_left" if row[f"{prefix}_joined_left"] and not row[f"{prefix}_any_start"] else "new_in_base"
+    return option
 
 
 def churn_by_definition(
@@ -292,27 +540,8 @@ def reconcile(
     return compare(subscriptions, definitions, period=period, grace=grace, as_of=as_of, examples=examples).differences
 
 
-CAUSES = {
-    "boundary": marked("started or ended exactly at a period boundary"),
-    "joined_and_left": marked("joined and left inside the period"),
-    "returns": marked("left and came back inside the period"),
-    "new_in_base": marked("new customers of the period in the base"),
-    "other": marked("other"),
-}
-
-
-def _cause(first: Definition, second: Definition, row: dict[str, Any]) -> str:
-    """The first cause of :data:`CAUSES` that explains why ``row``'s customer counts differently."""
-
-    def flag(name: str) -> bool:  # under either definition
-        return bool(row[f"{first.boundary}_{name}"] or row[f"{second.boundary}_{name}"])
-
-    if first.boundary != second.boundary and flag("on_boundary"):
-        return "boundary"
-    if first.joined_and_left != second.joined_and_left and flag("joined_left") and not flag("at_start"):
-        return "joined_and_left"
-    if first.returns != second.returns and flag("left") and flag("at_end"):
-        return "returns"
-    if "churned_and_new" in (first.joined_and_left, second.joined_and_left) and not flag("at_start") and flag("at_end"):
-        return "new_in_base"
-    return "other"
+def as_definition(definition: str | Definition, extra: dict[str, Definition] | None = None) -> Definition:
+    """A definition given by name (a preset, or one of ``extra``) or as itself."""
+    if isinstance(definition, Definition):
+        return definition
+    return definitions_named([cast(str, definition)], "--definition", extra)[0]

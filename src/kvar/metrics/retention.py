@@ -31,7 +31,7 @@ from kvar.metrics.activity import (
     spells,
 )
 from kvar.metrics.calendar import measured_periods, observation
-from kvar.metrics.definitions import definition_counts, definitions_named
+from kvar.metrics.definitions import Definition, as_definition, definition_counts
 from kvar.metrics.frames import frame_like
 from kvar.metrics.grid import fill_calendar, segment_of, sum_flags
 from kvar.metrics.periods import add_period, truncate
@@ -50,7 +50,7 @@ def retention_table(
     grace: str | None = None,
     as_of: dt.datetime | None = None,
     boundary: Boundary = "before",
-    definition: str | None = None,
+    definition: str | Definition | None = None,
 ) -> Any:
     """Customers at start, new, reactivated, churned, at end, retention and churn rate per period.
 
@@ -61,30 +61,33 @@ def retention_table(
     complete periods are reported. ``boundary`` says on which side of a period's first instant a customer
     who starts or ends exactly there is counted (:func:`kvar.metrics.activity.active_at`).
 
-    ``definition`` names a churn definition (:data:`kvar.metrics.definitions.PRESETS`, subscriptions only, not
-    with ``by``): the table is read on its boundary side and gains ``definition_churned``, ``definition_base``
-    and ``definition_churn_rate`` (%), churn as that definition counts it.
+    ``definition`` names a churn definition (:data:`kvar.metrics.definitions.PRESETS`) or is one
+    (:class:`~kvar.metrics.definitions.Definition`), subscriptions only: the table is read on its boundary
+    side and gains ``definition_churned``, ``definition_base`` and ``definition_churn_rate`` (%), churn as
+    that definition counts it (over its window and unit, per segment with ``by``).
 
     Returns a frame of the input's kind with columns ``[by], period_start, period_end`` and
     :data:`COUNT_COLUMNS`, ``retention_rate``, ``churn_rate`` (percent), sorted by segment and period.
     """
-    chosen, counts = None, None
+    counts = None
     if definition is not None:
-        if subscriptions is None or by:
-            raise ParameterError(tr("--definition: named churn definitions measure subscriptions, without --by"))
-        (chosen,) = definitions_named([definition], "--definition")
+        if subscriptions is None:
+            raise ParameterError(tr("--definition: named churn definitions measure subscriptions"))
+        chosen = as_definition(definition)
         boundary = chosen.boundary
-        counts = definition_counts(subscriptions, chosen, period=period, grace=grace, as_of=as_of)
+        counts = definition_counts(
+            subscriptions, chosen, period=period, grace=grace, as_of=as_of, by=by, customers=customers
+        )
     source = activity_source(transactions, subscriptions, inactivity=inactivity, grace=grace)
     periods, as_of = measured_periods(source.facts, source.time_columns, period, as_of)
     table = retention_counts(source, periods, by=by, customers=customers, boundary=boundary)
     if counts is not None:
         base = nw.col("definition_base")
         table = (
-            table.join(counts.drop("customers_start"), on="period_start", how="left")
+            table.join(counts.drop("customers_start"), on=[*((by,) if by else ()), "period_start"], how="left")
             .with_columns(nw.col("definition_churned", "definition_base").fill_null(0).cast(nw.Int64))
             .with_columns(definition_churn_rate=nw.when(base > 0).then(nw.col("definition_churned") * 100.0 / base))
-            .sort("period_start")
+            .sort(*((by,) if by else ()), "period_start")
         )
     return source.finish(table)
 

@@ -30,7 +30,7 @@ import narwhals as nw
 from narwhals.typing import IntoFrame
 
 from kvar.metrics.activity import OPEN_END, Boundary, active_at, within_period
-from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED, measured_periods
+from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED, measured_periods, trailing_windows
 from kvar.metrics.frames import table_of
 from kvar.metrics.grid import fill_calendar, segment_of
 
@@ -78,11 +78,14 @@ def mrr_movements(
     customers: IntoFrame | None = None,
     as_of: dt.datetime | None = None,
     boundary: Boundary = "before",
+    window: str = "calendar",
 ) -> Any:
     """MRR at the start and end of each complete period, its movements and the revenue KPIs.
 
     ``boundary``: on which side of a period's first instant an interval starting or ending exactly there
-    counts (:func:`kvar.metrics.activity.active_at`).
+    counts (:func:`kvar.metrics.activity.active_at`). ``window``: ``calendar`` measures each period from
+    its start to its end; ``30d`` (any number of days) measures the trailing 30 days ending where the period
+    ends, and adds a ``window_start`` column (:func:`kvar.metrics.calendar.trailing_windows`).
 
     Columns: ``[by], period_start, period_end, mrr_start, new_mrr, expansion_mrr, contraction_mrr,
     churned_mrr, reactivation_mrr, mrr_end, net_new_mrr, arr_end``, customer counts per movement
@@ -91,7 +94,10 @@ def mrr_movements(
     start, %) and ``expansion_revenue_share`` (expansion MRR / MRR at end, %).
     """
     subs, finish = table_of(subscriptions, "subscriptions", ["customer_id", "started_at", "ended_at", "mrr"])
-    periods, as_of = measured_periods(subs, SUBSCRIPTION_OBSERVED, period, as_of)
+    calendar, as_of = measured_periods(subs, SUBSCRIPTION_OBSERVED, period, as_of)
+    windows = trailing_windows(calendar, window)
+    # Measured from each window's start: the period_start of the computation is the window's.
+    periods = windows.select("period_end", "period_number", period_start=nw.col("window_start"))
     segment = segment_of(subs, by, "started_at", customers) if by else None
     keys = (by,) if by else ()
     changes = customer_mrr_changes(subs, periods, segment, boundary)
@@ -133,8 +139,21 @@ def mrr_movements(
         )
         .with_columns(*(nw.col(name).cast(nw.Int64) for name in flags))
     )
-    filled = fill_calendar(sums, periods, changes, keys, _SUMS + _COUNTS)
-    return finish(with_revenue_kpis(filled))
+    filled = with_revenue_kpis(fill_calendar(sums, periods, changes, keys, _SUMS + _COUNTS))
+    if window == "calendar":
+        return finish(filled)
+    names = filled.collect_schema().names()
+    labelled = filled.rename({"period_start": "window_start"}).join(
+        calendar.select("period_start", "period_end"), on="period_end"
+    )
+    order = [
+        *keys,
+        "period_start",
+        "period_end",
+        "window_start",
+        *(n for n in names if n not in {*keys, "period_start", "period_end"}),
+    ]
+    return finish(labelled.select(*order).sort(*keys, "period_start"))
 
 
 def with_revenue_kpis(sums: nw.LazyFrame) -> nw.LazyFrame:

@@ -14,10 +14,12 @@ reasons, in the words of :mod:`kvar.models.churn_reasons`.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from kvar.errors import InputError
@@ -38,7 +40,7 @@ class Split:
     train: Any
     calibrate: Any
     test: Any
-    test_date: Any
+    test_date: dt.datetime
 
 
 def feature_table(features: Any) -> Any:
@@ -65,7 +67,7 @@ def time_split(table: Any) -> Split:
         train=labelled[labelled["observed_at"] < calibration_date],
         calibrate=labelled[labelled["observed_at"] == calibration_date],
         test=labelled[labelled["observed_at"] == test_date],
-        test_date=test_date,
+        test_date=pd.Timestamp(test_date).to_pydatetime(),
     )
     if split.train["label"].nunique() < 2 or split.test["label"].nunique() < 2:
         raise InputError(tr("churn risk needs both churned and retained customers in the training and test months"))
