@@ -99,6 +99,19 @@ def _table(request: pytest.FixtureRequest, case: Case) -> pd.DataFrame:
     return request.getfixturevalue(case.table)
 
 
+@pytest.fixture(scope="module")
+def fitted(request: pytest.FixtureRequest) -> Callable[[str], Any]:
+    """Each model fitted once on its pandas table, for the tests that only ask it for predictions."""
+    cache: dict[str, Any] = {}
+
+    def get(name: str) -> Any:
+        if name not in cache:
+            cache[name] = CASES[name].make().fit(_table(request, CASES[name]))
+        return cache[name]
+
+    return get
+
+
 def _learned(model: Any) -> dict[str, Any]:
     return {name: value for name, value in vars(model).items() if name.endswith("_")}
 
@@ -159,10 +172,10 @@ def test_the_frame_path_and_the_array_path_fit_alike(name, cdnow) -> None:
     [(name, prediction) for name, case in CASES.items() for prediction in case.predictions],
 )
 @pytest.mark.parametrize("kind", ["pandas", "polars", "duckdb"])
-def test_predictions_are_keyed_by_customer_in_the_callers_kind(name, prediction, kind, request) -> None:
+def test_predictions_are_keyed_by_customer_in_the_callers_kind(name, prediction, kind, request, fitted) -> None:
     case = CASES[name]
     table = _table(request, case)
-    model = case.make().fit(table)
+    model = fitted(name)
     reference = case.predictions[prediction](model, table)
     assert isinstance(reference, pd.DataFrame)
     shuffled = table.sample(frac=1.0, random_state=3).reset_index(drop=True)
