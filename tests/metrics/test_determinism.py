@@ -178,3 +178,34 @@ def test_every_engine_gives_the_same_answer(rows) -> None:
         except kvar.KvarError as error:
             results[engine] = type(error).__name__
     assert results["polars"] == results["duckdb"] and results["pandas"] == results["duckdb"]
+
+
+def test_money_sums_are_exact_and_the_same_on_every_run_of_a_parallel_engine() -> None:
+    import numpy as np
+
+    # 600,000 amounts in cents: DuckDB splits them over its threads, and float partial sums added in the
+    # order the threads finish would differ in their last digits from run to run.
+    rng = np.random.default_rng(11)
+    cents = rng.integers(-5_000, 250_000, 600_000)
+    minutes = np.arange(len(cents)) % 200_000
+    table = pa.table(
+        {
+            "customer_id": pa.array(np.char.add("c", (np.arange(len(cents)) % 5000).astype(str))),
+            "occurred_at": pa.array(
+                (np.datetime64("2024-01-01T00:00") + minutes.astype("timedelta64[m]")).astype("datetime64[us]")
+            ),
+            "amount": cents / 100,
+        }
+    )
+    connection = duckdb.connect()
+    connection.execute("SET threads = 4")
+    relation = connection.from_arrow(table)
+    runs = {
+        tuple(row["revenue"] for row in rows_of(kvar.purchase_activity(relation, period="month"))) for _ in range(5)
+    }
+    assert len(runs) == 1
+    # The exact sum of the cents per month (integers), divided by 100 once.
+    month = (np.datetime64("2024-01-01") + minutes.astype("timedelta64[m]")).astype("datetime64[M]")
+    totals = [int(cents[month == start].sum()) / 100 for start in np.unique(month)]
+    (revenue,) = runs
+    assert list(revenue) == totals[: len(revenue)]

@@ -26,7 +26,7 @@ from kvar.metrics.calendar import (
     measured_periods,
     place_in_periods,
 )
-from kvar.metrics.frames import table_of
+from kvar.metrics.frames import exact_sum, table_of
 from kvar.metrics.grid import fill_calendar, sum_flags
 from kvar.metrics.periods import window_offset
 
@@ -53,7 +53,7 @@ def churn_causes(
     churns = (
         churns.with_columns(nw.col("mrr").cast(nw.Float64))
         .group_by("customer_id", "spell_end")
-        .agg(mrr_lost=nw.col("mrr").sum())
+        .agg(mrr_lost=exact_sum("mrr", subs))
     )
     offset = window_offset(window)
     attempts = paid.select("customer_id", "occurred_at", status=nw.col("status").cast(nw.String).str.to_lowercase())
@@ -79,7 +79,7 @@ def churn_causes(
     money = (
         placed.with_columns(involuntary_mrr_lost=nw.when(nw.col("involuntary")).then(nw.col("mrr_lost")).otherwise(0.0))
         .group_by("period_start")
-        .agg(nw.col("mrr_lost").sum(), nw.col("involuntary_mrr_lost").sum())
+        .agg(exact_sum("mrr_lost", subs), exact_sum("involuntary_mrr_lost", subs))
     )
     filled = fill_calendar(
         counts.join(money, on="period_start"),

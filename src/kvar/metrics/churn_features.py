@@ -35,7 +35,7 @@ from kvar.metrics.activity import (
     spells,
 )
 from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED, observation
-from kvar.metrics.frames import as_lazy, frame_like, table_of
+from kvar.metrics.frames import as_lazy, exact_sum, frame_like, table_of
 from kvar.metrics.periods import boundaries, with_epoch_days
 
 NUMERIC_FEATURES = (
@@ -144,7 +144,7 @@ def churn_features(
             )
             .filter(active_at(nw.col("started_at"), nw.col("ended_at"), point))
         )
-        aggregates = [nw.col("mrr").cast(nw.Float64).sum().alias(name)]
+        aggregates = [exact_sum("mrr", subs).alias(name)]
         if name == "mrr" and "plan" in subs.collect_schema().names():
             aggregates.append(nw.col("plan").max())
         features = features.join(

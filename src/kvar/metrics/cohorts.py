@@ -22,7 +22,7 @@ from narwhals.typing import IntoFrame
 from kvar.errors import ParameterError
 from kvar.i18n import tr
 from kvar.metrics.calendar import measured_periods
-from kvar.metrics.frames import table_of
+from kvar.metrics.frames import exact_sum, table_of
 from kvar.metrics.grid import segment_of
 from kvar.metrics.orders import orders
 from kvar.metrics.periods import period_start, with_period_index
@@ -60,7 +60,7 @@ def cohort_table(
         )
         .filter(nw.col("occurred_at") < nw.col("after_last"))
     )
-    spend = [nw.col("amount").sum()] if value == "revenue" else []
+    spend = [exact_sum("amount", facts)] if value == "revenue" else []
     buckets = (
         bounded.with_columns(bucket=period_start("occurred_at", period), purchased=nw.col("is_purchase").cast(nw.Int64))
         .group_by("customer_id", "bucket")

@@ -57,6 +57,21 @@ def table_of(
     return frame, finish
 
 
+def exact_sum(column: str, like: nw.LazyFrame) -> nw.Expr:
+    """The sum of a money column, the same whatever order the engine adds in (``like``: any frame of the
+    engine the sum runs in).
+
+    Parallel engines (DuckDB, Spark, Polars) add floating-point partial sums in whatever order their threads
+    finish, so the last digits of a float sum could change from run to run. There the values are added as
+    decimals (10 places, exactly) and the total is returned as a float. pandas and PyArrow add in row order
+    (and accept only plain aggregations), so their sums are the plain float sums.
+    """
+    impl = like.implementation
+    if impl.is_pandas_like() or impl.is_pyarrow():
+        return nw.col(column).sum()
+    return nw.col(column).cast(nw.Decimal(38, 10)).sum().cast(nw.Float64)
+
+
 def require_columns(frame: nw.LazyFrame, table: str, columns: Sequence[str]) -> None:
     """Raise :class:`MappingError` naming every required column ``frame`` lacks."""
     present = set(frame.collect_schema().names())

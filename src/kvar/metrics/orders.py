@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import narwhals as nw
 
+from kvar.metrics.frames import exact_sum
+
 
 def orders(transactions: nw.LazyFrame) -> nw.LazyFrame:
     """One row per order: ``customer_id``, ``occurred_at``, ``amount`` (Float64, when the table has
@@ -33,7 +35,7 @@ def orders(transactions: nw.LazyFrame) -> nw.LazyFrame:
         grouped = (
             lines.filter(~nw.col("transaction_id").is_null())
             .group_by("customer_id", "transaction_id")
-            .agg(nw.col("occurred_at").min(), *([nw.col("amount").sum()] if has_amount else []))
+            .agg(nw.col("occurred_at").min(), *([exact_sum("amount", transactions)] if has_amount else []))
             .drop("transaction_id")
         )
         lines = nw.concat([grouped, single.select(grouped.collect_schema().names())], how="vertical")

@@ -19,7 +19,7 @@ from kvar.metrics.calendar import (
     observed_range,
     place_in_periods,
 )
-from kvar.metrics.frames import table_of
+from kvar.metrics.frames import exact_sum, table_of
 from kvar.metrics.grid import fill_calendar, segment_of, sum_flags
 from kvar.metrics.orders import orders, purchases
 from kvar.metrics.periods import (
@@ -88,14 +88,14 @@ def customer_summary(
         purchases(facts)
         .with_columns(bucket=period_start("occurred_at", period))
         .group_by("customer_id", "bucket")
-        .agg(nw.col("amount").sum())
+        .agg(exact_sum("amount", facts))
     )
     in_calibration = buckets.filter(nw.col("bucket") <= nw.lit(calibration_bucket))
     summary = in_calibration.group_by("customer_id").agg(
         first_bucket=nw.col("bucket").min(),
         last_bucket=nw.col("bucket").max(),
         buckets=nw.len(),
-        total=nw.col("amount").sum(),
+        total=exact_sum("amount", facts),
     )
     first_amounts = in_calibration.join(
         summary.select("customer_id", "first_bucket"),
@@ -164,8 +164,8 @@ def purchase_activity(
     )
     per_customer = marked.group_by(*keys, "period_start", "customer_id").agg(
         nw.col("is_purchase").sum().alias("purchases"),
-        nw.col("purchase_amount").sum(),
-        nw.col("revenue").sum(),
+        exact_sum("purchase_amount", facts),
+        exact_sum("revenue", facts),
         nw.col("returning").max(),
     )
     buyer = nw.col("purchases") > 0
@@ -176,7 +176,7 @@ def purchase_activity(
     )
     totals = (
         per_customer.group_by(*keys, "period_start")
-        .agg(nw.col("purchases").sum(), nw.col("purchase_amount").sum(), nw.col("revenue").sum())
+        .agg(nw.col("purchases").sum(), exact_sum("purchase_amount", facts), exact_sum("revenue", facts))
         .with_columns(nw.col("purchases").cast(nw.Int64))
     )
     sums = counts.join(totals, on=[*keys, "period_start"])

@@ -31,7 +31,7 @@ from narwhals.typing import IntoFrame
 
 from kvar.metrics.activity import OPEN_END, Boundary, active_at, within_period
 from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED, measured_periods, trailing_windows
-from kvar.metrics.frames import table_of
+from kvar.metrics.frames import exact_sum, table_of
 from kvar.metrics.grid import fill_calendar, segment_of
 
 MOVEMENTS = ("new_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr", "reactivation_mrr")
@@ -63,7 +63,7 @@ def customer_mrr_changes(
             m0=nw.when(at_start).then(mrr).otherwise(0.0), m1=nw.when(at_end).then(mrr).otherwise(0.0)
         )
         .group_by("customer_id", "period_start")
-        .agg(nw.col("m0").sum(), nw.col("m1").sum(), nw.col("first_paid_at").min())
+        .agg(exact_sum("m0", subscriptions), exact_sum("m1", subscriptions), nw.col("first_paid_at").min())
     )
     if segment is not None:
         changes = changes.join(segment, on="customer_id", how="left")
@@ -132,9 +132,9 @@ def mrr_movements(
     sums = (
         classified.group_by(*keys, "period_start")
         .agg(
-            nw.col("m0").sum().alias("mrr_start"),
-            nw.col("m1").sum().alias("mrr_end"),
-            *(nw.col(name).sum() for name in amounts),
+            exact_sum("m0", subs).alias("mrr_start"),
+            exact_sum("m1", subs).alias("mrr_end"),
+            *(exact_sum(name, subs) for name in amounts),
             *(nw.col(name).sum() for name in flags),
         )
         .with_columns(*(nw.col(name).cast(nw.Int64) for name in flags))

@@ -27,7 +27,7 @@ from narwhals.typing import IntoFrame
 from kvar.errors import ParameterError
 from kvar.i18n import marked, tr
 from kvar.metrics.calendar import observation
-from kvar.metrics.frames import rows_of, table_of
+from kvar.metrics.frames import exact_sum, rows_of, table_of
 from kvar.metrics.orders import orders
 from kvar.metrics.periods import with_epoch_days
 
@@ -73,7 +73,7 @@ def rfm_segments(
         .agg(
             last_purchase=nw.when(nw.col("is_purchase")).then(nw.col("occurred_at")).max(),
             frequency=nw.col("purchase_count").sum(),
-            monetary=nw.col("amount").sum(),
+            monetary=exact_sum("amount", facts),
         )
         .filter(~nw.col("last_purchase").is_null())
         .with_columns(nw.col("frequency").cast(nw.Int64))

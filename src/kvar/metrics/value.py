@@ -15,7 +15,7 @@ from narwhals.typing import IntoFrame
 
 from kvar.errors import ParameterError
 from kvar.i18n import tr
-from kvar.metrics.frames import as_lazy, frame_like, rows_of, table_of
+from kvar.metrics.frames import as_lazy, exact_sum, frame_like, rows_of, table_of
 from kvar.metrics.grid import segment_of
 from kvar.metrics.periods import check_period, period_start
 from kvar.metrics.retention import retention_table
@@ -37,7 +37,7 @@ def pareto_concentration(transactions: IntoFrame, *, shares: Sequence[float] = (
     per_customer = (
         facts.with_columns(nw.col("amount").cast(nw.Float64))
         .group_by("customer_id")
-        .agg(revenue=nw.col("amount").sum())
+        .agg(revenue=exact_sum("amount", facts))
     )
     (totals,) = rows_of(per_customer.select(customers=nw.len(), revenue=nw.col("revenue").sum()))
     customers, revenue = int(totals["customers"]), float(totals["revenue"] or 0.0)
@@ -50,7 +50,7 @@ def pareto_concentration(transactions: IntoFrame, *, shares: Sequence[float] = (
     )
     ranked = per_customer.with_columns(rank=nw.col("revenue").rank("ordinal", descending=True))
     top = ranked.join(cutoffs, how="cross").filter(nw.col("rank") <= nw.col("top_customers"))
-    result = top.group_by("top_customers_share", "top_customers").agg(top_revenue=nw.col("revenue").sum())
+    result = top.group_by("top_customers_share", "top_customers").agg(top_revenue=exact_sum("revenue", facts))
     result = result.with_columns(
         top_customers=nw.col("top_customers").cast(nw.Int64),
         customers=nw.lit(customers, nw.Int64),
