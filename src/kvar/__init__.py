@@ -13,9 +13,13 @@ from kvar.data.workspace import Workspace
 from kvar.errors import KvarError
 from kvar.i18n import set_locale, tr, use_locale
 from kvar.metrics.benchmarks import INDUSTRY_RETENTION, benchmark_comparison
+from kvar.metrics.churn_causes import churn_causes
 from kvar.metrics.cohorts import cohort_table
+from kvar.metrics.definitions import PRESETS as DEFINITIONS
+from kvar.metrics.definitions import Definition, compare_definitions, define
 from kvar.metrics.engagement import stickiness
 from kvar.metrics.frames import rows_of
+from kvar.metrics.lifetimes import customer_lifetimes
 from kvar.metrics.purchases import (
     customer_summary,
     purchase_activity,
@@ -24,15 +28,22 @@ from kvar.metrics.purchases import (
 from kvar.metrics.renewals import renewal_rate
 from kvar.metrics.retention import retention_rate, retention_table, window_retention
 from kvar.metrics.revenue import mrr_movements
+from kvar.metrics.segments import rfm_segments
 from kvar.metrics.sentiment import satisfaction_scores
 from kvar.metrics.value import historical_ltv, pareto_concentration, unit_economics
 
 __all__ = [
+    "DEFINITIONS",
     "INDUSTRY_RETENTION",
+    "Definition",
     "KvarError",
     "Workspace",
     "benchmark_comparison",
+    "churn_causes",
     "cohort_table",
+    "compare_definitions",
+    "customer_lifetimes",
+    "define",
     "customer_summary",
     "historical_ltv",
     "load_file",
@@ -43,6 +54,7 @@ __all__ = [
     "repeat_purchase_rate",
     "retention_rate",
     "retention_table",
+    "rfm_segments",
     "window_retention",
     "rows_of",
     "satisfaction_scores",

@@ -481,7 +481,7 @@ def reconcile(
     sources: Sources,
 ) -> None:
     """Churn under each named definition side by side, and each difference broken into named causes."""
-    from kvar.metrics.definitions import CAUSES, PRESETS, compare, defined, definitions_named
+    from kvar.metrics.definitions import CAUSES, PRESETS, compare_definitions, defined, definitions_named
 
     check_periods(period=period)
     check_window("--grace", grace)
@@ -490,7 +490,7 @@ def reconcile(
     subs = sources.table("subscriptions", subscriptions)
     as_of, notes = observation_notes("subscriptions", subs, as_of)
     with stage(tr("reconciling churn definitions")):
-        found = compare(subs, chosen, period=period, grace=grace, as_of=as_of)
+        found = compare_definitions(subs, chosen, period=period, grace=grace, as_of=as_of)
         rows, differences = found.rows, found.differences
     parameters = {
         "period": period,

@@ -146,6 +146,9 @@ def source_kind(transactions: Path | None, subscriptions: Path | None, sources: 
         return "transactions"
     if subscriptions:
         return "subscriptions"
-    if sources.workspace is not None:
-        return "subscriptions" if sources.workspace.has("subscriptions") else "transactions"
-    raise ParameterError(tr("give --transactions FILE or --subscriptions FILE (or --workspace FILE)"))
+    from kvar.metrics.activity import defining_table
+
+    space = sources.workspace
+    return defining_table(
+        space is not None and space.has("transactions"), space is not None and space.has("subscriptions")
+    )

@@ -71,6 +71,14 @@ def within_period(time: nw.Expr, period_start: nw.Expr, period_end: nw.Expr, bou
     return (time > period_start) & (time <= period_end)
 
 
+def defining_table(has_transactions: bool, has_subscriptions: bool) -> Literal["transactions", "subscriptions"]:
+    """Which fact table defines activity when a business has both: subscriptions (a contract says who is a
+    customer), else transactions."""
+    if not (has_transactions or has_subscriptions):
+        raise ParameterError(tr("give --transactions FILE or --subscriptions FILE (or --workspace FILE)"))
+    return "subscriptions" if has_subscriptions else "transactions"
+
+
 @dataclass(frozen=True)
 class ActivitySource:
     """The fact table that defines activity, its intervals, and which of its columns hold times."""

@@ -320,7 +320,7 @@ def definition_counts(
 
 @dataclass(frozen=True)
 class Comparison:
-    """What :func:`compare` finds: the side-by-side table (``rows``) and the explained differences."""
+    """What :func:`compare_definitions` finds: the side-by-side table (``rows``) and the explained differences."""
 
     rows: list[dict[str, Any]]
     differences: list[dict[str, Any]]
@@ -341,7 +341,7 @@ def _same_rules(a: Definition, b: Definition) -> bool:
     return a.options() == b.options()
 
 
-def compare(
+def compare_definitions(
     subscriptions: IntoFrame,
     definitions: list[Definition],
     *,
@@ -451,22 +451,22 @@ def _differences(
     wide: nw.LazyFrame,
     examples: int,
 ) -> list[dict[str, Any]]:
+    chains = {pair: [columns[pair[0]]] + [column for _, column in steps] for pair, steps in paths.items() if steps}
+    measured = sorted({column for chain in chains.values() for column in chain})
+    if len(measured) < 2:
+        return []
+    # One query for every pair: the customers whose part differs under any two of the definitions measured.
+    first = measured[0]
+    changed = nw.lit(False)
+    for column in measured[1:]:
+        for part in ("churned", "base"):
+            changed = changed | (nw.col(f"{column}_{part}") != nw.col(f"{first}_{part}"))
+    moved = sorted(rows_of(wide.filter(changed)), key=lambda r: (r["period_start"], str(r["customer_id"])))
     out = []
-    for (a, b), steps in paths.items():
-        if not steps:
-            continue
-        chain = [columns[a]] + [column for _, column in steps]
-        moved = [
-            (nw.col(f"{after}_{part}") != nw.col(f"{before}_{part}"))
-            for before, after in zip(chain, chain[1:], strict=False)
-            for part in ("churned", "base")
-        ]
-        changed = moved[0]
-        for condition in moved[1:]:
-            changed = changed | condition
+    for (a, b), chain in chains.items():
         by_period: dict[Any, dict[str, dict[str, Any]]] = {}
-        for row in sorted(rows_of(wide.filter(changed)), key=lambda r: (r["period_start"], str(r["customer_id"]))):
-            for (option, after), before in zip(steps, chain, strict=False):
+        for row in moved:
+            for (option, after), before in zip(paths[(a, b)], chain, strict=False):
                 churned = row[f"{after}_churned"] - row[f"{before}_churned"]
                 base = row[f"{after}_base"] - row[f"{before}_base"]
                 if not (churned or base):
@@ -523,8 +523,8 @@ def churn_by_definition(
     grace: str | None = None,
     as_of: dt.datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """The side-by-side table of :func:`compare` (``rows``)."""
-    return compare(subscriptions, definitions, period=period, grace=grace, as_of=as_of).rows
+    """The side-by-side table of :func:`compare_definitions` (``rows``)."""
+    return compare_definitions(subscriptions, definitions, period=period, grace=grace, as_of=as_of).rows
 
 
 def reconcile(
@@ -536,8 +536,10 @@ def reconcile(
     as_of: dt.datetime | None = None,
     examples: int = 3,
 ) -> list[dict[str, Any]]:
-    """The explained differences of :func:`compare`."""
-    return compare(subscriptions, definitions, period=period, grace=grace, as_of=as_of, examples=examples).differences
+    """The explained differences of :func:`compare_definitions`."""
+    return compare_definitions(
+        subscriptions, definitions, period=period, grace=grace, as_of=as_of, examples=examples
+    ).differences
 
 
 def as_definition(definition: str | Definition, extra: dict[str, Definition] | None = None) -> Definition:

@@ -9,6 +9,7 @@ from typing import Any
 from kvar.errors import InputError, KvarError
 from kvar.i18n import marked, tr
 from kvar.i18n.formatting import date, money, number, percent, span
+from kvar.metrics.activity import defining_table
 from kvar.metrics.benchmarks import benchmark_comparison
 from kvar.metrics.cohorts import cohort_table
 from kvar.metrics.engagement import stickiness
@@ -34,6 +35,11 @@ class ReportInputs:
     inactivity: str = "90d"
     industry: str | None = None
     source: str = ""  # where the data came from, shown in the header (e.g. "workspace shop.duckdb")
+
+    def activity(self) -> dict[str, Any]:
+        """The fact table that defines activity, as the keyword retention and lifetimes take."""
+        kind = defining_table(self.transactions is not None, self.subscriptions is not None)
+        return {kind: getattr(self, kind)}
 
 
 @dataclass
@@ -68,11 +74,7 @@ class ReportData:
 def collect(inputs: ReportInputs) -> ReportData:
     """Run every metric the inputs allow."""
     data = ReportData(period=inputs.period, source=inputs.source, currency=_currency(inputs))
-    source = (
-        {"subscriptions": inputs.subscriptions}
-        if inputs.subscriptions is not None
-        else {"transactions": inputs.transactions}
-    )
+    source = inputs.activity()
     data.retention = rows_of(retention_table(**source, period=inputs.period, inactivity=inputs.inactivity))
     try:
         (year,) = rows_of(window_retention(**source, months=12, inactivity=inputs.inactivity))
@@ -127,11 +129,7 @@ def collect_models(inputs: ReportInputs, data: ReportData) -> None:
                     "for subscriptions see the sBG projections (kvar sbg --subscriptions)"
                 )
             )
-    source = (
-        {"subscriptions": inputs.subscriptions}
-        if inputs.subscriptions is not None
-        else {"transactions": inputs.transactions}
-    )
+    source = inputs.activity()
     attempt(
         marked("survival"),
         lambda: data.survival.extend(
@@ -153,9 +151,9 @@ def collect_models(inputs: ReportInputs, data: ReportData) -> None:
 
 def _definitions(inputs: ReportInputs, data: ReportData) -> None:
     """The last complete period's churn under every named definition, and what separates each from kvar's."""
-    from kvar.metrics.definitions import PRESETS, compare
+    from kvar.metrics.definitions import PRESETS, compare_definitions
 
-    found = compare(inputs.subscriptions, list(PRESETS.values()), period=inputs.period)
+    found = compare_definitions(inputs.subscriptions, list(PRESETS.values()), period=inputs.period)
     last = max(row["period_start"] for row in found.rows)
     data.definitions = [row for row in found.rows if row["period_start"] == last]
     data.reconciliation = [row for row in found.differences if row["period_start"] == last and row["from"] == "kvar"]
