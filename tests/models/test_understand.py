@@ -15,7 +15,7 @@ from kvar.metrics.churn_causes import churn_causes
 from kvar.metrics.churn_features import churn_features
 from kvar.metrics.frames import rows_of
 from kvar.metrics.lifetimes import customer_lifetimes
-from kvar.metrics.segments import SEGMENT_RULES, rfm_segments
+from kvar.metrics.segments import SEGMENT_RULES, rfm_segments, segment_summary
 from kvar.models.churn_evaluation import assess_churn_risk
 from kvar.models.survival import survival_analysis
 
@@ -47,6 +47,16 @@ def test_rfm_scores_and_segments_by_hand() -> None:
     assert by_id["c9"]["health_score"] == 100.0 and by_id["c0"]["health_score"] == 0.0
     assert by_id["c9"]["recency_days"] == 21  # last purchase April 9, last observed day April 30
     assert Counter(row["value_tier"] for row in result) == {"top": 2, "middle": 3, "low": 5}
+    # Customer i spent 10 (i + 1) on each of i + 1 purchases: 10, 40, 90, ... 1000, 3,850 in all.
+    summary = segment_summary(rfm_segments(pl.DataFrame(rows), as_of=T(2024, 5, 1))).to_dicts()
+    assert [(r["segment"], r["customers"], r["revenue"], r["average_health"]) for r in summary] == [
+        ("Champions", 4, 490.0 + 640 + 810 + 1000, 87.5),
+        ("Hibernating", 2, 90.0 + 160, 25.0),
+        ("Lost", 2, 10.0 + 40, 0.0),
+        ("Loyal", 2, 250.0 + 360, 50.0),
+    ]
+    assert summary[0]["share_of_revenue"] == pytest.approx(2940 * 100 / 3850)
+    assert summary[0]["share_of_customers"] == 40.0
 
 
 def test_every_rfm_cell_has_a_named_segment() -> None:
@@ -121,10 +131,8 @@ def test_involuntary_churn_by_hand() -> None:
     assert (march["involuntary_mrr_lost"], march["voluntary_mrr_lost"]) == (10.0, 50.0)
 
 
-def test_churn_risk_beats_recency_and_finds_the_true_drivers(demo) -> None:
-    features = churn_features(
-        demo["subscriptions"], demo["events"], demo["payments"], demo["feedback"], demo["customers"]
-    )
+def test_churn_risk_beats_recency_and_finds_the_true_drivers(demo_features) -> None:
+    features = duckdb.from_df(demo_features)  # the demo's features with every optional table, in DuckDB
     found = assess_churn_risk(features)
     evaluation = found.evaluation
     assert evaluation.auc > evaluation.baseline_auc + 0.03

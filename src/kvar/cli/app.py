@@ -227,8 +227,7 @@ def tables(workspace: WorkspaceFile = DEFAULT_PATH, as_json: JsonOption = False)
     """Row counts of the workspace's tables and of its rejects."""
     with Workspace.open(workspace) as space:
         rows = [
-            {"table": name, "rows": count, "rejected": space.rejects(name).count("*").fetchall()[0][0]}
-            for name, count in space.tables().items()
+            {"table": name, "rows": count, "rejected": space.rejected(name)} for name, count in space.tables().items()
         ]
     _emit("tables", {"workspace": str(workspace)}, rows, as_json)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -230,27 +230,12 @@ def segments(
     sources: Sources,
 ) -> None:
     """RFM scores, named segments (Champions … Lost), value tiers and health score per customer."""
-    from kvar.metrics.segments import rfm_segments
+    from kvar.metrics.segments import rfm_segments, segment_summary
 
     facts = sources.table("transactions", transactions)
     with stage(tr("scoring recency, frequency and monetary value")):
-        rows = rows_of(rfm_segments(facts, as_of=as_of))
-    if summary_only:
-        groups: dict[str, list[dict[str, Any]]] = {}
-        for row in rows:
-            groups.setdefault(row["segment"], []).append(row)
-        total = sum(row["monetary"] for row in rows) or 1.0
-        rows = [
-            {
-                "segment": name,
-                "customers": len(members),
-                "share_of_customers": len(members) * 100.0 / len(rows),
-                "revenue": sum(m["monetary"] for m in members),
-                "share_of_revenue": sum(m["monetary"] for m in members) * 100.0 / total,
-                "average_health": sum(m["health_score"] for m in members) / len(members),
-            }
-            for name, members in sorted(groups.items(), key=lambda item: -len(item[1]))
-        ]
+        scored = rfm_segments(facts, as_of=as_of)
+        rows = rows_of(segment_summary(scored) if summary_only else scored)
     emit("segments", {"summary": summary_only, "as_of": as_of}, rows, as_json, as_csv=as_csv)
 
 

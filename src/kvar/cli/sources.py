@@ -9,7 +9,7 @@ import duckdb
 
 from kvar.cli.output import stage, stderr
 from kvar.data.contracts import contract_for
-from kvar.data.loading import FileLoad, load_file
+from kvar.data.loading import FileLoad, export_rejects, load_file
 from kvar.data.mapping import TableMappings
 from kvar.data.reasons import shown_reason
 from kvar.data.validation import LoadContext
@@ -69,7 +69,7 @@ class Sources:
         self.loads.append(result)
         report_load(result)
         if self.rejects_path and result.rows_rejected and not result.skipped:
-            write_rejects(self.connection, result.rejects_table, self.rejects_path)
+            export_rejects(self.connection, result.rejects_table, self.rejects_path, excel=decimal_comma())
             stderr.print(
                 "  " + tr("rejects written to {path}").format(path=self.rejects_path), highlight=False, markup=False
             )
@@ -87,18 +87,6 @@ class Sources:
             }
             for load in self.loads
         ]
-
-
-def write_rejects(connection: duckdb.DuckDBPyConnection, table: str, path: Path) -> None:
-    """The rejected rows of ``table`` as CSV at ``path``; in a decimal-comma locale as Excel there opens it
-    (UTF-8 with BOM, ``;`` between fields)."""
-    comma = decimal_comma()
-    target = str(path).replace("'", "''")
-    connection.execute(
-        f"COPY (SELECT * FROM \"{table}\" ORDER BY row) TO '{target}' (HEADER, DELIMITER '{';' if comma else ','}')"
-    ).fetchall()
-    if comma:
-        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
 
 
 def _shown(value: str | None) -> str:

@@ -19,6 +19,7 @@ from kvar.data.mapping import resolve
 from kvar.data.reading import read_raw
 from kvar.data.reasons import shown_reason
 from kvar.data.small_tables import read_small_csv, small_number
+from kvar.data.sql import literal
 from kvar.data.validation import REJECTS_COLUMNS, LoadContext, Validated, validate
 from kvar.errors import FileFormatError, ValidationError
 from kvar.i18n import tr
@@ -160,3 +161,14 @@ def read_fx_table(path: Path | str) -> dict[str, float]:
 
 def create_rejects_table(con: duckdb.DuckDBPyConnection, name: str = "rejects") -> None:
     con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({REJECTS_COLUMNS}, loaded_at TIMESTAMP)").fetchall()
+
+
+def export_rejects(connection: duckdb.DuckDBPyConnection, table: str, path: Path, *, excel: bool = False) -> None:
+    """The rejected rows of ``table`` as CSV at ``path``, in file row order; ``excel``: as Excel in a
+    decimal-comma locale opens it (UTF-8 with BOM, ``;`` between fields)."""
+    target = literal(str(path))
+    connection.execute(
+        f"COPY (SELECT * FROM \"{table}\" ORDER BY row) TO {target} (HEADER, DELIMITER '{';' if excel else ','}')"
+    ).fetchall()
+    if excel:
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())

@@ -9,7 +9,6 @@ nothing); ``kvar_meta`` (marks the file as a kvar workspace).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -167,6 +166,7 @@ class Workspace:
         relation = self.connection.table("rejects")
         return relation.filter(f"table_name = {literal(table)}") if table else relation
 
-    def loaded_at(self) -> dt.datetime | None:
-        (last,) = self.connection.execute("SELECT max(loaded_at) FROM loads").fetchall()[0]
-        return last
+    def rejected(self, table: str) -> int:
+        """How many rows of ``table``'s files were rejected (kept in :meth:`rejects` with their reasons)."""
+        (rows,) = self.rejects(table).aggregate("count(*)").fetchall()[0]
+        return int(rows)

@@ -129,3 +129,27 @@ def rfm_segments(
         health_score=health,
     ).sort("customer_id")
     return finish(result)
+
+
+def segment_summary(segments: IntoFrame) -> Any:
+    """One row per segment of an :func:`rfm_segments` table: ``customers``, ``share_of_customers`` (%),
+    ``revenue`` (the segment's net revenue), ``share_of_revenue`` (%, null when the total is 0) and
+    ``average_health``; the largest segment first (ties by name). Same kind of frame as ``segments``."""
+    frame, finish = table_of(segments, "segments", ["segment", "monetary", "health_score"])
+    groups = frame.group_by("segment").agg(
+        nw.len().cast(nw.Int64).alias("customers"),
+        exact_sum("monetary", frame).alias("revenue"),
+        nw.col("health_score").mean().alias("average_health"),
+    )
+    totals = frame.select(
+        nw.len().cast(nw.Float64).alias("all_customers"), exact_sum("monetary", frame).alias("all_revenue")
+    )
+    shared = groups.join(totals, how="cross").select(
+        "segment",
+        "customers",
+        share_of_customers=nw.col("customers") * 100.0 / nw.col("all_customers"),
+        revenue="revenue",
+        share_of_revenue=nw.when(nw.col("all_revenue") != 0).then(nw.col("revenue") * 100.0 / nw.col("all_revenue")),
+        average_health="average_health",
+    )
+    return finish(shared.sort(["customers", "segment"], descending=[True, False]))

@@ -251,19 +251,13 @@ def _table(rows: list[dict[str, Any]], columns: dict[str, str]) -> str:
 def _model_sections(data: ReportData) -> list[str]:
     sections = []
     if data.segments:
-        counts: dict[str, list[float]] = {}
-        for row in data.segments:
-            counts.setdefault(row["segment"], [0, 0.0])
-            counts[row["segment"]][0] += 1
-            counts[row["segment"]][1] += row["monetary"]
-        names = sorted(counts, key=lambda name: -counts[name][0])
-        labels = [tr(name) for name in names]
+        labels = [tr(row["segment"]) for row in data.segments]
         figure = go.Figure(
             [
-                go.Bar(x=labels, y=[counts[n][0] for n in names], name=tr("customers"), offsetgroup=1),
+                go.Bar(x=labels, y=[row["customers"] for row in data.segments], name=tr("customers"), offsetgroup=1),
                 go.Bar(
                     x=labels,
-                    y=[counts[n][1] for n in names],
+                    y=[row["revenue"] for row in data.segments],
                     name=tr("net revenue ({currency})").format(currency=_in(data.currency)),
                     yaxis="y2",
                     offsetgroup=2,

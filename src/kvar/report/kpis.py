@@ -56,7 +56,7 @@ class ReportData:
     repeat: list[dict[str, Any]] = field(default_factory=list)
     engagement: list[dict[str, Any]] = field(default_factory=list)
     satisfaction: list[dict[str, Any]] = field(default_factory=list)
-    segments: list[dict[str, Any]] = field(default_factory=list)
+    segments: list[dict[str, Any]] = field(default_factory=list)  # one row per RFM segment (segment_summary)
     survival: list[dict[str, Any]] = field(default_factory=list)
     churn_causes: list[dict[str, Any]] = field(default_factory=list)
     definitions: list[dict[str, Any]] = field(default_factory=list)  # churn by named definition, last period
@@ -109,7 +109,7 @@ def collect_models(inputs: ReportInputs, data: ReportData) -> None:
     """
     from kvar.metrics.churn_causes import churn_causes
     from kvar.metrics.lifetimes import customer_lifetimes
-    from kvar.metrics.segments import rfm_segments
+    from kvar.metrics.segments import rfm_segments, segment_summary
     from kvar.models.survival import survival_analysis
 
     def attempt(name: str, action: Any) -> None:
@@ -119,7 +119,10 @@ def collect_models(inputs: ReportInputs, data: ReportData) -> None:
             data.skipped.append(f"{tr(name)}: {error}")
 
     if inputs.transactions is not None:
-        attempt(marked("segments"), lambda: data.segments.extend(rows_of(rfm_segments(inputs.transactions))))
+        attempt(
+            marked("segments"),
+            lambda: data.segments.extend(rows_of(segment_summary(rfm_segments(inputs.transactions)))),
+        )
         if inputs.subscriptions is None:
             attempt(marked("customer lifetime value"), lambda: data.clv.update(_clv(inputs.transactions)))
         else:
