@@ -75,7 +75,7 @@ def clv(
     facts = sources.table("transactions", transactions)
     with stage(tr("summarising customers and fitting")):
         summary = customer_summary(facts, freq=freq, unit=unit, calibration_end=calibration_end)
-        value = customer_value(summary, model=model, horizon=horizon, discount_rate=discount_rate, unit=unit)
+        value = customer_value(summary, model=model, horizon_months=horizon, discount_rate=discount_rate, unit=unit)
         rows, fitted = rows_of(value.customers), value.models
     parameters = {
         "model": model,

@@ -1,9 +1,9 @@
 """Customer lifetime value from a purchase model and a spend model.
 
-Discounted CLV over ``horizon`` months (lifetimes' convention: a month is 30 days, cash flows at month
+Discounted CLV over ``horizon_months`` months (lifetimes' convention: a month is 30 days, cash flows at month
 ends, ``discount_rate`` per month):
 
-    CLV = sum_{i=1..horizon} spend * (E[Y(i m)] - E[Y((i - 1) m)]) / (1 + d)^i
+    CLV = sum_{i=1..horizon_months} spend * (E[Y(i m)] - E[Y((i - 1) m)]) / (1 + d)^i
 
 with ``m`` a month in the model's time unit, ``E[Y(t)]`` the conditional expected purchases and
 ``spend`` the Gamma-Gamma expected spend per purchase.
@@ -34,13 +34,13 @@ def discounted_clv(
     recency: np.ndarray,
     T: np.ndarray,
     *,
-    horizon: int = 12,
+    horizon_months: int = 12,
     discount_rate: float = 0.01,
     unit: str = "W",
 ) -> np.ndarray:
     """Per-customer discounted CLV (currency of ``spend``); ``purchases`` is a fitted BetaGeo/ParetoNBD."""
-    if horizon < 1:
-        raise ParameterError(tr("horizon: expected at least 1 month, got {horizon}").format(horizon=horizon))
+    if horizon_months < 1:
+        raise ParameterError(tr("horizon: expected at least 1 month, got {horizon}").format(horizon=horizon_months))
     if discount_rate < 0:
         raise ParameterError(
             tr("discount_rate: expected >= 0, got {discount_rate}").format(discount_rate=discount_rate)
@@ -48,7 +48,7 @@ def discounted_clv(
     month = DAYS_PER_UNIT["M"] / DAYS_PER_UNIT[check_unit(unit)]
     value = np.zeros(len(frequency))
     previous = np.zeros(len(frequency))
-    for i in range(1, horizon + 1):
+    for i in range(1, horizon_months + 1):
         expected = purchases.expected_purchases_arrays(i * month, frequency, recency, T)
         value += spend * (expected - previous) / (1 + discount_rate) ** i
         previous = expected
@@ -69,7 +69,7 @@ def customer_value(
     summary: Any,
     *,
     model: str = "bgnbd",
-    horizon: int = 12,
+    horizon_months: int = 12,
     discount_rate: float = 0.01,
     unit: str = "W",
 ) -> CustomerValue:
@@ -77,7 +77,7 @@ def customer_value(
 
     ``summary`` is a frame of :func:`~kvar.metrics.purchases.customer_summary`'s shape (any kind kvar
     accepts). The result's ``customers`` holds ``customer_id``, ``frequency``, ``recency``, ``T``,
-    ``monetary_value`` plus ``probability_alive``, ``expected_purchases`` over ``horizon`` months,
+    ``monetary_value`` plus ``probability_alive``, ``expected_purchases`` over ``horizon_months``,
     ``expected_spend`` and ``clv``. With ``model="gg"`` only the spend model is fitted, on repeat buyers
     with positive spend (free repeat purchases, e.g. $0.00 rows, are left out of the fit); with fewer than
     10 of them there is no spend model, so no spend or CLV.
@@ -101,7 +101,7 @@ def customer_value(
         fitted[model] = purchases
         month = DAYS_PER_UNIT["M"] / DAYS_PER_UNIT[unit]
         predictions["probability_alive"] = purchases.probability_alive_arrays(frequency, recency, T)
-        predictions["expected_purchases"] = purchases.expected_purchases_arrays(horizon * month, frequency, recency, T)
+        predictions["expected_purchases"] = purchases.expected_purchases_arrays(horizon_months * month, frequency, recency, T)
         if "expected_spend" in predictions:
             predictions["clv"] = discounted_clv(
                 purchases,
@@ -109,7 +109,7 @@ def customer_value(
                 frequency,
                 recency,
                 T,
-                horizon=horizon,
+                horizon_months=horizon_months,
                 discount_rate=discount_rate,
                 unit=unit,
             )

@@ -168,7 +168,7 @@ def _clv(transactions: Any) -> dict[str, Any]:
     from kvar.metrics.purchases import customer_summary
     from kvar.models.clv import customer_value
 
-    value = customer_value(customer_summary(transactions, freq="D", unit="W"), horizon=12)
+    value = customer_value(customer_summary(transactions, freq="D", unit="W"), horizon_months=12)
     rows, fitted = rows_of(value.customers), value.models
     values = [row["clv"] for row in rows if "clv" in row]
     if len(values) != len(rows) or not all(math.isfinite(value) for value in values):
