@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
-from kvar import load_file
+from kvar import load_file, retention_table, rows_of
 from kvar.cli import app
 from kvar.data.demo import generate
 from kvar.errors import ParameterError
@@ -83,6 +83,14 @@ def test_the_causes_add_up_exactly_to_every_difference(tmp_path) -> None:
     table = {(row["period_start"], row["definition"]): row for row in churn_by_definition(data, chosen)}
     differences = reconcile(data, chosen)
     assert differences
+    # The kvar preset is the retention table's own churn: the same start customers and churned per period.
+    retention = {row["period_start"]: row for row in rows_of(retention_table(subscriptions=data))}
+    for (start, name), row in table.items():
+        if name == "kvar":
+            assert (row["customers_start"], row["churned"]) == (
+                retention[start]["customers_start"],
+                retention[start]["churned"],
+            )
     for difference in differences:
         first, second = (
             table[(difference["period_start"], difference["from"])],
