@@ -101,7 +101,9 @@ def customer_value(
         fitted[model] = purchases
         month = DAYS_PER_UNIT["M"] / DAYS_PER_UNIT[unit]
         predictions["probability_alive"] = purchases.probability_alive_arrays(frequency, recency, T)
-        predictions["expected_purchases"] = purchases.expected_purchases_arrays(horizon_months * month, frequency, recency, T)
+        predictions["expected_purchases"] = purchases.expected_purchases_arrays(
+            horizon_months * month, frequency, recency, T
+        )
         if "expected_spend" in predictions:
             predictions["clv"] = discounted_clv(
                 purchases,
