@@ -65,7 +65,11 @@ def test_retention_cohorts_and_mrr_json(data_dir, tmp_path) -> None:
     cohorts = run_json(
         "cohorts", "--transactions", str(data_dir / "CDNOW_master.txt"), "--period", "quarter", "--value", "revenue"
     )
-    assert cohorts["rows"][0]["period_offset"] == 0 and cohorts["rows"][0]["percent"] == 100.0
+    # Q1 1997's cohort spent, in Q1 1997, the dollars of every Q1 1997 line of the file (all first purchases
+    # fall in Q1): summed here straight from the text.
+    lines = (data_dir / "CDNOW_master.txt").read_text().splitlines()[1:]
+    spent = sum(float(fields[3]) for fields in map(str.split, lines) if fields[1] < "19970401")
+    assert cohorts["rows"][0]["period_offset"] == 0 and cohorts["rows"][0]["value"] == pytest.approx(spent, abs=1e-6)
     subs = tmp_path / "subs.csv"
     subs.write_text("sub,cust,start,end,monthly,tier\ns1,a,2024-01-10,2024-03-05,30,basic\ns2,b,2024-01-20,,50,pro\n")
     mrr = run_json(
@@ -240,7 +244,9 @@ def test_demo_then_understanding_commands_on_its_workspace(tmp_path) -> None:
     survival = run_json("survival", "--workspace", workspace, "--by", "channel")
     assert survival["logrank"]["degrees_of_freedom"] == 3 and survival["curves"]
     causes = run_json("churn-causes", "--workspace", workspace, "--period", "quarter")
-    assert all(row["voluntary"] + row["involuntary"] == row["churned"] for row in causes["rows"])
+    # The demo's failing cards end some subscriptions: involuntary churn is found, and it is the smaller part.
+    involuntary = sum(row["involuntary"] for row in causes["rows"])
+    assert 0 < involuntary < sum(row["voluntary"] for row in causes["rows"])
     risk = run_json("risk", "--workspace", workspace)
-    assert 0 <= risk["rows"][0]["churn_probability"] <= 1 and risk["evaluation"]["auc"] > 0.5
-    assert risk["rows"][0]["churn_probability"] >= risk["rows"][-1]["churn_probability"]
+    assert risk["evaluation"]["auc"] > 0.5 and risk["evaluation"]["test_rows"] > 100
+    assert len({row["customer_id"] for row in risk["rows"]}) == len(risk["rows"])

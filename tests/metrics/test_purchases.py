@@ -84,10 +84,13 @@ def test_every_transaction_metric_runs_on_full_cdnow(con, data_dir) -> None:
     retention = rows_of(retention_table(master, period="quarter", inactivity="90d"))
     assert retention[0]["acquired"] == 23570  # the whole cohort arrived in Q1 1997
     cohorts = rows_of(cohort_table(master, period="quarter"))
-    assert cohorts[0]["cohort_size"] == 23570 and cohorts[0]["percent"] == 100.0
+    assert cohorts[0]["cohort_size"] == 23570
     pareto = {r["top_customers_share"]: r for r in rows_of(pareto_concentration(master))}
-    assert pareto[20.0]["top_customers"] == 4714 and 50 < pareto[20.0]["revenue_share"] < 100
+    assert pareto[20.0]["top_customers"] == 4714  # 20 % of 23,570
     assert sum(r["customers"] for r in rows_of(historical_ltv(master)) if r["cohort"] is not None) == 23570
-    assert rows_of(repeat_purchase_rate(master))[0]["customers"] > 23000
+    # Customers with at least one purchase (a line of $0 or more: a free order counts), straight from the text.
+    lines = (data_dir / "CDNOW_master.txt").read_text().splitlines()[1:]
+    buyers = {fields[0] for fields in map(str.split, lines) if float(fields[3]) >= 0}
+    assert rows_of(repeat_purchase_rate(master))[0]["customers"] == len(buyers)
     assert len(rows_of(customer_summary(master))) == 23570
     assert len(rows_of(purchase_activity(master, period="quarter"))) == 6
