@@ -11,8 +11,12 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pytest
+from hypothesis import settings
 
 DATA = Path(__file__).parent / "data"
+# CI runs the same examples every time (a failure there can be replayed); locally Hypothesis explores.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
 os.environ["KVAR_LOCALE"] = "en"  # the tests' texts are English whatever the machine's LANG; locale tests set their own
 
 
