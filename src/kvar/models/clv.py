@@ -11,15 +11,17 @@ with ``m`` a month in the model's time unit, ``E[Y(t)]`` the conditional expecte
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
+import narwhals as nw
 import numpy as np
 import pyarrow as pa
 
 from kvar.errors import InputError, ParameterError
 from kvar.i18n import tr
-from kvar.metrics.frames import arrow_like
+from kvar.metrics.frames import arrow_like, as_lazy, exact_sum, rows_of
 from kvar.metrics.periods import DAYS_PER_UNIT, check_unit
 from kvar.models.base import MaximumLikelihoodModel, customer_columns
 from kvar.models.beta_geo import BetaGeo
@@ -63,6 +65,36 @@ class CustomerValue:
     #: summary's kind of frame.
     customers: Any
     models: dict[str, MaximumLikelihoodModel]
+
+    def totals(self) -> dict[str, float]:
+        """``customers``, ``mean_clv`` and ``total_clv`` (currency of the spend) and ``likely_alive`` (% of
+        customers with P(alive) > 0.5), computed where the customers frame lives.
+
+        Raises :class:`InputError` when some customer has no finite CLV (no spend model, or a purchase model
+        that does not fit)."""
+        frame, _ = as_lazy(self.customers)
+        if "clv" not in frame.collect_schema().names():
+            raise InputError(
+                tr(
+                    "the fitted models give no finite CLV on these data (no spend model, or purchases too regular for BG/NBD)"
+                )
+            )
+        (row,) = rows_of(
+            frame.select(
+                customers=nw.len(),
+                finite=(~nw.col("clv").is_nan() & ~nw.col("clv").is_null()).cast(nw.Int64).sum(),
+                mean_clv=nw.col("clv").mean(),
+                total_clv=exact_sum("clv", frame),
+                likely_alive=(nw.col("probability_alive") > 0.5).cast(nw.Float64).mean() * 100.0,
+            )
+        )
+        if row["finite"] != row["customers"] or not all(math.isfinite(row[k]) for k in ("mean_clv", "total_clv")):
+            raise InputError(
+                tr(
+                    "the fitted models give no finite CLV on these data (no spend model, or purchases too regular for BG/NBD)"
+                )
+            )
+        return {key: row[key] for key in ("customers", "mean_clv", "total_clv", "likely_alive")}
 
 
 def customer_value(

@@ -163,27 +163,16 @@ def _definitions(inputs: ReportInputs, data: ReportData) -> None:
 
 
 def _clv(transactions: Any) -> dict[str, Any]:
-    import math
-
     from kvar.metrics.purchases import customer_summary
     from kvar.models.clv import customer_value
 
     value = customer_value(customer_summary(transactions, freq="D", unit="W"), horizon_months=12)
-    rows, fitted = rows_of(value.customers), value.models
-    values = [row["clv"] for row in rows if "clv" in row]
-    if len(values) != len(rows) or not all(math.isfinite(value) for value in values):
-        raise InputError(
-            tr(
-                "the fitted models give no finite CLV on these data (no spend model, or purchases too regular for BG/NBD)"
-            )
-        )
+    import narwhals as nw
+
     return {
-        "customers": len(rows),
-        "mean_clv": sum(values) / len(values),
-        "total_clv": sum(values),
-        "likely_alive": sum(row["probability_alive"] > 0.5 for row in rows) * 100 / len(rows),
-        "params": fitted["bgnbd"].params_,
-        "values": values,
+        **value.totals(),
+        "params": value.models["bgnbd"].params_,
+        "values": [row["clv"] for row in rows_of(nw.from_native(value.customers).select("clv"))],
     }
 
 
