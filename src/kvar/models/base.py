@@ -238,6 +238,31 @@ class MaximumLikelihoodModel:
         print("\n".join(lines))
 
 
+class PurchaseModel(MaximumLikelihoodModel):
+    """A model of repeat buying fitted on ``frequency``, ``recency``, ``T`` (BG/NBD, Pareto/NBD): the frame
+    predictions are written once here over each model's ``*_arrays`` formulas."""
+
+    inputs: ClassVar[tuple[str, ...]] = ("frequency", "recency", "T")
+
+    def probability_alive_arrays(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def expected_purchases_arrays(
+        self, t: float, frequency: Any, recency: Any, T: Any
+    ) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def probability_alive(self, summary: Any) -> Any:
+        """Per customer of ``summary`` (a frame like :meth:`fit`'s): ``customer_id``, ``probability_alive``."""
+        return self._per_customer(summary, self.probability_alive_arrays, "probability_alive")
+
+    def expected_purchases(self, summary: Any, t: float) -> Any:
+        """Per customer of ``summary``: ``customer_id``, ``expected_purchases`` in the next ``t`` time units."""
+        return self._per_customer(
+            summary, lambda *columns: self.expected_purchases_arrays(t, *columns), "expected_purchases"
+        )
+
+
 def compress(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Unique rows of ``columns`` with a ``weight`` column counting them (sufficient statistics)."""
     arrays = [np.asarray(values, dtype=float) for values in columns.values()]

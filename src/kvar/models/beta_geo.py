@@ -19,10 +19,10 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.special import betaln, digamma, gammaln, hyp2f1
 
-from kvar.models.base import MaximumLikelihoodModel, compress, rfm_arrays
+from kvar.models.base import PurchaseModel, compress, rfm_arrays
 
 
-class BetaGeo(MaximumLikelihoodModel):
+class BetaGeo(PurchaseModel):
     """BG/NBD with parameters ``r, alpha, a, b``; learned state: ``params_``, ``log_likelihood_``, …"""
 
     param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
@@ -33,8 +33,6 @@ class BetaGeo(MaximumLikelihoodModel):
         "Purchases this regular (recurring subscription charges, say) are a contractual business: "
         "use kvar sbg --subscriptions FILE or kvar survival --subscriptions FILE"
     )
-
-    inputs: ClassVar[tuple[str, ...]] = ("frequency", "recency", "T")
 
     def fit_arrays(self, frequency: Any, recency: Any, T: Any) -> BetaGeo:
         """Fit on one array per summary column (repeat purchases, time of the last one, age; one unit)."""
@@ -111,16 +109,6 @@ class BetaGeo(MaximumLikelihoodModel):
             - np.where(repeat, w_d / np.maximum(b + x - 1, 1e-300), 0.0)
         )
         return values, np.vstack([d_r, d_alpha, d_a, d_b])
-
-    def probability_alive(self, summary: Any) -> Any:
-        """Per customer of ``summary`` (a frame like :meth:`fit`'s): ``customer_id``, ``probability_alive``."""
-        return self._per_customer(summary, self.probability_alive_arrays, "probability_alive")
-
-    def expected_purchases(self, summary: Any, t: float) -> Any:
-        """Per customer of ``summary``: ``customer_id``, ``expected_purchases`` in the next ``t`` time units."""
-        return self._per_customer(
-            summary, lambda *columns: self.expected_purchases_arrays(t, *columns), "expected_purchases"
-        )
 
     def probability_alive_arrays(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """P(alive | x, t_x, T) = 1 / (1 + [x > 0] a/(b + x - 1) ((alpha + T)/(alpha + t_x))^(r + x))."""

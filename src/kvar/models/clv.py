@@ -23,14 +23,14 @@ from kvar.errors import InputError, ParameterError
 from kvar.i18n import tr
 from kvar.metrics.frames import arrow_like, as_lazy, exact_sum, rows_of
 from kvar.metrics.periods import DAYS_PER_UNIT, check_unit
-from kvar.models.base import MaximumLikelihoodModel, customer_columns
+from kvar.models.base import MaximumLikelihoodModel, PurchaseModel, customer_columns
 from kvar.models.beta_geo import BetaGeo
 from kvar.models.gamma_gamma import GammaGamma
 from kvar.models.pareto_nbd import ParetoNBD
 
 
 def discounted_clv(
-    purchases: BetaGeo | ParetoNBD,
+    purchases: PurchaseModel,
     spend: np.ndarray,
     frequency: np.ndarray,
     recency: np.ndarray,

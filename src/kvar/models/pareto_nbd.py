@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.special import gammaln, hyp2f1
 
-from kvar.models.base import MaximumLikelihoodModel, compress, rfm_arrays
+from kvar.models.base import PurchaseModel, compress, rfm_arrays
 
 
 def _log_a0(
@@ -37,7 +37,7 @@ def _log_a0(
         return first + np.log1p(-np.exp(last - first))
 
 
-class ParetoNBD(MaximumLikelihoodModel):
+class ParetoNBD(PurchaseModel):
     """Pareto/NBD with parameters ``r, alpha, s, beta``."""
 
     param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "s", "beta")
@@ -48,8 +48,6 @@ class ParetoNBD(MaximumLikelihoodModel):
         "Purchases this regular (recurring subscription charges, say) are a contractual business: "
         "use kvar sbg --subscriptions FILE or kvar survival --subscriptions FILE"
     )
-
-    inputs: ClassVar[tuple[str, ...]] = ("frequency", "recency", "T")
 
     def fit_arrays(self, frequency: Any, recency: Any, T: Any) -> ParetoNBD:
         """Fit on one array per summary column (repeat purchases, time of the last one, age; one unit)."""
@@ -64,16 +62,6 @@ class ParetoNBD(MaximumLikelihoodModel):
         alive = -(r + x) * np.log(alpha + big_t) - s * np.log(beta + big_t)
         gone = np.log(s) - np.log(r + s + x) + _log_a0(r, alpha, s, beta, x, t_x, big_t)
         return head + np.logaddexp(alive, np.where(np.isfinite(gone), gone, -np.inf))
-
-    def probability_alive(self, summary: Any) -> Any:
-        """Per customer of ``summary`` (a frame like :meth:`fit`'s): ``customer_id``, ``probability_alive``."""
-        return self._per_customer(summary, self.probability_alive_arrays, "probability_alive")
-
-    def expected_purchases(self, summary: Any, t: float) -> Any:
-        """Per customer of ``summary``: ``customer_id``, ``expected_purchases`` in the next ``t`` time units."""
-        return self._per_customer(
-            summary, lambda *columns: self.expected_purchases_arrays(t, *columns), "expected_purchases"
-        )
 
     def probability_alive_arrays(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """P(alive | x, t_x, T) = 1 / (1 + s/(r+s+x) (alpha+T)^(r+x) (beta+T)^s A0)."""
