@@ -17,6 +17,7 @@ import re
 import shlex
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -122,6 +123,8 @@ def folder(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     _write_nordic(place / "orders.csv", place)
     shutil.copy(data_dir / "CDNOW_sample.txt", place / "CDNOW_sample.txt")
     shutil.copy(data_dir / "sbg_survivors.csv", place / "survivors.csv")
+    examples = Path(__file__).parents[1] / "docs" / "examples"
+    shutil.copytree(examples, place / "docs" / "examples")
     return place
 
 
@@ -158,12 +161,16 @@ def test_every_documented_block_runs_as_written(
     assert not failures, "\n".join(failures)
 
 
-def _options_of(command: str) -> set[str]:
+def _options_of(words: list[str]) -> set[str]:
+    """The options of the command the words name (``flows validate`` names a command of a group)."""
     import typer.main
 
-    group = typer.main.get_command(app)
-    found = group.commands.get(command)  # type: ignore[attr-defined]
-    if found is None:
+    found: Any = typer.main.get_command(app)
+    for word in words:
+        if not hasattr(found, "commands") or word.startswith("-"):  # a group has commands, a command has none
+            break
+        found = found.commands.get(word)
+    if found is None or hasattr(found, "commands"):
         return set()
     return {name for parameter in found.params for name in parameter.opts + parameter.secondary_opts}
 
@@ -175,7 +182,7 @@ def test_inline_mentions_name_real_commands_and_options() -> None:
             words = shlex.split(mention.replace("…", ""))[1:]
             if not words or words[0].startswith("-") or words[0].isupper():  # `kvar --debug`, `kvar COMMAND …`
                 continue
-            options = _options_of(words[0])
+            options = _options_of(words)
             if not options:
                 wrong.append(f"{path.name}: `{mention}`: no command {words[0]!r}")
                 continue

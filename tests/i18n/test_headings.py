@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -38,6 +39,8 @@ def test_every_column_of_every_command_has_a_heading(tmp_path, data_dir) -> None
         ["churn-causes", *subscriptions, "--payments", str(paths["payments"])],
         ["risk", *subscriptions, "--events", str(paths["events"]), "--payments", str(paths["payments"])],
         ["expansion", *subscriptions, "--events", str(paths["events"])],
+        ["reconcile", *subscriptions],
+        ["flows", "validate", str(Path(__file__).parents[2] / "docs" / "examples" / "flows" / "flows.yaml")],
     ]
     missing = set()
     for command in commands:

@@ -66,12 +66,16 @@ def command_help(function: Callable[..., None]) -> str:
     return tr(inspect.cleandoc(function.__doc__ or ""))
 
 
-def command(name: str | None = None, **settings: Any) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Register a function as a ``kvar`` command: it understands ``--locale``, ends any error in three lines,
-    and its help (the docstring) is translated when shown."""
+def command(
+    name: str | None = None, group: typer.Typer | None = None, **settings: Any
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register a function as a ``kvar`` command (or one of ``group``'s, such as ``kvar flows``): it
+    understands ``--locale``, ends any error in three lines, and its help (the docstring) is translated when
+    shown."""
 
     def register(function: Callable[..., None]) -> Callable[..., None]:
-        app.command(name, help=lazy(command_help, function), **settings)(speaks_locale(handles_errors(function)))
+        target = group or app
+        target.command(name, help=lazy(command_help, function), **settings)(speaks_locale(handles_errors(function)))
         return function
 
     return register
@@ -656,3 +660,19 @@ def _register_model_commands() -> None:
 
 
 _register_model_commands()
+
+flows_app = typer.Typer(
+    help=lazy_tr("Retention flows: check a flows file (deciding and sending come next)."),
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(flows_app, name="flows")
+
+
+def _register_flow_commands() -> None:
+    from kvar.cli.flows import validate
+
+    command(group=flows_app)(validate)
+
+
+_register_flow_commands()

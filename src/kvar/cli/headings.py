@@ -121,6 +121,15 @@ HEADINGS: dict[str, str] = {
     "definition_base": marked("base of the definition"),
     "definition_churn_rate": marked("churn % by the definition"),
     "base": marked("base (denominator)"),
+    "window_start": marked("window start"),
+    "flow": marked("flow"),
+    "kind": marked("kind"),
+    "trigger": marked("trigger"),
+    "trigger_value": marked("when"),
+    "audience": marked("audience"),
+    "holdout": marked("holdout share"),
+    "goal": marked("goal"),
+    "steps": marked("steps"),
 }
 
 
