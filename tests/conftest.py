@@ -64,11 +64,11 @@ def spark() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def demo_tables(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The demo business (1,500 customers, seed 5) loaded once per run: its tables as DuckDB relations."""
+    """The demo business (1,000 customers, seed 5) loaded once per run: its tables as DuckDB relations."""
     import kvar
     from kvar.data.demo import generate
 
-    paths = generate(customers=1500, seed=5).write(tmp_path_factory.mktemp("demo"))
+    paths = generate(customers=1000, seed=5).write(tmp_path_factory.mktemp("demo"))
     connection = duckdb.connect()
     names = ("customers", "subscriptions", "transactions", "events", "feedback", "payments")
     return {name: connection.table(kvar.load_file(connection, name, paths[name]).accepted_table) for name in names}

@@ -119,7 +119,10 @@ def reference(arrow_tables) -> dict[str, list[tuple]]:
     return {name: normalise(kvar.rows_of(metric(frames))) for name, metric in METRICS.items()}
 
 
-@pytest.mark.parametrize("engine", ["polars", "pandas", pytest.param("spark", marks=pytest.mark.spark)])
+@pytest.mark.parametrize(
+    "engine",
+    ["polars", pytest.param("pandas", marks=pytest.mark.slow), pytest.param("spark", marks=pytest.mark.spark)],
+)
 def test_every_metric_is_identical_on_every_engine(engine, arrow_tables, reference, request) -> None:
     frames = frames_for(engine, arrow_tables, request)
     mismatched = []

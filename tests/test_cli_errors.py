@@ -297,6 +297,7 @@ def test_usage_mistakes_are_three_lines_too(capsys: pytest.CaptureFixture[str]) 
         assert_clean_error(code, err)
 
 
+@pytest.mark.slow  # a fresh interpreter per run
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     import subprocess
     import sys

@@ -180,6 +180,7 @@ def test_every_engine_gives_the_same_answer(rows) -> None:
     assert results["polars"] == results["duckdb"] and results["pandas"] == results["duckdb"]
 
 
+@pytest.mark.slow  # 600,000 rows, five times
 def test_money_sums_are_exact_and_the_same_on_every_run_of_a_parallel_engine() -> None:
     import numpy as np
 

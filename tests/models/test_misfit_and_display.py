@@ -43,6 +43,7 @@ def test_purchase_models_refuse_recurring_charges_and_name_the_contractual_tools
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_clv_on_the_demo_subscription_business_exits_2_with_one_line(tmp_path) -> None:
     paths = generate(customers=400, seed=2).write(tmp_path)
     result = subprocess.run(
