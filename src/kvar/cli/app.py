@@ -662,7 +662,7 @@ def _register_model_commands() -> None:
 _register_model_commands()
 
 flows_app = typer.Typer(
-    help=lazy_tr("Retention flows: check a flows file (deciding and sending come next)."),
+    help=lazy_tr("Retention flows: check a flows file and preview its decisions (sending comes next)."),
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -670,9 +670,10 @@ app.add_typer(flows_app, name="flows")
 
 
 def _register_flow_commands() -> None:
-    from kvar.cli.flows import validate
+    from kvar.cli.flows import preview, validate
 
     command(group=flows_app)(validate)
+    command(group=flows_app)(preview)
 
 
 _register_flow_commands()

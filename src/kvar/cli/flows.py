@@ -1,14 +1,16 @@
-"""``kvar flows …``: retention flows. So far ``validate``; deciding and sending come next (docs/flows.md)."""
+"""``kvar flows …``: retention flows. So far ``validate`` and ``preview``; sending comes next (docs/flows.md)."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import typer
 
-from kvar.cli.options import JsonOption
-from kvar.cli.output import emit, print_json, stderr
+from kvar.cli.options import AsOfOption, CsvOption, JsonOption
+from kvar.cli.output import emit, print_json, stage, stderr
 from kvar.i18n import lazy_tr, tr
 
 FlowsFile = Annotated[Path, typer.Argument(metavar="FILE", help=lazy_tr("a flows file (YAML; docs/flows.md)"))]
@@ -52,3 +54,61 @@ def _described(flow: Any) -> dict[str, Any]:
         "goal": f"{flow.goal[0]} {flow.goal[1].days}d" if flow.goal else None,
         "steps": [step.kind if step.kind != "wait" else f"wait {step.wait.days}d" for step in flow.steps],
     }
+
+
+def preview(
+    file: FlowsFile,
+    workspace: Annotated[Path, typer.Option(metavar="FILE", help=lazy_tr("workspace file (a kvar DuckDB database)"))],
+    as_of: AsOfOption = None,
+    since: Annotated[
+        Optional[dt.datetime],
+        typer.Option(
+            metavar="TIME", help=lazy_tr("decide the occurrences from this instant on (default: a day before --as-of)")
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+    as_csv: CsvOption = False,
+) -> None:
+    """List, without sending, every message the flows decide: flow, step, customer, channel, when and why."""
+    from kvar.data.workspace import Workspace
+    from kvar.flows.decide import decide
+    from kvar.flows.spec import read_flows
+    from kvar.flows.triggers import Tables
+
+    flows = read_flows(file)
+    with Workspace.open(workspace) as space:
+        names = ("transactions", "subscriptions", "feedback", "payments", "customers", "events")
+        tables = Tables(**{name: space.table(name) for name in names if space.has(name)})
+        moment = as_of or _end_of_observation(tables)
+        with stage(tr("deciding flows")):
+            decided = decide(flows, tables, as_of=moment, since=since)
+    rows = decided.rows
+    for name, reason in decided.skipped.items():
+        stderr.print(
+            tr("flow {name} not decided: {reason}").format(name=name, reason=reason), highlight=False, markup=False
+        )
+    parameters = {"file": str(file), "workspace": str(workspace), "as_of": moment, "since": since}
+    counts = Counter(row["decision"] for row in rows)
+    emit(
+        "flows preview",
+        parameters,
+        rows,
+        as_json,
+        title=tr("{count} messages decided: {send} to send, {held} held out, {capped} over a cap").format(
+            count=len(rows), send=counts["send"], held=counts["held_out"], capped=counts["capped"]
+        ),
+        as_csv=as_csv,
+        shown=("flow", "step", "customer_id", "channel", "scheduled_at", "decision", "reason"),
+        **({"skipped": decided.skipped} if as_json else {}),
+    )
+
+
+def _end_of_observation(tables: Any) -> dt.datetime:
+    """The end of the last observed day of the table that defines activity (as every metric defaults)."""
+    from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED, observation
+    from kvar.metrics.frames import table_of
+
+    transactions, subscriptions = tables.activity()
+    facts, _ = table_of(subscriptions if subscriptions is not None else transactions, "activity", [])
+    columns = SUBSCRIPTION_OBSERVED if subscriptions is not None else ("occurred_at",)
+    return observation(facts, columns)[1]

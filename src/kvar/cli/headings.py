@@ -130,6 +130,10 @@ HEADINGS: dict[str, str] = {
     "holdout": marked("holdout share"),
     "goal": marked("goal"),
     "steps": marked("steps"),
+    "step": marked("step"),
+    "scheduled_at": marked("scheduled at"),
+    "decision": marked("decision"),
+    "occurrence": marked("occurrence"),
 }
 
 

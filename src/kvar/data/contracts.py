@@ -113,6 +113,14 @@ CUSTOMERS = TableContract(
         ),
         Column("country", "text", aliases=("country_code",)),
         Column("plan", "text", aliases=("plan_name", "tier")),
+        Column("email", "text", aliases=("e_mail", "email_address", "mail"), description="where flows send e-mail"),
+        Column("first_name", "text", aliases=("firstname", "given_name"), description="for templates"),
+        Column(
+            "timezone",
+            "text",
+            aliases=("time_zone", "tz"),
+            description="IANA zone (Europe/Stockholm) for quiet hours and caps",
+        ),
     ),
     key="customer_id",
 )

@@ -75,7 +75,7 @@ def _seats(subscriptions: Any, current: nw.LazyFrame) -> nw.LazyFrame:
     ``subscriptions`` lives in the same engine as the features (it is the table they were built from)."""
     subs, _ = as_lazy(subscriptions)
     if "quantity" not in subs.collect_schema().names():
-        return frame_like(current, {"customer_id": [""], "seats": [0.0]}).filter(nw.lit(False))
+        return frame_like(current, {"customer_id": [""], "seats": [0.0]}).head(0)
     (latest,) = rows_of(current.select(nw.col("observed_at").max()))
     intervals = intervals_from_subscriptions(subs, keep=("quantity",))
     return (
