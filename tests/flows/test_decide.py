@@ -130,3 +130,21 @@ def test_kvar_flows_preview_on_a_workspace(tmp_path) -> None:
         ("winback", "lapsed", "send"),
     ]
     assert document["skipped"] == {"dunning": "the payment_failed trigger needs payments"}
+
+
+def test_an_anniversary_of_29_february_falls_on_28_february(tmp_path) -> None:
+    from kvar.flows.triggers import occurrences
+    from kvar.metrics.frames import rows_of
+
+    subscriptions = pl.DataFrame(
+        {
+            "customer_id": ["leap", "gone"],
+            "started_at": [T(2024, 2, 29, 10), T(2024, 2, 28, 9)],
+            "ended_at": [None, T(2024, 12, 1)],  # gone is no customer on its anniversary
+            "mrr": [10.0, 10.0],
+        },
+        schema_overrides={"ended_at": pl.Datetime("us")},
+    )
+    flow = next(flow for flow in _flows(tmp_path).flows if flow.name == "anniversary")
+    fired = occurrences(flow, Tables(subscriptions=subscriptions), since=T(2025, 2, 28), as_of=T(2025, 3, 1))
+    assert rows_of(fired) == [{"customer_id": "leap", "occurred_at": T(2025, 2, 28, 10)}]

@@ -34,8 +34,8 @@ import narwhals as nw
 from kvar.errors import ParameterError
 from kvar.flows.spec import Flow
 from kvar.i18n import tr
-from kvar.metrics.activity import OPEN_END, active_at, activity_source, defining_table, spells
-from kvar.metrics.frames import rows_of, table_of
+from kvar.metrics.activity import OPEN_END, activity_source, defining_table, spells
+from kvar.metrics.frames import frame_like, rows_of, table_of
 from kvar.metrics.orders import purchases
 
 
@@ -94,24 +94,41 @@ def _inactive_for(value: str, tables: Tables, since: dt.datetime, as_of: dt.date
 
 def _anniversary(_: Any, tables: Tables, since: dt.datetime, as_of: dt.datetime) -> nw.LazyFrame:
     customer_spells = _customer_spells(tables)
-    (first,) = rows_of(customer_spells.select(nw.col("acquired_at").min()))
-    if first["acquired_at"] is None:
+    if as_of - since < dt.timedelta(days=366):  # only customers acquired on one of the window's days
+        customer_spells = customer_spells.filter(_on_days(nw.col("acquired_at"), since, as_of))
+    # Those few spells leave the engine once; their anniversaries inside the window are counted here.
+    found = []
+    for spell in rows_of(customer_spells.select("customer_id", "acquired_at", "spell_start", "spell_end")):
+        acquired = spell["acquired_at"]
+        for year in range(max(acquired.year + 1, since.year), as_of.year + 1):
+            moment = _same_day(acquired, year)
+            if since <= moment < as_of and spell["spell_start"] < moment <= spell["spell_end"]:
+                found.append((spell["customer_id"], moment))
+    if not found:
         return customer_spells.select("customer_id", occurred_at=nw.col("acquired_at")).head(0)
-    # One candidate per whole year that can fall before as_of (a small aggregate gives the oldest customer).
-    years = [
-        customer_spells.select(
-            "customer_id", "spell_start", "spell_end", occurred_at=nw.col("acquired_at").dt.offset_by(f"{k}y")
-        )
-        for k in range(1, as_of.year - first["acquired_at"].year + 1)
-    ]
-    if not years:
-        return customer_spells.select("customer_id", occurred_at=nw.col("acquired_at")).head(0)
-    candidates = nw.concat(years).filter(
-        nw.col("occurred_at") >= nw.lit(since),
-        nw.col("occurred_at") < nw.lit(as_of),
-        active_at(nw.col("spell_start"), nw.col("spell_end"), nw.col("occurred_at")),
-    )
-    return candidates.select("customer_id", "occurred_at")
+    return frame_like(customer_spells, {"customer_id": [c for c, _ in found], "occurred_at": [m for _, m in found]})
+
+
+def _same_day(moment: dt.datetime, year: int) -> dt.datetime:
+    """``moment`` in ``year`` (29 February becomes 28 February in other years)."""
+    try:
+        return moment.replace(year=year)
+    except ValueError:
+        return moment.replace(year=year, day=28)
+
+
+def _on_days(moment: nw.Expr, since: dt.datetime, as_of: dt.datetime) -> nw.Expr:
+    """Whether ``moment``'s month and day is one the window ``[since, as_of)`` covers (29 February counts
+    where the window covers 28 February or 1 March, where its anniversaries fall in other years)."""
+    days = {(since.date() + dt.timedelta(days=n)) for n in range((as_of.date() - since.date()).days + 1)}
+    pairs = {(day.month, day.day) for day in days}
+    if pairs & {(2, 28), (3, 1)}:
+        pairs.add((2, 29))
+    month, day = moment.dt.month(), moment.dt.day()
+    condition = nw.lit(False)
+    for m, d in sorted(pairs):
+        condition = condition | ((month == m) & (day == d))
+    return condition
 
 
 def _before_renewal(value: str, tables: Tables, since: dt.datetime, as_of: dt.datetime) -> nw.LazyFrame:
