@@ -375,6 +375,7 @@ def _definitions_section(data: ReportData) -> str:
     heading = tr("Churn as each tool counts it, {span}").format(span=span(first["period_start"], first["period_end"]))
     columns = (
         tr("definition"),
+        tr("measured from"),
         tr("customers at start"),
         tr("churned customers"),
         tr("base (denominator)"),
@@ -384,7 +385,8 @@ def _definitions_section(data: ReportData) -> str:
     )
     head = "".join(f"<th>{html.escape(name)}</th>" for name in columns)
     body = "".join(
-        f'<tr><td class="text">{html.escape(row["definition"])}</td><td>{number(row["customers_start"])}</td><td>{number(row["churned"])}</td>'
+        f'<tr><td class="text">{html.escape(row["definition"])}</td><td>{date(row["window_start"])}</td>'
+        f"<td>{number(row['customers_start'])}</td><td>{number(row['churned'])}</td>"
         f"<td>{number(row['base'])}</td><td>{percent(row['churn_rate'], 2)}</td><td>{percent(row['grr'])}</td><td>{percent(row['nrr'])}</td></tr>"
         for row in data.definitions
     )
