@@ -488,8 +488,10 @@ def _differences(
                     "to": b,
                     "churned_difference": sum(c["churned"] for c in causes.values()),
                     "base_difference": sum(c["base"] for c in causes.values()),
-                    "causes": [
-                        {"cause": name, "description": CAUSES[name], **values} for name, values in causes.items()
+                    "causes": [  # in the order of the options that made them
+                        {"cause": name, "description": CAUSES[name], **causes[name]}
+                        for name in CAUSES
+                        if name in causes
                     ],
                 }
             )
