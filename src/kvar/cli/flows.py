@@ -108,7 +108,7 @@ def _end_of_observation(tables: Any) -> dt.datetime:
     from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED, observation
     from kvar.metrics.frames import table_of
 
-    transactions, subscriptions = tables.activity()
-    facts, _ = table_of(subscriptions if subscriptions is not None else transactions, "activity", [])
-    columns = SUBSCRIPTION_OBSERVED if subscriptions is not None else ("occurred_at",)
+    ((kind, table),) = tables.activity().items()
+    facts, _ = table_of(table, kind, [])
+    columns = SUBSCRIPTION_OBSERVED if kind == "subscriptions" else ("occurred_at",)
     return observation(facts, columns)[1]

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import narwhals as nw
@@ -34,26 +33,13 @@ import narwhals as nw
 from kvar.errors import ParameterError
 from kvar.flows.spec import Flow
 from kvar.i18n import tr
-from kvar.metrics.activity import OPEN_END, activity_source, defining_table, spells
+from kvar.metrics.activity import OPEN_END, activity_source, spells
 from kvar.metrics.frames import frame_like, rows_of, table_of
 from kvar.metrics.orders import purchases
+from kvar.metrics.tables import CustomerTables
 
-
-@dataclass(frozen=True)
-class Tables:
-    """The customer data flows decide on (any frames kvar accepts; absent tables are ``None``)."""
-
-    transactions: Any = None
-    subscriptions: Any = None
-    feedback: Any = None
-    payments: Any = None
-    customers: Any = None
-    events: Any = None
-
-    def activity(self) -> tuple[Any, Any]:
-        """``(transactions, subscriptions)`` with only the table that defines activity given."""
-        kind = defining_table(self.transactions is not None, self.subscriptions is not None)
-        return (None, self.subscriptions) if kind == "subscriptions" else (self.transactions, None)
+#: The customer data flows decide on.
+Tables = CustomerTables
 
 
 def occurrences(flow: Flow, tables: Tables, *, since: dt.datetime, as_of: dt.datetime) -> nw.LazyFrame:
@@ -71,8 +57,7 @@ def occurrences(flow: Flow, tables: Tables, *, since: dt.datetime, as_of: dt.dat
 
 
 def _customer_spells(tables: Tables) -> nw.LazyFrame:
-    transactions, subscriptions = tables.activity()
-    source = activity_source(transactions, subscriptions, inactivity="90d", grace=None)  # kvar's default window
+    source = activity_source(**tables.activity(), inactivity="90d", grace=None)  # kvar's default window
     return spells(source.intervals, equal_lengths=source.equal_lengths)
 
 

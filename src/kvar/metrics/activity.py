@@ -92,7 +92,11 @@ class ActivitySource:
 
 
 def activity_source(
-    transactions: IntoFrame | None, subscriptions: IntoFrame | None, *, inactivity: str, grace: str | None
+    transactions: IntoFrame | None = None,
+    subscriptions: IntoFrame | None = None,
+    *,
+    inactivity: str,
+    grace: str | None,
 ) -> ActivitySource:
     """Exactly one of ``transactions`` (non-contractual) or ``subscriptions`` (contractual), as intervals."""
     if (transactions is None) == (subscriptions is None):

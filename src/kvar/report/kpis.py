@@ -9,7 +9,6 @@ from typing import Any
 from kvar.errors import InputError, KvarError
 from kvar.i18n import marked, tr
 from kvar.i18n.formatting import date, money, number, percent, span
-from kvar.metrics.activity import defining_table
 from kvar.metrics.benchmarks import benchmark_comparison
 from kvar.metrics.cohorts import cohort_table
 from kvar.metrics.engagement import stickiness
@@ -18,28 +17,18 @@ from kvar.metrics.purchases import repeat_purchase_rate
 from kvar.metrics.retention import retention_table, window_retention
 from kvar.metrics.revenue import mrr_movements
 from kvar.metrics.sentiment import satisfaction_scores
+from kvar.metrics.tables import CustomerTables
 from kvar.metrics.value import pareto_concentration
 
 
 @dataclass
-class ReportInputs:
+class ReportInputs(CustomerTables):
     """Frames (any kind kvar accepts) and settings for a report; absent tables are skipped."""
 
-    transactions: Any = None
-    subscriptions: Any = None
-    events: Any = None
-    feedback: Any = None
-    payments: Any = None
-    customers: Any = None
     period: str = "month"
     inactivity: str = "90d"
     industry: str | None = None
     source: str = ""  # where the data came from, shown in the header (e.g. "workspace shop.duckdb")
-
-    def activity(self) -> dict[str, Any]:
-        """The fact table that defines activity, as the keyword retention and lifetimes take."""
-        kind = defining_table(self.transactions is not None, self.subscriptions is not None)
-        return {kind: getattr(self, kind)}
 
 
 @dataclass
