@@ -662,7 +662,7 @@ def _register_model_commands() -> None:
 _register_model_commands()
 
 flows_app = typer.Typer(
-    help=lazy_tr("Retention flows: check a flows file and preview its decisions (sending comes next)."),
+    help=lazy_tr("Retention flows: check a flows file, preview its decisions, send what is due."),
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -670,10 +670,10 @@ app.add_typer(flows_app, name="flows")
 
 
 def _register_flow_commands() -> None:
-    from kvar.cli.flows import preview, validate
+    from kvar.cli.flows import preview, run, validate
 
-    command(group=flows_app)(validate)
-    command(group=flows_app)(preview)
+    for function in (validate, preview, run):
+        command(group=flows_app)(function)
 
 
 _register_flow_commands()

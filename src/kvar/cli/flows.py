@@ -1,4 +1,4 @@
-"""``kvar flows …``: retention flows. So far ``validate`` and ``preview``; sending comes next (docs/flows.md)."""
+"""``kvar flows …``: check a flows file, preview its decisions, send what is due (docs/flows.md)."""
 
 from __future__ import annotations
 
@@ -112,3 +112,38 @@ def _end_of_observation(tables: Any) -> dt.datetime:
     facts, _ = table_of(table, kind, [])
     columns = SUBSCRIPTION_OBSERVED if kind == "subscriptions" else ("occurred_at",)
     return observation(facts, columns)[1]
+
+
+def run(
+    file: FlowsFile,
+    workspace: Annotated[Path, typer.Option(metavar="FILE", help=lazy_tr("workspace file (a kvar DuckDB database)"))],
+    once: Annotated[bool, typer.Option("--once", help=lazy_tr("decide, send what is due, and exit"))] = False,
+    as_of: AsOfOption = None,
+    state: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="URL",
+            help=lazy_tr(
+                "the worker's state database (default: an SQLite file beside the workspace; postgresql://… for several workers)"
+            ),
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Send what the flows decide, durably (DBOS): every due message once, whatever crashes or reruns."""
+    from kvar.data.workspace import Workspace
+    from kvar.errors import ParameterError
+    from kvar.flows.spec import read_flows
+    from kvar.flows.triggers import Tables
+    from kvar.flows.worker import durable, run_once, state_url
+
+    if not once:
+        raise ParameterError(tr("kvar flows run needs --once: a worker that keeps running is not built yet"))
+    flows = read_flows(file)
+    with Workspace.open(workspace) as space:
+        names = ("transactions", "subscriptions", "feedback", "payments", "customers", "events")
+        tables = Tables(**{name: space.table(name) for name in names if space.has(name)})
+        moment = as_of or _end_of_observation(tables)
+        with stage(tr("sending what is due")), durable(state or state_url(workspace)):
+            summary = run_once(flows, tables, as_of=moment)
+    emit("flows run", {"file": str(file), "workspace": str(workspace), "as_of": moment}, summary.rows, as_json)

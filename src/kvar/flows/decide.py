@@ -131,6 +131,7 @@ def _messages(
                 "decision": decision,
                 "reason": reason,
                 "occurrence": key,
+                "occurred_at": occurred_at,
                 "_order": order,
             }
         )

@@ -1,0 +1,112 @@
+"""The durable worker against a real SMTP server: what is due goes out once, however often the worker runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+
+from kvar.flows.spec import read_flows
+from kvar.flows.triggers import Tables
+from kvar.flows.worker import durable, run_once
+
+from .test_delivery import Inbox, free_port
+
+T = dt.datetime
+
+
+def _shop(tmp_path: Path, port: int) -> tuple[object, Tables]:
+    (tmp_path / "flows.yaml").write_text(
+        f"""
+channels:
+  email: {{smtp_url: "smtp://127.0.0.1:{port}", from: "Shop <hello@shop.example>"}}
+flows:
+  - name: welcome
+    trigger: {{acquired: true}}
+    steps: [{{email: {{template: welcome.html.j2, subject: "Welcome, {{{{ customer.first_name }}}}"}}}}]
+"""
+    )
+    (tmp_path / "welcome.html.j2").write_text("<p>Hello {{ customer.first_name }}, welcome to the shop.</p>")
+    people = [f"c{n:03d}" for n in range(120)]
+    transactions = pl.DataFrame(
+        {"customer_id": people, "occurred_at": [T(2024, 3, 10, 9) + dt.timedelta(minutes=n) for n in range(120)]}
+    )
+    customers = pl.DataFrame(
+        {"customer_id": people, "email": [f"{p}@example.se" for p in people], "first_name": [p.upper() for p in people]}
+    )
+    return read_flows(tmp_path / "flows.yaml"), Tables(transactions=transactions, customers=customers)
+
+
+def test_due_messages_go_out_once_however_often_the_worker_runs(tmp_path) -> None:
+    from aiosmtpd.controller import Controller
+
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        flows, tables = _shop(tmp_path, port)
+        url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+        with durable(url):
+            first = run_once(flows, tables, as_of=T(2024, 3, 11))
+        with durable(url):  # a second run, as after a restart: nothing is sent again
+            again = run_once(flows, tables, as_of=T(2024, 3, 11))
+    finally:
+        controller.stop()
+    assert first.rows == [
+        {
+            "flow": "welcome",
+            "delivered": 120,
+            "bounced": 0,
+            "failed": 0,
+            "disabled": 0,
+            "dead": 0,
+            "cancelled": 0,
+            "due": 120,
+        }
+    ]
+    assert again.rows == first.rows  # the recorded outcomes of the same workflows
+    assert len(inbox.messages) == 120 and len({m["Message-ID"] for m in inbox.messages}) == 120
+    one = next(m for m in inbox.messages if m["To"] == "c007@example.se")
+    assert one["Subject"] == "Welcome, C007"
+    assert "Hello C007, welcome" in one.get_body(("html",)).get_content()
+
+
+def test_kvar_flows_run_once_sends_and_a_rerun_sends_nothing(tmp_path) -> None:
+    import json
+
+    from aiosmtpd.controller import Controller
+    from typer.testing import CliRunner
+
+    from kvar import Workspace
+    from kvar.cli import app
+
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        _, tables = _shop(tmp_path, port)
+        tables.transactions.head(3).write_csv(tmp_path / "transactions.csv")
+        tables.customers.head(3).write_csv(tmp_path / "customers.csv")
+        with Workspace.create(tmp_path / "shop.duckdb") as space:
+            space.load("transactions", tmp_path / "transactions.csv", {})
+            space.load("customers", tmp_path / "customers.csv", {})
+        command = [
+            "flows",
+            "run",
+            str(tmp_path / "flows.yaml"),
+            "--workspace",
+            str(tmp_path / "shop.duckdb"),
+            "--once",
+            "--json",
+        ]
+        first = CliRunner().invoke(app, command)
+        again = CliRunner().invoke(app, command)
+        refused = CliRunner().invoke(app, command[:-2])
+    finally:
+        controller.stop()
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["rows"][0]["delivered"] == 3 and len(inbox.messages) == 3
+    assert again.exit_code == 0 and len(inbox.messages) == 3  # nothing twice
+    assert (tmp_path / "shop.flows.sqlite").exists()  # DBOS's state beside the workspace, not in it
+    assert refused.exit_code == 2 and "--once" in refused.output
