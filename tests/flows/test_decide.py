@@ -148,3 +148,15 @@ def test_an_anniversary_of_29_february_falls_on_28_february(tmp_path) -> None:
     flow = next(flow for flow in _flows(tmp_path).flows if flow.name == "anniversary")
     fired = occurrences(flow, Tables(subscriptions=subscriptions), since=T(2025, 2, 28), as_of=T(2025, 3, 1))
     assert rows_of(fired) == [{"customer_id": "leap", "occurred_at": T(2025, 2, 28, 10)}]
+
+
+def test_a_suppressed_customer_is_shown_as_such_in_the_decisions(tmp_path) -> None:
+    from kvar.flows.suppressions import Suppressions
+
+    transactions = pl.DataFrame({"customer_id": ["a", "b"], "occurred_at": [T(2024, 3, 10, 11), T(2024, 3, 10, 12)]})
+    listed = Suppressions(tmp_path / "suppressions.sqlite")
+    listed.add("a", "erased")
+    rows = decide(_flows(tmp_path), Tables(transactions=transactions), as_of=T(2024, 3, 11), suppressions=listed).rows
+    welcome = {row["customer_id"]: row for row in rows if row["flow"] == "welcome"}
+    assert (welcome["a"]["decision"], welcome["b"]["decision"]) == ("suppressed", "send")
+    assert welcome["a"]["reason"] == "on the suppression list: erased"

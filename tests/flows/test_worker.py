@@ -47,10 +47,11 @@ def test_due_messages_go_out_once_however_often_the_worker_runs(tmp_path) -> Non
     try:
         flows, tables = _shop(tmp_path, port)
         url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+        listed = tmp_path / "suppressions.sqlite"
         with durable(url):
-            first = run_once(flows, tables, as_of=T(2024, 3, 11))
+            first = run_once(flows, tables, as_of=T(2024, 3, 11), suppressed=listed)
         with durable(url):  # a second run, as after a restart: nothing is sent again
-            again = run_once(flows, tables, as_of=T(2024, 3, 11))
+            again = run_once(flows, tables, as_of=T(2024, 3, 11), suppressed=listed)
     finally:
         controller.stop()
     assert first.rows == [
@@ -62,6 +63,7 @@ def test_due_messages_go_out_once_however_often_the_worker_runs(tmp_path) -> Non
             "disabled": 0,
             "dead": 0,
             "cancelled": 0,
+            "suppressed": 0,
             "due": 120,
         }
     ]
@@ -110,3 +112,50 @@ def test_kvar_flows_run_once_sends_and_a_rerun_sends_nothing(tmp_path) -> None:
     assert again.exit_code == 0 and len(inbox.messages) == 3  # nothing twice
     assert (tmp_path / "shop.flows.sqlite").exists()  # DBOS's state beside the workspace, not in it
     assert refused.exit_code == 2 and "--once" in refused.output
+
+
+def test_the_suppression_list_is_checked_when_sending_and_learns_hard_bounces(tmp_path) -> None:
+    from aiosmtpd.controller import Controller
+
+    from kvar.flows.suppressions import Suppressions
+
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    flows, tables = _shop(tmp_path, port)
+    people = tables.customers.head(4).with_columns(
+        email=pl.Series(["c000@example.se", "c001@example.se", "gone@refused.example", "c003@example.se"])
+    )
+    tables = Tables(transactions=tables.transactions.head(4), customers=people)
+    listed = Suppressions(tmp_path / "suppressions.sqlite")
+    listed.add("c000", "unsubscribed")  # a marketing flow: not sent
+    listed.add("c001", "manual", "sms")  # another channel: sent
+    try:
+        with durable(f"sqlite:///{tmp_path / 'state.sqlite'}"):
+            summary = run_once(flows, tables, as_of=T(2024, 3, 11), suppressed=listed.path)
+    finally:
+        controller.stop()
+    (row,) = summary.rows
+    assert (row["delivered"], row["suppressed"], row["bounced"]) == (2, 1, 1)
+    assert sorted(m["To"] for m in inbox.messages) == ["c001@example.se", "c003@example.se"]
+    assert listed.blocks("c002", "email", marketing=False) == "hard_bounce"  # learnt from the 550
+    assert listed.blocks("c000", "email", marketing=False) is None  # unsubscribed still gets receipts
+
+
+def test_kvar_suppress_add_list_remove(tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from kvar.cli import app
+
+    runner, workspace = CliRunner(), str(tmp_path / "shop.duckdb")
+    assert (
+        runner.invoke(app, ["suppress", "add", "C1", "--workspace", workspace, "--reason", "complaint"]).exit_code == 0
+    )
+    assert runner.invoke(app, ["suppress", "add", "C2", "--workspace", workspace, "--reason", "angry"]).exit_code == 2
+    listed = json.loads(runner.invoke(app, ["suppress", "list", "--workspace", workspace, "--json"]).stdout)
+    assert [(r["customer_id"], r["channel"], r["reason"]) for r in listed["rows"]] == [("C1", "*", "complaint")]
+    assert runner.invoke(app, ["suppress", "remove", "C1", "--workspace", workspace]).exit_code == 0
+    assert runner.invoke(app, ["suppress", "remove", "C1", "--workspace", workspace]).exit_code == 2
+    assert (tmp_path / "shop.suppressions.sqlite").exists()

@@ -669,11 +669,22 @@ flows_app = typer.Typer(
 app.add_typer(flows_app, name="flows")
 
 
+suppress_app = typer.Typer(
+    help=lazy_tr("The suppression list: customers who must not get messages."),
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(suppress_app, name="suppress")
+
+
 def _register_flow_commands() -> None:
-    from kvar.cli.flows import preview, run, validate
+    from kvar.cli.flows import add, preview, remove, run, suppressed, validate
 
     for function in (validate, preview, run):
         command(group=flows_app)(function)
+    command(group=suppress_app)(add)
+    command(group=suppress_app)(remove)
+    command("list", group=suppress_app)(suppressed)
 
 
 _register_flow_commands()

@@ -73,15 +73,19 @@ def preview(
     from kvar.data.workspace import Workspace
     from kvar.flows.decide import decide
     from kvar.flows.spec import read_flows
+    from kvar.flows.suppressions import Suppressions, suppressions_path
     from kvar.flows.triggers import Tables
 
     flows = read_flows(file)
+    listed = suppressions_path(workspace)
     with Workspace.open(workspace) as space:
         names = ("transactions", "subscriptions", "feedback", "payments", "customers", "events")
         tables = Tables(**{name: space.table(name) for name in names if space.has(name)})
         moment = as_of or _end_of_observation(tables)
         with stage(tr("deciding flows")):
-            decided = decide(flows, tables, as_of=moment, since=since)
+            decided = decide(
+                flows, tables, as_of=moment, since=since, suppressions=Suppressions(listed) if listed.exists() else None
+            )
     rows = decided.rows
     for name, reason in decided.skipped.items():
         stderr.print(
@@ -94,8 +98,14 @@ def preview(
         parameters,
         rows,
         as_json,
-        title=tr("{count} messages decided: {send} to send, {held} held out, {capped} over a cap").format(
-            count=len(rows), send=counts["send"], held=counts["held_out"], capped=counts["capped"]
+        title=tr(
+            "{count} messages decided: {send} to send, {held} held out, {suppressed} suppressed, {capped} over a cap"
+        ).format(
+            count=len(rows),
+            send=counts["send"],
+            held=counts["held_out"],
+            suppressed=counts["suppressed"],
+            capped=counts["capped"],
         ),
         as_csv=as_csv,
         shown=("flow", "step", "customer_id", "channel", "scheduled_at", "decision", "reason"),
@@ -134,6 +144,7 @@ def run(
     from kvar.data.workspace import Workspace
     from kvar.errors import ParameterError
     from kvar.flows.spec import read_flows
+    from kvar.flows.suppressions import suppressions_path
     from kvar.flows.triggers import Tables
     from kvar.flows.worker import durable, run_once, state_url
 
@@ -145,5 +156,54 @@ def run(
         tables = Tables(**{name: space.table(name) for name in names if space.has(name)})
         moment = as_of or _end_of_observation(tables)
         with stage(tr("sending what is due")), durable(state or state_url(workspace)):
-            summary = run_once(flows, tables, as_of=moment)
+            summary = run_once(flows, tables, as_of=moment, suppressed=suppressions_path(workspace))
     emit("flows run", {"file": str(file), "workspace": str(workspace), "as_of": moment}, summary.rows, as_json)
+
+
+SuppressWorkspace = Annotated[
+    Path, typer.Option("--workspace", metavar="FILE", help=lazy_tr("workspace file (a kvar DuckDB database)"))
+]
+ChannelOption = Annotated[
+    str, typer.Option(metavar="CHANNEL", help=lazy_tr("a channel of the flows file, or * for all"))
+]
+
+
+def add(
+    customer: Annotated[str, typer.Argument(metavar="CUSTOMER", help=lazy_tr("the customer_id"))],
+    workspace: SuppressWorkspace,
+    reason: Annotated[
+        str,
+        typer.Option(metavar="REASON", help=lazy_tr("unsubscribed, hard_bounce, complaint, manual or erased")),
+    ] = "manual",
+    channel: ChannelOption = "*",
+) -> None:
+    """Stop messages to a customer: unsubscribed stops marketing only, every other reason stops all."""
+    from kvar.flows.suppressions import Suppressions, suppressions_path
+
+    Suppressions(suppressions_path(workspace)).add(customer, reason, channel)
+    stderr.print(
+        tr("{customer} suppressed on {channel}: {reason}").format(customer=customer, channel=channel, reason=reason),
+        highlight=False,
+        markup=False,
+    )
+
+
+def remove(
+    customer: Annotated[str, typer.Argument(metavar="CUSTOMER", help=lazy_tr("the customer_id"))],
+    workspace: SuppressWorkspace,
+    channel: ChannelOption = "*",
+) -> None:
+    """Lift a customer's suppression on a channel."""
+    from kvar.errors import ParameterError
+    from kvar.flows.suppressions import Suppressions, suppressions_path
+
+    if not Suppressions(suppressions_path(workspace)).remove(customer, channel):
+        raise ParameterError(tr("{customer} is not suppressed on {channel}").format(customer=customer, channel=channel))
+
+
+def suppressed(workspace: SuppressWorkspace, as_json: JsonOption = False, as_csv: CsvOption = False) -> None:
+    """The suppression list: customer, channel, reason and when it was added (UTC)."""
+    from kvar.flows.suppressions import Suppressions, suppressions_path
+
+    rows = Suppressions(suppressions_path(workspace)).rows()
+    emit("suppress list", {"workspace": str(workspace)}, rows, as_json, as_csv=as_csv)

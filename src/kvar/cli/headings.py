@@ -134,6 +134,15 @@ HEADINGS: dict[str, str] = {
     "scheduled_at": marked("scheduled at"),
     "decision": marked("decision"),
     "occurrence": marked("occurrence"),
+    "added_at": marked("added (UTC)"),
+    "delivered": marked("delivered"),
+    "bounced": marked("bounced"),
+    "failed": marked("failed"),
+    "disabled": marked("endpoint disabled"),
+    "dead": marked("dead-lettered"),
+    "cancelled": marked("cancelled"),
+    "suppressed": marked("suppressed"),
+    "due": marked("due"),
 }
 
 

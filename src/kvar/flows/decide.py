@@ -14,7 +14,7 @@ scheduled at the occurrence plus the waits before the step. Then, in this order:
    most ``per_day`` (``per_week``) marketing messages, taken in order of time, flow and step; the rest are held
    back. Transactional flows are exempt.
 
-``decision`` is ``send``, ``held_out`` or ``capped``; ``reason`` says why in words.
+``decision`` is ``send``, ``held_out``, ``suppressed`` or ``capped``; ``reason`` says why in words.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import narwhals as nw
 
 from kvar.errors import ParameterError
 from kvar.flows.spec import Flow, FlowFile
+from kvar.flows.suppressions import Suppressions
 from kvar.flows.triggers import Tables, occurrences
 from kvar.i18n import marked, tr
 from kvar.metrics.frames import rows_of, table_of
@@ -62,7 +63,14 @@ class Decisions:
     skipped: dict[str, str]
 
 
-def decide(flows: FlowFile, tables: Tables, *, as_of: dt.datetime, since: dt.datetime | None = None) -> Decisions:
+def decide(
+    flows: FlowFile,
+    tables: Tables,
+    *,
+    as_of: dt.datetime,
+    since: dt.datetime | None = None,
+    suppressions: Suppressions | None = None,
+) -> Decisions:
     """Every message the flows decide at ``as_of`` for the occurrences in ``[since, as_of)`` (default: the
     day before), in order of ``scheduled_at``, flow and step. Times are UTC. A flow whose trigger needs a
     table that is not there (payments for dunning, say) is skipped and named in ``skipped``."""
@@ -86,6 +94,17 @@ def decide(flows: FlowFile, tables: Tables, *, as_of: dt.datetime, since: dt.dat
             holdout = held_out(flow, customer, flows.policies.global_holdout)
             messages.extend(_messages(flows, flow, order, customer, occurrence["occurred_at"], holdout, zones))
     messages.sort(key=lambda m: (m["scheduled_at"], m["_order"], m["step"], m["customer_id"]))
+    if suppressions is not None:
+        kinds = {flow.name: flow.kind for flow in flows.flows}
+        for message in messages:
+            blocked = suppressions.blocks(
+                message["customer_id"], message["channel"], marketing=kinds[message["flow"]] == "marketing"
+            )
+            if message["decision"] == "send" and blocked:
+                message["decision"], message["reason"] = (
+                    "suppressed",
+                    tr("on the suppression list: {reason}").format(reason=blocked),
+                )
     _apply_caps(flows, messages, zones)
     for message in messages:
         del message["_order"]

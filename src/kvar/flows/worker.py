@@ -38,6 +38,7 @@ from dbos import DBOS, DBOSConfig, SetWorkflowID
 from kvar.flows.decide import decide
 from kvar.flows.email import Outcome, build_email, send_email
 from kvar.flows.spec import Channel, FlowFile, read_flows
+from kvar.flows.suppressions import Suppressions
 from kvar.flows.triggers import Tables
 from kvar.flows.webhooks import post_webhook
 from kvar.metrics.frames import rows_of, table_of
@@ -102,10 +103,15 @@ def _plain(html: str) -> str:
 
 
 @DBOS.step(retries_allowed=True, max_attempts=5, interval_seconds=1.0, backoff_rate=2.0)
-def send(message: dict[str, Any], content: dict[str, Any], channel: dict[str, Any]) -> dict[str, str]:
-    """One attempt; :class:`TryAgain` (so that DBOS retries) when the receiver asked for it."""
+def send(message: dict[str, Any], content: dict[str, Any], channel: dict[str, Any], suppressed: str) -> dict[str, str]:
+    """One attempt, unless the suppression list (at ``suppressed``) blocks it now; a hard bounce joins the list;
+    :class:`TryAgain` (so that DBOS retries) when the receiver asked for it."""
     target = Channel(channel["name"], channel["kind"], channel["settings"])
     key = f"{message['occurrence']}:{message['step']}"
+    suppressions = Suppressions(Path(suppressed))
+    blocked = suppressions.blocks(message["customer_id"], target.name, marketing=message["kind"] == "marketing")
+    if blocked:
+        return {"status": "suppressed", "detail": blocked}
     if target.kind == "webhook":
         outcome = post_webhook(target, content["payload"], key)
     elif not content.get("to"):
@@ -124,15 +130,17 @@ def send(message: dict[str, Any], content: dict[str, Any], channel: dict[str, An
         outcome = send_email(target, email)
     if outcome.status == "retry":
         raise TryAgain(outcome.detail)
+    if outcome.status == "bounced":
+        suppressions.add(message["customer_id"], "hard_bounce", target.name)
     return {"status": outcome.status, "detail": outcome.detail}
 
 
 @DBOS.workflow()
-def deliver(message: dict[str, Any], flows_path: str, channel: dict[str, Any]) -> dict[str, str]:
+def deliver(message: dict[str, Any], flows_path: str, channel: dict[str, Any], suppressed: str) -> dict[str, str]:
     """Compose, then send, one message."""
     content = compose(message, flows_path)
     try:
-        return send(message, content, channel)
+        return send(message, content, channel, suppressed)
     except Exception as error:  # noqa: BLE001 - after the last retry the message is dead-lettered with its reason
         return {"status": "dead", "detail": str(error)}
 
@@ -140,14 +148,22 @@ def deliver(message: dict[str, Any], flows_path: str, channel: dict[str, Any]) -
 @dataclass(frozen=True)
 class RunSummary:
     """What one run did: per flow, messages due and their outcomes (``delivered``, ``bounced``, ``failed``,
-    ``disabled``, ``dead``, ``cancelled``)."""
+    ``disabled``, ``dead``, ``cancelled``, ``suppressed``)."""
 
     as_of: dt.datetime
     rows: list[dict[str, Any]]
 
 
-def run_once(flows: FlowFile, tables: Tables, *, as_of: dt.datetime, since: dt.datetime | None = None) -> RunSummary:
-    """Decide at ``as_of`` and send every message due by then (inside :func:`durable`)."""
+def run_once(
+    flows: FlowFile,
+    tables: Tables,
+    *,
+    as_of: dt.datetime,
+    suppressed: Path,
+    since: dt.datetime | None = None,
+) -> RunSummary:
+    """Decide at ``as_of`` and send every message due by then (inside :func:`durable`), checking the
+    suppression list at ``suppressed`` as each message goes."""
     decided = decide(flows, tables, as_of=as_of, since=since)
     due = [row for row in decided.rows if row["decision"] == "send" and row["scheduled_at"] <= as_of]
     profiles = _profiles(tables, {row["customer_id"] for row in due})
@@ -177,6 +193,7 @@ def run_once(flows: FlowFile, tables: Tables, *, as_of: dt.datetime, since: dt.d
                         message,
                         str(flows.path),
                         {"name": channel.name, "kind": channel.kind, "settings": dict(channel.settings)},
+                        str(suppressed),
                     ),
                 )
             )
@@ -194,7 +211,7 @@ def run_once(flows: FlowFile, tables: Tables, *, as_of: dt.datetime, since: dt.d
     return RunSummary(as_of, rows)
 
 
-STATUSES = ("delivered", "bounced", "failed", "disabled", "dead", "cancelled")
+STATUSES = ("delivered", "bounced", "failed", "disabled", "dead", "cancelled", "suppressed")
 
 
 def _profiles(tables: Tables, customers: set[str]) -> dict[str, dict[str, Any]]:
