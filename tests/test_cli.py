@@ -158,6 +158,7 @@ def test_workspace_commands(tmp_path, data_dir) -> None:
     assert len(from_workspace["rows"]) == 2357
 
 
+@pytest.mark.slow  # a whole report; the report tests of tests/i18n and the browser run with the full suite
 def test_report_is_self_contained(tmp_path, data_dir) -> None:
     output = tmp_path / "report.html"
     result = runner.invoke(

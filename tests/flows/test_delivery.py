@@ -130,7 +130,7 @@ class Receiver(http.server.BaseHTTPRequestHandler):
 def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Channel]]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     server.requests, server.answers = [], []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     monkeypatch.setenv("KVAR_TEST_SECRET", "whsec_" + base64.b64encode(b"a shared secret").decode())
     channel = Channel(

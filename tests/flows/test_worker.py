@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from kvar.flows.spec import read_flows
 from kvar.flows.triggers import Tables
@@ -14,6 +15,7 @@ from kvar.flows.worker import durable, run_once
 from .test_delivery import Inbox, free_port
 
 T = dt.datetime
+pytestmark = pytest.mark.slow  # each test starts DBOS and a mail server: the full suite runs them
 
 
 def _shop(tmp_path: Path, port: int) -> tuple[object, Tables]:
