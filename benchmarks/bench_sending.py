@@ -70,10 +70,10 @@ def main() -> None:
             before = sink.received
             with durable(f"sqlite:///{folder / 'state.sqlite'}"):
                 began = time.perf_counter()
-                run_once(flows, tables, as_of=day + dt.timedelta(days=1))
+                run_once(flows, tables, as_of=day + dt.timedelta(days=1), suppressed=folder / "suppressions.sqlite")
                 seconds = time.perf_counter() - began
                 sent = sink.received - before
-                run_once(flows, tables, as_of=day + dt.timedelta(days=1))
+                run_once(flows, tables, as_of=day + dt.timedelta(days=1), suppressed=folder / "suppressions.sqlite")
                 again = sink.received - before - sent
             print(f"{customers:>10,} {sent:>6,} {seconds:>8.2f} {sent / seconds:>11.0f} {again:>11,}")
     finally:

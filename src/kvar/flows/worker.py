@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,7 +56,14 @@ def state_url(workspace: Path) -> str:
 
 @contextmanager
 def durable(url: str) -> Iterator[None]:
-    """DBOS running on the system database ``url`` for the duration of the block."""
+    """DBOS running on the system database ``url`` for the duration of the block.
+
+    An SQLite state file is switched to write-ahead logging first (a setting the file keeps): a commit then
+    writes the log once instead of the journal and the database, and readers never wait for the writer.
+    """
+    if url.startswith("sqlite:///"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
     config: DBOSConfig = {
         "name": "kvar-flows",
         "system_database_url": url,
