@@ -17,10 +17,9 @@ from kvar.errors import ParameterError
 from kvar.metrics.definitions import (
     CAUSES,
     PRESETS,
-    churn_by_definition,
+    compare_definitions,
     define,
     definitions_named,
-    reconcile,
 )
 
 from .test_boundaries import subscriptions
@@ -42,7 +41,7 @@ CASES = [
 
 def january(name: str) -> tuple:
     data = subscriptions([(customer, start, end, 10.0) for customer, start, end in CASES])
-    rows = churn_by_definition(data, [PRESETS[name]], period="month", as_of=D(2024, 3, 1))
+    rows = compare_definitions(data, [PRESETS[name]], period="month", as_of=D(2024, 3, 1)).rows
     row = next(row for row in rows if row["period_start"] == JANUARY)
     return row["customers_start"], row["churned"], row["base"], round(row["churn_rate"], 3)
 
@@ -80,8 +79,9 @@ def test_the_causes_add_up_exactly_to_every_difference(tmp_path) -> None:
     connection = duckdb.connect()
     data = connection.table(load_file(connection, "subscriptions", paths["subscriptions"]).accepted_table)
     chosen = list(PRESETS.values())
-    table = {(row["period_start"], row["definition"]): row for row in churn_by_definition(data, chosen)}
-    differences = reconcile(data, chosen)
+    found = compare_definitions(data, chosen)
+    table = {(row["period_start"], row["definition"]): row for row in found.rows}
+    differences = found.differences
     assert differences
     # The kvar preset is the retention table's own churn: the same start customers and churned per period.
     retention = {row["period_start"]: row for row in rows_of(retention_table(subscriptions=data))}
@@ -174,7 +174,7 @@ def test_retention_with_a_definition_adds_its_churn_and_reads_its_boundary(tmp_p
 
 
 def _month(data, definition, start: dt.datetime) -> tuple:
-    rows = churn_by_definition(data, [definition], period="month", as_of=D(2024, 4, 1))
+    rows = compare_definitions(data, [definition], period="month", as_of=D(2024, 4, 1)).rows
     row = next(row for row in rows if row["period_start"] == start)
     return row["customers_start"], row["churned"], row["base"]
 
@@ -217,7 +217,7 @@ def test_each_option_can_be_set_alone_and_counts_by_hand() -> None:
 
 def test_the_reconciliation_names_the_option_behind_each_part_of_a_difference() -> None:
     data = subscriptions([(customer, start, end, 10.0) for customer, start, end in CASES])
-    differences = reconcile(data, [PRESETS["kvar"], PRESETS["baremetrics"]], as_of=D(2024, 3, 1))
+    differences = compare_definitions(data, [PRESETS["kvar"], PRESETS["baremetrics"]], as_of=D(2024, 3, 1)).differences
     (january,) = [row for row in differences if row["period_start"] == JANUARY]
     causes = {cause["cause"]: cause for cause in january["causes"]}
     # The trailing window starts on Jan 2: starts_at_jan_1 is already there at its start (base +1).

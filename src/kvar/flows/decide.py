@@ -83,14 +83,15 @@ def decide(
     skipped: dict[str, str] = {}
     for order, flow in enumerate(flows.flows):
         try:
-            fired = rows_of(occurrences(flow, tables, since=since, as_of=as_of))
+            fired = occurrences(flow, tables, since=since, as_of=as_of)
         except ParameterError as error:
             skipped[flow.name] = str(error)
             continue
-        for occurrence in fired:
+        if flow.audience and segments is not None:  # in the engine: only the audience's occurrences leave it
+            audience = segments.filter(nw.col("segment").is_in(list(flow.audience))).select("customer_id")
+            fired = fired.join(audience, on="customer_id", how="semi")
+        for occurrence in rows_of(fired):
             customer = str(occurrence["customer_id"])
-            if flow.audience and segments.get(customer) not in flow.audience:
-                continue
             holdout = held_out(flow, customer, flows.policies.global_holdout)
             messages.extend(_messages(flows, flow, order, customer, occurrence["occurred_at"], holdout, zones))
     messages.sort(key=lambda m: (m["scheduled_at"], m["_order"], m["step"], m["customer_id"]))
@@ -225,16 +226,13 @@ def _known_zone(name: str) -> bool:
     return True
 
 
-def _segments(flows: FlowFile, tables: Tables, as_of: dt.datetime) -> dict[str, str]:
-    """Each customer's RFM segment at ``as_of``, when some flow has an audience."""
+def _segments(flows: FlowFile, tables: Tables, as_of: dt.datetime) -> nw.LazyFrame | None:
+    """Each customer's RFM segment at ``as_of`` (``customer_id``, ``segment``), when some flow has an audience."""
     if not any(flow.audience for flow in flows.flows):
-        return {}
+        return None
     if tables.transactions is None:
         raise ParameterError(tr("an audience by segment needs transactions (RFM segments)"))
     from kvar.metrics.segments import rfm_segments
 
-    scored = rfm_segments(tables.transactions, as_of=as_of)
-    return {
-        str(row["customer_id"]): row["segment"]
-        for row in rows_of(nw.from_native(scored).select("customer_id", "segment"))
-    }
+    scored, _ = table_of(rfm_segments(tables.transactions, as_of=as_of), "segments", ["customer_id", "segment"])
+    return scored.select("customer_id", "segment")

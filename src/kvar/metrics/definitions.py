@@ -517,33 +517,6 @@ def _cause(option: str, row: dict[str, Any], prefix: str) -> str:
     return option
 
 
-def churn_by_definition(
-    subscriptions: IntoFrame,
-    definitions: list[Definition],
-    *,
-    period: str = "month",
-    grace: str | None = None,
-    as_of: dt.datetime | None = None,
-) -> list[dict[str, Any]]:
-    """The side-by-side table of :func:`compare_definitions` (``rows``)."""
-    return compare_definitions(subscriptions, definitions, period=period, grace=grace, as_of=as_of).rows
-
-
-def reconcile(
-    subscriptions: IntoFrame,
-    definitions: list[Definition],
-    *,
-    period: str = "month",
-    grace: str | None = None,
-    as_of: dt.datetime | None = None,
-    examples: int = 3,
-) -> list[dict[str, Any]]:
-    """The explained differences of :func:`compare_definitions`."""
-    return compare_definitions(
-        subscriptions, definitions, period=period, grace=grace, as_of=as_of, examples=examples
-    ).differences
-
-
 def as_definition(definition: str | Definition, extra: dict[str, Definition] | None = None) -> Definition:
     """A definition given by name (a preset, or one of ``extra``) or as itself."""
     if isinstance(definition, Definition):
