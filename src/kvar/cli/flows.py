@@ -71,11 +71,14 @@ def preview(
 ) -> None:
     """List, without sending, every message the flows decide: flow, step, customer, channel, when and why."""
     from kvar.data.workspace import Workspace
+    from kvar.errors import ParameterError
     from kvar.flows.decide import decide
     from kvar.flows.spec import read_flows
     from kvar.flows.suppressions import Suppressions, suppressions_path
     from kvar.flows.triggers import Tables
 
+    if since is not None and as_of is not None and since >= as_of:  # before anything is read
+        raise ParameterError(tr("--since must be before --as-of"))
     flows = read_flows(file)
     listed = suppressions_path(workspace)
     with Workspace.open(workspace) as space:
