@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from kvar.flows.ledger import Ledger
 from kvar.flows.spec import read_flows
 from kvar.flows.triggers import Tables
 from kvar.flows.worker import durable, run_once
@@ -51,9 +52,10 @@ def test_due_messages_go_out_once_however_often_the_worker_runs(tmp_path) -> Non
         url = f"sqlite:///{tmp_path / 'state.sqlite'}"
         listed = tmp_path / "suppressions.sqlite"
         with durable(url):
-            first = run_once(flows, tables, as_of=T(2024, 3, 11), suppressed=listed)
-        with durable(url):  # a second run, as after a restart: nothing is sent again
-            again = run_once(flows, tables, as_of=T(2024, 3, 11), suppressed=listed)
+            first = run_once(flows, tables, Ledger(url), as_of=T(2024, 3, 11), suppressed=listed)
+        with durable(url):  # a second run, as after a restart, over the same day: nothing is sent again
+            again = run_once(flows, tables, Ledger(url), as_of=T(2024, 3, 11), since=T(2024, 3, 10), suppressed=listed)
+        status = Ledger(url).status()
     finally:
         controller.stop()
     assert first.rows == [
@@ -69,7 +71,25 @@ def test_due_messages_go_out_once_however_often_the_worker_runs(tmp_path) -> Non
             "due": 120,
         }
     ]
-    assert again.rows == first.rows  # the recorded outcomes of the same workflows
+    assert again.rows[0]["due"] == 0  # every message of that day is settled
+    assert status == [
+        {
+            "flow": "welcome",
+            "entered": 120,
+            "scheduled": 0,
+            "deferred": 0,
+            "sent": 120,
+            "bounced": 0,
+            "failed": 0,
+            "disabled": 0,
+            "dead": 0,
+            "cancelled": 0,
+            "suppressed": 0,
+            "capped": 0,
+            "held_out": 0,
+            "in_holdout": 0,
+        }
+    ]
     assert len(inbox.messages) == 120 and len({m["Message-ID"] for m in inbox.messages}) == 120
     one = next(m for m in inbox.messages if m["To"] == "c007@example.se")
     assert one["Subject"] == "Welcome, C007"
@@ -114,6 +134,9 @@ def test_kvar_flows_run_once_sends_and_a_rerun_sends_nothing(tmp_path) -> None:
     assert again.exit_code == 0 and len(inbox.messages) == 3  # nothing twice
     assert (tmp_path / "shop.flows.sqlite").exists()  # DBOS's state beside the workspace, not in it
     assert refused.exit_code == 2 and "--once" in refused.output
+    shown = CliRunner().invoke(app, ["flows", "status", "--workspace", str(tmp_path / "shop.duckdb"), "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert [(r["flow"], r["entered"], r["sent"]) for r in json.loads(shown.stdout)["rows"]] == [("welcome", 3, 3)]
 
 
 def test_the_suppression_list_is_checked_when_sending_and_learns_hard_bounces(tmp_path) -> None:
@@ -133,8 +156,9 @@ def test_the_suppression_list_is_checked_when_sending_and_learns_hard_bounces(tm
     listed.add("c000", "unsubscribed")  # a marketing flow: not sent
     listed.add("c001", "manual", "sms")  # another channel: sent
     try:
-        with durable(f"sqlite:///{tmp_path / 'state.sqlite'}"):
-            summary = run_once(flows, tables, as_of=T(2024, 3, 11), suppressed=listed.path)
+        url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+        with durable(url):
+            summary = run_once(flows, tables, Ledger(url), as_of=T(2024, 3, 11), suppressed=listed.path)
     finally:
         controller.stop()
     (row,) = summary.rows
@@ -161,3 +185,34 @@ def test_kvar_suppress_add_list_remove(tmp_path) -> None:
     assert runner.invoke(app, ["suppress", "remove", "C1", "--workspace", workspace]).exit_code == 0
     assert runner.invoke(app, ["suppress", "remove", "C1", "--workspace", workspace]).exit_code == 2
     assert (tmp_path / "shop.suppressions.sqlite").exists()
+
+
+def test_a_template_failing_for_one_customer_dead_letters_that_message_only(tmp_path) -> None:
+    from aiosmtpd.controller import Controller
+
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    flows, tables = _shop(tmp_path, port)
+    (tmp_path / "welcome.html.j2").write_text("<p>{{ 100 // customer.discount }} % off, {{ customer.first_name }}</p>")
+    people = tables.customers.head(3).with_columns(discount=pl.Series([10, 0, 20]))  # c001: division by zero
+    tables = Tables(transactions=tables.transactions.head(3), customers=people)
+    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    try:
+        with durable(url):
+            summary = run_once(flows, tables, Ledger(url), as_of=T(2024, 3, 11), suppressed=tmp_path / "s.sqlite")
+    finally:
+        controller.stop()
+    assert (summary.rows[0]["delivered"], summary.rows[0]["dead"]) == (2, 1)
+    assert sorted(m["To"] for m in inbox.messages) == ["c000@example.se", "c002@example.se"]
+    (dead,) = [row for row in _messages(url) if row["status"] == "dead"]
+    assert dead["customer_id"] == "c001" and "ZeroDivisionError" in dead["detail"]
+
+
+def _messages(url: str) -> list[dict[str, object]]:
+    import sqlalchemy as sa
+
+    from kvar.flows.ledger import MESSAGES
+
+    with Ledger(url).engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(sa.select(MESSAGES))]

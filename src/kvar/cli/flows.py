@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -70,20 +72,16 @@ def preview(
     as_csv: CsvOption = False,
 ) -> None:
     """List, without sending, every message the flows decide: flow, step, customer, channel, when and why."""
-    from kvar.data.workspace import Workspace
     from kvar.errors import ParameterError
     from kvar.flows.decide import decide
     from kvar.flows.spec import read_flows
     from kvar.flows.suppressions import Suppressions, suppressions_path
-    from kvar.flows.triggers import Tables
 
     if since is not None and as_of is not None and since >= as_of:  # before anything is read
         raise ParameterError(tr("--since must be before --as-of"))
     flows = read_flows(file)
     listed = suppressions_path(workspace)
-    with Workspace.open(workspace) as space:
-        names = ("transactions", "subscriptions", "feedback", "payments", "customers", "events")
-        tables = Tables(**{name: space.table(name) for name in names if space.has(name)})
+    with _tables(workspace) as tables:
         moment = as_of or _end_of_observation(tables)
         with stage(tr("deciding flows")):
             decided = decide(
@@ -127,40 +125,133 @@ def _end_of_observation(tables: Any) -> dt.datetime:
     return observation(facts, columns)[1]
 
 
+StateOption = Annotated[
+    Optional[str],
+    typer.Option(
+        metavar="URL",
+        help=lazy_tr(
+            "the worker's state database (default: an SQLite file beside the workspace; postgresql://… for several workers)"
+        ),
+    ),
+]
+WorkspaceOption = Annotated[Path, typer.Option(metavar="FILE", help=lazy_tr("workspace file (a kvar DuckDB database)"))]
+
+
 def run(
     file: FlowsFile,
-    workspace: Annotated[Path, typer.Option(metavar="FILE", help=lazy_tr("workspace file (a kvar DuckDB database)"))],
+    workspace: WorkspaceOption,
     once: Annotated[bool, typer.Option("--once", help=lazy_tr("decide, send what is due, and exit"))] = False,
+    loop: Annotated[
+        bool, typer.Option("--loop", help=lazy_tr("keep running: decide and send at the current time, every --every"))
+    ] = False,
+    every: Annotated[
+        int, typer.Option(metavar="SECONDS", min=1, help=lazy_tr("seconds between runs with --loop"))
+    ] = 60,
     as_of: AsOfOption = None,
-    state: Annotated[
-        Optional[str],
+    since: Annotated[
+        Optional[dt.datetime],
         typer.Option(
-            metavar="URL",
-            help=lazy_tr(
-                "the worker's state database (default: an SQLite file beside the workspace; postgresql://… for several workers)"
-            ),
+            metavar="TIME",
+            help=lazy_tr("decide the occurrences from this instant on (default: where the previous run stopped)"),
         ),
     ] = None,
+    state: StateOption = None,
+    worker: Annotated[
+        str,
+        typer.Option(
+            metavar="NAME", help=lazy_tr("this worker's name; a restarted worker resumes the messages of its name")
+        ),
+    ] = "local",
     as_json: JsonOption = False,
 ) -> None:
     """Send what the flows decide, durably (DBOS): every due message once, whatever crashes or reruns."""
-    from kvar.data.workspace import Workspace
+    import signal
+    import threading
+
     from kvar.errors import ParameterError
+    from kvar.flows.ledger import Ledger
     from kvar.flows.spec import read_flows
     from kvar.flows.suppressions import suppressions_path
-    from kvar.flows.triggers import Tables
-    from kvar.flows.worker import durable, run_once, state_url
+    from kvar.flows.worker import durable, run_loop, run_once, state_url
 
-    if not once:
-        raise ParameterError(tr("kvar flows run needs --once: a worker that keeps running is not built yet"))
+    if once == loop:
+        raise ParameterError(tr("kvar flows run needs one of --once and --loop"))
+    if loop and (as_of is not None or since is not None):
+        raise ParameterError(tr("--loop decides at the current time: --as-of and --since go with --once"))
+    if since is not None and as_of is not None and since >= as_of:
+        raise ParameterError(tr("--since must be before --as-of"))
     flows = read_flows(file)
+    url = state or state_url(workspace)
+    parameters = {"file": str(file), "workspace": str(workspace)}
+    ledger = Ledger(url)
+    try:
+        if once:
+            with _tables(workspace) as tables:
+                moment = as_of or _end_of_observation(tables)
+                with stage(tr("sending what is due")), durable(url, executor=worker):
+                    summary = run_once(
+                        flows, tables, ledger, as_of=moment, since=since, suppressed=suppressions_path(workspace)
+                    )
+            emit("flows run", parameters | {"as_of": moment}, summary.rows, as_json)
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+        def report(summary: Any) -> None:
+            emit("flows run", parameters | {"as_of": summary.as_of}, summary.rows, as_json)
+
+        with durable(url, executor=worker):
+            try:
+                run_loop(
+                    file,
+                    lambda: _tables(workspace),
+                    ledger,
+                    suppressed=suppressions_path(workspace),
+                    every=dt.timedelta(seconds=every),
+                    stop=stop,
+                    report=report,
+                )
+            except KeyboardInterrupt:
+                stop.set()
+    finally:
+        ledger.close()
+
+
+@contextmanager
+def _tables(workspace: Path) -> Iterator[Any]:
+    """The workspace's tables, read from the file for the duration of the block."""
+    from kvar.data.workspace import Workspace
+    from kvar.flows.triggers import Tables
+
     with Workspace.open(workspace) as space:
         names = ("transactions", "subscriptions", "feedback", "payments", "customers", "events")
-        tables = Tables(**{name: space.table(name) for name in names if space.has(name)})
-        moment = as_of or _end_of_observation(tables)
-        with stage(tr("sending what is due")), durable(state or state_url(workspace)):
-            summary = run_once(flows, tables, as_of=moment, suppressed=suppressions_path(workspace))
-    emit("flows run", {"file": str(file), "workspace": str(workspace), "as_of": moment}, summary.rows, as_json)
+        yield Tables(**{name: space.table(name) for name in names if space.has(name)})
+
+
+def status(
+    workspace: WorkspaceOption, state: StateOption = None, as_json: JsonOption = False, as_csv: CsvOption = False
+) -> None:
+    """Per flow: occurrences entered, messages scheduled, deferred, sent, suppressed, failed, dead, and customers in holdout."""
+    from kvar.flows.ledger import Ledger
+    from kvar.flows.worker import state_url
+
+    url = state or state_url(workspace)
+    if state is None and not workspace.with_suffix(".flows.sqlite").exists():
+        rows: list[dict[str, Any]] = []
+    else:
+        ledger = Ledger(url)
+        try:
+            rows = ledger.status()
+        finally:
+            ledger.close()
+    emit(
+        "flows status",
+        {"workspace": str(workspace)},
+        rows,
+        as_json,
+        as_csv=as_csv,
+        title=tr("flows of {workspace}").format(workspace=workspace),
+    )
 
 
 SuppressWorkspace = Annotated[

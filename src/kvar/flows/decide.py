@@ -8,13 +8,17 @@ scheduled at the occurrence plus the waits before the step. Then, in this order:
    marketing flow when ``bucket("kvar-global", customer) < global × 10,000``, with
    ``bucket(salt, customer) = first 8 bytes of SHA-256("salt:customer_id") mod 10,000``: the same customers
    whatever the order or the day, and independent between flows. Transactional flows have no global holdout.
+   With a :class:`~kvar.flows.ledger.Ledger`, the assignment stored the first time a customer was seen wins, so
+   that changing a share later never reshuffles anyone (the worker stores; a preview only reads).
 2. **Quiet hours.** An e-mail due inside the quiet hours (in the customer's ``timezone``, else the policy's) is
    deferred to their end, never dropped. Webhooks (a CRM hand-off) go when due.
 3. **Caps.** Per customer, channel and calendar day (and Monday-to-Sunday week) in the customer's time zone, at
    most ``per_day`` (``per_week``) marketing messages, taken in order of time, flow and step; the rest are held
    back. Transactional flows are exempt.
 
-``decision`` is ``send``, ``held_out``, ``suppressed`` or ``capped``; ``reason`` says why in words.
+``decision`` is ``send``, ``held_out``, ``suppressed`` or ``capped``; ``reason`` says why in words; ``key`` is the
+message's idempotency key ``flow:customer:instant:step``. With a ledger, a message already recorded keeps its
+recorded decision, and recorded messages count towards the caps.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ import datetime as dt
 import hashlib
 import zoneinfo
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import narwhals as nw
 
@@ -34,6 +39,9 @@ from kvar.flows.suppressions import Suppressions
 from kvar.flows.triggers import Tables, occurrences
 from kvar.i18n import marked, tr
 from kvar.metrics.frames import rows_of, table_of
+
+if TYPE_CHECKING:
+    from kvar.flows.ledger import Ledger
 
 BUCKETS = 10_000
 _HOLDOUTS = {"global": marked("in the global holdout"), "flow": marked("in the flow's holdout")}
@@ -46,13 +54,24 @@ def bucket(salt: str, customer_id: str) -> int:
     return int.from_bytes(digest[:8], "big") % BUCKETS
 
 
-def held_out(flow: Flow, customer_id: str, global_share: float) -> str | None:
-    """Why the customer is held out of ``flow`` (``"global"`` or ``"flow"``), or ``None``."""
-    if flow.kind == "marketing" and bucket(GLOBAL_SALT, customer_id) < global_share * BUCKETS:
-        return "global"
-    if bucket(flow.name, customer_id) < flow.holdout * BUCKETS:
-        return "flow"
-    return None
+def holdouts(
+    flow: Flow, customers: list[str], global_share: float, ledger: Ledger | None = None, *, store: bool = False
+) -> dict[str, str | None]:
+    """Why each of ``customers`` is held out of ``flow`` (``"global"`` or ``"flow"``), or ``None``: by bucket, or
+    as stored in ``ledger`` (storing new assignments when ``store``)."""
+    by_flow = {customer: bucket(flow.name, customer) < flow.holdout * BUCKETS for customer in customers}
+    by_global = (
+        {customer: bucket(GLOBAL_SALT, customer) < global_share * BUCKETS for customer in customers}
+        if flow.kind == "marketing"
+        else {}
+    )
+    if ledger is not None:
+        by_flow = ledger.holdouts(flow.name, by_flow, store=store)
+        by_global = ledger.holdouts(GLOBAL_SALT, by_global, store=store)
+    return {
+        customer: "global" if by_global.get(customer) else "flow" if by_flow[customer] else None
+        for customer in customers
+    }
 
 
 @dataclass(frozen=True)
@@ -70,10 +89,13 @@ def decide(
     as_of: dt.datetime,
     since: dt.datetime | None = None,
     suppressions: Suppressions | None = None,
+    ledger: Ledger | None = None,
+    store: bool = False,
 ) -> Decisions:
     """Every message the flows decide at ``as_of`` for the occurrences in ``[since, as_of)`` (default: the
     day before), in order of ``scheduled_at``, flow and step. Times are UTC. A flow whose trigger needs a
-    table that is not there (payments for dunning, say) is skipped and named in ``skipped``."""
+    table that is not there (payments for dunning, say) is skipped and named in ``skipped``. With ``ledger``,
+    recorded decisions and holdout assignments win (new assignments are stored when ``store``)."""
     since = since or as_of - dt.timedelta(days=1)
     if since >= as_of:
         raise ParameterError(tr("--since must be before --as-of"))
@@ -90,14 +112,27 @@ def decide(
         if flow.audience and segments is not None:  # in the engine: only the audience's occurrences leave it
             audience = segments.filter(nw.col("segment").is_in(list(flow.audience))).select("customer_id")
             fired = fired.join(audience, on="customer_id", how="semi")
-        for occurrence in rows_of(fired):
+        fired_rows = rows_of(fired)
+        held = holdouts(
+            flow,
+            sorted({str(row["customer_id"]) for row in fired_rows}),
+            flows.policies.global_holdout,
+            ledger,
+            store=store,
+        )
+        for occurrence in fired_rows:
             customer = str(occurrence["customer_id"])
-            holdout = held_out(flow, customer, flows.policies.global_holdout)
-            messages.extend(_messages(flows, flow, order, customer, occurrence["occurred_at"], holdout, zones))
+            messages.extend(_messages(flows, flow, order, customer, occurrence["occurred_at"], held[customer], zones))
     messages.sort(key=lambda m: (m["scheduled_at"], m["_order"], m["step"], m["customer_id"]))
+    recorded = _recorded(ledger, messages)
+    for message in messages:
+        if message["key"] in recorded:
+            message.update({name: recorded[message["key"]][name] for name in ("scheduled_at", "decision", "reason")})
     if suppressions is not None:
         kinds = {flow.name: flow.kind for flow in flows.flows}
         for message in messages:
+            if message["key"] in recorded:
+                continue
             blocked = suppressions.blocks(
                 message["customer_id"], message["channel"], marketing=kinds[message["flow"]] == "marketing"
             )
@@ -106,10 +141,23 @@ def decide(
                     "suppressed",
                     tr("on the suppression list: {reason}").format(reason=blocked),
                 )
-    _apply_caps(flows, messages, zones)
+    _apply_caps(flows, messages, zones, recorded)
     for message in messages:
         del message["_order"]
     return Decisions(messages, skipped)
+
+
+def _recorded(ledger: Ledger | None, messages: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The ledger's messages, by key, of the customers of ``messages`` in the weeks around them (for the caps)."""
+    if ledger is None or not messages:
+        return {}
+    week = dt.timedelta(days=8)
+    found = ledger.recorded(
+        (message["customer_id"] for message in messages),
+        min(message["scheduled_at"] for message in messages) - week,
+        max(message["scheduled_at"] for message in messages) + week,
+    )
+    return {row["key"]: row for row in found}
 
 
 def _messages(
@@ -143,6 +191,7 @@ def _messages(
                 reason += tr("; deferred by quiet hours from {at:%H:%M}").format(at=deferred)
         out.append(
             {
+                "key": f"{key}:{number}",
                 "flow": flow.name,
                 "step": number,
                 "customer_id": customer,
@@ -152,6 +201,7 @@ def _messages(
                 "reason": reason,
                 "occurrence": key,
                 "occurred_at": occurred_at,
+                "deferred": deferred is not None,
                 "_order": order,
             }
         )
@@ -176,18 +226,37 @@ def _outside_quiet_hours(flows: FlowFile, due: dt.datetime, zone: str) -> tuple[
     return opens.astimezone(dt.UTC).replace(tzinfo=None), local.replace(tzinfo=None)
 
 
-def _apply_caps(flows: FlowFile, messages: list[dict[str, Any]], zones: dict[str, str]) -> None:
+def _apply_caps(
+    flows: FlowFile, messages: list[dict[str, Any]], zones: dict[str, str], recorded: dict[str, dict[str, Any]]
+) -> None:
     kinds = {flow.name: flow.kind for flow in flows.flows}
     per_day: Counter[tuple[str, str, dt.date]] = Counter()
     per_week: Counter[tuple[str, str, tuple[int, int]]] = Counter()
-    for message in messages:
+
+    def capped(message: Mapping[str, Any]) -> tuple[tuple[str, str, dt.date], tuple[str, str, tuple[int, int]]] | None:
+        """The day and week a message counts in, when a cap applies to it."""
         caps = flows.policies.caps.get(message["channel"])
-        if not caps or message["decision"] != "send" or kinds[message["flow"]] == "transactional":
-            continue
+        if not caps or message["decision"] != "send" or kinds.get(message["flow"]) != "marketing":
+            return None
         zone = zoneinfo.ZoneInfo(zones.get(message["customer_id"], flows.policies.timezone))
         local = message["scheduled_at"].replace(tzinfo=dt.UTC).astimezone(zone).date()
-        day = (message["customer_id"], message["channel"], local)
-        week = (message["customer_id"], message["channel"], local.isocalendar()[:2])
+        return (message["customer_id"], message["channel"], local), (
+            message["customer_id"],
+            message["channel"],
+            local.isocalendar()[:2],
+        )
+
+    for message in recorded.values():  # what is already booked counts first
+        counted = capped(message)
+        if counted:
+            per_day[counted[0]] += 1
+            per_week[counted[1]] += 1
+    for message in messages:
+        counted = capped(message)
+        if counted is None or message["key"] in recorded:
+            continue
+        caps = flows.policies.caps[message["channel"]]
+        day, week = counted
         if "per_day" in caps and per_day[day] >= caps["per_day"]:
             message["decision"], message["reason"] = (
                 "capped",

@@ -1,22 +1,26 @@
 """Sending what the flows decide, durably, on DBOS Transact.
 
-Each due message (decision ``send``, ``scheduled_at`` reached) is one DBOS workflow whose id is the message's
-idempotency key, ``flow:customer:instant:step``. Starting a workflow whose id exists never runs it again, so a
-second run (or a run after a crash) sends nothing twice; a workflow interrupted by a crash is resumed by DBOS
-from its last finished step. The workflow has two steps:
+A run (:func:`run_once`) decides the occurrences since the previous run, records the decided messages in the
+ledger (:class:`kvar.flows.ledger.Ledger`, which is the schedule), and enqueues every recorded message that is due
+and not yet sent on the DBOS queue ``kvar-flows``, as one workflow whose id is the message's idempotency key,
+``flow:customer:instant:step``. Enqueuing an id that exists never runs it again, so a second run, a run after a
+crash, or a second worker sends nothing twice; a workflow interrupted by a crash is resumed by DBOS (on the
+restarted worker with the same executor id) from its last finished step. The workflow has two steps:
 
 1. ``compose``: the recipient, subject and bodies, rendered from the flow's Jinja2 templates with the customer's
-   profile (the customers table's row: ``customer.first_name``, ``customer.email``, …; and the message) and
-   recorded before anything is sent;
+   profile (:func:`kvar.flows.profiles.profiles`) and recorded before anything is sent; a template that fails
+   for this customer dead-letters this message with the reason, and the others go;
 2. ``send``: one attempt through the channel (:func:`kvar.flows.email.send_email`,
-   :func:`kvar.flows.webhooks.post_webhook`); an attempt that should be tried again (a 4xx reply, a 5xx answer, no
-   connection) is retried by DBOS up to 5 times, 1 s apart and doubling.
+   :func:`kvar.flows.webhooks.post_webhook`), unless the suppression list blocks it at that moment; an attempt
+   that should be tried again (a 4xx reply, a 5xx answer, no connection) is retried by DBOS up to 5 times, 1 s
+   apart and doubling, then dead-lettered.
 
 Delivery is therefore at least once: a crash between a server's acceptance and DBOS recording the step sends
 the message again, with the same ``Message-ID`` / ``webhook-id``, for the receiver to drop.
 
 DBOS keeps its state in its own database, never in the DuckDB workspace: by default an SQLite file beside the
-workspace (``shop.duckdb`` → ``shop.flows.sqlite``); a PostgreSQL URL serves several workers.
+workspace (``shop.duckdb`` → ``shop.flows.sqlite``); a PostgreSQL URL serves several workers, each with its
+own executor id, dequeuing from the same queue.
 """
 
 from __future__ import annotations
@@ -24,10 +28,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sqlite3
+import threading
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -38,11 +44,16 @@ from dbos import DBOS, DBOSConfig, SetWorkflowID
 
 from kvar.flows.decide import decide
 from kvar.flows.email import Outcome, build_email, send_email
+from kvar.flows.ledger import Ledger
+from kvar.flows.profiles import profiles, template_fields
 from kvar.flows.spec import Channel, FlowFile, read_flows
 from kvar.flows.suppressions import Suppressions
 from kvar.flows.triggers import Tables
 from kvar.flows.webhooks import post_webhook
-from kvar.metrics.frames import rows_of, table_of
+from kvar.i18n import tr
+from kvar.metrics.frames import frame_like, rows_of, table_of
+
+QUEUE = "kvar-flows"
 
 
 class TryAgain(Exception):
@@ -55,8 +66,10 @@ def state_url(workspace: Path) -> str:
 
 
 @contextmanager
-def durable(url: str) -> Iterator[None]:
-    """DBOS running on the system database ``url`` for the duration of the block.
+def durable(url: str, *, executor: str = "local", concurrency: int = 8) -> Iterator[None]:
+    """DBOS running on the system database ``url`` for the duration of the block, as executor ``executor``
+    (a restarted worker resumes the workflows of its executor id), sending at most ``concurrency`` messages at a
+    time from the queue.
 
     An SQLite state file is switched to write-ahead logging first (a setting the file keeps): a commit then
     writes the log once instead of the journal and the database, and readers never wait for the writer.
@@ -69,9 +82,11 @@ def durable(url: str) -> Iterator[None]:
         "system_database_url": url,
         "console_log_level": "WARNING",  # kvar prints its own progress
         "application_version": f"kvar-{version('kvar')}",  # a restarted worker of this version resumes its workflows
+        "executor_id": executor,
     }
     DBOS(config=config)
     DBOS.launch()
+    DBOS.register_queue(QUEUE, worker_concurrency=concurrency, polling_interval_sec=0.05)
     try:
         yield
     finally:
@@ -81,7 +96,7 @@ def durable(url: str) -> Iterator[None]:
 @DBOS.step()
 def compose(message: dict[str, Any], flows_path: str) -> dict[str, Any]:
     """What will be sent: recipient, subject, HTML and text (recorded before sending)."""
-    flows = read_flows(flows_path)
+    flows, templates = _flows_and_templates(flows_path, Path(flows_path).stat().st_mtime_ns)
     flow = next(flow for flow in flows.flows if flow.name == message["flow"])
     step = flow.steps[message["step"] - 1]
     profile = message["profile"]
@@ -89,9 +104,6 @@ def compose(message: dict[str, Any], flows_path: str) -> dict[str, Any]:
         return {
             "payload": {"flow": flow.name, "step": message["step"], "customer": profile, "reason": message["reason"]}
         }
-    templates = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(flows_path).parent), autoescape=True, undefined=jinja2.ChainableUndefined
-    )
     context = {"customer": profile, "flow": flow.name}
     html = templates.get_template(step.template or "").render(context)
     text_name = (step.template or "").replace(".html.j2", ".txt.j2")
@@ -99,10 +111,17 @@ def compose(message: dict[str, Any], flows_path: str) -> dict[str, Any]:
         text = templates.get_template(text_name).render(context) if text_name != step.template else ""
     except jinja2.TemplateNotFound:
         text = ""
-    subject = (
-        jinja2.Environment(undefined=jinja2.ChainableUndefined).from_string(step.subject or flow.name).render(context)
-    )
+    subject = templates.from_string(step.subject or flow.name).render(context)
     return {"to": profile.get("email"), "subject": subject, "html": html, "text": text or _plain(html)}
+
+
+@lru_cache(maxsize=4)
+def _flows_and_templates(flows_path: str, modified: int) -> tuple[FlowFile, jinja2.Environment]:
+    """The flows file and its templates' environment, read once per version of the file (``modified``)."""
+    templates = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(flows_path).parent), autoescape=True, undefined=jinja2.ChainableUndefined
+    )
+    return read_flows(flows_path), templates
 
 
 def _plain(html: str) -> str:
@@ -146,99 +165,124 @@ def send(message: dict[str, Any], content: dict[str, Any], channel: dict[str, An
 @DBOS.workflow()
 def deliver(message: dict[str, Any], flows_path: str, channel: dict[str, Any], suppressed: str) -> dict[str, str]:
     """Compose, then send, one message."""
-    content = compose(message, flows_path)
     try:
+        content = compose(message, flows_path)
         return send(message, content, channel, suppressed)
-    except Exception as error:  # noqa: BLE001 - after the last retry the message is dead-lettered with its reason
-        return {"status": "dead", "detail": str(error)}
+    except Exception as error:  # noqa: BLE001 - a template error or the last retry dead-letters it with the reason
+        return {"status": "dead", "detail": f"{type(error).__name__}: {error}"}
 
 
 @dataclass(frozen=True)
 class RunSummary:
-    """What one run did: per flow, messages due and their outcomes (``delivered``, ``bounced``, ``failed``,
-    ``disabled``, ``dead``, ``cancelled``, ``suppressed``)."""
+    """What one run did: per flow, the messages it found due and their outcomes (``delivered``, ``bounced``,
+    ``failed``, ``disabled``, ``dead``, ``cancelled``, ``suppressed``)."""
 
     as_of: dt.datetime
     rows: list[dict[str, Any]]
 
 
+STATUSES = ("delivered", "bounced", "failed", "disabled", "dead", "cancelled", "suppressed")
+
+
 def run_once(
     flows: FlowFile,
     tables: Tables,
+    ledger: Ledger,
     *,
     as_of: dt.datetime,
     suppressed: Path,
     since: dt.datetime | None = None,
 ) -> RunSummary:
-    """Decide at ``as_of`` and send every message due by then (inside :func:`durable`), checking the
-    suppression list at ``suppressed`` as each message goes."""
-    decided = decide(flows, tables, as_of=as_of, since=since)
-    due = [row for row in decided.rows if row["decision"] == "send" and row["scheduled_at"] <= as_of]
-    profiles = _profiles(tables, {row["customer_id"] for row in due})
-    kinds = {flow.name: flow for flow in flows.flows}
-    counts: Counter[tuple[str, str]] = Counter()
+    """Decide the occurrences in ``[since, as_of)`` (default: from the previous run's ``as_of``, else the day
+    before), record them, and send every recorded message due by ``as_of`` (inside :func:`durable`), checking
+    the suppression list at ``suppressed`` as each message goes."""
+    since = since or ledger.last_as_of() or as_of - dt.timedelta(days=1)
+    if since < as_of:
+        ledger.record(decide(flows, tables, as_of=as_of, since=since, ledger=ledger, store=True).rows)
+    due = ledger.due(as_of)
+    by_name = {flow.name: flow for flow in flows.flows}
+    outcomes: list[tuple[str, str, str]] = [
+        (row["key"], "cancelled", tr("the flow is no longer in the flows file"))
+        for row in due
+        if row["flow"] not in by_name
+    ]
+    due = [row for row in due if row["flow"] in by_name]
+    bought = _purchased(tables, [row for row in due if by_name[row["flow"]].steps[row["step"] - 1].unless])
+    outcomes += [(row["key"], "cancelled", tr("purchased since the trigger")) for row in due if row["key"] in bought]
+    due = [row for row in due if row["key"] not in bought]
+    people = profiles(tables, {row["customer_id"] for row in due}, as_of=as_of, fields=template_fields(flows))
+    queue = DBOS.retrieve_queue(QUEUE)
+    assert queue is not None, "durable() registers the queue"
     handles = []
     for row in due:
-        flow = kinds[row["flow"]]
-        step = flow.steps[row["step"] - 1]
-        if step.unless == "purchased" and _purchased(
-            tables, row["customer_id"], row["occurred_at"], row["scheduled_at"]
-        ):
-            counts[(row["flow"], "cancelled")] += 1
-            continue
-        channel = flows.channels[row["channel"]]
+        flow, channel = by_name[row["flow"]], flows.channels[row["channel"]]
         message = {
             **{key: row[key] for key in ("flow", "step", "customer_id", "occurrence", "reason")},
             "kind": flow.kind,
-            "profile": profiles.get(row["customer_id"], {"customer_id": row["customer_id"]}),
+            "profile": people.get(row["customer_id"], {"customer_id": row["customer_id"]}),
         }
-        with SetWorkflowID(f"{row['occurrence']}:{row['step']}"):
-            handles.append(
-                (
-                    row["flow"],
-                    DBOS.start_workflow(
-                        deliver,
-                        message,
-                        str(flows.path),
-                        {"name": channel.name, "kind": channel.kind, "settings": dict(channel.settings)},
-                        str(suppressed),
-                    ),
-                )
+        with SetWorkflowID(row["key"]):
+            handle = queue.enqueue(
+                deliver,
+                message,
+                str(flows.path),
+                {"name": channel.name, "kind": channel.kind, "settings": dict(channel.settings)},
+                str(suppressed),
             )
-    for flow_name, handle in handles:
-        counts[(flow_name, handle.get_result()["status"])] += 1
-    names = [flow.name for flow in flows.flows]
+        handles.append((row["key"], handle))
+    for key, handle in handles:
+        result = handle.get_result()
+        outcomes.append((key, result["status"], result["detail"]))
+    ledger.settle(outcomes)
+    ledger.finish_run(as_of)
+    counts = Counter((key.split(":", 1)[0], status) for key, status, _ in outcomes)
     rows = [
-        {
-            "flow": name,
-            **{status: counts[(name, status)] for status in STATUSES},
-            "due": sum(counts[(name, s)] for s in STATUSES),
-        }
-        for name in names
+        {"flow": flow.name, **{status: counts[(flow.name, status)] for status in STATUSES}}
+        | {"due": sum(counts[(flow.name, status)] for status in STATUSES)}
+        for flow in flows.flows
     ]
     return RunSummary(as_of, rows)
 
 
-STATUSES = ("delivered", "bounced", "failed", "disabled", "dead", "cancelled", "suppressed")
+def run_loop(
+    flows_path: Path,
+    read_tables: Callable[[], AbstractContextManager[Tables]],
+    ledger: Ledger,
+    *,
+    suppressed: Path,
+    every: dt.timedelta,
+    stop: threading.Event,
+    report: Callable[[RunSummary], None],
+) -> None:
+    """Run at the current time every ``every`` until ``stop`` is set, re-reading the flows file and the tables
+    each time (so a new load or an edited flows file is used at the next run)."""
+    while not stop.is_set():
+        as_of = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        with read_tables() as tables:
+            report(run_once(read_flows(flows_path), tables, ledger, as_of=as_of, suppressed=suppressed))
+        stop.wait(every.total_seconds())
 
 
-def _profiles(tables: Tables, customers: set[str]) -> dict[str, dict[str, Any]]:
-    """The customers table's rows of ``customers`` (what templates see as ``customer``)."""
-    if tables.customers is None or not customers:
-        return {}
-    people, _ = table_of(tables.customers, "customers", ["customer_id"])
-    wanted = people.filter(nw.col("customer_id").cast(nw.String).is_in(sorted(customers)))
-    return {str(row["customer_id"]): {**row, "customer_id": str(row["customer_id"])} for row in rows_of(wanted)}
-
-
-def _purchased(tables: Tables, customer: str, since: dt.datetime, until: dt.datetime) -> bool:
-    """Whether the customer bought after the occurrence (``since``) and by ``until`` (``unless: purchased``)."""
-    if tables.transactions is None:
-        return False
+def _purchased(tables: Tables, messages: list[dict[str, Any]]) -> set[str]:
+    """The keys of ``messages`` (``unless: purchased``) whose customer bought after the occurrence and by the
+    message's time, decided in the engine in one join."""
+    if tables.transactions is None or not messages:
+        return set()
     facts, _ = table_of(tables.transactions, "transactions", ["customer_id", "occurred_at"])
-    bought = facts.filter(
-        nw.col("customer_id").cast(nw.String) == customer,
-        nw.col("occurred_at") > nw.lit(since),
-        nw.col("occurred_at") <= nw.lit(until),
+    asked = frame_like(
+        facts,
+        {
+            "key": [m["key"] for m in messages],
+            "customer_id": [m["customer_id"] for m in messages],
+            "since": [m["occurred_at"] for m in messages],
+            "until": [m["scheduled_at"] for m in messages],
+        },
     )
-    return bool(rows_of(bought.select(nw.len().alias("n")))[0]["n"])
+    bought = (
+        facts.select(nw.col("customer_id").cast(nw.String), "occurred_at")
+        .join(asked, on="customer_id")
+        .filter(nw.col("occurred_at") > nw.col("since"), nw.col("occurred_at") <= nw.col("until"))
+        .select("key")
+        .unique()
+    )
+    return {row["key"] for row in rows_of(bought)}
