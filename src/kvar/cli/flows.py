@@ -223,7 +223,7 @@ def _tables(workspace: Path) -> Iterator[Any]:
     from kvar.data.workspace import Workspace
     from kvar.flows.triggers import Tables
 
-    with Workspace.open(workspace) as space:
+    with Workspace.open(workspace, read_only=True) as space:
         names = ("transactions", "subscriptions", "feedback", "payments", "customers", "events")
         yield Tables(**{name: space.table(name) for name in names if space.has(name)})
 

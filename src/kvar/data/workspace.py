@@ -50,13 +50,24 @@ class Workspace:
         return cls(con, path)
 
     @classmethod
-    def open(cls, path: Path | str = DEFAULT_PATH) -> Workspace:
-        """Open an existing workspace; :class:`WorkspaceError` if it is missing or not kvar's."""
+    def open(cls, path: Path | str = DEFAULT_PATH, *, read_only: bool = False) -> Workspace:
+        """Open an existing workspace; :class:`WorkspaceError` if it is missing, not kvar's, or held by a writer
+        in another process. Several processes may hold it ``read_only`` at once (flows workers)."""
         path = Path(path)
         if not path.exists():
             raise WorkspaceError(tr("{path}: no workspace here. Hint: run `kvar init {path}` first").format(path=path))
         try:
-            con = duckdb.connect(str(path))
+            con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower():
+                raise WorkspaceError(
+                    tr("{path}: not a DuckDB database ({error})").format(path=path, error=error)
+                ) from error
+            raise WorkspaceError(
+                tr("{path}: in use by another kvar process that is writing to it; try again when it is done").format(
+                    path=path
+                )
+            ) from error
         except duckdb.Error as error:
             raise WorkspaceError(
                 tr("{path}: not a DuckDB database ({error})").format(path=path, error=error)

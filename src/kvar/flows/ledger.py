@@ -80,7 +80,10 @@ class Ledger:
 
     def __init__(self, url: str) -> None:
         self.engine = sa.create_engine(engine_url(url), pool_pre_ping=True)
-        _METADATA.create_all(self.engine, checkfirst=True)
+        try:
+            _METADATA.create_all(self.engine, checkfirst=True)
+        except (sa.exc.ProgrammingError, sa.exc.IntegrityError):  # another worker created them at the same moment
+            _METADATA.create_all(self.engine, checkfirst=True)
 
     def close(self) -> None:
         self.engine.dispose()

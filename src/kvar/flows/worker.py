@@ -5,15 +5,13 @@ ledger (:class:`kvar.flows.ledger.Ledger`, which is the schedule), and enqueues 
 and not yet sent on the DBOS queue ``kvar-flows``, as one workflow whose id is the message's idempotency key,
 ``flow:customer:instant:step``. Enqueuing an id that exists never runs it again, so a second run, a run after a
 crash, or a second worker sends nothing twice; a workflow interrupted by a crash is resumed by DBOS (on the
-restarted worker with the same executor id) from its last finished step. The workflow has two steps:
-
-1. ``compose``: the recipient, subject and bodies, rendered from the flow's Jinja2 templates with the customer's
-   profile (:func:`kvar.flows.profiles.profiles`) and recorded before anything is sent; a template that fails
-   for this customer dead-letters this message with the reason, and the others go;
-2. ``send``: one attempt through the channel (:func:`kvar.flows.email.send_email`,
-   :func:`kvar.flows.webhooks.post_webhook`), unless the suppression list blocks it at that moment; an attempt
-   that should be tried again (a 4xx reply, a 5xx answer, no connection) is retried by DBOS up to 5 times, 1 s
-   apart and doubling, then dead-lettered.
+restarted worker with the same executor id) from its last finished step. The workflow has one step, ``send``: unless the suppression list blocks the message at that moment, compose it
+(recipient, subject and bodies rendered from the flow's Jinja2 templates with the customer's profile,
+:func:`kvar.flows.profiles.profiles`; a template that fails for this customer dead-letters this message with the
+reason, and the others go) and make one attempt through the channel (:func:`kvar.flows.email.send_email`,
+:func:`kvar.flows.webhooks.post_webhook`). An attempt that should be tried again (a 4xx reply, a 5xx answer, no
+connection) is retried by DBOS up to 5 times, 1 s apart and doubling, then dead-lettered. Composing inside the
+step costs nothing in safety (the same profile renders the same message) and saves a write per message.
 
 Delivery is therefore at least once: a crash between a server's acceptance and DBOS recording the step sends
 the message again, with the same ``Message-ID`` / ``webhook-id``, for the receiver to drop.
@@ -86,16 +84,15 @@ def durable(url: str, *, executor: str = "local", concurrency: int = 8) -> Itera
     }
     DBOS(config=config)
     DBOS.launch()
-    DBOS.register_queue(QUEUE, worker_concurrency=concurrency, polling_interval_sec=0.05)
+    DBOS.register_queue(QUEUE, worker_concurrency=concurrency, polling_interval_sec=0.01)
     try:
         yield
     finally:
         DBOS.destroy()
 
 
-@DBOS.step()
 def compose(message: dict[str, Any], flows_path: str) -> dict[str, Any]:
-    """What will be sent: recipient, subject, HTML and text (recorded before sending)."""
+    """What will be sent: recipient, subject, HTML and text (or a webhook's payload)."""
     flows, templates = _flows_and_templates(flows_path, Path(flows_path).stat().st_mtime_ns)
     flow = next(flow for flow in flows.flows if flow.name == message["flow"])
     step = flow.steps[message["step"] - 1]
@@ -130,15 +127,20 @@ def _plain(html: str) -> str:
 
 
 @DBOS.step(retries_allowed=True, max_attempts=5, interval_seconds=1.0, backoff_rate=2.0)
-def send(message: dict[str, Any], content: dict[str, Any], channel: dict[str, Any], suppressed: str) -> dict[str, str]:
-    """One attempt, unless the suppression list (at ``suppressed``) blocks it now; a hard bounce joins the list;
-    :class:`TryAgain` (so that DBOS retries) when the receiver asked for it."""
+def send(message: dict[str, Any], flows_path: str, channel: dict[str, Any], suppressed: str) -> dict[str, str]:
+    """One attempt, unless the suppression list (at ``suppressed``) blocks it now: compose, then send; a hard
+    bounce joins the list; :class:`TryAgain` (so that DBOS retries) when the receiver asked for it. A template
+    that fails for this customer is not retried: the message is dead-lettered with the error."""
     target = Channel(channel["name"], channel["kind"], channel["settings"])
     key = f"{message['occurrence']}:{message['step']}"
     suppressions = Suppressions(Path(suppressed))
     blocked = suppressions.blocks(message["customer_id"], target.name, marketing=message["kind"] == "marketing")
     if blocked:
         return {"status": "suppressed", "detail": blocked}
+    try:
+        content = compose(message, flows_path)
+    except Exception as error:  # noqa: BLE001 - a template error for this customer: dead-lettered, the others go
+        return {"status": "dead", "detail": f"{type(error).__name__}: {error}"}
     if target.kind == "webhook":
         outcome = post_webhook(target, content["payload"], key)
     elif not content.get("to"):
@@ -164,11 +166,10 @@ def send(message: dict[str, Any], content: dict[str, Any], channel: dict[str, An
 
 @DBOS.workflow()
 def deliver(message: dict[str, Any], flows_path: str, channel: dict[str, Any], suppressed: str) -> dict[str, str]:
-    """Compose, then send, one message."""
+    """Send one message: one durable step, retried; after the last retry it is dead-lettered with the reason."""
     try:
-        content = compose(message, flows_path)
-        return send(message, content, channel, suppressed)
-    except Exception as error:  # noqa: BLE001 - a template error or the last retry dead-letters it with the reason
+        return send(message, flows_path, channel, suppressed)
+    except Exception as error:  # noqa: BLE001 - the last retry's error is the dead letter's reason
         return {"status": "dead", "detail": f"{type(error).__name__}: {error}"}
 
 
