@@ -678,9 +678,9 @@ app.add_typer(suppress_app, name="suppress")
 
 
 def _register_flow_commands() -> None:
-    from kvar.cli.flows import add, preview, remove, run, status, suppressed, validate
+    from kvar.cli.flows import add, preview, remove, run, status, suppressed, uplift, validate
 
-    for function in (validate, preview, run, status):
+    for function in (validate, preview, run, status, uplift):
         command(group=flows_app)(function)
     command(group=suppress_app)(add)
     command(group=suppress_app)(remove)

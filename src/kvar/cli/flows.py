@@ -13,6 +13,7 @@ import typer
 
 from kvar.cli.options import AsOfOption, CsvOption, JsonOption
 from kvar.cli.output import emit, print_json, stage, stderr
+from kvar.errors import ParameterError
 from kvar.i18n import lazy_tr, tr
 
 FlowsFile = Annotated[Path, typer.Argument(metavar="FILE", help=lazy_tr("a flows file (YAML; docs/flows.md)"))]
@@ -72,7 +73,6 @@ def preview(
     as_csv: CsvOption = False,
 ) -> None:
     """List, without sending, every message the flows decide: flow, step, customer, channel, when and why."""
-    from kvar.errors import ParameterError
     from kvar.flows.decide import decide
     from kvar.flows.spec import read_flows
     from kvar.flows.suppressions import Suppressions, suppressions_path
@@ -168,7 +168,6 @@ def run(
     import signal
     import threading
 
-    from kvar.errors import ParameterError
     from kvar.flows.ledger import Ledger
     from kvar.flows.spec import read_flows
     from kvar.flows.suppressions import suppressions_path
@@ -254,6 +253,56 @@ def status(
     )
 
 
+def uplift(
+    workspace: WorkspaceOption,
+    state: StateOption = None,
+    as_of: AsOfOption = None,
+    as_json: JsonOption = False,
+    as_csv: CsvOption = False,
+) -> None:
+    """Did each flow work? Goal rate of the customers treated against those held out, the uplift with its 95 % interval, the minimum detectable effect and the revenue it implies."""
+    from kvar.flows.ledger import Ledger
+    from kvar.flows.uplift import uplift as measured
+    from kvar.flows.worker import state_url
+
+    if state is None and not workspace.with_suffix(".flows.sqlite").exists():
+        raise ParameterError(
+            tr("{workspace}: no flows have run on this workspace yet (kvar flows run)").format(workspace=workspace)
+        )
+    ledger = Ledger(state or state_url(workspace))
+    try:
+        goals, entries = ledger.goals(), ledger.entries()
+    finally:
+        ledger.close()
+    with _tables(workspace) as tables:
+        moment = as_of or _end_of_observation(tables)
+        with stage(tr("measuring uplift")):
+            rows = measured(goals, tables, entries, as_of=moment)
+    emit(
+        "flows uplift",
+        {"workspace": str(workspace), "as_of": moment},
+        rows,
+        as_json,
+        as_csv=as_csv,
+        title=tr(
+            "Uplift per flow: treated against held out, entries whose goal window has ended by {at:%Y-%m-%d}"
+        ).format(at=moment),
+        shown=(
+            "flow",
+            "goal",
+            "treated",
+            "held_out",
+            "rate_treated",
+            "rate_held_out",
+            "uplift",
+            "uplift_low",
+            "uplift_high",
+            "minimum_detectable_effect",
+            "implied_revenue",
+        ),
+    )
+
+
 SuppressWorkspace = Annotated[
     Path, typer.Option("--workspace", metavar="FILE", help=lazy_tr("workspace file (a kvar DuckDB database)"))
 ]
@@ -288,7 +337,6 @@ def remove(
     channel: ChannelOption = "*",
 ) -> None:
     """Lift a customer's suppression on a channel."""
-    from kvar.errors import ParameterError
     from kvar.flows.suppressions import Suppressions, suppressions_path
 
     if not Suppressions(suppressions_path(workspace)).remove(customer, channel):

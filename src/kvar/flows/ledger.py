@@ -1,7 +1,7 @@
 """What the flows decided and what became of it: kvar's own tables in the worker's state database.
 
 The worker's state database (an SQLite file beside the workspace by default, PostgreSQL for several workers) holds
-DBOS's tables and, beside them, three of kvar's own, never in the DuckDB workspace:
+DBOS's tables and, beside them, four of kvar's own, never in the DuckDB workspace:
 
 * ``kvar_holdouts``: each customer's holdout assignment per salt (a flow's name, or the global salt), stored the
   first time the customer is seen, so that a later change of a holdout share never reshuffles anyone already
@@ -10,7 +10,8 @@ DBOS's tables and, beside them, three of kvar's own, never in the DuckDB workspa
   decision (``send``, ``held_out``, ``suppressed``, ``capped``), ``scheduled_at`` (UTC) and ``status``:
   ``scheduled`` until it is sent, then ``delivered``, ``bounced``, ``failed``, ``disabled``, ``dead``,
   ``cancelled`` or ``suppressed``. A decision once recorded is never changed: deciding again keeps it;
-* ``kvar_runs``: the instant each run decided up to, so that the next run decides from there on.
+* ``kvar_runs``: the instant each run decided up to, so that the next run decides from there on;
+* ``kvar_flows``: each flow's goal as the latest run read it, for ``kvar flows uplift``.
 
 The messages table is the schedule: a run decides the new occurrences, records them, and sends every recorded
 message that is due and still ``scheduled``, whichever run decided it.
@@ -60,6 +61,15 @@ RUNS = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("as_of", sa.DateTime, nullable=False),
     sa.Column("finished_at", sa.DateTime, nullable=False),
+)
+
+FLOWS = sa.Table(
+    "kvar_flows",
+    _METADATA,
+    sa.Column("flow", sa.String(200), primary_key=True),
+    sa.Column("goal", sa.String(60), nullable=True),
+    sa.Column("goal_seconds", sa.Integer, nullable=True),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
 )
 
 SCHEDULED = "scheduled"
@@ -178,9 +188,45 @@ class Ledger:
             value = connection.execute(sa.select(sa.func.max(RUNS.c.as_of))).scalar()
         return value if isinstance(value, dt.datetime) else None
 
+    def remember_goals(self, goals: Mapping[str, tuple[str, dt.timedelta] | None]) -> None:
+        """Record each flow's goal (flow → goal and window, or ``None``) as the latest run read it."""
+        now = _now()
+        with self._transaction() as connection:
+            connection.execute(FLOWS.delete().where(FLOWS.c.flow.in_(sorted(goals))))
+            connection.execute(
+                FLOWS.insert(),
+                [
+                    {
+                        "flow": flow,
+                        "goal": goal[0] if goal else None,
+                        "goal_seconds": int(goal[1].total_seconds()) if goal else None,
+                        "updated_at": now,
+                    }
+                    for flow, goal in goals.items()
+                ],
+            )
+
+    def goals(self) -> dict[str, tuple[str, dt.timedelta]]:
+        """The recorded goals of the flows that have one."""
+        with self._transaction() as connection:
+            rows = connection.execute(sa.select(FLOWS).where(FLOWS.c.goal.is_not(None))).all()
+        return {row.flow: (row.goal, dt.timedelta(seconds=row.goal_seconds)) for row in rows}
+
     def finish_run(self, as_of: dt.datetime) -> None:
         with self._transaction() as connection:
             connection.execute(RUNS.insert().values(as_of=as_of, finished_at=_now()))
+
+    def entries(self) -> list[dict[str, Any]]:
+        """One row per occurrence that entered a flow: ``flow``, ``customer_id``, ``occurred_at`` and
+        ``held_out`` (its messages were held back by a holdout), in order of flow, time and customer."""
+        held = sa.func.max(sa.case((MESSAGES.c.decision == "held_out", 1), else_=0))
+        query = (
+            sa.select(MESSAGES.c.flow, MESSAGES.c.customer_id, MESSAGES.c.occurred_at, held.label("held_out"))
+            .group_by(MESSAGES.c.flow, MESSAGES.c.customer_id, MESSAGES.c.occurred_at)
+            .order_by(MESSAGES.c.flow, MESSAGES.c.occurred_at, MESSAGES.c.customer_id)
+        )
+        with self._transaction() as connection:
+            return [{**row._mapping, "held_out": bool(row.held_out)} for row in connection.execute(query)]
 
     def status(self) -> list[dict[str, Any]]:
         """Per flow: occurrences entered, messages by status, and customers held out."""

@@ -198,6 +198,8 @@ def run_once(
     before), record them, and send every recorded message due by ``as_of`` (inside :func:`durable`), checking
     the suppression list at ``suppressed`` as each message goes."""
     since = since or ledger.last_as_of() or as_of - dt.timedelta(days=1)
+    if flows.flows:
+        ledger.remember_goals({flow.name: flow.goal for flow in flows.flows})
     if since < as_of:
         ledger.record(decide(flows, tables, as_of=as_of, since=since, ledger=ledger, store=True).rows)
     due = ledger.due(as_of)
