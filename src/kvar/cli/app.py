@@ -567,6 +567,50 @@ def pareto(
 
 @command()
 @reads_data
+def recovery(
+    payments: TableFile("payments", marked("attempts with status and failure_code")) = None,
+    window: Annotated[
+        str,
+        typer.Option(metavar="WINDOW", help=lazy_tr("a failed invoice paid within this window is recovered, e.g. 30d")),
+    ] = "30d",
+    as_of: AsOfOption = None,
+    as_json: JsonOption = False,
+    as_csv: CsvOption = False,
+    *,
+    sources: Sources,
+) -> None:
+    """Failed-payment recovery per decline code: failed invoices, recovered (count and amount), recovery rate over its stated denominator, hard declines, involuntary churn."""
+    from kvar.flows.dunning import EXPIRY_NOTICE_DAYS, RETRY_DAYS
+    from kvar.metrics.recovery import HARD_DECLINES, payment_recovery
+
+    check_window("--window", window)
+    attempts = sources.table("payments", payments)
+    with stage(tr("following failed invoices")):
+        rows = payment_recovery(attempts, window=window, as_of=as_of)
+    extra = {
+        "denominator": tr("failed invoices whose {window} recovery window has closed (recovered + lost)").format(
+            window=window
+        ),
+        "schedule": {
+            "retry_days": list(RETRY_DAYS),
+            "notice_days": [0, max(RETRY_DAYS) - 1],
+            "card_expiry_notice_days": list(EXPIRY_NOTICE_DAYS),
+            "never_retried": sorted(HARD_DECLINES),
+        },
+    }
+    emit(
+        "recovery",
+        {"window": window, "as_of": as_of},
+        rows,
+        as_json,
+        as_csv=as_csv,
+        title=tr("Failed-payment recovery (rate over {denominator})").format(denominator=extra["denominator"]),
+        **(extra if as_json else {}),
+    )
+
+
+@command()
+@reads_data
 def report(
     output: Annotated[Path, typer.Option(metavar="FILE", help=lazy_tr("HTML file to write"))] = Path(
         "kvar-report.html"

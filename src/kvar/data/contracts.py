@@ -121,6 +121,12 @@ CUSTOMERS = TableContract(
             aliases=("time_zone", "tz"),
             description="IANA zone (Europe/Stockholm) for quiet hours and caps",
         ),
+        Column(
+            "card_expires_at",
+            "time",
+            aliases=("card_expiry", "card_expires", "card_exp", "card_expiration"),
+            description="when the card on file expires (the first instant it no longer works), for card-expiry notices",
+        ),
     ),
     key="customer_id",
 )

@@ -16,10 +16,9 @@ trigger                fires at
 ``risk_above: 0.30``   the latest observation date of kvar's churn-risk model, for customers scored above 0.30
 ``segment_entered``    ``as_of``, for customers in one of the segments now and in none of them at ``since``
 ``nps_detractor``      an NPS answer of 0 to 6
-``payment_failed``     a failed payment attempt
+``payment_failed``     an invoice's first failed payment attempt (each attempt, when payments have no invoice_id)
+``card_expiring: 30d`` 30 days before the customers table's ``card_expires_at``
 =====================  =========================================================================================
-
-``card_expiring`` needs card expiry dates, which no kvar table holds yet: deciding a flow with it is refused.
 """
 
 from __future__ import annotations
@@ -136,8 +135,25 @@ def _payment_failed(_: Any, tables: Tables, since: dt.datetime, as_of: dt.dateti
     if tables.payments is None:
         raise ParameterError(tr("the payment_failed trigger needs payments"))
     attempts, _ = table_of(tables.payments, "payments", ["customer_id", "occurred_at", "status"])
-    failed = nw.col("status").cast(nw.String).str.to_lowercase() == "failed"
-    return attempts.filter(failed).select("customer_id", "occurred_at")
+    failed = attempts.filter(nw.col("status").cast(nw.String).str.to_lowercase() == "failed")
+    if "invoice_id" not in attempts.collect_schema().names():
+        return failed.select("customer_id", "occurred_at")
+    # One occurrence per failed invoice, at its first failure: the retries' failures do not restart the dunning.
+    invoice = nw.coalesce(nw.col("invoice_id").cast(nw.String), nw.col("occurred_at").cast(nw.String))
+    return (
+        failed.with_columns(invoice=invoice)
+        .group_by("customer_id", "invoice")
+        .agg(nw.col("occurred_at").min())
+        .select("customer_id", "occurred_at")
+    )
+
+
+def _card_expiring(value: str, tables: Tables, since: dt.datetime, as_of: dt.datetime) -> nw.LazyFrame:
+    if tables.customers is None:
+        raise ParameterError(tr("the card_expiring trigger needs customers with a card_expires_at column"))
+    people, _ = table_of(tables.customers, "customers", ["customer_id", "card_expires_at"])
+    expiring = people.filter(~nw.col("card_expires_at").is_null())
+    return expiring.select("customer_id", occurred_at=nw.col("card_expires_at").dt.offset_by(f"-{value}"))
 
 
 def _risk_above(value: float, tables: Tables, since: dt.datetime, as_of: dt.datetime) -> nw.LazyFrame:
@@ -182,4 +198,5 @@ _TRIGGERS: dict[str, Decide] = {
     "segment_entered": _segment_entered,
     "nps_detractor": _nps_detractor,
     "payment_failed": _payment_failed,
+    "card_expiring": _card_expiring,
 }

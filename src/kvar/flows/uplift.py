@@ -5,11 +5,9 @@ occurrence). It is **treated** when the customer was not held out (whether or no
 suppressed and bounced entries stay treated, an intention-to-treat comparison that the holdout makes fair), and
 **held out** when the global or the flow's holdout kept every message from them.
 
-An entry *reaches the goal* when, within the goal's window after the occurrence:
-
-* ``purchase_within: 30d``: a purchase (:func:`kvar.metrics.orders.purchases`) in ``(occurred_at, occurred_at + 30d]``;
-* ``payment_recovered_within: 14d``: a succeeded payment in that window;
-* ``active_after: 90d``: a subscription active (:func:`kvar.metrics.activity.active_at`) at ``occurred_at + 90d``.
+An entry *reaches the goal* when the goal's condition (:mod:`kvar.flows.conditions`) holds in
+``(occurred_at, occurred_at + window]``: ``purchase_within: 30d`` a purchase in the 30 days after the occurrence,
+``payment_recovered_within: 14d`` a succeeded payment, ``active_after: 90d`` a subscription active at its end.
 
 Only entries whose window has ended by ``as_of`` count (later ones cannot be judged yet).
 
@@ -31,13 +29,10 @@ import datetime as dt
 import math
 from typing import Any
 
-import narwhals as nw
 import numpy as np
 
+from kvar.flows.conditions import GOAL_CONDITIONS, condition_met
 from kvar.flows.triggers import Tables
-from kvar.metrics.activity import OPEN_END, active_at
-from kvar.metrics.frames import frame_like, rows_of, table_of
-from kvar.metrics.orders import purchases
 
 ALPHA = 0.05
 POWER = 0.80
@@ -107,7 +102,11 @@ def uplift(
     out = []
     for flow, (goal, window) in sorted(goals.items()):
         judged = [e for e in entries if e["flow"] == flow and e["occurred_at"] + window <= as_of]
-        reached = goal_reached(tables, goal, window, judged)
+        reached = condition_met(
+            tables,
+            GOAL_CONDITIONS[goal],
+            [(str(e["customer_id"]), e["occurred_at"], e["occurred_at"] + window) for e in judged],
+        )
         x1 = sum(hit for hit, e in zip(reached, judged, strict=True) if not e["held_out"])
         x0 = sum(hit for hit, e in zip(reached, judged, strict=True) if e["held_out"])
         treated = [e["customer_id"] for e in judged if not e["held_out"]]
@@ -130,43 +129,6 @@ def uplift(
             row[name] = None if row[column] is None or value is None else row[column] * len(treated) * value
         out.append(row)
     return out
-
-
-def goal_reached(tables: Tables, goal: str, window: dt.timedelta, entries: list[dict[str, Any]]) -> list[bool]:
-    """Whether each entry reached ``goal`` within ``window`` of its occurrence, decided in the engine."""
-    if not entries:
-        return []
-    source = {"purchase_within": tables.transactions, "payment_recovered_within": tables.payments}.get(
-        goal, tables.subscriptions
-    )
-    if source is None:
-        return [False] * len(entries)
-    table = {"purchase_within": "transactions", "payment_recovered_within": "payments"}.get(goal, "subscriptions")
-    facts, _ = table_of(source, table, ["customer_id"])
-    asked = frame_like(
-        facts,
-        {
-            "entry": list(range(len(entries))),
-            "customer_id": [str(e["customer_id"]) for e in entries],
-            "since": [e["occurred_at"] for e in entries],
-            "until": [e["occurred_at"] + window for e in entries],
-        },
-    )
-    facts = facts.with_columns(nw.col("customer_id").cast(nw.String))
-    if goal == "active_after":
-        names = facts.collect_schema().names()
-        end = nw.col("ended_at").fill_null(nw.lit(OPEN_END)) if "ended_at" in names else nw.lit(OPEN_END)
-        hits = facts.select("customer_id", "started_at", ended_at=end).join(asked, on="customer_id")
-        hits = hits.filter(active_at(nw.col("started_at"), nw.col("ended_at"), nw.col("until")))
-    else:
-        if goal == "purchase_within":
-            facts = purchases(facts)
-        else:
-            facts = facts.filter(nw.col("status") == "succeeded")
-        hits = facts.select("customer_id", "occurred_at").join(asked, on="customer_id")
-        hits = hits.filter(nw.col("occurred_at") > nw.col("since"), nw.col("occurred_at") <= nw.col("until"))
-    found = {row["entry"] for row in rows_of(hits.select("entry").unique())}
-    return [index in found for index in range(len(entries))]
 
 
 def customer_value_of(tables: Tables, customers: set[str], as_of: dt.datetime) -> tuple[float | None, str | None]:

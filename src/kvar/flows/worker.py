@@ -37,9 +37,9 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import narwhals as nw
 from dbos import DBOS, DBOSConfig, SetWorkflowID
 
+from kvar.flows.conditions import condition_met
 from kvar.flows.decide import decide
 from kvar.flows.email import Outcome, build_email, send_email
 from kvar.flows.ledger import Ledger
@@ -49,7 +49,6 @@ from kvar.flows.suppressions import Suppressions
 from kvar.flows.triggers import Tables
 from kvar.flows.webhooks import post_webhook
 from kvar.i18n import tr
-from kvar.metrics.frames import frame_like, rows_of, table_of
 
 QUEUE = "kvar-flows"
 
@@ -210,9 +209,13 @@ def run_once(
         if row["flow"] not in by_name
     ]
     due = [row for row in due if row["flow"] in by_name]
-    bought = _purchased(tables, [row for row in due if by_name[row["flow"]].steps[row["step"] - 1].unless])
-    outcomes += [(row["key"], "cancelled", tr("purchased since the trigger")) for row in due if row["key"] in bought]
-    due = [row for row in due if row["key"] not in bought]
+    met = _unless_met(tables, due, by_name)
+    outcomes += [
+        (row["key"], "cancelled", tr("{condition} since the trigger").format(condition=met[row["key"]]))
+        for row in due
+        if row["key"] in met
+    ]
+    due = [row for row in due if row["key"] not in met]
     people = profiles(tables, {row["customer_id"] for row in due}, as_of=as_of, fields=template_fields(flows))
     queue = DBOS.retrieve_queue(QUEUE)
     assert queue is not None, "durable() registers the queue"
@@ -266,26 +269,14 @@ def run_loop(
         stop.wait(every.total_seconds())
 
 
-def _purchased(tables: Tables, messages: list[dict[str, Any]]) -> set[str]:
-    """The keys of ``messages`` (``unless: purchased``) whose customer bought after the occurrence and by the
-    message's time, decided in the engine in one join."""
-    if tables.transactions is None or not messages:
-        return set()
-    facts, _ = table_of(tables.transactions, "transactions", ["customer_id", "occurred_at"])
-    asked = frame_like(
-        facts,
-        {
-            "key": [m["key"] for m in messages],
-            "customer_id": [m["customer_id"] for m in messages],
-            "since": [m["occurred_at"] for m in messages],
-            "until": [m["scheduled_at"] for m in messages],
-        },
-    )
-    bought = (
-        facts.select(nw.col("customer_id").cast(nw.String), "occurred_at")
-        .join(asked, on="customer_id")
-        .filter(nw.col("occurred_at") > nw.col("since"), nw.col("occurred_at") <= nw.col("until"))
-        .select("key")
-        .unique()
-    )
-    return {row["key"] for row in rows_of(bought)}
+def _unless_met(tables: Tables, due: list[dict[str, Any]], flows: dict[str, Any]) -> dict[str, str]:
+    """The keys of the due messages whose step's ``unless`` condition holds between the occurrence and the
+    message's time, with the condition (:func:`kvar.flows.conditions.condition_met`)."""
+    met: dict[str, str] = {}
+    for condition in ("purchased", "payment_recovered", "active"):
+        asked = [row for row in due if flows[row["flow"]].steps[row["step"] - 1].unless == condition]
+        answers = condition_met(
+            tables, condition, [(row["customer_id"], row["occurred_at"], row["scheduled_at"]) for row in asked]
+        )
+        met.update({row["key"]: condition for row, hit in zip(asked, answers, strict=True) if hit})
+    return met
