@@ -705,6 +705,15 @@ def _register_model_commands() -> None:
 
 _register_model_commands()
 
+
+def _register_export() -> None:
+    from kvar.cli.export import export
+
+    command()(export)
+
+
+_register_export()
+
 flows_app = typer.Typer(
     help=lazy_tr("Retention flows: check a flows file, preview its decisions, send what is due."),
     no_args_is_help=True,
