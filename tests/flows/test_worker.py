@@ -216,3 +216,49 @@ def _messages(url: str) -> list[dict[str, object]]:
 
     with Ledger(url).engine.connect() as connection:
         return [dict(row._mapping) for row in connection.execute(sa.select(MESSAGES))]
+
+
+def _crm(tmp_path: Path, port: int, customers: int) -> tuple[object, Tables]:
+    (tmp_path / "flows.yaml").write_text(
+        f"""
+channels:
+  crm: {{webhook_url: "http://127.0.0.1:{port}/kvar", secret_env: KVAR_TEST_SECRET}}
+flows:
+  - name: handoff
+    trigger: {{acquired: true}}
+    steps: [{{webhook: {{channel: crm}}}}]
+"""
+    )
+    people = [f"c{n:03d}" for n in range(customers)]
+    transactions = pl.DataFrame({"customer_id": people, "occurred_at": [T(2024, 3, 10, 9)] * customers})
+    return read_flows(tmp_path / "flows.yaml"), Tables(transactions=transactions)
+
+
+def test_a_webhook_outage_delays_messages_by_the_retry_schedule_and_loses_none(tmp_path, receiver) -> None:
+    import time
+
+    server, channel = receiver
+    server.answers.extend([(500, {}, 0)] * 3)  # down for the first three requests, then up
+    flows, tables = _crm(tmp_path, server.server_port, 4)
+    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    began = time.perf_counter()
+    with durable(url):
+        summary = run_once(flows, tables, Ledger(url), as_of=T(2024, 3, 11), suppressed=tmp_path / "s.sqlite")
+    took = time.perf_counter() - began
+    assert summary.rows[0]["delivered"] == 4
+    ids = [headers["webhook-id"] for headers, _ in server.requests]
+    assert len(ids) == 7 and len(set(ids)) == 4  # three retried once, with the same webhook-id
+    assert took < 1.2 + 4  # the first retry waits at most 1.2 s (1 s ± 20 %)
+
+
+def test_a_410_disables_the_endpoint_after_one_attempt(tmp_path, receiver) -> None:
+    from kvar.flows.suppressions import Suppressions
+
+    server, channel = receiver
+    server.answers.append((410, {}, 0))
+    flows, tables = _crm(tmp_path, server.server_port, 3)
+    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    with durable(url, concurrency=1):  # one at a time, so that the first answer is known before the next goes
+        summary = run_once(flows, tables, Ledger(url), as_of=T(2024, 3, 11), suppressed=tmp_path / "s.sqlite")
+    assert summary.rows[0]["disabled"] == 3 and len(server.requests) == 1
+    assert "410" in (Suppressions(tmp_path / "s.sqlite").channel_disabled("crm") or "")

@@ -731,9 +731,9 @@ app.add_typer(suppress_app, name="suppress")
 
 
 def _register_flow_commands() -> None:
-    from kvar.cli.flows import add, preview, remove, run, status, suppressed, uplift, validate
+    from kvar.cli.flows import add, enable, preview, remove, run, status, suppressed, uplift, validate
 
-    for function in (validate, preview, run, status, uplift):
+    for function in (validate, preview, run, status, uplift, enable):
         command(group=flows_app)(function)
     command(group=suppress_app)(add)
     command(group=suppress_app)(remove)

@@ -343,6 +343,17 @@ def remove(
         raise ParameterError(tr("{customer} is not suppressed on {channel}").format(customer=customer, channel=channel))
 
 
+def enable(
+    channel: Annotated[str, typer.Argument(metavar="CHANNEL", help=lazy_tr("a channel of the flows file"))],
+    workspace: SuppressWorkspace,
+) -> None:
+    """Send on a channel again after its webhook answered 410 Gone and kvar disabled it."""
+    from kvar.flows.suppressions import Suppressions, suppressions_path
+
+    if not Suppressions(suppressions_path(workspace)).enable_channel(channel):
+        raise ParameterError(tr("channel {channel} is not disabled").format(channel=channel))
+
+
 def suppressed(workspace: SuppressWorkspace, as_json: JsonOption = False, as_csv: CsvOption = False) -> None:
     """The suppression list: customer, channel, reason and when it was added (UTC)."""
     from kvar.flows.suppressions import Suppressions, suppressions_path

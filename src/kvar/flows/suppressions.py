@@ -1,6 +1,7 @@
 """Who must not get a message: the suppression list, checked when a message is sent (not only when decided).
 
-One row per customer and channel (``*``: every channel) with its reason:
+One row per customer and channel (``*``: every channel) with its reason (and, apart, the channels disabled
+because their webhook answered 410 Gone, until ``kvar flows enable CHANNEL``):
 
 * ``unsubscribed``: blocks marketing messages only; receipts and dunning (transactional flows) still go;
 * ``hard_bounce`` (added by the worker on a 5xx refusal), ``complaint``, ``manual``, ``erased``: block every
@@ -41,6 +42,10 @@ class Suppressions:
             "CREATE TABLE IF NOT EXISTS suppressions (customer_id TEXT NOT NULL, channel TEXT NOT NULL, "
             "reason TEXT NOT NULL, added_at TEXT NOT NULL, PRIMARY KEY (customer_id, channel))"
         )
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS disabled_channels (channel TEXT PRIMARY KEY, reason TEXT NOT NULL, "
+            "disabled_at TEXT NOT NULL)"
+        )
         return connection
 
     def add(self, customer_id: str, reason: str, channel: str = ALL_CHANNELS) -> None:
@@ -72,6 +77,23 @@ class Suppressions:
                 "SELECT customer_id, channel, reason, added_at FROM suppressions ORDER BY customer_id, channel"
             ).fetchall()
         return [dict(zip(("customer_id", "channel", "reason", "added_at"), row, strict=True)) for row in found]
+
+    def disable_channel(self, channel: str, reason: str) -> None:
+        """Stop sending on ``channel`` (its webhook answered 410 Gone) until :meth:`enable_channel`."""
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+        with self._connect() as connection:
+            connection.execute("INSERT OR IGNORE INTO disabled_channels VALUES (?, ?, ?)", (channel, reason, now))
+
+    def enable_channel(self, channel: str) -> bool:
+        """Send on ``channel`` again; whether it was disabled."""
+        with self._connect() as connection:
+            return connection.execute("DELETE FROM disabled_channels WHERE channel = ?", (channel,)).rowcount > 0
+
+    def channel_disabled(self, channel: str) -> str | None:
+        """Why ``channel`` is disabled, or ``None``."""
+        with self._connect() as connection:
+            found = connection.execute("SELECT reason FROM disabled_channels WHERE channel = ?", (channel,)).fetchone()
+        return found[0] if found else None
 
     def blocks(self, customer_id: str, channel: str, *, marketing: bool) -> str | None:
         """The reason a message to ``customer_id`` on ``channel`` must not go, or ``None``."""

@@ -10,7 +10,8 @@ restarted worker with the same executor id) from its last finished step. The wor
 :func:`kvar.flows.profiles.profiles`; a template that fails for this customer dead-letters this message with the
 reason, and the others go) and make one attempt through the channel (:func:`kvar.flows.email.send_email`,
 :func:`kvar.flows.webhooks.post_webhook`). An attempt that should be tried again (a 4xx reply, a 5xx answer, no
-connection) is retried by DBOS up to 5 times, 1 s apart and doubling, then dead-lettered. Composing inside the
+connection) is tried again after a durable pause (1 s, doubling, ±20 % jitter, or the receiver's Retry-After when
+longer), at most 5 attempts in all, then dead-lettered. Composing inside the
 step costs nothing in safety (the same profile renders the same message) and saves a write per message.
 
 Delivery is therefore at least once: a crash between a server's acceptance and DBOS recording the step sends
@@ -24,6 +25,7 @@ own executor id, dequeuing from the same queue.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import sqlite3
 import threading
@@ -51,10 +53,6 @@ from kvar.flows.webhooks import post_webhook
 from kvar.i18n import tr
 
 QUEUE = "kvar-flows"
-
-
-class TryAgain(Exception):
-    """An attempt the receiver asked to repeat later (DBOS retries the step)."""
 
 
 def state_url(workspace: Path) -> str:
@@ -125,14 +123,33 @@ def _plain(html: str) -> str:
     return re.sub(r"<[^>]+>", "", html).strip()
 
 
-@DBOS.step(retries_allowed=True, max_attempts=5, interval_seconds=1.0, backoff_rate=2.0)
-def send(message: dict[str, Any], flows_path: str, channel: dict[str, Any], suppressed: str) -> dict[str, str]:
-    """One attempt, unless the suppression list (at ``suppressed``) blocks it now: compose, then send; a hard
-    bounce joins the list; :class:`TryAgain` (so that DBOS retries) when the receiver asked for it. A template
-    that fails for this customer is not retried: the message is dead-lettered with the error."""
+#: Attempts per message, and the pause before each retry (seconds, doubling), before jitter and Retry-After.
+ATTEMPTS = 5
+FIRST_PAUSE = 1.0
+#: The longest Retry-After honoured; a receiver asking for more is retried after this.
+LONGEST_PAUSE = 3600.0
+
+
+def pause_before_retry(key: str, attempt: int, retry_after: float | None) -> float:
+    """Seconds to wait before attempt ``attempt + 1``: ``FIRST_PAUSE × 2^(attempt − 1)`` with ±20 % jitter (a
+    fixed draw per message and attempt, so that a replay waits alike), or the receiver's ``Retry-After`` when it
+    asks for longer (at most :data:`LONGEST_PAUSE`)."""
+    draw = int.from_bytes(hashlib.sha256(f"{key}:{attempt}".encode()).digest()[:4], "big") / 2**32
+    backoff = FIRST_PAUSE * 2 ** (attempt - 1) * (0.8 + 0.4 * draw)
+    return min(max(backoff, retry_after or 0.0), LONGEST_PAUSE)
+
+
+@DBOS.step()
+def send(message: dict[str, Any], flows_path: str, channel: dict[str, Any], suppressed: str) -> dict[str, Any]:
+    """One attempt, unless the suppression list (at ``suppressed``) blocks it now or the channel is disabled:
+    compose, then send. A hard bounce joins the suppression list; a 410 disables the channel. A template that
+    fails for this customer is not retried: the message is dead-lettered with the error."""
     target = Channel(channel["name"], channel["kind"], channel["settings"])
     key = f"{message['occurrence']}:{message['step']}"
     suppressions = Suppressions(Path(suppressed))
+    disabled = suppressions.channel_disabled(target.name)
+    if disabled:
+        return {"status": "disabled", "detail": disabled}
     blocked = suppressions.blocks(message["customer_id"], target.name, marketing=message["kind"] == "marketing")
     if blocked:
         return {"status": "suppressed", "detail": blocked}
@@ -156,20 +173,28 @@ def send(message: dict[str, Any], flows_path: str, channel: dict[str, Any], supp
             unsubscribe_token=message["customer_id"],
         )
         outcome = send_email(target, email)
-    if outcome.status == "retry":
-        raise TryAgain(outcome.detail)
     if outcome.status == "bounced":
         suppressions.add(message["customer_id"], "hard_bounce", target.name)
-    return {"status": outcome.status, "detail": outcome.detail}
+    if outcome.status == "disabled":
+        suppressions.disable_channel(target.name, outcome.detail)
+    return {"status": outcome.status, "detail": outcome.detail, "retry_after": outcome.retry_after}
 
 
 @DBOS.workflow()
 def deliver(message: dict[str, Any], flows_path: str, channel: dict[str, Any], suppressed: str) -> dict[str, str]:
-    """Send one message: one durable step, retried; after the last retry it is dead-lettered with the reason."""
-    try:
-        return send(message, flows_path, channel, suppressed)
-    except Exception as error:  # noqa: BLE001 - the last retry's error is the dead letter's reason
-        return {"status": "dead", "detail": f"{type(error).__name__}: {error}"}
+    """Send one message: up to :data:`ATTEMPTS` durable attempts with durable pauses between them
+    (:func:`pause_before_retry`); after the last one it is dead-lettered with the reason."""
+    key = f"{message['occurrence']}:{message['step']}"
+    for attempt in range(1, ATTEMPTS + 1):
+        result = send(message, flows_path, channel, suppressed)
+        if result["status"] != "retry":
+            return {"status": result["status"], "detail": result["detail"]}
+        if attempt < ATTEMPTS:
+            DBOS.sleep(pause_before_retry(key, attempt, result.get("retry_after")))
+    return {
+        "status": "dead",
+        "detail": tr("{attempts} attempts, the last: {detail}").format(attempts=ATTEMPTS, detail=result["detail"]),
+    }
 
 
 @dataclass(frozen=True)
