@@ -84,22 +84,7 @@ def test_kvar_flows_uplift_reads_the_ledger(tmp_path) -> None:
     with Workspace.create(tmp_path / "shop.duckdb") as space:
         space.load("transactions", tmp_path / "transactions.csv", {})
     ledger = Ledger(f"sqlite:///{tmp_path / 'shop.flows.sqlite'}")
-    ledger.remember_goals({"winback": GOALS["winback"]})
-    ledger.record(
-        {
-            "key": f"winback:{e['customer_id']}:{e['occurred_at'].isoformat()}:1",
-            "flow": "winback",
-            "step": 1,
-            "customer_id": e["customer_id"],
-            "channel": "email",
-            "occurrence": f"winback:{e['customer_id']}:{e['occurred_at'].isoformat()}",
-            "occurred_at": e["occurred_at"],
-            "scheduled_at": e["occurred_at"],
-            "decision": "held_out" if e["held_out"] else "send",
-            "reason": "",
-        }
-        for e in history.entries
-    )
+    ledger.record_history("winback", history.entries, GOALS["winback"])
     ledger.close()
     result = CliRunner().invoke(app, ["flows", "uplift", "--workspace", str(tmp_path / "shop.duckdb"), "--json"])
     assert result.exit_code == 0, result.output

@@ -651,9 +651,27 @@ def report(
     )
     if inputs.transactions is None and inputs.subscriptions is None:
         raise ParameterError(tr("the report needs transactions or subscriptions (files or --workspace)"))
+    if sources.workspace is not None:
+        inputs.uplift = flows_uplift(sources.workspace.path, inputs)
     with stage(tr("building the report")):
         write_report(inputs, output)
     stdout.print(tr("report written: {output}").format(output=output), highlight=False)
+
+
+def flows_uplift(workspace: Path, tables: Any) -> list[dict[str, Any]]:
+    """The uplift of the flows that ran on ``workspace`` (its worker's state file beside it), else nothing."""
+    from kvar.flows.ledger import Ledger
+    from kvar.flows.uplift import uplift
+    from kvar.flows.worker import state_url
+
+    if not workspace.with_suffix(".flows.sqlite").exists():
+        return []
+    ledger = Ledger(state_url(workspace))
+    try:
+        goals, entries = ledger.goals(), ledger.entries()
+    finally:
+        ledger.close()
+    return uplift(goals, tables, entries, as_of=tables.observed_until()) if goals and entries else []
 
 
 def describe_source(sources: Sources) -> str:

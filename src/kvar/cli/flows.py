@@ -82,7 +82,7 @@ def preview(
     flows = read_flows(file)
     listed = suppressions_path(workspace)
     with _tables(workspace) as tables:
-        moment = as_of or _end_of_observation(tables)
+        moment = as_of or tables.observed_until()
         with stage(tr("deciding flows")):
             decided = decide(
                 flows, tables, as_of=moment, since=since, suppressions=Suppressions(listed) if listed.exists() else None
@@ -112,17 +112,6 @@ def preview(
         shown=("flow", "step", "customer_id", "channel", "scheduled_at", "decision", "reason"),
         **({"skipped": decided.skipped} if as_json else {}),
     )
-
-
-def _end_of_observation(tables: Any) -> dt.datetime:
-    """The end of the last observed day of the table that defines activity (as every metric defaults)."""
-    from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED, observation
-    from kvar.metrics.frames import table_of
-
-    ((kind, table),) = tables.activity().items()
-    facts, _ = table_of(table, kind, [])
-    columns = SUBSCRIPTION_OBSERVED if kind == "subscriptions" else ("occurred_at",)
-    return observation(facts, columns)[1]
 
 
 StateOption = Annotated[
@@ -186,7 +175,7 @@ def run(
     try:
         if once:
             with _tables(workspace) as tables:
-                moment = as_of or _end_of_observation(tables)
+                moment = as_of or tables.observed_until()
                 with stage(tr("sending what is due")), durable(url, executor=worker):
                     summary = run_once(
                         flows, tables, ledger, as_of=moment, since=since, suppressed=suppressions_path(workspace)
@@ -275,7 +264,7 @@ def uplift(
     finally:
         ledger.close()
     with _tables(workspace) as tables:
-        moment = as_of or _end_of_observation(tables)
+        moment = as_of or tables.observed_until()
         with stage(tr("measuring uplift")):
             rows = measured(goals, tables, entries, as_of=moment)
     emit(

@@ -29,6 +29,18 @@ _PLAN_ORDER = list(PLANS)
 CHANNELS = {"organic": 0.025, "referral": 0.018, "paid_search": 0.055, "partner": 0.03}
 _PLAN_RISK = {"basic": 1.4, "pro": 1.0, "business": 0.6}
 COUNTRIES = ("US", "GB", "DE", "FR", "SE", "NL", "CA")
+#: Each country's time zone (for the flows' quiet hours and caps) and the first names the demo's customers get,
+#: in turn (not drawn, so that adding them left every generated number as it was).
+TIME_ZONES = {
+    "US": "America/New_York",
+    "GB": "Europe/London",
+    "DE": "Europe/Berlin",
+    "FR": "Europe/Paris",
+    "SE": "Europe/Stockholm",
+    "NL": "Europe/Amsterdam",
+    "CA": "America/Toronto",
+}
+FIRST_NAMES = ("Astrid", "Liam", "Ingrid", "Noah", "Sofia", "Oskar", "Emma", "Lukas", "Maja", "Elias", "Nora", "Hugo")
 EXIT_REASONS = ("too expensive", "missing features", "switched to competitor", "no longer needed", "poor support")
 
 
@@ -90,13 +102,17 @@ def generate(
         plan = _PLAN_ORDER[rng.choice(3, p=[0.5, 0.35, 0.15])]
         seats = int(rng.integers(1, 6)) if plan != "basic" else 1
         users = [f"{customer_id}-U{index}" for index in range(1, int(rng.integers(1, seats + 1)) + 1)]
+        country = COUNTRIES[rng.integers(len(COUNTRIES))]
         data.customers.append(
             {
                 "customer_id": customer_id,
                 "signed_up_at": _stamp(signed_up),
                 "channel": channel,
-                "country": COUNTRIES[rng.integers(len(COUNTRIES))],
+                "country": country,
                 "plan": plan,
+                "email": f"{customer_id.lower()}@example.com",
+                "first_name": FIRST_NAMES[number % len(FIRST_NAMES)],
+                "timezone": TIME_ZONES[country],
             }
         )
         _simulate_customer(rng, data, customer_id, signed_up, channel, plan, seats, users, end)

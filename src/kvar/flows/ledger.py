@@ -160,6 +160,38 @@ class Ledger:
             with self._transaction() as connection:
                 connection.execute(_insert_missing(MESSAGES, ("key",), connection), rows)
 
+    def record_history(
+        self, flow: str, entries: Iterable[Mapping[str, Any]], goal: tuple[str, dt.timedelta], channel: str = "email"
+    ) -> None:
+        """Record a flow's past entries (``customer_id``, ``occurred_at``, ``held_out``) as delivered or held-out
+        first messages, with its goal: a history from elsewhere (another tool, a simulation) that
+        ``kvar flows uplift`` can measure."""
+        self.remember_goals({flow: goal})
+        rows = []
+        for entry in entries:
+            occurrence = f"{flow}:{entry['customer_id']}:{entry['occurred_at'].isoformat()}"
+            held = bool(entry["held_out"])
+            rows.append(
+                {
+                    "key": f"{occurrence}:1",
+                    "flow": flow,
+                    "step": 1,
+                    "customer_id": str(entry["customer_id"]),
+                    "channel": channel,
+                    "occurrence": occurrence,
+                    "occurred_at": entry["occurred_at"],
+                    "scheduled_at": entry["occurred_at"],
+                    "decision": "held_out" if held else "send",
+                    "reason": "recorded history",
+                    "deferred": False,
+                    "status": "held_out" if held else "delivered",
+                    "detail": "",
+                }
+            )
+        if rows:
+            with self._transaction() as connection:
+                connection.execute(_insert_missing(MESSAGES, ("key",), connection), rows)
+
     def due(self, as_of: dt.datetime) -> list[dict[str, Any]]:
         """Every message still to send whose time has come, in order of ``scheduled_at`` and key."""
         query = (

@@ -349,6 +349,8 @@ def _model_sections(data: ReportData) -> list[str]:
         sections.append(
             f"<h3>{html.escape(heading)}</h3><p>{html.escape(summary)}</p>" + _table(data.risk["top"], columns)
         )
+    if data.uplift:
+        sections.append(_uplift_section(data))
     if data.skipped:
         heading = tr("Not shown")
         sections.append(
@@ -357,6 +359,56 @@ def _model_sections(data: ReportData) -> list[str]:
             + "</ul>"
         )
     return sections
+
+
+def _uplift_section(data: ReportData) -> str:
+    """Per flow: goal rate of the treated against the held out, the uplift with its 95 % interval, the minimum
+    detectable effect and the revenue it implies."""
+    heading = tr("Did the flows work? Treated against held out")
+    columns = (
+        tr("flow"),
+        tr("goal"),
+        tr("treated"),
+        tr("held out"),
+        tr("goal rate, treated"),
+        tr("goal rate, held out"),
+        tr("uplift (95 % interval)"),
+        tr("minimum detectable effect"),
+        tr("implied revenue"),
+    )
+
+    def points(value: float | None) -> str:
+        return "–" if value is None else percent(100 * value, 1)
+
+    def shown(row: dict[str, Any]) -> list[str]:
+        interval = (
+            "–"
+            if row["uplift"] is None
+            else f"{signed(100 * row['uplift'], 1)} ({points(row['uplift_low'])} … {points(row['uplift_high'])})"
+        )
+        revenue = "–" if row["implied_revenue"] is None else money(row["implied_revenue"], data.currency)
+        return [
+            row["flow"],
+            row["goal"],
+            number(row["treated"]),
+            number(row["held_out"]),
+            points(row["rate_treated"]),
+            points(row["rate_held_out"]),
+            interval,
+            points(row["minimum_detectable_effect"]),
+            revenue,
+        ]
+
+    head = "".join(f"<th>{html.escape(name)}</th>" for name in columns)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="text">{html.escape(cell)}</td>' for cell in shown(row)) + "</tr>"
+        for row in data.uplift
+    )
+    note = tr(
+        "Entries whose goal window has ended; an interval that contains 0 is no proof of an effect, and an effect "
+        "below the minimum detectable one is likely to go unseen at this sample size."
+    )
+    return f"<h3>{html.escape(heading)}</h3><p>{html.escape(note)}</p><table><tr>{head}</tr>{body}</table>"
 
 
 def yearly_basis(data: ReportData) -> str:

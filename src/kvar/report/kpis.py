@@ -29,6 +29,7 @@ class ReportInputs(CustomerTables):
     inactivity: str = "90d"
     industry: str | None = None
     source: str = ""  # where the data came from, shown in the header (e.g. "workspace shop.duckdb")
+    uplift: list[dict[str, Any]] = field(default_factory=list)  # kvar.flows.uplift rows, when flows have run
 
 
 @dataclass
@@ -52,6 +53,7 @@ class ReportData:
     reconciliation: list[dict[str, Any]] = field(default_factory=list)  # kvar vs each other definition, last period
     clv: dict[str, Any] = field(default_factory=dict)
     risk: dict[str, Any] = field(default_factory=dict)
+    uplift: list[dict[str, Any]] = field(default_factory=list)  # per flow: treated vs held out (kvar.flows.uplift)
     skipped: list[str] = field(default_factory=list)  # sections left out, with the reason
     currency: str = ""  # the ISO code of every amount, when the data name one
     period: str = "month"
@@ -88,6 +90,7 @@ def collect(inputs: ReportInputs) -> ReportData:
     if inputs.feedback is not None:
         data.satisfaction = rows_of(satisfaction_scores(inputs.feedback, period=inputs.period))
     collect_models(inputs, data)
+    data.uplift = list(inputs.uplift)
     return data
 
 
