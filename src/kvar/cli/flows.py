@@ -69,24 +69,40 @@ def preview(
             metavar="TIME", help=lazy_tr("decide the occurrences from this instant on (default: a day before --as-of)")
         ),
     ] = None,
+    state: StateOption = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
 ) -> None:
     """List, without sending, every message the flows decide: flow, step, customer, channel, when and why."""
     from kvar.flows.decide import decide
+    from kvar.flows.ledger import Ledger
     from kvar.flows.spec import read_flows
     from kvar.flows.suppressions import Suppressions, suppressions_path
+    from kvar.flows.worker import state_url
 
     if since is not None and as_of is not None and since >= as_of:  # before anything is read
         raise ParameterError(tr("--since must be before --as-of"))
     flows = read_flows(file)
     listed = suppressions_path(workspace)
-    with _tables(workspace) as tables:
-        moment = as_of or tables.observed_until()
-        with stage(tr("deciding flows")):
-            decided = decide(
-                flows, tables, as_of=moment, since=since, suppressions=Suppressions(listed) if listed.exists() else None
-            )
+    # What a worker already recorded (holdout assignments, decisions) wins; a preview stores nothing.
+    ledger = Ledger(state) if state else None
+    if ledger is None and workspace.with_suffix(".flows.sqlite").exists():
+        ledger = Ledger(state_url(workspace))
+    try:
+        with _tables(workspace) as tables:
+            moment = as_of or tables.observed_until()
+            with stage(tr("deciding flows")):
+                decided = decide(
+                    flows,
+                    tables,
+                    as_of=moment,
+                    since=since,
+                    suppressions=Suppressions(listed) if listed.exists() else None,
+                    ledger=ledger,
+                )
+    finally:
+        if ledger is not None:
+            ledger.close()
     rows = decided.rows
     for name, reason in decided.skipped.items():
         stderr.print(
