@@ -262,3 +262,44 @@ def test_a_410_disables_the_endpoint_after_one_attempt(tmp_path, receiver) -> No
         summary = run_once(flows, tables, Ledger(url), as_of=T(2024, 3, 11), suppressed=tmp_path / "s.sqlite")
     assert summary.rows[0]["disabled"] == 3 and len(server.requests) == 1
     assert "410" in (Suppressions(tmp_path / "s.sqlite").channel_disabled("crm") or "")
+
+
+def test_kvar_flows_run_loop_keeps_sending_at_the_current_time_until_stopped(tmp_path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from aiosmtpd.controller import Controller
+
+    from kvar import Workspace
+
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        _, tables = _shop(tmp_path, port)
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+        recent = tables.transactions.head(5).with_columns(occurred_at=pl.lit(now - dt.timedelta(hours=2)))
+        recent.write_csv(tmp_path / "transactions.csv")
+        tables.customers.head(5).write_csv(tmp_path / "customers.csv")
+        with Workspace.create(tmp_path / "shop.duckdb") as space:
+            space.load("transactions", tmp_path / "transactions.csv", {})
+            space.load("customers", tmp_path / "customers.csv", {})
+        command = [sys.executable, "-m", "kvar", "flows", "run", str(tmp_path / "flows.yaml")]
+        worker = subprocess.Popen(
+            [*command, "--workspace", str(tmp_path / "shop.duckdb"), "--loop", "--every", "1", "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 60
+        while len(inbox.messages) < 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(2.5)  # two more runs: nothing new is due
+        worker.send_signal(signal.SIGTERM)
+        out, err = worker.communicate(timeout=30)
+    finally:
+        controller.stop()
+    assert worker.returncode == 0, err.decode()[-2000:]
+    assert sorted(m["To"] for m in inbox.messages) == [f"c00{n}@example.se" for n in range(5)]
+    assert out.count(b'"command": "flows run"') >= 3  # one JSON document per run
