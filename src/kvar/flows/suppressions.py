@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
 from kvar.errors import ParameterError
 from kvar.i18n import tr
 
+_OPEN = threading.local()
 REASONS = ("unsubscribed", "hard_bounce", "complaint", "manual", "erased")
 ALL_CHANNELS = "*"
 
@@ -37,7 +39,13 @@ class Suppressions:
         self.path = path
 
     def _connect(self) -> sqlite3.Connection:
+        """This thread's connection to the file (kept open: the worker checks the list for every message)."""
+        opened: dict[str, sqlite3.Connection] = _OPEN.__dict__.setdefault("connections", {})
+        key = str(self.path.resolve())
+        if key in opened and Path(key).exists():
+            return opened[key]
         connection = sqlite3.connect(self.path, timeout=30)
+        opened[key] = connection
         connection.execute(
             "CREATE TABLE IF NOT EXISTS suppressions (customer_id TEXT NOT NULL, channel TEXT NOT NULL, "
             "reason TEXT NOT NULL, added_at TEXT NOT NULL, PRIMARY KEY (customer_id, channel))"
