@@ -171,3 +171,21 @@ def test_kvar_flows_validate_prints_problems_or_the_flows(folder) -> None:
     document = json.loads(bad.stdout)
     assert not document["valid"] and document["problems"][0]["line"] == 11
     assert f"{path}:11: flows[0].trigger.inactive_for: expected a duration" in bad.stderr
+
+
+def test_a_flows_file_built_from_python_is_checked_then_written(tmp_path) -> None:
+    from kvar.flows import write_flows
+
+    (tmp_path / "hello.html.j2").write_text("<p>Hello {{ customer.first_name }}</p>")
+    document = {
+        "channels": {"email": {"smtp_url": "smtp://127.0.0.1:2525", "from": "Shop <hello@shop.example>"}},
+        "flows": [
+            {"name": "welcome", "trigger": {"acquired": True}, "steps": [{"email": {"template": "hello.html.j2"}}]}
+        ],
+    }
+    flows = write_flows(document, tmp_path / "flows.yaml")
+    assert [flow.name for flow in flows.flows] == ["welcome"] and (tmp_path / "flows.yaml").exists()
+    document["flows"][0]["trigger"] = {"inactive_for": "60 days"}
+    with pytest.raises(FlowFileError, match="expected a duration"):
+        write_flows(document, tmp_path / "other.yaml")
+    assert not (tmp_path / "other.yaml").exists()

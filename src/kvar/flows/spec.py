@@ -172,6 +172,18 @@ def read_flows(path: Path | str) -> FlowFile:
     return flows_file
 
 
+def write_flows(document: Mapping[str, Any], path: Path | str) -> FlowFile:
+    """Build a flows file from Python: ``document`` is what the YAML would hold (``channels``, ``policies``,
+    ``flows``), checked as :func:`read_flows` checks a file before it is written to ``path`` (templates are found
+    beside it). The file is what a worker reads, and re-reads after a restart."""
+    file = Path(path)
+    problems = [_problem(error, {}) for error in Draft202012Validator(schema()).iter_errors(dict(document))]
+    if problems:
+        raise FlowFileError(file, problems)
+    file.write_text(yaml.safe_dump(dict(document), sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return read_flows(file)
+
+
 def _lines(node: yaml.Node | None, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
     """The 1-based line of every mapping key and sequence item, by its path in the document."""
     out: dict[tuple[Any, ...], int] = {}
