@@ -20,7 +20,7 @@ import polars as pl
 import pytest
 
 from .postgres import throwaway_postgres
-from .test_delivery import Inbox, free_port
+from .test_delivery import Inbox
 
 pytestmark = pytest.mark.slow
 
@@ -100,50 +100,36 @@ def _report(title: str, ids: Counter[str], kills: int) -> None:
     print(f"\n{title}: {kills} kills, {len(ids)} unique messages, 0 lost, {repeated} raw duplicate deliveries")
 
 
-def test_a_worker_killed_20_times_loses_nothing_and_sends_nothing_twice(tmp_path) -> None:
-    from aiosmtpd.controller import Controller
-
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
+def test_a_worker_killed_20_times_loses_nothing_and_sends_nothing_twice(tmp_path, mail_server) -> None:
+    inbox, port = mail_server
     rng = random.Random(20241)
-    try:
-        workspace = _shop(tmp_path, port)
-        state = f"sqlite:///{tmp_path / 'state.sqlite'}"
-        kills = 0
-        while kills < KILLS and len({m["Message-ID"] for m in inbox.messages}) < 2 * CUSTOMERS:
-            kills += _kill_at_random(_worker(tmp_path, workspace, state, "w1"), inbox, rng)
-        last = _worker(tmp_path, workspace, state, "w1")
-        assert last.wait(timeout=300) == 0, (tmp_path / "w1.log").read_text()[-3000:]
-    finally:
-        controller.stop()
+    workspace = _shop(tmp_path, port)
+    state = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    kills = 0
+    while kills < KILLS and len({m["Message-ID"] for m in inbox.messages}) < 2 * CUSTOMERS:
+        kills += _kill_at_random(_worker(tmp_path, workspace, state, "w1"), inbox, rng)
+    last = _worker(tmp_path, workspace, state, "w1")
+    assert last.wait(timeout=300) == 0, (tmp_path / "w1.log").read_text()[-3000:]
     assert kills >= KILLS
     _report("SQLite, one worker", _check(inbox), kills)
 
 
-def test_two_workers_on_postgresql_killed_at_random_lose_nothing(tmp_path) -> None:
-    from aiosmtpd.controller import Controller
-
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
+def test_two_workers_on_postgresql_killed_at_random_lose_nothing(tmp_path, mail_server) -> None:
+    inbox, port = mail_server
     rng = random.Random(20242)
-    try:
-        with throwaway_postgres() as state:
-            workspace = _shop(tmp_path, port)
-            kills = 0
-            while kills < KILLS and len({m["Message-ID"] for m in inbox.messages}) < 2 * CUSTOMERS:
-                pair = [_worker(tmp_path, workspace, state, name) for name in ("w1", "w2")]
-                victim = rng.choice(pair)
-                kills += _kill_at_random(victim, inbox, rng)
-                for other in pair:
-                    if other is not victim:
-                        time.sleep(rng.uniform(0.0, 0.3))
-                        kills += _kill_at_random(other, inbox, rng) if other.poll() is None else 0
-            last = [_worker(tmp_path, workspace, state, name) for name in ("w1", "w2")]
-            for name, worker in zip(("w1", "w2"), last, strict=True):
-                assert worker.wait(timeout=300) == 0, (tmp_path / f"{name}.log").read_text()[-3000:]
-    finally:
-        controller.stop()
+    with throwaway_postgres() as state:
+        workspace = _shop(tmp_path, port)
+        kills = 0
+        while kills < KILLS and len({m["Message-ID"] for m in inbox.messages}) < 2 * CUSTOMERS:
+            pair = [_worker(tmp_path, workspace, state, name) for name in ("w1", "w2")]
+            victim = rng.choice(pair)
+            kills += _kill_at_random(victim, inbox, rng)
+            for other in pair:
+                if other is not victim:
+                    time.sleep(rng.uniform(0.0, 0.3))
+                    kills += _kill_at_random(other, inbox, rng) if other.poll() is None else 0
+        last = [_worker(tmp_path, workspace, state, name) for name in ("w1", "w2")]
+        for name, worker in zip(("w1", "w2"), last, strict=True):
+            assert worker.wait(timeout=300) == 0, (tmp_path / f"{name}.log").read_text()[-3000:]
     assert kills >= KILLS
     _report("PostgreSQL, two workers", _check(inbox), kills)

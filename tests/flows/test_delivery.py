@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from kvar.flows.email import build_email, message_id, send_email
 from kvar.flows.spec import Channel
@@ -47,10 +46,8 @@ class Inbox:
 
 
 @pytest.fixture()
-def smtp() -> Iterator[tuple[Inbox, Channel]]:
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
+def smtp(mail_server: tuple[Inbox, int]) -> Iterator[tuple[Inbox, Channel]]:
+    inbox, port = mail_server
     channel = Channel(
         "email",
         "email",
@@ -61,7 +58,6 @@ def smtp() -> Iterator[tuple[Inbox, Channel]]:
         },
     )
     yield inbox, channel
-    controller.stop()
 
 
 def _email(channel: Channel, to: str, marketing: bool = True) -> email.message.EmailMessage:

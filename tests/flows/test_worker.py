@@ -13,8 +13,6 @@ from kvar.flows.spec import read_flows
 from kvar.flows.triggers import Tables
 from kvar.flows.worker import durable, run_once
 
-from .test_delivery import Inbox, free_port
-
 T = dt.datetime
 pytestmark = pytest.mark.slow  # each test starts DBOS and a mail server: the full suite runs them
 
@@ -41,23 +39,16 @@ flows:
     return read_flows(tmp_path / "flows.yaml"), Tables(transactions=transactions, customers=customers)
 
 
-def test_due_messages_go_out_once_however_often_the_worker_runs(tmp_path) -> None:
-    from aiosmtpd.controller import Controller
-
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        flows, tables = _shop(tmp_path, port)
-        url = f"sqlite:///{tmp_path / 'state.sqlite'}"
-        listed = tmp_path / "suppressions.sqlite"
-        with durable(url):
-            first = run_once(flows, tables, Ledger(url), as_of=T(2024, 3, 11), suppressed=listed)
-        with durable(url):  # a second run, as after a restart, over the same day: nothing is sent again
-            again = run_once(flows, tables, Ledger(url), as_of=T(2024, 3, 11), since=T(2024, 3, 10), suppressed=listed)
-        status = Ledger(url).status()
-    finally:
-        controller.stop()
+def test_due_messages_go_out_once_however_often_the_worker_runs(tmp_path, mail_server) -> None:
+    inbox, port = mail_server
+    flows, tables = _shop(tmp_path, port)
+    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    listed = tmp_path / "suppressions.sqlite"
+    with durable(url):
+        first = run_once(flows, tables, Ledger(url), as_of=T(2024, 3, 11), suppressed=listed)
+    with durable(url):  # a second run, as after a restart, over the same day: nothing is sent again
+        again = run_once(flows, tables, Ledger(url), as_of=T(2024, 3, 11), since=T(2024, 3, 10), suppressed=listed)
+    status = Ledger(url).status()
     assert first.rows == [
         {
             "flow": "welcome",
@@ -96,39 +87,33 @@ def test_due_messages_go_out_once_however_often_the_worker_runs(tmp_path) -> Non
     assert "Hello C007, welcome" in one.get_body(("html",)).get_content()
 
 
-def test_kvar_flows_run_once_sends_and_a_rerun_sends_nothing(tmp_path) -> None:
+def test_kvar_flows_run_once_sends_and_a_rerun_sends_nothing(tmp_path, mail_server) -> None:
     import json
 
-    from aiosmtpd.controller import Controller
     from typer.testing import CliRunner
 
     from kvar import Workspace
     from kvar.cli import app
 
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        _, tables = _shop(tmp_path, port)
-        tables.transactions.head(3).write_csv(tmp_path / "transactions.csv")
-        tables.customers.head(3).write_csv(tmp_path / "customers.csv")
-        with Workspace.create(tmp_path / "shop.duckdb") as space:
-            space.load("transactions", tmp_path / "transactions.csv", {})
-            space.load("customers", tmp_path / "customers.csv", {})
-        command = [
-            "flows",
-            "run",
-            str(tmp_path / "flows.yaml"),
-            "--workspace",
-            str(tmp_path / "shop.duckdb"),
-            "--once",
-            "--json",
-        ]
-        first = CliRunner().invoke(app, command)
-        again = CliRunner().invoke(app, command)
-        refused = CliRunner().invoke(app, command[:-2])
-    finally:
-        controller.stop()
+    inbox, port = mail_server
+    _, tables = _shop(tmp_path, port)
+    tables.transactions.head(3).write_csv(tmp_path / "transactions.csv")
+    tables.customers.head(3).write_csv(tmp_path / "customers.csv")
+    with Workspace.create(tmp_path / "shop.duckdb") as space:
+        space.load("transactions", tmp_path / "transactions.csv", {})
+        space.load("customers", tmp_path / "customers.csv", {})
+    command = [
+        "flows",
+        "run",
+        str(tmp_path / "flows.yaml"),
+        "--workspace",
+        str(tmp_path / "shop.duckdb"),
+        "--once",
+        "--json",
+    ]
+    first = CliRunner().invoke(app, command)
+    again = CliRunner().invoke(app, command)
+    refused = CliRunner().invoke(app, command[:-2])
     assert first.exit_code == 0, first.output
     assert json.loads(first.stdout)["rows"][0]["delivered"] == 3 and len(inbox.messages) == 3
     assert again.exit_code == 0 and len(inbox.messages) == 3  # nothing twice
@@ -139,14 +124,11 @@ def test_kvar_flows_run_once_sends_and_a_rerun_sends_nothing(tmp_path) -> None:
     assert [(r["flow"], r["entered"], r["sent"]) for r in json.loads(shown.stdout)["rows"]] == [("welcome", 3, 3)]
 
 
-def test_the_suppression_list_is_checked_when_sending_and_learns_hard_bounces(tmp_path) -> None:
-    from aiosmtpd.controller import Controller
+def test_the_suppression_list_is_checked_when_sending_and_learns_hard_bounces(tmp_path, mail_server) -> None:
 
     from kvar.flows.suppressions import Suppressions
 
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
+    inbox, port = mail_server
     flows, tables = _shop(tmp_path, port)
     people = tables.customers.head(4).with_columns(
         email=pl.Series(["c000@example.se", "c001@example.se", "gone@refused.example", "c003@example.se"])
@@ -155,12 +137,9 @@ def test_the_suppression_list_is_checked_when_sending_and_learns_hard_bounces(tm
     listed = Suppressions(tmp_path / "suppressions.sqlite")
     listed.add("c000", "unsubscribed")  # a marketing flow: not sent
     listed.add("c001", "manual", "sms")  # another channel: sent
-    try:
-        url = f"sqlite:///{tmp_path / 'state.sqlite'}"
-        with durable(url):
-            summary = run_once(flows, tables, Ledger(url), as_of=T(2024, 3, 11), suppressed=listed.path)
-    finally:
-        controller.stop()
+    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    with durable(url):
+        summary = run_once(flows, tables, Ledger(url), as_of=T(2024, 3, 11), suppressed=listed.path)
     (row,) = summary.rows
     assert (row["delivered"], row["suppressed"], row["bounced"]) == (2, 1, 1)
     assert sorted(m["To"] for m in inbox.messages) == ["c001@example.se", "c003@example.se"]
@@ -187,22 +166,15 @@ def test_kvar_suppress_add_list_remove(tmp_path) -> None:
     assert (tmp_path / "shop.suppressions.sqlite").exists()
 
 
-def test_a_template_failing_for_one_customer_dead_letters_that_message_only(tmp_path) -> None:
-    from aiosmtpd.controller import Controller
-
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
+def test_a_template_failing_for_one_customer_dead_letters_that_message_only(tmp_path, mail_server) -> None:
+    inbox, port = mail_server
     flows, tables = _shop(tmp_path, port)
     (tmp_path / "welcome.html.j2").write_text("<p>{{ 100 // customer.discount }} % off, {{ customer.first_name }}</p>")
     people = tables.customers.head(3).with_columns(discount=pl.Series([10, 0, 20]))  # c001: division by zero
     tables = Tables(transactions=tables.transactions.head(3), customers=people)
     url = f"sqlite:///{tmp_path / 'state.sqlite'}"
-    try:
-        with durable(url):
-            summary = run_once(flows, tables, Ledger(url), as_of=T(2024, 3, 11), suppressed=tmp_path / "s.sqlite")
-    finally:
-        controller.stop()
+    with durable(url):
+        summary = run_once(flows, tables, Ledger(url), as_of=T(2024, 3, 11), suppressed=tmp_path / "s.sqlite")
     assert (summary.rows[0]["delivered"], summary.rows[0]["dead"]) == (2, 1)
     assert sorted(m["To"] for m in inbox.messages) == ["c000@example.se", "c002@example.se"]
     (dead,) = [row for row in _messages(url) if row["status"] == "dead"]
@@ -264,42 +236,35 @@ def test_a_410_disables_the_endpoint_after_one_attempt(tmp_path, receiver) -> No
     assert "410" in (Suppressions(tmp_path / "s.sqlite").channel_disabled("crm") or "")
 
 
-def test_kvar_flows_run_loop_keeps_sending_at_the_current_time_until_stopped(tmp_path) -> None:
+def test_kvar_flows_run_loop_keeps_sending_at_the_current_time_until_stopped(tmp_path, mail_server) -> None:
     import signal
     import subprocess
     import sys
     import time
 
-    from aiosmtpd.controller import Controller
-
     from kvar import Workspace
 
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        _, tables = _shop(tmp_path, port)
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-        recent = tables.transactions.head(5).with_columns(occurred_at=pl.lit(now - dt.timedelta(hours=2)))
-        recent.write_csv(tmp_path / "transactions.csv")
-        tables.customers.head(5).write_csv(tmp_path / "customers.csv")
-        with Workspace.create(tmp_path / "shop.duckdb") as space:
-            space.load("transactions", tmp_path / "transactions.csv", {})
-            space.load("customers", tmp_path / "customers.csv", {})
-        command = [sys.executable, "-m", "kvar", "flows", "run", str(tmp_path / "flows.yaml")]
-        worker = subprocess.Popen(
-            [*command, "--workspace", str(tmp_path / "shop.duckdb"), "--loop", "--every", "1", "--json"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 60
-        while len(inbox.messages) < 5 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(2.5)  # two more runs: nothing new is due
-        worker.send_signal(signal.SIGTERM)
-        out, err = worker.communicate(timeout=30)
-    finally:
-        controller.stop()
+    inbox, port = mail_server
+    _, tables = _shop(tmp_path, port)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    recent = tables.transactions.head(5).with_columns(occurred_at=pl.lit(now - dt.timedelta(hours=2)))
+    recent.write_csv(tmp_path / "transactions.csv")
+    tables.customers.head(5).write_csv(tmp_path / "customers.csv")
+    with Workspace.create(tmp_path / "shop.duckdb") as space:
+        space.load("transactions", tmp_path / "transactions.csv", {})
+        space.load("customers", tmp_path / "customers.csv", {})
+    command = [sys.executable, "-m", "kvar", "flows", "run", str(tmp_path / "flows.yaml")]
+    worker = subprocess.Popen(
+        [*command, "--workspace", str(tmp_path / "shop.duckdb"), "--loop", "--every", "1", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while len(inbox.messages) < 5 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(2.5)  # two more runs: nothing new is due
+    worker.send_signal(signal.SIGTERM)
+    out, err = worker.communicate(timeout=30)
     assert worker.returncode == 0, err.decode()[-2000:]
     assert sorted(m["To"] for m in inbox.messages) == [f"c00{n}@example.se" for n in range(5)]
     assert out.count(b'"command": "flows run"') >= 3  # one JSON document per run

@@ -221,21 +221,28 @@ class Ledger:
         return value if isinstance(value, dt.datetime) else None
 
     def remember_goals(self, goals: Mapping[str, tuple[str, dt.timedelta] | None]) -> None:
-        """Record each flow's goal (flow → goal and window, or ``None``) as the latest run read it."""
+        """Record each flow's goal (flow → goal and window, or ``None``) as the latest run read it (an upsert:
+        several workers may record at the same moment)."""
         now = _now()
+        rows = [
+            {
+                "flow": flow,
+                "goal": goal[0] if goal else None,
+                "goal_seconds": int(goal[1].total_seconds()) if goal else None,
+                "updated_at": now,
+            }
+            for flow, goal in goals.items()
+        ]
+        if not rows:
+            return
         with self._transaction() as connection:
-            connection.execute(FLOWS.delete().where(FLOWS.c.flow.in_(sorted(goals))))
+            insert = _insert(connection)(FLOWS)
             connection.execute(
-                FLOWS.insert(),
-                [
-                    {
-                        "flow": flow,
-                        "goal": goal[0] if goal else None,
-                        "goal_seconds": int(goal[1].total_seconds()) if goal else None,
-                        "updated_at": now,
-                    }
-                    for flow, goal in goals.items()
-                ],
+                insert.on_conflict_do_update(
+                    index_elements=["flow"],
+                    set_={name: insert.excluded[name] for name in ("goal", "goal_seconds", "updated_at")},
+                ),
+                rows,
             )
 
     def goals(self) -> dict[str, tuple[str, dt.timedelta]]:
@@ -309,13 +316,18 @@ STATUS_COLUMNS = (
 )
 
 
-def _insert_missing(table: sa.Table, keys: tuple[str, ...], connection: sa.Connection) -> Any:
-    """An INSERT that skips rows whose key is already there (SQLite and PostgreSQL)."""
+def _insert(connection: sa.Connection) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL)."""
     if connection.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    return insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    return insert
+
+
+def _insert_missing(table: sa.Table, keys: tuple[str, ...], connection: sa.Connection) -> Any:
+    """An INSERT that skips rows whose key is already there."""
+    return _insert(connection)(table).on_conflict_do_nothing(index_elements=list(keys))
 
 
 def _now() -> dt.datetime:
