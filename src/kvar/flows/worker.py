@@ -244,7 +244,16 @@ def run_once(
         for row in due
         if row["flow"] not in by_name
     ]
-    due = [row for row in due if row["flow"] in by_name]
+    outcomes += [
+        (
+            row["key"],
+            "cancelled",
+            tr("the channel {channel} is no longer in the flows file").format(channel=row["channel"]),
+        )
+        for row in due
+        if row["flow"] in by_name and row["channel"] not in flows.channels
+    ]
+    due = [row for row in due if row["flow"] in by_name and row["channel"] in flows.channels]
     met = _unless_met(tables, due, by_name)
     outcomes += [
         (row["key"], "cancelled", tr("{condition} since the trigger").format(condition=met[row["key"]]))
