@@ -204,7 +204,7 @@ def run(
         def report(summary: Any) -> None:
             emit("flows run", parameters | {"as_of": summary.as_of}, summary.rows, as_json)
 
-        with durable(url, executor=worker):
+        with durable(url, executor=worker, drain_seconds=10):
             try:
                 run_loop(
                     file,

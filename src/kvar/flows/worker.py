@@ -61,10 +61,11 @@ def state_url(workspace: Path) -> str:
 
 
 @contextmanager
-def durable(url: str, *, executor: str = "local", concurrency: int = 8) -> Iterator[None]:
+def durable(url: str, *, executor: str = "local", concurrency: int = 8, drain_seconds: int = 0) -> Iterator[None]:
     """DBOS running on the system database ``url`` for the duration of the block, as executor ``executor``
     (a restarted worker resumes the workflows of its executor id), sending at most ``concurrency`` messages at a
-    time from the queue.
+    time from the queue. On leaving, up to ``drain_seconds`` are given to messages still being sent (a worker
+    stopped with SIGTERM finishes what it took from the queue rather than leave it for its next start).
 
     An SQLite state file is switched to write-ahead logging first (a setting the file keeps): a commit then
     writes the log once instead of the journal and the database, and readers never wait for the writer.
@@ -87,7 +88,7 @@ def durable(url: str, *, executor: str = "local", concurrency: int = 8) -> Itera
     try:
         yield
     finally:
-        DBOS.destroy()
+        DBOS.destroy(workflow_completion_timeout_sec=drain_seconds)
 
 
 def compose(message: dict[str, Any], flows_path: str) -> dict[str, Any]:
