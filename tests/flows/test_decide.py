@@ -159,3 +159,35 @@ def test_a_suppressed_customer_is_shown_as_such_in_the_decisions(tmp_path) -> No
     welcome = {row["customer_id"]: row for row in rows if row["flow"] == "welcome"}
     assert (welcome["a"]["decision"], welcome["b"]["decision"]) == ("suppressed", "send")
     assert welcome["a"]["reason"] == "on the suppression list: erased"
+
+
+def test_two_occurrences_deferred_to_the_same_opening_meet_the_cap_in_order_of_their_instants(tmp_path) -> None:
+    (tmp_path / "flows.yaml").write_text(
+        """
+channels:
+  email: {smtp_url: "smtp://127.0.0.1:2525", from: "Shop <hello@shop.example>"}
+policies:
+  caps: {email: {per_day: 1}}
+  quiet_hours: {start: "21:00", end: "08:00", timezone: UTC}
+flows:
+  - {name: detractors, trigger: {nps_detractor: true}, steps: [{email: {template: note.html.j2}}]}
+"""
+    )
+    (tmp_path / "note.html.j2").write_text("<p>Sorry</p>")
+    flows = read_flows(tmp_path / "flows.yaml")
+    answers = [T(2024, 3, 10, 23), T(2024, 3, 10, 22)]  # both deferred to 08:00 on 11 March
+    outcomes = []
+    for order in (answers, answers[::-1]):
+        feedback = pl.DataFrame(
+            {"customer_id": ["c1", "c1"], "occurred_at": order, "kind": ["nps"] * 2, "score": [3, 2]}
+        )
+        rows = decide(flows, Tables(feedback=feedback), as_of=T(2024, 3, 11), since=T(2024, 3, 10)).rows
+        outcomes.append([(r["occurred_at"], r["scheduled_at"], r["decision"]) for r in rows])
+    assert (
+        outcomes[0]
+        == outcomes[1]
+        == [
+            (T(2024, 3, 10, 22), T(2024, 3, 11, 8), "send"),
+            (T(2024, 3, 10, 23), T(2024, 3, 11, 8), "capped"),
+        ]
+    )

@@ -42,7 +42,7 @@ def test_orders_last_order_plan_and_mrr_by_hand() -> None:
     assert "mrr" not in b and b["orders"] == 1  # no active subscription on 1 March
 
 
-def test_the_models_run_only_when_a_template_reads_them(tmp_path) -> None:
+def test_the_fields_a_template_reads_are_found_in_its_syntax(tmp_path) -> None:
     (tmp_path / "flows.yaml").write_text(
         """
 channels:

@@ -660,13 +660,13 @@ def report(
 
 def flows_uplift(workspace: Path, tables: Any) -> list[dict[str, Any]]:
     """The uplift of the flows that ran on ``workspace`` (its worker's state file beside it), else nothing."""
-    from kvar.flows.ledger import Ledger
+    from kvar.flows.ledger import Ledger, existing_state
     from kvar.flows.uplift import uplift
-    from kvar.flows.worker import state_url
 
-    if not workspace.with_suffix(".flows.sqlite").exists():
+    url = existing_state(workspace)
+    if url is None:
         return []
-    ledger = Ledger(state_url(workspace))
+    ledger = Ledger(url)
     try:
         goals, entries = ledger.goals(), ledger.entries()
     finally:

@@ -144,12 +144,12 @@ def run_demo_flows(directory: Path, workspace: Path, tables: Any) -> Any:
     from aiosmtpd.controller import Controller
     from aiosmtpd.handlers import Mailbox
 
-    from kvar.flows.ledger import Ledger
+    from kvar.flows.ledger import Ledger, state_path, state_url
     from kvar.flows.spec import read_flows
     from kvar.flows.suppressions import suppressions_path
-    from kvar.flows.worker import durable, run_once, state_url
+    from kvar.flows.worker import durable, run_once
 
-    for stale in (workspace.with_suffix(".flows.sqlite"), suppressions_path(workspace), directory / "outbox"):
+    for stale in (state_path(workspace), suppressions_path(workspace), directory / "outbox"):
         if stale.is_dir():
             shutil.rmtree(stale)
         elif stale.exists():
@@ -191,16 +191,15 @@ def simulated_uplift(directory: Path, seed: int) -> list[dict[str, Any]]:
     its purchases in ``directory/winback.duckdb`` and its entries in the worker's ledger beside it, so that
     ``kvar flows uplift --workspace`` on that file measures it again."""
     from kvar.data.flow_history import simulate_flow_history
-    from kvar.flows.ledger import Ledger
+    from kvar.flows.ledger import Ledger, state_path, state_url
     from kvar.flows.triggers import Tables
     from kvar.flows.uplift import uplift
-    from kvar.flows.worker import state_url
 
     history = simulate_flow_history(
         customers=4000, holdout=0.2, base_rate=0.12, effect=SIMULATED_EFFECT, seed=seed, flow="winback_simulated"
     )
     path = directory / "winback.duckdb"
-    for stale in (path, path.with_suffix(".flows.sqlite")):
+    for stale in (path, state_path(path)):
         if stale.exists():
             stale.unlink()
     csv = directory / "data" / "winback_transactions.csv"

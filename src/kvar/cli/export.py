@@ -97,11 +97,10 @@ def _segments(facts: Any, wanted: list[str] | None, as_of: Any) -> list[dict[str
 
 def _risk(tables: tuple[Any, ...], above: float | None, as_of: Any) -> list[dict[str, Any]]:
     from kvar.metrics.churn_features import churn_features
-    from kvar.models.churn_risk import ChurnRisk, feature_table
+    from kvar.models.churn_risk import current_risk
 
     with stage(tr("building features and training")):
-        table = feature_table(churn_features(*tables, as_of=as_of))
-        rows = rows_of(ChurnRisk().fit(table).score_latest(table))
+        rows = rows_of(current_risk(churn_features(*tables, as_of=as_of)))
     return [
         {**row, "reasons": "; ".join(row["reasons"])}
         for row in rows

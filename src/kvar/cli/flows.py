@@ -75,19 +75,17 @@ def preview(
 ) -> None:
     """List, without sending, every message the flows decide: flow, step, customer, channel, when and why."""
     from kvar.flows.decide import decide
-    from kvar.flows.ledger import Ledger
+    from kvar.flows.ledger import Ledger, existing_state
     from kvar.flows.spec import read_flows
     from kvar.flows.suppressions import Suppressions, suppressions_path
-    from kvar.flows.worker import state_url
 
     if since is not None and as_of is not None and since >= as_of:  # before anything is read
         raise ParameterError(tr("--since must be before --as-of"))
     flows = read_flows(file)
     listed = suppressions_path(workspace)
     # What a worker already recorded (holdout assignments, decisions) wins; a preview stores nothing.
-    ledger = Ledger(state) if state else None
-    if ledger is None and workspace.with_suffix(".flows.sqlite").exists():
-        ledger = Ledger(state_url(workspace))
+    url = existing_state(workspace, state)
+    ledger = Ledger(url) if url else None
     try:
         with _tables(workspace) as tables:
             moment = as_of or tables.observed_until()
@@ -173,10 +171,10 @@ def run(
     import signal
     import threading
 
-    from kvar.flows.ledger import Ledger
+    from kvar.flows.ledger import Ledger, state_url
     from kvar.flows.spec import read_flows
     from kvar.flows.suppressions import suppressions_path
-    from kvar.flows.worker import durable, run_loop, run_once, state_url
+    from kvar.flows.worker import durable, run_loop, run_once
 
     if once == loop:
         raise ParameterError(tr("kvar flows run needs one of --once and --loop"))
@@ -236,11 +234,10 @@ def status(
     workspace: WorkspaceOption, state: StateOption = None, as_json: JsonOption = False, as_csv: CsvOption = False
 ) -> None:
     """Per flow: occurrences entered, messages scheduled, deferred, sent, suppressed, failed, dead, and customers in holdout."""
-    from kvar.flows.ledger import Ledger
-    from kvar.flows.worker import state_url
+    from kvar.flows.ledger import Ledger, existing_state
 
-    url = state or state_url(workspace)
-    if state is None and not workspace.with_suffix(".flows.sqlite").exists():
+    url = existing_state(workspace, state)
+    if url is None:
         rows: list[dict[str, Any]] = []
     else:
         ledger = Ledger(url)
@@ -266,15 +263,15 @@ def uplift(
     as_csv: CsvOption = False,
 ) -> None:
     """Did each flow work? Goal rate of the customers treated against those held out, the uplift with its 95 % interval, the minimum detectable effect and the revenue it implies."""
-    from kvar.flows.ledger import Ledger
+    from kvar.flows.ledger import Ledger, existing_state
     from kvar.flows.uplift import uplift as measured
-    from kvar.flows.worker import state_url
 
-    if state is None and not workspace.with_suffix(".flows.sqlite").exists():
+    url = existing_state(workspace, state)
+    if url is None:
         raise ParameterError(
             tr("{workspace}: no flows have run on this workspace yet (kvar flows run)").format(workspace=workspace)
         )
-    ledger = Ledger(state or state_url(workspace))
+    ledger = Ledger(url)
     try:
         goals, entries = ledger.goals(), ledger.entries()
     finally:

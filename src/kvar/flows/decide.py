@@ -123,7 +123,9 @@ def decide(
         for occurrence in fired_rows:
             customer = str(occurrence["customer_id"])
             messages.extend(_messages(flows, flow, order, customer, occurrence["occurred_at"], held[customer], zones))
-    messages.sort(key=lambda m: (m["scheduled_at"], m["_order"], m["step"], m["customer_id"]))
+    # The key (flow:customer:instant:step) makes the order unique: two occurrences deferred to the same opening of
+    # the quiet hours meet the caps in the order of their instants, whatever order the engine returned them in.
+    messages.sort(key=lambda m: (m["scheduled_at"], m["_order"], m["step"], m["customer_id"], m["key"]))
     recorded = _recorded(ledger, messages)
     for message in messages:
         if message["key"] in recorded:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -75,6 +76,23 @@ FLOWS = sa.Table(
 SCHEDULED = "scheduled"
 #: A message's columns as decided (the rest is its fate).
 DECIDED = ("key", "flow", "step", "customer_id", "channel", "occurrence", "occurred_at", "scheduled_at", "decision")
+
+
+def state_path(workspace: Path) -> Path:
+    """The default state database of a workspace: an SQLite file beside it (``shop.duckdb`` → ``shop.flows.sqlite``)."""
+    return workspace.with_suffix(".flows.sqlite")
+
+
+def state_url(workspace: Path) -> str:
+    """The URL of :func:`state_path`."""
+    return f"sqlite:///{state_path(workspace)}"
+
+
+def existing_state(workspace: Path, state: str | None = None) -> str | None:
+    """``state`` when given, else the workspace's default state database when a worker has made it, else ``None``."""
+    if state:
+        return state
+    return state_url(workspace) if state_path(workspace).exists() else None
 
 
 def engine_url(url: str) -> str:

@@ -162,12 +162,11 @@ def _add_clv(out: dict[str, dict[str, Any]], tables: Tables, customers: list[str
 
 def _add_risk(out: dict[str, dict[str, Any]], tables: Tables, customers: list[str], as_of: dt.datetime) -> None:
     from kvar.metrics.churn_features import churn_features
-    from kvar.models.churn_risk import ChurnRisk, feature_table
+    from kvar.models.churn_risk import current_risk
 
     features = churn_features(
         tables.subscriptions, tables.events, tables.payments, tables.feedback, tables.customers, as_of=as_of
     )
-    table = feature_table(features)
-    scored, _ = table_of(ChurnRisk().fit(table).score_latest(table), "churn risk", ["customer_id"])
+    scored, _ = table_of(current_risk(features), "churn risk", ["customer_id"])
     for row in rows_of(_only(scored, customers)):
         out[row["customer_id"]].update(risk=row["churn_probability"], reasons=list(row["reasons"]))

@@ -158,17 +158,14 @@ def _card_expiring(value: str, tables: Tables, since: dt.datetime, as_of: dt.dat
 
 def _risk_above(value: float, tables: Tables, since: dt.datetime, as_of: dt.datetime) -> nw.LazyFrame:
     from kvar.metrics.churn_features import churn_features
-    from kvar.models.churn_risk import ChurnRisk, feature_table
+    from kvar.models.churn_risk import current_risk
 
     if tables.subscriptions is None or tables.events is None:
         raise ParameterError(tr("the risk_above trigger needs subscriptions and events (kvar risk's inputs)"))
     features = churn_features(
         tables.subscriptions, tables.events, tables.payments, tables.feedback, tables.customers, as_of=as_of
     )
-    table = feature_table(features)  # built once in the engine; only scores are needed, not an evaluation
-    scores, _ = table_of(
-        ChurnRisk().fit(table).score_latest(table, top=0), "churn risk", ["customer_id", "observed_at"]
-    )
+    scores, _ = table_of(current_risk(features, top=0), "churn risk", ["customer_id", "observed_at"])
     risky = scores.filter(nw.col("churn_probability") > float(value))
     return risky.select("customer_id", occurred_at=nw.col("observed_at"))
 

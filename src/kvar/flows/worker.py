@@ -55,11 +55,6 @@ from kvar.i18n import tr
 QUEUE = "kvar-flows"
 
 
-def state_url(workspace: Path) -> str:
-    """The default DBOS system database of a workspace: an SQLite file beside it."""
-    return f"sqlite:///{workspace.with_suffix('.flows.sqlite')}"
-
-
 @contextmanager
 def durable(url: str, *, executor: str = "local", concurrency: int = 8, drain_seconds: int = 0) -> Iterator[None]:
     """DBOS running on the system database ``url`` for the duration of the block, as executor ``executor``

@@ -53,6 +53,14 @@ def feature_table(features: Any) -> Any:
     return table.sort_values(["observed_at", "customer_id"], kind="stable").reset_index(drop=True)
 
 
+def current_risk(features: Any, *, top: int = 3) -> Any:
+    """Fit :class:`ChurnRisk` on ``features`` and score the latest observation date, with up to ``top`` reasons
+    (what a flow trigger, a template's profile or an export needs: no held-out evaluation, unlike
+    :func:`kvar.models.churn_evaluation.assess_churn_risk`)."""
+    table = feature_table(features)  # built once in the engine, fitted and scored alike
+    return ChurnRisk().fit(table).score_latest(table, top=top)
+
+
 def time_split(table: Any) -> Split:
     """The rule: the latest labelled date is the test date, the one before it calibrates, earlier dates
     train; at least four labelled dates, and both outcomes in training and test."""
