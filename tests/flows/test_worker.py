@@ -268,3 +268,17 @@ def test_kvar_flows_run_loop_keeps_sending_at_the_current_time_until_stopped(tmp
     assert worker.returncode == 0, err.decode()[-2000:]
     assert sorted(m["To"] for m in inbox.messages) == [f"c00{n}@example.se" for n in range(5)]
     assert out.count(b'"command": "flows run"') >= 3  # one JSON document per run
+
+
+def test_a_state_database_that_cannot_be_opened_is_named_in_one_line(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from kvar.cli import app
+
+    base = ["flows", "status", "--workspace", str(tmp_path / "shop.duckdb"), "--state"]
+    for url, expected in (
+        ("mysql://shop", "expected sqlite:///FILE or postgresql://"),
+        (f"sqlite:///{tmp_path}/missing/folder/state.sqlite", "cannot be opened"),
+    ):
+        result = CliRunner().invoke(app, [*base, url])
+        assert result.exit_code == 2 and expected in result.output and "bug in kvar" not in result.output

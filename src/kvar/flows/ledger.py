@@ -27,6 +27,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from kvar.errors import WorkspaceError
+from kvar.i18n import tr
+
 _METADATA = sa.MetaData()
 
 HOLDOUTS = sa.Table(
@@ -107,11 +110,23 @@ class Ledger:
     """kvar's tables in the state database at ``url`` (created on first use)."""
 
     def __init__(self, url: str) -> None:
-        self.engine = sa.create_engine(engine_url(url), pool_pre_ping=True)
+        if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise WorkspaceError(
+                tr("the state database {url}: expected sqlite:///FILE or postgresql://USER@HOST/DATABASE").format(
+                    url=url
+                )
+            )
         try:
-            _METADATA.create_all(self.engine, checkfirst=True)
-        except (sa.exc.ProgrammingError, sa.exc.IntegrityError):  # another worker created them at the same moment
-            _METADATA.create_all(self.engine, checkfirst=True)
+            self.engine = sa.create_engine(engine_url(url), pool_pre_ping=True)
+            try:
+                _METADATA.create_all(self.engine, checkfirst=True)
+            except (sa.exc.ProgrammingError, sa.exc.IntegrityError):  # another worker created them at that moment
+                _METADATA.create_all(self.engine, checkfirst=True)
+        except (sa.exc.ArgumentError, sa.exc.OperationalError) as error:
+            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+            raise WorkspaceError(
+                tr("the state database {url}: cannot be opened ({reason})").format(url=url, reason=reason)
+            ) from None
 
     def close(self) -> None:
         self.engine.dispose()
