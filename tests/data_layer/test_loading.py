@@ -216,6 +216,53 @@ def test_parquet_and_product_mapping_on_real_online_retail_dirt(con, data_dir, t
     )  # Parquet rows count from 1, CSV lines from the header
 
 
+def test_parquet_columns_of_their_own_types_read_as_their_text_would(con, tmp_path) -> None:
+    """Numbers and times a Parquet file types itself are read as they are (no text round trip), with the
+    same values, rules and rejects as the same file written as text; naive times are the load's zone."""
+    csv = write(
+        tmp_path,
+        "orders.csv",
+        "transaction_id,customer_id,occurred_at,amount,quantity\n"
+        "t1,c1,2024-03-31 01:30:00,10.5,1\n"
+        "t2,c2,2024-03-31 03:30:00,-4,2\n"
+        "t2,c2,2024-03-31 03:30:00,-4,2\n"  # a duplicate order
+        "t3,,2024-04-01 00:00:00,7,\n"  # no customer
+        "t4,c4,2024-04-02 12:00:00,,3\n",
+    )
+    parquet = tmp_path / "orders.parquet"
+    con.execute(
+        f"COPY (SELECT transaction_id, customer_id, CAST(occurred_at AS TIMESTAMP) AS occurred_at, "
+        f"CAST(amount AS DECIMAL(9, 2)) AS amount, CAST(quantity AS INTEGER) AS quantity "
+        f"FROM read_csv('{csv}')) TO '{parquet}'"
+    ).fetchall()
+    assert con.execute(f"SELECT typeof(occurred_at), typeof(amount) FROM '{parquet}' LIMIT 1").fetchall() == [
+        ("TIMESTAMP", "DECIMAL(9,2)")
+    ]
+    stockholm = LoadContext(timezone="Europe/Stockholm")
+    text, native = (
+        load_file(con, "transactions", csv, context=stockholm),
+        load_file(con, "transactions", parquet, context=stockholm),
+    )
+    rows = {name: accepted(con, result) for name, result in (("text", text), ("native", native))}
+    for row in rows["text"]:
+        row["_row"] -= 1  # CSV lines count the header
+    assert rows["native"] == rows["text"]
+    assert [row["occurred_at"] for row in rows["native"][:2]] == [
+        dt.datetime(2024, 3, 31, 0, 30),  # CET, UTC+1
+        dt.datetime(2024, 3, 31, 1, 30),  # after the change to CEST, UTC+2
+    ]
+    assert (
+        [(row - 1, column, reason.replace("row 3", "row 2")) for row, column, _, reason in rejects(con, text)]
+        == [(row, column, reason) for row, column, _, reason in rejects(con, native)]
+        == [
+            (3, "transaction_id", "duplicate line (the same values in every column): first seen at row 2"),
+            (4, "customer_id", "missing value: customer_id is required"),
+        ]
+    )
+    (raw,) = con.execute(f"SELECT raw FROM \"{native.rejects_table}\" WHERE column_name = 'customer_id'").fetchall()[0]
+    assert json.loads(raw)["amount"] == 7
+
+
 def test_workspace_loads_are_idempotent_and_keep_rejects(tmp_path) -> None:
     customers = write(tmp_path, "customers.csv", "customer_id,channel\nc1,ads\nc2,organic\n")
     events = write(tmp_path, "events.csv", "customer_id,occurred_at,event\nc1,2024-01-01,login\nc9,2024-01-01,login\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,11 +33,18 @@ class Sources:
     loads: list[FileLoad] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.connection = self.workspace.connection if self.workspace else duckdb.connect()
+        self._spill: tempfile.TemporaryDirectory[str] | None = None
+        if self.workspace:
+            self.connection = self.workspace.connection
+        else:  # an in-memory database spills into a folder of its own, never into the current one
+            self._spill = tempfile.TemporaryDirectory(prefix="kvar-spill-")
+            self.connection = duckdb.connect(config={"temp_directory": self._spill.name})
         self.connection.execute("SET TimeZone = 'UTC'").fetchall()
 
     def close(self) -> None:
         self.connection.close()
+        if self._spill is not None:
+            self._spill.cleanup()
 
     def table(self, name: str, path: Path | None) -> duckdb.DuckDBPyRelation:
         """The validated rows of ``path`` as ``name`` or, without a path, the workspace's table."""

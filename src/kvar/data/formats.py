@@ -139,9 +139,15 @@ def strptime_sql(text: str, formats: Sequence[str]) -> str:
 def default_time_sql(text: str) -> str:
     """SQL: the instant ISO 8601 or ``YYYYMMDD`` text denotes (``TIMESTAMPTZ``; naive text is local)."""
     return (
-        f"CASE WHEN regexp_full_match({text}, '\\d{{8}}') THEN try_strptime({text}, '%Y%m%d')::TIMESTAMPTZ "
-        f"ELSE try_cast({text} AS TIMESTAMPTZ) END"
+        f"coalesce(try_cast({text} AS TIMESTAMPTZ), CASE WHEN regexp_full_match({text}, '\\d{{8}}') "
+        f"THEN try_strptime({text}, '%Y%m%d')::TIMESTAMPTZ END)"
     )
+
+
+def utc_sql(instant: str) -> str:
+    """SQL: the ``TIMESTAMPTZ`` expression ``instant`` as a naive UTC ``TIMESTAMP`` (from its epoch: no time
+    zone arithmetic, whatever the session's zone)."""
+    return f"make_timestamp(epoch_us({instant}))"
 
 
 @dataclass(frozen=True)

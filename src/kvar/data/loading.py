@@ -19,7 +19,7 @@ from kvar.data.mapping import resolve
 from kvar.data.reading import read_raw
 from kvar.data.reasons import shown_reason
 from kvar.data.small_tables import read_small_csv, small_number
-from kvar.data.sql import literal
+from kvar.data.sql import literal, memory_budget
 from kvar.data.validation import REJECTS_COLUMNS, LoadContext, Validated, validate
 from kvar.errors import FileFormatError, ValidationError
 from kvar.i18n import tr
@@ -76,8 +76,10 @@ def load_file(
     path: Path | str,
     mapping: Mapping[str, str] | None = None,
     context: LoadContext | None = None,
+    sha256: str | None = None,
 ) -> FileLoad:
-    """Read and validate ``path`` as ``table``; leave accepted rows and rejects in temporary tables.
+    """Read and validate ``path`` as ``table``; leave accepted rows and rejects in temporary tables
+    (``sha256``: the file's digest when the caller has it already).
 
     Raises :class:`~kvar.errors.FileFormatError`, :class:`~kvar.errors.MappingError` or
     :class:`~kvar.errors.ValidationError` when the file as a whole cannot be loaded.
@@ -85,9 +87,10 @@ def load_file(
     path = Path(path)
     contract = contract_for(table)
     context = context or LoadContext()
-    raw = read_raw(con, path, next(_names), context.encoding)
-    resolved = resolve(contract, raw.columns, mapping or {}, path.name)
-    checked = validate(con, raw, contract, resolved, context)
+    with memory_budget(con):
+        raw = read_raw(con, path, next(_names), context.encoding)
+        resolved = resolve(contract, raw.columns, mapping or {}, path.name)
+        checked = validate(con, raw, contract, resolved, context)
     if checked.rows_accepted == 0 and checked.rows_read > 0:
         reasons = _reasons(con, checked)
         top = "; ".join(
@@ -101,7 +104,7 @@ def load_file(
         )
     if checked.rows_read == 0:
         raise FileFormatError(tr("{path}: no data rows").format(path=path))
-    return _outcome(con, table, path, checked, raw.encoding)
+    return _outcome(con, table, path, checked, raw.encoding, sha256 or file_sha256(path))
 
 
 def _reasons(con: duckdb.DuckDBPyConnection, checked: Validated) -> list[tuple[str, str, int]]:
@@ -114,14 +117,16 @@ def _reasons(con: duckdb.DuckDBPyConnection, checked: Validated) -> list[tuple[s
     ]
 
 
-def _outcome(con: duckdb.DuckDBPyConnection, table: str, path: Path, checked: Validated, encoding: str) -> FileLoad:
+def _outcome(
+    con: duckdb.DuckDBPyConnection, table: str, path: Path, checked: Validated, encoding: str, sha256: str
+) -> FileLoad:
     first = con.execute(
         f'SELECT row, column_name, value, reason FROM "{checked.rejects_table}" ORDER BY row, column_name LIMIT 5'
     ).fetchall()
     return FileLoad(
         table=table,
         file=str(path),
-        sha256=file_sha256(path),
+        sha256=sha256,
         rows_read=checked.rows_read,
         rows_loaded=checked.rows_accepted,
         rows_rejected=checked.rows_rejected,

@@ -1,8 +1,9 @@
-"""Read a user's file, as it is, into a DuckDB table of text columns with row numbers.
+"""Read a user's file, as it is, into a DuckDB table (or a view over the file) with row numbers.
 
-Nothing is converted or dropped here: every value stays the text the file had, so that validation can
-quote it back. Formats: CSV and other delimited text (delimiter and header sniffed, ``.gz`` allowed),
-whitespace-aligned text (such as the CDNOW files) and Parquet.
+Nothing is converted or dropped here: every value of a text file stays the text the file had, and a
+Parquet column keeps the file's own type, so that validation can quote each value back. Formats: CSV
+and other delimited text (delimiter and header sniffed, ``.gz`` allowed), whitespace-aligned text (such
+as the CDNOW files) and Parquet, which is read where it lies (a view: no copy).
 
 Each raw table has ``_row``: the file's line number for text (the header is line 1) and the 1-based row
 index for Parquet.
@@ -11,14 +12,16 @@ index for Parquet.
 from __future__ import annotations
 
 import csv
+import gzip
 import re
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
 
 from kvar.data.reasons import FIELD_COUNT, TOO_MANY_FIELDS, reason
-from kvar.data.sql import literal
+from kvar.data.sql import literal, memory_budget
 from kvar.data.text_files import decoded_lines, file_kind, inspect_text, utf8_path
 from kvar.errors import FileFormatError
 from kvar.i18n import tr
@@ -32,12 +35,14 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}|^\d{1,2}[/.]\d{1,2}[/.]\d{2,4}")
 _CDNOW_SAMPLE = ("master_customer_id", "customer_id", "date", "number_of_cds", "dollar_value")
 _CDNOW_MASTER = ("customer_id", "date", "number_of_cds", "dollar_value")
 _OVERFLOW = "_kvar_more_fields"
-_MAX_LINE_BYTES = 1 << 30  # lines longer than this are not data; DuckDB's default (2 MB) drops them unreported
+_FAST_LINE_BYTES = 8 << 20  # DuckDB reads at full speed with lines up to this length ...
+_MAX_LINE_BYTES = 1 << 30  # ... and needs this (twice the time) for huge fields, which it may otherwise skip unreported
+_HUGE_LINE_MEMORY = "32GB"
 
 
 @dataclass(frozen=True)
 class RawTable:
-    """A file read into ``table`` (all text columns plus ``_row``)."""
+    """A file read into ``table`` (its columns plus ``_row``)."""
 
     path: Path
     table: str
@@ -45,6 +50,7 @@ class RawTable:
     rows: int
     malformed: tuple[tuple[int, str, str], ...]  # (line, raw text, message) of lines that could not be split
     encoding: str = ""  # how the text was decoded, e.g. "UTF-8 with BOM" (empty for Parquet)
+    types: Mapping[str, str] = field(default_factory=dict)  # column -> DuckDB type (VARCHAR for text files)
 
 
 def read_raw(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str | None = None) -> RawTable:
@@ -91,9 +97,9 @@ def engine_message(error: Exception) -> str:
 def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> RawTable:
     try:
         names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet({literal(path)})").fetchall()]
-        casts = ", ".join(f'CAST("{name}" AS VARCHAR) AS "{name}"' for name in names)
+        columns = ", ".join(f'"{name}"' for name in names)
         con.execute(
-            f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT {casts}, '
+            f'CREATE OR REPLACE TEMP VIEW "{table}" AS SELECT {columns}, '
             f"CAST(file_row_number + 1 AS BIGINT) AS _row FROM read_parquet({literal(path)}, file_row_number = true)"
         ).fetchall()
     except duckdb.Error as error:
@@ -145,29 +151,25 @@ def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, table: str, firs
     header_lines = 1 if has_header else 0
     options = (
         f"auto_detect = false, columns = {{{columns}}}, delim = '{quoted_delimiter}', quote = '\"', escape = '\"', "
-        f"header = {has_header}, strict_mode = false, null_padding = true, max_line_size = {_MAX_LINE_BYTES}, "
+        f"header = {has_header}, strict_mode = false, null_padding = true, "
         f"ignore_errors = true, store_rejects = true, rejects_table = '{table}_bad_lines', rejects_scan = '{table}_bad_scans'"
     )
     try:
-        try:
-            _create_lines(con, path, table, options)
-        except duckdb.Error as error:
-            if "parallel=false" not in str(error):
-                raise
-            _create_lines(con, path, table, options + ", parallel = false")  # quoted line breaks and padding
-        con.execute(
-            f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT * EXCLUDE ("{_OVERFLOW}"), CAST(rowid + 1 + {header_lines} AS BIGINT) AS _row '
-            f'FROM "{table}_lines"'
-        ).fetchall()
+        _create_lines(con, path, table, options + f", max_line_size = {_FAST_LINE_BYTES}")
+        if not _every_line_seen(con, path, table, header_lines):
+            with memory_budget(con, _HUGE_LINE_MEMORY):  # DuckDB reserves (not uses) buffers for such lines
+                _create_lines(con, path, table, options + f", max_line_size = {_MAX_LINE_BYTES}")
         long_lines = con.execute(
-            f'SELECT _row, concat_ws({literal(delimiter)}, {", ".join(_column_sql(name) for name in names)}) FROM "{table}" t '
-            f'JOIN (SELECT rowid + 1 + {header_lines} AS _row FROM "{table}_lines" WHERE "{_OVERFLOW}" IS NOT NULL) USING (_row) ORDER BY _row'
-        ).fetchall()
-        con.execute(
-            f'DELETE FROM "{table}" WHERE _row IN (SELECT rowid + 1 + {header_lines} FROM "{table}_lines" WHERE "{_OVERFLOW}" IS NOT NULL)'
+            f"SELECT rowid + 1 + {header_lines}, concat_ws({literal(delimiter)}, {', '.join(_column_sql(name) for name in names)}) "
+            f'FROM "{table}_lines" WHERE "{_OVERFLOW}" IS NOT NULL ORDER BY 1'
         ).fetchall()
         bad = con.execute(
             f'SELECT line, any_value(csv_line), max(error_message) FROM "{table}_bad_lines" GROUP BY line ORDER BY line'
+        ).fetchall()
+        clean = not long_lines and not bad
+        con.execute(
+            f'CREATE OR REPLACE TEMP {"VIEW" if clean else "TABLE"} "{table}" AS SELECT * EXCLUDE ("{_OVERFLOW}"), '
+            f'CAST(rowid + 1 + {header_lines} AS BIGINT) AS _row FROM "{table}_lines" WHERE "{_OVERFLOW}" IS NULL'
         ).fetchall()
     except duckdb.Error as error:
         raise FileFormatError(
@@ -187,9 +189,38 @@ def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, table: str, firs
 
 
 def _create_lines(con: duckdb.DuckDBPyConnection, path: Path, table: str, options: str) -> None:
-    con.execute(
-        f'CREATE OR REPLACE TEMP TABLE "{table}_lines" AS SELECT * FROM read_csv({literal(path)}, {options})'
-    ).fetchall()
+    for table_name in (f"{table}_bad_lines", f"{table}_bad_scans"):
+        con.execute(f'DROP TABLE IF EXISTS "{table_name}"').fetchall()
+    try:
+        con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{table}_lines" AS SELECT * FROM read_csv({literal(path)}, {options})'
+        ).fetchall()
+    except duckdb.Error as error:
+        if "parallel=false" not in str(error) or "parallel = false" in options:
+            raise
+        _create_lines(con, path, table, options + ", parallel = false")  # quoted line breaks and padding
+
+
+def _every_line_seen(con: duckdb.DuckDBPyConnection, path: Path, table: str, header_lines: int) -> bool:
+    """Whether the lines read plus the lines reported broken account for every line of ``path``, none of
+    them broken only by its length.
+
+    DuckDB skips a line longer than its buffer without a word; counting the file's line breaks (one C
+    pass) catches that. A file this does not settle (quoted line breaks, blank lines) is read again with
+    room for any line, which is slower but loses nothing.
+    """
+    breaks = 0
+    last = b"\n"
+    with gzip.open(path, "rb") if path.suffix.lower() == ".gz" else path.open("rb") as handle:
+        while block := handle.read(1 << 24):
+            breaks += block.count(b"\n")
+            last = block[-1:]
+    lines = breaks + (last != b"\n")
+    (seen, too_long) = con.execute(
+        f'SELECT (SELECT count(*) FROM "{table}_lines") + (SELECT count(DISTINCT line) FROM "{table}_bad_lines"), '
+        f"EXISTS (SELECT 1 FROM \"{table}_bad_lines\" WHERE error_type = 'LINE SIZE OVER MAXIMUM')"
+    ).fetchall()[0]
+    return int(seen) + header_lines == lines and not too_long
 
 
 def _column_sql(name: str) -> str:
@@ -254,4 +285,5 @@ def _describe(
     malformed: tuple[tuple[int, str, str], ...],
 ) -> RawTable:
     (rows,) = con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0]
-    return RawTable(path=path, table=table, columns=names, rows=int(rows), malformed=malformed)
+    types = dict(con.execute(f'SELECT column_name, column_type FROM (DESCRIBE "{table}")').fetchall())
+    return RawTable(path=path, table=table, columns=names, rows=int(rows), malformed=malformed, types=types)

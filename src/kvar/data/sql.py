@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+
+#: DuckDB's memory while a file is loaded: beyond it, it spills to its temporary folder instead of growing.
+LOAD_MEMORY = "768MB"
 
 
 def literal(text: Path | str) -> str:
@@ -23,3 +28,14 @@ def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
         "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'", [name]
     ).fetchall()[0]
     return bool(found)
+
+
+@contextmanager
+def memory_budget(con: duckdb.DuckDBPyConnection, limit: str = LOAD_MEMORY) -> Iterator[None]:
+    """Run the block with DuckDB's memory limited to ``limit`` (e.g. ``768MB``), then restore the limit."""
+    (current,) = con.execute("SELECT current_setting('memory_limit')").fetchall()[0]
+    con.execute(f"SET memory_limit = {literal(limit)}").fetchall()
+    try:
+        yield
+    finally:
+        con.execute(f"SET memory_limit = {literal(current)}").fetchall()

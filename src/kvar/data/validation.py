@@ -41,8 +41,9 @@ from kvar.data.formats import (
     detect_formats,
     number_formats_allowed,
     strptime_sql,
+    utc_sql,
 )
-from kvar.data.mapping import ResolvedMapping
+from kvar.data.mapping import ColumnSource, ResolvedMapping
 from kvar.data.reading import RawTable
 from kvar.data.reasons import reason
 from kvar.data.sql import literal
@@ -89,16 +90,45 @@ def _text(name: str, table: str = "") -> str:
     return f"NULLIF(trim(CAST({prefix}\"{name}\" AS VARCHAR)), '')"
 
 
-def _typed(column: Column, formats: ColumnFormats, context: LoadContext) -> str:
-    value = _text(column.name)
+def _raw(name: str) -> str:
+    """The column of the checks holding canonical column ``name`` as the file gave it (trimmed text, or the
+    file's own number or time type), before it is read."""
+    return f'"_raw.{name}"'
+
+
+def _original(name: str) -> str:
+    """The column of the rejected rows holding ``name``'s value exactly as the file had it, as text."""
+    return f'"_value.{name}"'
+
+
+_INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+
+
+def _native(kind: str, raw_type: str) -> bool:
+    """Whether a file column of ``raw_type`` already holds values of ``kind`` (a Parquet DOUBLE amount, a
+    TIMESTAMP time), so that it is read as it is instead of through text."""
+    raw_type = raw_type.upper()
+    if kind in ("money", "number"):
+        return raw_type in _INTEGERS or raw_type.startswith(("DECIMAL", "DOUBLE", "FLOAT", "REAL"))
+    return kind == "time" and (raw_type == "DATE" or raw_type.startswith("TIMESTAMP"))
+
+
+def _typed(column: Column, formats: ColumnFormats, context: LoadContext, native_type: str | None) -> str:
+    """SQL: the canonical value of ``column`` from its raw column ``_raw(name)`` (``native_type``: the
+    file's type when it is read as it is)."""
+    value = f"t.{_raw(column.name)}"
     if column.kind == "time":
+        if native_type is not None:
+            if context.timezone == "UTC" and "TIME ZONE" not in native_type.upper():
+                return f"CAST({value} AS TIMESTAMP)"
+            return utc_sql(f"CAST({value} AS TIMESTAMPTZ)")  # naive times are the load's local time
         parsed = default_time_sql(value)
         if column.name in formats.dates:  # the user's --date-format first; a detected order after ISO
             other = f"{strptime_sql(value, formats.dates[column.name])}::TIMESTAMPTZ"
             parsed = f"coalesce({other}, {parsed})" if context.date_format else f"coalesce({parsed}, {other})"
-        return f"timezone('UTC', {parsed})"
+        return utc_sql(parsed)
     if column.kind in ("money", "number"):
-        return formats.number(column.name).value(value)
+        return f"CAST({value} AS DOUBLE)" if native_type is not None else formats.number(column.name).value(value)
     if column.kind == "currency":
         return f"upper({value})"
     if column.choices:
@@ -107,22 +137,80 @@ def _typed(column: Column, formats: ColumnFormats, context: LoadContext) -> str:
     return value
 
 
-def _column_formats(
+@dataclass(frozen=True)
+class _Reading:
+    """How the raw table is read: the file's type of each source column, the canonical columns that are
+    numbers or times already (name -> type: the file's own, or DOUBLE for a product of two columns), and
+    the format of every number and time read from text."""
+
+    raw_types: Mapping[str, str]
+    native: Mapping[str, str]
+    formats: ColumnFormats
+
+    def factor(self, name: str) -> str:
+        """SQL: source column ``name`` of the raw row ``r``, a factor of a product, as a DOUBLE."""
+        if _native("number", self.raw_types[name]):
+            return f'CAST(r."{name}" AS DOUBLE)'
+        return self.formats.number(name).value(_text(name, "r"))
+
+    def mapped(self, source: ColumnSource, name: str) -> str:
+        """SQL: canonical column ``name`` as the raw row ``r`` gives it: trimmed text, the file's own
+        number or time, or the product of two numbers."""
+        if len(source.columns) > 1:
+            return source.sql(self.factor)
+        return f'r."{source.columns[0]}"' if name in self.native else _text(source.columns[0], "r")
+
+    def original(self, source: ColumnSource) -> str:
+        """SQL: the value exactly as the file had it, as text (a product: the product)."""
+        value = source.sql(self.factor) if len(source.columns) > 1 else f'r."{source.columns[0]}"'
+        return f"CAST({value} AS VARCHAR)"
+
+
+def _reading(
     con: duckdb.DuckDBPyConnection, raw: RawTable, present: list[Column], mapping: ResolvedMapping, context: LoadContext
-) -> ColumnFormats:
-    """Each number and time column's format, read from the raw file (a product's factors by their own names)."""
+) -> _Reading:
+    """The columns read as they are, and the format of each number and time column read from text (a
+    product's factors by their own names), chosen from the whole raw table."""
+    native: dict[str, str] = {}
     numbers: dict[str, str] = {}
     times: dict[str, str] = {}
     for column in present:
         sources = mapping.sources[column.name].columns
-        if column.kind in ("money", "number"):
-            numbers.update(
-                {column.name: _text(sources[0])} if len(sources) == 1 else {name: _text(name) for name in sources}
-            )
+        if len(sources) > 1:  # a product of two numbers: each factor read in its own format
+            native[column.name] = "DOUBLE"
+            numbers.update({name: _text(name) for name in sources if not _native("number", raw.types[name])})
+        elif _native(column.kind, raw.types[sources[0]]):
+            native[column.name] = raw.types[sources[0]]
+        elif column.kind in ("money", "number"):
+            numbers[column.name] = _text(sources[0])
         elif column.kind == "time":
             times[column.name] = _text(sources[0])
     allowed = number_formats_allowed(context.decimal, context.thousands)
-    return detect_formats(con, raw.table, numbers, times, allowed, context.date_format, str(raw.path))
+    formats = detect_formats(con, raw.table, numbers, times, allowed, context.date_format, str(raw.path))
+    return _Reading(raw.types, native, formats)
+
+
+def _checks_sql(
+    raw: RawTable,
+    present: list[Column],
+    mapping: ResolvedMapping,
+    reading: _Reading,
+    context: LoadContext,
+    extra: str = "",
+    where: str = "",
+) -> str:
+    """SQL of one row per raw row: ``_row``, every canonical column raw (``_raw(name)``) and typed (``name``),
+    and the extra columns; ``extra`` adds select items over the raw row ``r``, ``where`` restricts the rows."""
+    mapped = [
+        f"{reading.mapped(mapping.sources[column.name], column.name)} AS {_raw(column.name)}" for column in present
+    ]
+    mapped += [f'r."{name}"' for name in mapping.extras]
+    inner = f'SELECT r._row, {", ".join(mapped)}{extra} FROM "{raw.table}" r {where}'
+    typed = [
+        f'{_typed(column, reading.formats, context, reading.native.get(column.name))} AS "{column.name}"'
+        for column in present
+    ]
+    return f"SELECT *, {', '.join(typed)} FROM ({inner}) t"
 
 
 def validate(
@@ -132,76 +220,156 @@ def validate(
     mapping: ResolvedMapping,
     context: LoadContext,
 ) -> Validated:
-    """Check ``raw`` against ``contract``; create ``<raw>_accepted`` and ``<raw>_rejects`` temp tables."""
+    """Check ``raw`` against ``contract``: the ``<raw>_accepted`` view of the rows that pass, and the
+    ``<raw>_rejects`` table of every broken rule of the others.
+
+    One scan of the raw rows types every column and evaluates every row rule into one flag; the rules
+    that look at other rows (duplicates, rows already loaded, unknown customers) are set operations over
+    the typed rows. Only the flagged rows are read again, to say which rules they broke.
+    """
     con.execute(f"SET TimeZone = {literal(context.timezone)}").fetchall()
     now = context.now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     present = [column for column in contract.columns if column.name in mapping.sources]
-    formats = _column_formats(con, raw, present, mapping, context)
-    mapped = f"{raw.table}_mapped"
-    selects = [
-        f'{source.sql(lambda name: formats.number(name).value(_text(name)))} AS "{name}"'
-        for name, source in mapping.sources.items()
-    ]
-    selects += [f'"{name}"' for name in mapping.extras]
-    con.execute(
-        f'CREATE OR REPLACE TEMP TABLE "{mapped}" AS SELECT _row, {", ".join(selects)} FROM "{raw.table}"'
-    ).fetchall()
-    typed_columns = {column.name: _typed(column, formats, context) for column in present}
+    reading = _reading(con, raw, present, mapping, context)
+    rules = _row_rules(contract, present, reading, context, now)
     typed = f"{raw.table}_typed"
-    identity = contract.row_identity(list(typed_columns))
-    partition = ", ".join(f'"{name}"' for name in identity)
-    first_row = f", min(_row) OVER (PARTITION BY {partition}) AS _first_row" if identity else ""
+    broken = " OR ".join(f"({condition})" for _, condition, _ in rules) or "false"
+    outputs = [f'"{column.name}"' for column in present] + [f'"{name}"' for name in mapping.extras]
     con.execute(
-        f'CREATE OR REPLACE TEMP TABLE "{typed}" AS SELECT *{first_row} FROM (SELECT _row, '
-        + ", ".join(f'{expression} AS "{name}"' for name, expression in typed_columns.items())
-        + f' FROM "{mapped}")'
+        f'CREATE OR REPLACE TEMP TABLE "{typed}" AS SELECT _row, {", ".join(outputs)}, coalesce({broken}, false) AS _bad '
+        f"FROM ({_checks_sql(raw, present, mapping, reading, context)}) t"
     ).fetchall()
-    rules = _rules(contract, present, formats, context, now)
+    flagged = _flag_set_rules(con, typed, contract, present, context)
     rejects = f"{raw.table}_rejects"
     con.execute(f'CREATE OR REPLACE TEMP TABLE "{rejects}" ({REJECTS_COLUMNS})').fetchall()
+    (bad_rows,) = con.execute(f'SELECT count(*) FROM "{typed}" WHERE _bad').fetchall()[0]
+    if bad_rows:
+        _write_rejects(con, raw, contract, present, mapping, reading, context, typed, flagged, rules, rejects)
     file = literal(str(raw.path))
-    for column_name, condition, why in rules:
-        value = f'CAST(m."{column_name}" AS VARCHAR)' if column_name in mapping.sources else "NULL"
-        con.execute(
-            f'INSERT INTO "{rejects}" SELECT {literal(contract.name)}, {file}, t._row, {literal(column_name)}, '
-            f"{value}, {why}, to_json(r)::VARCHAR "
-            f'FROM "{typed}" t JOIN "{mapped}" m USING (_row) JOIN "{raw.table}" r ON r._row = t._row WHERE {condition}'
-        ).fetchall()
     for line, text, message in raw.malformed:
         con.execute(
             f'INSERT INTO "{rejects}" VALUES ({literal(contract.name)}, {file}, {line}, NULL, NULL, '
             f"{literal(reason(reasons.MALFORMED, problem=message))}, {literal(text)})"
         ).fetchall()
     accepted = f"{raw.table}_accepted"
-    outputs = [f'"{name}"' for name in typed_columns] + [f'm."{name}"' for name in mapping.extras]
     con.execute(
-        f'CREATE OR REPLACE TEMP TABLE "{accepted}" AS SELECT '
-        + ", ".join(f"t.{output}" if not output.startswith("m.") else output for output in outputs)
-        + f', t._row FROM "{typed}" t JOIN "{mapped}" m USING (_row) '
-        f'WHERE t._row NOT IN (SELECT row FROM "{rejects}" WHERE row IS NOT NULL) ORDER BY t._row'
+        f'CREATE OR REPLACE TEMP VIEW "{accepted}" AS SELECT {", ".join(_accepted_columns(contract, present, mapping, context))}, _row '
+        f'FROM "{typed}" WHERE NOT _bad'
     ).fetchall()
-    _normalise_amounts(con, accepted, contract, typed_columns, context, raw)
+    _check_one_currency(con, accepted, contract, present, context, raw)
     (rejected_rows,) = con.execute(f'SELECT count(DISTINCT row) FROM "{rejects}"').fetchall()[0]
-    (accepted_rows,) = con.execute(f'SELECT count(*) FROM "{accepted}"').fetchall()[0]
     return Validated(
         accepted_table=accepted,
         rejects_table=rejects,
         rows_read=raw.rows + len(raw.malformed),
-        rows_accepted=int(accepted_rows),
+        rows_accepted=raw.rows - int(bad_rows),
         rows_rejected=int(rejected_rows),
-        read_as=formats.notes,
+        read_as=reading.formats.notes,
     )
 
 
-def _rules(
-    contract: TableContract, present: list[Column], formats: ColumnFormats, context: LoadContext, now: dt.datetime
+def _write_rejects(
+    con: duckdb.DuckDBPyConnection,
+    raw: RawTable,
+    contract: TableContract,
+    present: list[Column],
+    mapping: ResolvedMapping,
+    reading: _Reading,
+    context: LoadContext,
+    typed: str,
+    flagged: str | None,
+    rules: list[tuple[str, str, str]],
+    rejects: str,
+) -> None:
+    """One reject per broken rule of each flagged row, with the value as the file had it and the raw row as JSON."""
+    originals = "".join(
+        f", {reading.original(mapping.sources[column.name])} AS {_original(column.name)}" for column in present
+    )
+    bad = f"{raw.table}_bad"
+    con.execute(
+        f'CREATE OR REPLACE TEMP TABLE "{bad}" AS '
+        + _checks_sql(
+            raw,
+            present,
+            mapping,
+            reading,
+            context,
+            extra=f", to_json(r)::VARCHAR AS _raw_json{originals}",
+            where=f'WHERE r._row IN (SELECT _row FROM "{typed}" WHERE _bad)',
+        )
+    ).fetchall()
+    head = f"{literal(contract.name)}, {literal(str(raw.path))}"
+    for column_name, condition, why in rules:
+        value = _original(column_name) if column_name in mapping.sources else "NULL"
+        con.execute(
+            f'INSERT INTO "{rejects}" SELECT {head}, _row, {literal(column_name)}, {value}, {why}, _raw_json '
+            f'FROM "{bad}" t WHERE {condition}'
+        ).fetchall()
+    if flagged:
+        for (name,) in con.execute(f'SELECT DISTINCT column_name FROM "{flagged}"').fetchall():
+            con.execute(
+                f'INSERT INTO "{rejects}" SELECT {head}, f._row, f.column_name, b.{_original(name)}, f.reason, b._raw_json '
+                f'FROM "{flagged}" f JOIN "{bad}" b USING (_row) WHERE f.column_name = {literal(name)}'
+            ).fetchall()
+
+
+def _flag_set_rules(
+    con: duckdb.DuckDBPyConnection, typed: str, contract: TableContract, present: list[Column], context: LoadContext
+) -> str | None:
+    """Rules about other rows, as set operations over the typed rows: a later duplicate in the file, a
+    record already in the workspace, a customer the workspace does not know. The rows found are listed
+    (``_row``, column, reason) in a small table and flagged in ``typed``; None when no such rule applies."""
+    names = [column.name for column in present]
+    found: list[str] = []
+    identity = contract.row_identity(names)
+    if identity:
+        key = identity[0]
+        template = (
+            reason(reasons.DUPLICATE, key=" and ".join(identity), row="{row}")
+            if len(identity) <= 2
+            else reasons.DUPLICATE_LINE
+        )
+        before, after = template.split("{row}")
+        columns = ", ".join(f'"{name}"' for name in identity)
+        same = " AND ".join(f't."{name}" IS NOT DISTINCT FROM d."{name}"' for name in identity)
+        found.append(
+            f"SELECT t._row, {literal(key)} AS column_name, {literal(before)} || d._first_row || {literal(after)} AS reason "
+            f'FROM "{typed}" t JOIN (SELECT {columns}, min(_row) AS _first_row FROM "{typed}" WHERE "{key}" IS NOT NULL '
+            f"GROUP BY ALL HAVING count(*) > 1) d ON {same} WHERE t._row > d._first_row"
+        )
+    stored = contract.stored_identity(names, context.existing_columns)
+    if stored and context.existing_keys_table:
+        match = " AND ".join(f'e."{name}" = t."{name}"' for name in stored)
+        record = "order" if contract.line_key and len(stored) == 1 else " and ".join(stored)
+        found.append(
+            f"SELECT t._row, {literal(stored[0])} AS column_name, "
+            f"{literal(reason(reasons.ALREADY_LOADED, record=record, column=stored[0]))} AS reason "
+            f'FROM "{typed}" t WHERE EXISTS (SELECT 1 FROM {context.existing_keys_table} e WHERE {match})'
+        )
+    if context.customers_table and "customer_id" in names and contract.name != "customers":
+        found.append(
+            f"SELECT t._row, 'customer_id' AS column_name, {literal(reasons.UNKNOWN_CUSTOMER)} AS reason FROM \"{typed}\" t "
+            f"WHERE t.customer_id IS NOT NULL AND t.customer_id NOT IN (SELECT customer_id FROM {context.customers_table})"
+        )
+    if not found:
+        return None
+    flagged = f"{typed}_flagged"
+    con.execute(f'CREATE OR REPLACE TEMP TABLE "{flagged}" AS {" UNION ALL ".join(found)}').fetchall()
+    if con.execute(f'SELECT 1 FROM "{flagged}" LIMIT 1').fetchall():
+        con.execute(f'UPDATE "{typed}" SET _bad = true WHERE _row IN (SELECT _row FROM "{flagged}")').fetchall()
+    return flagged
+
+
+def _row_rules(
+    contract: TableContract, present: list[Column], reading: _Reading, context: LoadContext, now: dt.datetime
 ) -> list[tuple[str, str, str]]:
-    """(column, SQL condition on typed ``t`` / mapped ``m``, SQL reason expression) for each rule."""
+    """(column, SQL condition on the checks row ``t``, SQL reason) of each rule one row decides alone."""
+    formats = reading.formats
     rules: list[tuple[str, str, str]] = []
     names = {column.name for column in present}
     for column in present:
         name = column.name
-        raw_value = _text(name, "m")
+        raw_value = f"t.{_raw(name)}"
         typed_value = f't."{name}"'
         if column.required:
             rules.append((name, f"{raw_value} IS NULL", literal(reason(reasons.MISSING, column=name))))
@@ -272,33 +440,6 @@ def _rules(
                 rules.append(
                     (name, f"{typed_value} IS NOT NULL AND {typed_value} NOT IN ({known})", literal(reasons.NO_RATE))
                 )
-    identity = contract.row_identity([column.name for column in present])
-    if identity:
-        key = identity[0]
-        template = (
-            reason(reasons.DUPLICATE, key=" and ".join(identity), row="{row}")
-            if len(identity) <= 2
-            else reasons.DUPLICATE_LINE
-        )
-        before, after = template.split("{row}")
-        rules.append(
-            (
-                key,
-                f't."{key}" IS NOT NULL AND t._first_row < t._row',
-                f"{literal(before)} || t._first_row || {literal(after)}",
-            )
-        )
-    stored = contract.stored_identity([column.name for column in present], context.existing_columns)
-    if stored and context.existing_keys_table:
-        match = " AND ".join(f'e."{name}" = t."{name}"' for name in stored)
-        record = "order" if contract.line_key and len(stored) == 1 else " and ".join(stored)
-        rules.append(
-            (
-                stored[0],
-                f"EXISTS (SELECT 1 FROM {context.existing_keys_table} e WHERE {match})",
-                literal(reason(reasons.ALREADY_LOADED, record=record, column=stored[0])),
-            )
-        )
     if {"started_at", "ended_at"} <= names:
         rules.append(("ended_at", 't."ended_at" < t."started_at"', literal(reasons.ENDS_BEFORE_START)))
     if contract.name == "feedback" and "score" in names:
@@ -310,43 +451,45 @@ def _rules(
                     literal(reason(reasons.SCORE_RANGE, kind=kind, low=low, high=high)),
                 )
             )
-    if context.customers_table and "customer_id" in names and contract.name != "customers":
-        rules.append(
-            (
-                "customer_id",
-                f't."customer_id" IS NOT NULL AND t."customer_id" NOT IN (SELECT customer_id FROM {context.customers_table})',
-                literal(reasons.UNKNOWN_CUSTOMER),
-            )
-        )
     return rules
 
 
-def _normalise_amounts(
+def _accepted_columns(
+    contract: TableContract, present: list[Column], mapping: ResolvedMapping, context: LoadContext
+) -> list[str]:
+    """SQL select items of the accepted rows: the typed columns with refunds negative and, with an FX table,
+    money in the base currency (the amounts and currency as given kept in ``*_original``), then the extras."""
+    names = [column.name for column in present]
+    values = {name: f'"{name}"' for name in names}
+    if contract.name == "transactions" and "kind" in names and "amount" in names:
+        values["amount"] = "CASE WHEN kind = 'refund' THEN -abs(amount) ELSE amount END"
+    originals: list[str] = []
+    if "currency" in names and context.fx_rates is not None:
+        base = context.base_currency or "USD"
+        cases = " ".join(f"WHEN {literal(code)} THEN {rate!r}" for code, rate in context.fx_rates.items())
+        for column in present:
+            if column.kind == "money":
+                originals.append(f'{values[column.name]} AS "{column.name}_original"')
+                values[column.name] = f"{values[column.name]} * CASE currency {cases} ELSE 1.0 END"
+        originals.append("currency AS currency_original")
+        values["currency"] = f"CASE WHEN currency IS NOT NULL THEN {literal(base)} END"
+    return (
+        [f'{value} AS "{name}"' for name, value in values.items()]
+        + [f'"{name}"' for name in mapping.extras]
+        + originals
+    )
+
+
+def _check_one_currency(
     con: duckdb.DuckDBPyConnection,
     accepted: str,
     contract: TableContract,
-    typed_columns: Mapping[str, str],
+    present: list[Column],
     context: LoadContext,
     raw: RawTable,
 ) -> None:
-    """Refunds negative; currencies checked for mixing, or converted with the FX table."""
-    if contract.name == "transactions" and "kind" in typed_columns:
-        con.execute(f"UPDATE \"{accepted}\" SET amount = -abs(amount) WHERE kind = 'refund'").fetchall()
-    if "currency" not in typed_columns:
-        return
-    money = [column.name for column in contract.columns if column.kind == "money" and column.name in typed_columns]
-    if context.fx_rates is not None:
-        base = context.base_currency or "USD"
-        cases = " ".join(f"WHEN {literal(code)} THEN {rate!r}" for code, rate in context.fx_rates.items())
-        for name in money:
-            con.execute(f'ALTER TABLE "{accepted}" ADD COLUMN "{name}_original" DOUBLE').fetchall()
-            con.execute(
-                f'UPDATE "{accepted}" SET "{name}_original" = "{name}", "{name}" = "{name}" * CASE currency {cases} ELSE 1.0 END'
-            ).fetchall()
-        con.execute(f'ALTER TABLE "{accepted}" ADD COLUMN currency_original VARCHAR').fetchall()
-        con.execute(
-            f'UPDATE "{accepted}" SET currency_original = currency, currency = {literal(base)} WHERE currency IS NOT NULL'
-        ).fetchall()
+    """Mixed currencies without an FX table stop the load: summing them would be wrong."""
+    if context.fx_rates is not None or "currency" not in {column.name for column in present}:
         return
     found = con.execute(
         f'SELECT currency, count(*) FROM "{accepted}" WHERE currency IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1'

@@ -17,7 +17,7 @@ import duckdb
 
 from kvar.data.contracts import CONTRACTS
 from kvar.data.loading import FileLoad, create_rejects_table, file_sha256, load_file
-from kvar.data.sql import has_table, literal, table_columns
+from kvar.data.sql import has_table, literal, memory_budget, table_columns
 from kvar.data.validation import LoadContext
 from kvar.errors import WorkspaceError
 from kvar.i18n import tr
@@ -118,10 +118,11 @@ class Workspace:
             existing_columns=stored,
             customers_table="customers" if has_customers else None,
         )
-        result = load_file(con, table, path, mapping, context)
+        result = load_file(con, table, path, mapping, context, sha256=sha or None)
         con.execute("BEGIN TRANSACTION").fetchall()
         try:
-            self._append(table, result, exists)
+            with memory_budget(con):
+                self._append(table, result, exists)
             con.execute(f'INSERT INTO rejects SELECT *, now()::TIMESTAMP FROM "{result.rejects_table}"').fetchall()
             con.execute(
                 "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
