@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional, get_type_hints
 import duckdb
 import typer
 
+from kvar.cli.output import progress_quiet
 from kvar.cli.sources import Sources
 from kvar.data.contracts import CONTRACTS
 from kvar.data.formats import number_formats_allowed
@@ -409,13 +410,14 @@ def speaks_locale(command: Callable[..., None]) -> Callable[..., None]:
     """Add ``--locale`` to ``command`` and make that locale (or the environment's) active while it runs.
 
     With ``--json`` the locale is English whatever is asked: a JSON document, its notes and texts
-    included, never changes with the locale, so scripts may rely on it.
+    included, never changes with the locale, so scripts may rely on it; and no progress is shown.
     """
 
     def wrapper(*args: Any, locale: str | None = None, **kwargs: Any) -> None:
         if locale:  # else the one `kvar --locale` or the environment set (see kvar.cli.app.main_options)
             check_locale(locale)  # checked even under --json
-        with use_locale("en" if kwargs.get("as_json") else locale):
+        as_json = bool(kwargs.get("as_json"))
+        with use_locale("en" if as_json else locale), progress_quiet(as_json):
             command(*args, **kwargs)
 
     return extend_signature(command, wrapper, {"locale": (LocaleOption, None)})

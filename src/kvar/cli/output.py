@@ -3,19 +3,21 @@
 JSON is one object with ``command``, ``parameters`` and a ``rows`` list, the same in every locale; CSV is
 the rows with every column (in a decimal-comma locale as Excel there reads it: UTF-8 with BOM, ``;``
 between fields, decimal comma). A terminal table writes numbers and dates in the active locale; it shows the columns that fit the width (the command's chosen ones first) and names the
-others. Stages of long work show on stderr: a spinner with the elapsed time on a terminal, one line when
-each stage starts and ends otherwise; never on stdout.
+others. Stages of long work show on a terminal's stderr: a spinner with the elapsed time and how far the
+engine's query is; nothing on a pipe or with ``--json``, and never on stdout.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import csv
 import datetime as dt
 import json
 import math
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
@@ -34,23 +36,67 @@ _SLOW_STAGE = 2.0  # seconds
 _FOLD_AT = 40  # a wider cell (text) is folded onto more lines rather than hiding the column
 
 
+_quiet = contextvars.ContextVar("kvar_quiet_progress", default=False)
+_engine: list[Any] = []  # the DuckDB connection whose running query a stage reports on
+
+
+def follow_engine(connection: Any) -> None:
+    """Report how far the queries of this DuckDB connection have come in the stages that follow."""
+    _engine[:] = [connection]
+
+
+@contextlib.contextmanager
+def progress_quiet(quiet: bool) -> Iterator[None]:
+    """Show no progress in the block when ``quiet`` (``--json``: the output is for a program)."""
+    token = _quiet.set(quiet)
+    try:
+        yield
+    finally:
+        _quiet.reset(token)
+
+
 @contextlib.contextmanager
 def stage(description: str) -> Iterator[None]:
-    """Show that ``description`` is under way: a spinner on a terminal; otherwise a line when it starts,
-    and one when it ends if that took 2 s or more."""
-    started = time.perf_counter()
-    if stderr.is_terminal:
-        with stderr.status(f"{description} …"):
-            yield
+    """Show that ``description`` is under way, on a terminal only (never on a pipe, never with ``--json``):
+    a spinner with the elapsed seconds and how far the engine's running query is (DuckDB's own estimate,
+    in percent of the rows it will read), then one line when it ends if that took 2 s or more."""
+    if _quiet.get() or not stderr.is_terminal:
+        yield
         return
-    stderr.print(f"{description} …", highlight=False, markup=False)
-    yield
+    started = time.perf_counter()
+    finished = threading.Event()
+    with stderr.status(f"{description} …") as status:
+
+        def follow() -> None:
+            while not finished.wait(0.25):
+                status.update(_progress(description, time.perf_counter() - started))
+
+        watcher = threading.Thread(target=follow, daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            finished.set()
+            watcher.join()
     if (elapsed := time.perf_counter() - started) >= _SLOW_STAGE:
         stderr.print(
             tr("{stage}: done in {seconds} s").format(stage=description, seconds=number(elapsed, 1)),
             highlight=False,
             markup=False,
         )
+
+
+def _progress(description: str, elapsed: float) -> str:
+    """e.g. ``reading and validating tx.parquet … 3.2 s, 41 %`` (the percent while a query runs)."""
+    shown = f"{description} … {number(elapsed, 1)} s"
+    if _engine:
+        try:
+            done = float(_engine[0].query_progress())
+        except Exception:  # the connection closed or is between queries: only the time is known
+            done = -1.0
+        if done >= 0:
+            shown += f", {number(done, 0)} %"
+    return shown
 
 
 def jsonable(value: Any) -> Any:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from kvar.cli.output import stage, stderr
+from kvar.cli.output import follow_engine, stage, stderr
 from kvar.data.contracts import contract_for
 from kvar.data.loading import FileLoad, export_rejects, load_file
 from kvar.data.mapping import TableMappings
@@ -40,6 +40,10 @@ class Sources:
             self._spill = tempfile.TemporaryDirectory(prefix="kvar-spill-")
             self.connection = duckdb.connect(config={"temp_directory": self._spill.name})
         self.connection.execute("SET TimeZone = 'UTC'").fetchall()
+        # DuckDB's own estimate of a running query, read by stage(); DuckDB prints nothing itself
+        self.connection.execute("SET enable_progress_bar = true").fetchall()
+        self.connection.execute("SET enable_progress_bar_print = false").fetchall()
+        follow_engine(self.connection)
 
     def close(self) -> None:
         self.connection.close()
