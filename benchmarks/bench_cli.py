@@ -57,6 +57,7 @@ import duckdb, json, sys
 case, source, database = sys.argv[1:4]
 con = duckdb.connect(database)
 con.execute("SET TimeZone = 'UTC'")
+con.execute("SET enable_progress_bar = false")
 if case == "load":
     con.execute(sys.argv[4].format(source=source))
 else:

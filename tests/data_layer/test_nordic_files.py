@@ -131,6 +131,20 @@ def test_dot_groups_without_decimals_read_as_decimals_with_a_note(con, tmp_path)
     assert amounts(con, load(con, tmp_path, text, thousands=".")) == [1000.0, 2500.0]
 
 
+def test_a_format_first_seen_after_the_first_rows_decides_the_column_as_if_seen_first(con, tmp_path) -> None:
+    """The first rows only choose which columns to examine at once; a column whose unusual values come
+    later is examined from the whole column all the same, with the same outcome as when they come first."""
+    plain = [f"k{n};2024-01-05;10.5" for n in range(12_000)]
+    late = ["k1;31.01.2024;1.000", "k2;2024-01-06;1,5"]  # most values plain: 1,5 is the one rejected
+    for rows in (plain + late, late + plain):
+        result = load(con, tmp_path, "kund;datum;belopp\n" + "\n".join(rows) + "\n")
+        assert result.read_as == ("occurred_at: day-first dates (31.01.2024)",)
+        assert result.rows_loaded == 12_001 and [why for _, _, why in reasons(con, result)] == [
+            "not a number: expected digits with an optional sign and decimal point"
+        ]
+        assert dt.datetime(2024, 1, 31) in times(con, result)
+
+
 def test_bad_decimal_and_thousands_options_are_refused() -> None:
     from kvar.data.formats import number_formats_allowed
 

@@ -171,26 +171,22 @@ def detect_formats(
     allowed: Sequence[NumberFormat],
     date_format: str | None,
     where: str,
+    screened: bool = False,
 ) -> ColumnFormats:
     """Choose each column's format from the whole column, in at most two scans of ``table``.
 
     ``number_columns`` and ``time_columns`` map a column's name to the SQL text expression of its values
     (NULL when empty). ``where`` names the file in errors. A first, cheap scan finds the columns the
-    defaults read whole (the usual case); only the others are examined further.
+    defaults read whole (the usual case); only the others are examined further. ``screened``: the caller
+    has found these columns unusual already (the same test, :func:`may_be_grouped` included), so the cheap
+    scan is skipped.
     """
-    checks = [
-        f"count_if(NOT {PLAIN.reads(text)}) + count_if(regexp_full_match({text}, {literal(_grouped_integer('.'))}))"
-        for text in number_columns.values()
-    ]
-    checks += [f"count_if({text} IS NOT NULL AND {default_time_sql(text)} IS NULL)" for text in time_columns.values()]
-    if checks:
-        unusual = iter(con.execute(f'SELECT {", ".join(checks)} FROM "{table}"').fetchone() or ())
-        number_columns = {
-            name: text for name, text in number_columns.items() if next(unusual) or len(allowed) < len(NUMBER_FORMATS)
-        }
-        time_columns = (
-            {name: text for name, text in time_columns.items() if next(unusual)} if not date_format else time_columns
-        )
+    if not screened:
+        numbers_unusual, times_unusual = unusual_columns(con, table, number_columns, time_columns)
+        if len(allowed) == len(NUMBER_FORMATS):
+            number_columns = {name: text for name, text in number_columns.items() if name in numbers_unusual}
+        if not date_format:
+            time_columns = {name: text for name, text in time_columns.items() if name in times_unusual}
     flags: list[str] = []  # per-row facts, each computed once in a subquery
     measures: list[str] = []  # their aggregates, in the order read back below
     for index, text in enumerate(number_columns.values()):
@@ -262,12 +258,40 @@ def detect_formats(
     return ColumnFormats(numbers, dates, tuple(notes), hints)
 
 
+def unusual_columns(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    number_columns: Mapping[str, str],
+    time_columns: Mapping[str, str],
+    sample: int | None = None,
+) -> tuple[set[str], set[str]]:
+    """The number and time columns (name -> SQL text expression) whose values the default formats do not
+    settle: a value the plain number or ISO/``YYYYMMDD`` time does not read, or a number like ``1.234``
+    that may be thousands. One scan of ``table``, or of its first ``sample`` rows."""
+    checks = [
+        f"count_if(NOT {PLAIN.reads(text)}) + count_if({may_be_grouped(text)})" for text in number_columns.values()
+    ]
+    checks += [f"count_if({text} IS NOT NULL AND {default_time_sql(text)} IS NULL)" for text in time_columns.values()]
+    if not checks:
+        return set(), set()
+    rows = f'(SELECT * FROM "{table}" LIMIT {sample})' if sample else f'"{table}"'
+    found = iter(con.execute(f"SELECT {', '.join(checks)} FROM {rows}").fetchone() or ())
+    numbers = {name for name in number_columns if next(found)}
+    return numbers, {name for name in time_columns if next(found)}
+
+
 def _reads_some(con: duckdb.DuckDBPyConnection, table: str, text: str, formats: Sequence[str]) -> bool:
     """Whether any value of the column is a real date in ``formats`` (so that one impossible ``31/02/2026``
     alone does not make a column "day-first"); stops at the first such value."""
     return bool(
         con.execute(f'SELECT 1 FROM "{table}" WHERE {strptime_sql(text, formats)} IS NOT NULL LIMIT 1').fetchall()
     )
+
+
+def may_be_grouped(text: str) -> str:
+    """SQL: whether the text expression ``text`` reads as a plain number that could also be an integer
+    grouped by ``.`` (``1.234``), which the plain format alone does not settle."""
+    return f"regexp_full_match({text}, {literal(_grouped_integer('.'))})"
 
 
 def _grouped_integer(mark: str) -> str:

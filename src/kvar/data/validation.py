@@ -36,11 +36,14 @@ from kvar.data import reasons
 from kvar.data.contracts import SCORE_RANGES, Column, TableContract
 from kvar.data.currencies import ISO_4217
 from kvar.data.formats import (
+    PLAIN,
     ColumnFormats,
     default_time_sql,
     detect_formats,
+    may_be_grouped,
     number_formats_allowed,
     strptime_sql,
+    unusual_columns,
     utc_sql,
 )
 from kvar.data.mapping import ColumnSource, ResolvedMapping
@@ -96,6 +99,11 @@ def _raw(name: str) -> str:
     return f'"_raw.{name}"'
 
 
+def _unusual(name: str) -> str:
+    """The flag of the typed rows saying ``name``'s value is one its default format does not settle."""
+    return f'"_unusual.{name}"'
+
+
 def _original(name: str) -> str:
     """The column of the rejected rows holding ``name``'s value exactly as the file had it, as text."""
     return f'"_value.{name}"'
@@ -146,6 +154,8 @@ class _Reading:
     raw_types: Mapping[str, str]
     native: Mapping[str, str]
     formats: ColumnFormats
+    forced: bool = False  # formats given by --decimal, --thousands or --date-format: nothing is screened
+    examined: frozenset[str] = frozenset()  # columns whose format was chosen from the whole column
 
     def factor(self, name: str) -> str:
         """SQL: source column ``name`` of the raw row ``r``, a factor of a product, as a DOUBLE."""
@@ -167,10 +177,22 @@ class _Reading:
 
 
 def _reading(
-    con: duckdb.DuckDBPyConnection, raw: RawTable, present: list[Column], mapping: ResolvedMapping, context: LoadContext
+    con: duckdb.DuckDBPyConnection,
+    raw: RawTable,
+    present: list[Column],
+    mapping: ResolvedMapping,
+    context: LoadContext,
+    unusual: frozenset[str] | None = None,
 ) -> _Reading:
     """The columns read as they are, and the format of each number and time column read from text (a
-    product's factors by their own names), chosen from the whole raw table."""
+    product's factors by their own names), chosen from the whole raw table.
+
+    Unless ``--decimal``, ``--thousands`` or ``--date-format`` is given, the first rows decide: a single
+    column they show unusual is detected here from the whole column; the others are read in the default
+    format and screened in the typing pass itself (:func:`_screens`). ``unusual`` then names the columns
+    the sample or the screen found the defaults do not read whole (None: the first reading).
+    """
+    forced = context.decimal is not None or context.thousands is not None or context.date_format is not None
     native: dict[str, str] = {}
     numbers: dict[str, str] = {}
     times: dict[str, str] = {}
@@ -185,9 +207,41 @@ def _reading(
             numbers[column.name] = _text(sources[0])
         elif column.kind == "time":
             times[column.name] = _text(sources[0])
+    screened = False
+    if not forced:
+        if unusual is None:  # a sample decides which columns are worth the typing pass's screen
+            unusual_numbers, unusual_times = unusual_columns(con, raw.table, numbers, times, sample=_SAMPLE_ROWS)
+            unusual = frozenset(unusual_numbers | unusual_times)
+        single = {column.name for column in present if len(mapping.sources[column.name].columns) == 1}
+        numbers = {name: text for name, text in numbers.items() if name in unusual or name not in single}
+        times = {name: text for name, text in times.items() if name in unusual}
+        screened = bool(unusual) and not (set(numbers) - unusual)
     allowed = number_formats_allowed(context.decimal, context.thousands)
-    formats = detect_formats(con, raw.table, numbers, times, allowed, context.date_format, str(raw.path))
-    return _Reading(raw.types, native, formats)
+    formats = detect_formats(
+        con, raw.table, numbers, times, allowed, context.date_format, str(raw.path), screened=screened
+    )
+    return _Reading(raw.types, native, formats, forced, frozenset(numbers) | frozenset(times))
+
+
+_SAMPLE_ROWS = 10_000
+
+
+def _screens(present: list[Column], mapping: ResolvedMapping, reading: _Reading) -> dict[str, str]:
+    """Per single text column of numbers or times read in the default format: SQL over the checks row
+    ``t`` that is true when the value is one the default does not settle (not read, or a number like
+    ``1.234`` that may be thousands), which sends the column to format detection."""
+    screens: dict[str, str] = {}
+    for column in present:
+        if reading.forced or column.name in reading.native or len(mapping.sources[column.name].columns) > 1:
+            continue
+        if column.name in reading.examined:
+            continue
+        value = f"t.{_raw(column.name)}"
+        if column.kind in ("money", "number"):
+            screens[column.name] = f"({value} IS NOT NULL AND NOT {PLAIN.reads(value)}) OR {may_be_grouped(value)}"
+        elif column.kind == "time":
+            screens[column.name] = f'{value} IS NOT NULL AND t."{column.name}" IS NULL'
+    return screens
 
 
 def _checks_sql(
@@ -230,15 +284,13 @@ def validate(
     con.execute(f"SET TimeZone = {literal(context.timezone)}").fetchall()
     now = context.now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     present = [column for column in contract.columns if column.name in mapping.sources]
-    reading = _reading(con, raw, present, mapping, context)
-    rules = _row_rules(contract, present, reading, context, now)
     typed = f"{raw.table}_typed"
-    broken = " OR ".join(f"({condition})" for _, condition, _ in rules) or "false"
-    outputs = [f'"{column.name}"' for column in present] + [f'"{name}"' for name in mapping.extras]
-    con.execute(
-        f'CREATE OR REPLACE TEMP TABLE "{typed}" AS SELECT _row, {", ".join(outputs)}, coalesce({broken}, false) AS _bad '
-        f"FROM ({_checks_sql(raw, present, mapping, reading, context)}) t"
-    ).fetchall()
+    reading = _reading(con, raw, present, mapping, context)
+    unusual = _type(con, typed, raw, contract, present, mapping, reading, context, now)
+    if unusual:  # read again, those columns in the formats their whole columns call for
+        reading = _reading(con, raw, present, mapping, context, unusual)
+        _type(con, typed, raw, contract, present, mapping, reading, context, now)
+    rules = _row_rules(contract, present, reading, context, now)
     flagged = _flag_set_rules(con, typed, contract, present, context)
     rejects = f"{raw.table}_rejects"
     con.execute(f'CREATE OR REPLACE TEMP TABLE "{rejects}" ({REJECTS_COLUMNS})').fetchall()
@@ -266,6 +318,36 @@ def validate(
         rows_rejected=int(rejected_rows),
         read_as=reading.formats.notes,
     )
+
+
+def _type(
+    con: duckdb.DuckDBPyConnection,
+    typed: str,
+    raw: RawTable,
+    contract: TableContract,
+    present: list[Column],
+    mapping: ResolvedMapping,
+    reading: _Reading,
+    context: LoadContext,
+    now: dt.datetime,
+) -> frozenset[str]:
+    """Create ``typed``: every row typed, with ``_bad`` when it breaks a one-row rule, in one pass over the
+    raw rows; return the columns that pass's screens found unusual (:func:`_screens`)."""
+    rules = _row_rules(contract, present, reading, context, now)
+    broken = " OR ".join(f"({condition})" for _, condition, _ in rules) or "false"
+    screens = _screens(present, mapping, reading)
+    flags = "".join(f", coalesce({screen}, false) AS {_unusual(name)}" for name, screen in screens.items())
+    outputs = [f'"{column.name}"' for column in present] + [f'"{name}"' for name in mapping.extras]
+    con.execute(
+        f'CREATE OR REPLACE TEMP TABLE "{typed}" AS SELECT _row, {", ".join(outputs)}, coalesce({broken}, false) AS _bad'
+        f"{flags} FROM ({_checks_sql(raw, present, mapping, reading, context)}) t"
+    ).fetchall()
+    if not screens:
+        return frozenset()
+    found = con.execute(
+        f'SELECT {", ".join(f"bool_or({_unusual(name)})" for name in screens)} FROM "{typed}"'
+    ).fetchall()[0]
+    return frozenset(name for name, unusual in zip(screens, found, strict=True) if unusual)
 
 
 def _write_rejects(
