@@ -99,8 +99,16 @@ def _progress(description: str, elapsed: float) -> str:
     return shown
 
 
+_AS_IS = frozenset({str, int, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
     """Plain JSON values: ISO dates, floats without NaN, Decimals as floats."""
+    kind = type(value)
+    if kind in _AS_IS:  # the common case first: a result may hold millions of values
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else None
     if isinstance(value, dt.datetime):
         return value.isoformat()
     if isinstance(value, dt.date):
@@ -116,9 +124,22 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def _json_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """One result row as plain JSON values (:func:`jsonable`), without a call per value that is plain already."""
+    return {
+        str(key): value if type(value) in _AS_IS or (type(value) is float and math.isfinite(value)) else jsonable(value)
+        for key, value in row.items()
+    }
+
+
 def print_json(command: str, parameters: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], **extra: Any) -> None:
-    document = {"command": command, "parameters": parameters, "rows": list(rows), **extra}
-    sys.stdout.write(json.dumps(jsonable(document), ensure_ascii=False) + "\n")
+    document = {
+        "command": command,
+        "parameters": jsonable(parameters),
+        "rows": [_json_row(row) for row in rows],
+        **jsonable(extra),
+    }
+    sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
 
 
 def _csv_value(value: Any, comma: bool) -> Any:

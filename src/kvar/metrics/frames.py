@@ -6,7 +6,6 @@ return the same kind: lazy in, lazy out; eager in, eager out. Nothing here pulls
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -126,14 +125,7 @@ def rows_of(frame: nw.LazyFrame | Any) -> list[dict[str, Any]]:
     lazy, _ = as_lazy(frame)
     table = lazy.collect(backend="pyarrow").to_native()
     table = table.drop([name for name in table.column_names if name.startswith("__index_level_")])
-    out = []
-    for row in table.to_pylist():
-        out.append(
-            {
-                key: value.astimezone(dt.UTC).replace(tzinfo=None)
-                if isinstance(value, dt.datetime) and value.tzinfo is not None
-                else value
-                for key, value in row.items()
-            }
-        )
-    return out
+    for index, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type) and field.type.tz is not None:  # the UTC instant, made naive
+            table = table.set_column(index, field.name, table.column(index).cast(pa.timestamp(field.type.unit)))
+    return table.to_pylist()
