@@ -267,6 +267,23 @@ def _checks_sql(
     return f"SELECT *, {', '.join(typed)} FROM ({inner}) t"
 
 
+@dataclass(frozen=True)
+class _Check:
+    """One file under validation: where it is read, against which contract, and the columns it maps."""
+
+    con: duckdb.DuckDBPyConnection
+    raw: RawTable
+    contract: TableContract
+    present: list[Column]
+    mapping: ResolvedMapping
+    context: LoadContext
+    now: dt.datetime
+
+    @property
+    def typed(self) -> str:
+        return f"{self.raw.table}_typed"
+
+
 def validate(
     con: duckdb.DuckDBPyConnection,
     raw: RawTable,
@@ -284,19 +301,20 @@ def validate(
     con.execute(f"SET TimeZone = {literal(context.timezone)}").fetchall()
     now = context.now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     present = [column for column in contract.columns if column.name in mapping.sources]
-    typed = f"{raw.table}_typed"
+    check = _Check(con, raw, contract, present, mapping, context, now)
+    typed = check.typed
     reading = _reading(con, raw, present, mapping, context)
-    unusual = _type(con, typed, raw, contract, present, mapping, reading, context, now)
+    unusual = _type(check, reading)
     if unusual:  # read again, those columns in the formats their whole columns call for
         reading = _reading(con, raw, present, mapping, context, unusual)
-        _type(con, typed, raw, contract, present, mapping, reading, context, now)
+        _type(check, reading)
     rules = _row_rules(contract, present, reading, context, now)
     flagged = _flag_set_rules(con, typed, contract, present, context)
     rejects = f"{raw.table}_rejects"
     con.execute(f'CREATE OR REPLACE TEMP TABLE "{rejects}" ({REJECTS_COLUMNS})').fetchall()
     (bad_rows,) = con.execute(f'SELECT count(*) FROM "{typed}" WHERE _bad').fetchall()[0]
     if bad_rows:
-        _write_rejects(con, raw, contract, present, mapping, reading, context, typed, flagged, rules, rejects)
+        _write_rejects(check, reading, flagged, rules, rejects)
     file = literal(str(raw.path))
     for line, text, message in raw.malformed:
         con.execute(
@@ -320,20 +338,18 @@ def validate(
     )
 
 
-def _type(
-    con: duckdb.DuckDBPyConnection,
-    typed: str,
-    raw: RawTable,
-    contract: TableContract,
-    present: list[Column],
-    mapping: ResolvedMapping,
-    reading: _Reading,
-    context: LoadContext,
-    now: dt.datetime,
-) -> frozenset[str]:
-    """Create ``typed``: every row typed, with ``_bad`` when it breaks a one-row rule, in one pass over the
-    raw rows; return the columns that pass's screens found unusual (:func:`_screens`)."""
-    rules = _row_rules(contract, present, reading, context, now)
+def _type(check: _Check, reading: _Reading) -> frozenset[str]:
+    """Create ``check.typed``: every row typed, with ``_bad`` when it breaks a one-row rule, in one pass
+    over the raw rows; return the columns that pass's screens found unusual (:func:`_screens`)."""
+    con, raw, present, mapping, context, typed = (
+        check.con,
+        check.raw,
+        check.present,
+        check.mapping,
+        check.context,
+        check.typed,
+    )
+    rules = _row_rules(check.contract, present, reading, context, check.now)
     broken = " OR ".join(f"({condition})" for _, condition, _ in rules) or "false"
     screens = _screens(present, mapping, reading)
     flags = "".join(f", coalesce({screen}, false) AS {_unusual(name)}" for name, screen in screens.items())
@@ -351,19 +367,17 @@ def _type(
 
 
 def _write_rejects(
-    con: duckdb.DuckDBPyConnection,
-    raw: RawTable,
-    contract: TableContract,
-    present: list[Column],
-    mapping: ResolvedMapping,
-    reading: _Reading,
-    context: LoadContext,
-    typed: str,
-    flagged: str | None,
-    rules: list[tuple[str, str, str]],
-    rejects: str,
+    check: _Check, reading: _Reading, flagged: str | None, rules: list[tuple[str, str, str]], rejects: str
 ) -> None:
     """One reject per broken rule of each flagged row, with the value as the file had it and the raw row as JSON."""
+    con, raw, contract, present, mapping, typed = (
+        check.con,
+        check.raw,
+        check.contract,
+        check.present,
+        check.mapping,
+        check.typed,
+    )
     originals = "".join(
         f", {reading.original(mapping.sources[column.name])} AS {_original(column.name)}" for column in present
     )
@@ -375,7 +389,7 @@ def _write_rejects(
             present,
             mapping,
             reading,
-            context,
+            check.context,
             extra=f", to_json(r)::VARCHAR AS _raw_json{originals}",
             where=f'WHERE r._row IN (SELECT _row FROM "{typed}" WHERE _bad)',
         )
