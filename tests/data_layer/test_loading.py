@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from kvar import Workspace, load_file
+from kvar.data import reasons
+from kvar.data.loading import export_rejects
 from kvar.data.validation import LoadContext
 from kvar.errors import FileFormatError, MappingError, ValidationError, WorkspaceError
 
@@ -261,6 +264,33 @@ def test_parquet_columns_of_their_own_types_read_as_their_text_would(con, tmp_pa
     )
     (raw,) = con.execute(f"SELECT raw FROM \"{native.rejects_table}\" WHERE column_name = 'customer_id'").fetchall()[0]
     assert json.loads(raw)["amount"] == 7
+
+
+def test_a_row_breaking_several_rules_lists_them_in_one_order_everywhere(con, tmp_path) -> None:
+    """Rejects of one row come by column, then reason (two on one column included), in the summary and the
+    CSV export, whatever order the engine found them in."""
+    path = write(
+        tmp_path,
+        "subs.csv",
+        "subscription_id,customer_id,started_at,ended_at,mrr,quantity\n"
+        "s1,,2024-02-01,2024-01-01,-5,-1\n"
+        '"s2","c""2\x07",2024-01-01,,10,1\n'
+        "s3,c3,2024-01-01,,10,1\n",
+    )
+    result = load_file(con, "subscriptions", path)
+    expected = [
+        (2, "customer_id", "missing value: customer_id is required"),
+        (2, "ended_at", "ended_at before started_at"),
+        (2, "mrr", "expected mrr >= 0"),
+        (2, "quantity", "expected quantity >= 0"),
+        *sorted((3, "customer_id", why) for why in (reasons.CONTROL_IN_ID, reasons.QUOTE_IN_ID)),
+    ]
+    assert [(row, column, why) for row, column, _, why in result.first_rejects] == expected[:5]
+    exported = tmp_path / "rejects.csv"
+    export_rejects(con, result.rejects_table, exported)
+    with exported.open(newline="") as handle:
+        listed = [(int(r["row"]), r["column_name"], r["reason"]) for r in csv.DictReader(handle)]
+    assert listed == expected
 
 
 def test_workspace_loads_are_idempotent_and_keep_rejects(tmp_path) -> None:

@@ -246,7 +246,7 @@ def rejects(
 ) -> None:
     """Rejected rows with file, row, column, value and reason."""
     with Workspace.open(workspace) as space:
-        relation = space.rejects(table).order("file, row").limit(limit)
+        relation = space.rejects(table).order("file, row, column_name, reason").limit(limit)
         rows = rows_of(relation.select("table_name, file, row, column_name, value, reason"))
     if not as_json:  # people read the reasons in their language; JSON keeps them as stored
         rows = [{**row, "reason": shown_reason(row["reason"])} for row in rows]

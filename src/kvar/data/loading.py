@@ -121,7 +121,7 @@ def _outcome(
     con: duckdb.DuckDBPyConnection, table: str, path: Path, checked: Validated, encoding: str, sha256: str
 ) -> FileLoad:
     first = con.execute(
-        f'SELECT row, column_name, value, reason FROM "{checked.rejects_table}" ORDER BY row, column_name LIMIT 5'
+        f'SELECT row, column_name, value, reason FROM "{checked.rejects_table}" ORDER BY row, column_name, reason LIMIT 5'
     ).fetchall()
     return FileLoad(
         table=table,
@@ -173,7 +173,7 @@ def export_rejects(connection: duckdb.DuckDBPyConnection, table: str, path: Path
     decimal-comma locale opens it (UTF-8 with BOM, ``;`` between fields)."""
     target = literal(str(path))
     connection.execute(
-        f"COPY (SELECT * FROM \"{table}\" ORDER BY row) TO {target} (HEADER, DELIMITER '{';' if excel else ','}')"
+        f"COPY (SELECT * FROM \"{table}\" ORDER BY row, column_name, reason) TO {target} (HEADER, DELIMITER '{';' if excel else ','}')"
     ).fetchall()
     if excel:
         path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())

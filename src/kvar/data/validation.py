@@ -231,10 +231,11 @@ def _screens(present: list[Column], mapping: ResolvedMapping, reading: _Reading)
     ``t`` that is true when the value is one the default does not settle (not read, or a number like
     ``1.234`` that may be thousands), which sends the column to format detection."""
     screens: dict[str, str] = {}
+    if reading.forced:
+        return screens
     for column in present:
-        if reading.forced or column.name in reading.native or len(mapping.sources[column.name].columns) > 1:
-            continue
-        if column.name in reading.examined:
+        read_otherwise = column.name in reading.native or column.name in reading.examined
+        if read_otherwise or len(mapping.sources[column.name].columns) > 1:
             continue
         value = f"t.{_raw(column.name)}"
         if column.kind in ("money", "number"):
