@@ -227,6 +227,11 @@ def main() -> None:
     parser.add_argument("--cases", nargs="*", help="only the cases whose name starts with one of these")
     parser.add_argument("--generate", nargs=3, metavar=("ROWS", "PARQUET", "CSV"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    chosen = [case for case in CASES if not args.cases or any(case.name.startswith(prefix) for prefix in args.cases)]
+    if not chosen:
+        parser.error(
+            f"--cases {' '.join(args.cases)}: no case starts so; the cases: {', '.join(c.name for c in CASES)}"
+        )
     if args.generate:
         write_files(int(args.generate[0]), Path(args.generate[1]), Path(args.generate[2]))
         return
@@ -247,9 +252,7 @@ def main() -> None:
             "|---|---:|---:|---:|---:|---:|",
         ]
         print(lines[0], flush=True)
-        for case in CASES:
-            if args.cases and not any(case.name.startswith(prefix) for prefix in args.cases):
-                continue
+        for case in chosen:
             result = measure(case, {"parquet": parquet, "csv": csv}, OUT, workspace, args.repeats)
             line = (
                 f"| {result['case']} | {result['kvar_s']:.2f} | {result['kvar_mb']:.0f} | {result['sql_s']:.2f} | "
