@@ -1,0 +1,144 @@
+"""The descriptive part of ``kvar report`` at 100M transactions on one machine, from Parquet.
+
+Generates (once, in chunks, into ``benchmarks/out/``) ``--rows`` transactions (default 100M; one
+customer per 10 rows, two years) and one subscription interval per customer (a quarter of them
+ended, MRR 10-200), then runs as a user would, each a whole process, the report's descriptive
+metrics straight from the files:
+
+* ``kvar retention --transactions tx.parquet --period month --json``
+* ``kvar cohorts --transactions tx.parquet --period month --json``
+* ``kvar summary --transactions tx.parquet --json``
+* ``kvar mrr --subscriptions subs.parquet --period month --json``
+
+and prints, per command and in all, the wall time and the peak resident memory of the process (its
+own, from ``wait4``), and a Markdown table in ``benchmarks/out/report-<rows>.md``. Aim (issue 11):
+the four together in 30 s and 4 GB on a 2-core machine.
+
+Run: ``python benchmarks/bench_report.py`` (or ``--rows 10000000`` for a quicker look).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).parent
+OUT = HERE / "out"
+sys.path.insert(0, str(HERE))
+
+from bench_cli import KVAR, run  # noqa: E402
+
+START = np.datetime64("2023-01-01T00:00:00")
+CHUNK = 10_000_000
+
+
+def write_transactions(rows: int, path: Path, seed: int = 1) -> None:
+    """``rows`` transactions of ``rows // 10`` customers over two years, written chunk by chunk."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    customers = max(rows // 10, 1)
+    schema = pa.schema([("customer_id", pa.string()), ("occurred_at", pa.timestamp("us")), ("amount", pa.float64())])
+    with pq.ParquetWriter(path, schema) as writer:
+        for start in range(0, rows, CHUNK):
+            size = min(CHUNK, rows - start)
+            ids = rng.integers(0, customers, size)
+            seconds = rng.integers(0, 730 * 86400, size).astype("timedelta64[s]")
+            writer.write_table(
+                pa.table(
+                    {
+                        "customer_id": pa.array(np.char.add("C", ids.astype(str))),
+                        "occurred_at": pa.array((START + seconds).astype("datetime64[us]")),
+                        "amount": pa.array(np.round(rng.gamma(2.0, 20.0, size), 2)),
+                    },
+                    schema=schema,
+                ),
+                row_group_size=1_000_000,
+            )
+
+
+def write_subscriptions(customers: int, path: Path, seed: int = 2) -> None:
+    """One interval per customer: started in the two years, a quarter of them ended since, MRR 10-200."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    schema = pa.schema(
+        [
+            ("subscription_id", pa.string()),
+            ("customer_id", pa.string()),
+            ("started_at", pa.timestamp("us")),
+            ("ended_at", pa.timestamp("us")),
+            ("mrr", pa.float64()),
+        ]
+    )
+    with pq.ParquetWriter(path, schema) as writer:
+        for start in range(0, customers, CHUNK):
+            size = min(CHUNK, customers - start)
+            ids = np.arange(start, start + size).astype(str)
+            started = START + rng.integers(0, 730 * 86400, size).astype("timedelta64[s]")
+            lasted = rng.integers(30 * 86400, 730 * 86400, size).astype("timedelta64[s]")
+            ended = (started + lasted).astype("datetime64[us]")
+            open_ended = (rng.random(size) >= 0.25) | (ended > START + np.timedelta64(730, "D"))
+            writer.write_table(
+                pa.table(
+                    {
+                        "subscription_id": pa.array(np.char.add("S", ids)),
+                        "customer_id": pa.array(np.char.add("C", ids)),
+                        "started_at": pa.array(started.astype("datetime64[us]")),
+                        "ended_at": pa.array(ended, mask=open_ended),
+                        "mrr": pa.array(np.round(rng.uniform(10, 200, size), 0)),
+                    },
+                    schema=schema,
+                )
+            )
+
+
+def commands(transactions: Path, subscriptions: Path) -> dict[str, list[str]]:
+    return {
+        "retention": ["retention", "--transactions", str(transactions), "--period", "month", "--json"],
+        "cohorts": ["cohorts", "--transactions", str(transactions), "--period", "month", "--json"],
+        "summary": ["summary", "--transactions", str(transactions), "--json"],
+        "mrr": ["mrr", "--subscriptions", str(subscriptions), "--period", "month", "--json"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000_000)
+    parser.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    OUT.mkdir(exist_ok=True)
+    transactions = OUT / f"report_tx_{args.rows}.parquet"
+    subscriptions = OUT / f"report_subs_{args.rows}.parquet"
+    if args.generate:
+        write_transactions(args.rows, transactions)
+        write_subscriptions(max(args.rows // 10, 1), subscriptions)
+        return
+    if not transactions.exists() or not subscriptions.exists():  # in a child: this process stays small
+        subprocess.run([sys.executable, __file__, "--rows", str(args.rows), "--generate"], check=True)
+    lines = [
+        f"# kvar report's descriptive part from Parquet, {args.rows:,} transactions, {args.rows // 10:,} customers",
+        "",
+        "| command | s | peak MB |",
+        "|---|---:|---:|",
+    ]
+    print(lines[0], flush=True)
+    total, peak = 0.0, 0.0
+    for name, argv in commands(transactions, subscriptions).items():
+        seconds, megabytes, _ = run([KVAR, *argv])
+        total, peak = total + seconds, max(peak, megabytes)
+        lines.append(f"| {name} | {seconds:.1f} | {megabytes:.0f} |")
+        print(lines[-1], flush=True)
+    lines.append(f"| **all four** | **{total:.1f}** | **{peak:.0f}** (largest) |")
+    print(lines[-1])
+    (OUT / f"report-{args.rows}.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
