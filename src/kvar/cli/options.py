@@ -371,6 +371,31 @@ _WORKSPACE = (
     None,
 )
 
+_ENGINE_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "engine": (
+        Annotated[
+            str,
+            typer.Option(
+                metavar="ENGINE",
+                help=lazy_tr("where the work runs: duckdb (embedded, the default) or spark (files read by Spark)"),
+            ),
+        ],
+        "duckdb",
+    ),
+    "spark_master": (
+        Annotated[
+            Optional[str],
+            typer.Option(
+                metavar="URL",
+                help=lazy_tr(
+                    "with --engine spark: local[*], a cluster master (spark://host:7077, yarn) or Spark Connect (sc://host:15002); default: as spark-submit set it, else local[*]"
+                ),
+            ),
+        ],
+        None,
+    ),
+}
+
 
 LocaleOption = Annotated[
     Optional[str],
@@ -430,7 +455,9 @@ def reads_data(command: Callable[..., None]) -> Callable[..., None]:
     command runs, and so before any file is read.
     """
     own_workspace = "workspace" in inspect.signature(command).parameters
-    shared = dict(_LOADING_OPTIONS) if own_workspace else dict(_LOADING_OPTIONS, workspace=_WORKSPACE)
+    shared = (
+        dict(_LOADING_OPTIONS) if own_workspace else dict(_LOADING_OPTIONS, workspace=_WORKSPACE, **_ENGINE_OPTIONS)
+    )
 
     def wrapper(**kwargs: Any) -> None:
         options = {name: kwargs.pop(name) for name in shared}
@@ -449,8 +476,23 @@ def reads_data(command: Callable[..., None]) -> Callable[..., None]:
         rejects: Path | None = options["rejects"]
         if rejects is not None:
             check_output_file(rejects, "--rejects")
+        engine = options.get("engine", "duckdb")
+        check_choice("--engine", engine, ("duckdb", "spark"))
+        if options.get("spark_master") and engine != "spark":
+            raise ParameterError(tr("--spark-master goes with --engine spark"))
+        if engine == "spark" and options["workspace"]:
+            raise ParameterError(
+                tr("--engine spark reads files (--transactions FILE, a folder or a glob); a workspace is DuckDB's")
+            )
         workspace = Workspace.open(options["workspace"]) if options["workspace"] else None
-        sources = Sources(mappings=mappings, context=context, rejects_path=rejects, workspace=workspace)
+        sources = Sources(
+            mappings=mappings,
+            context=context,
+            rejects_path=rejects,
+            workspace=workspace,
+            engine=engine,
+            spark_master=options.get("spark_master"),
+        )
         try:
             command(**kwargs, sources=sources)
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -24,16 +25,27 @@ _SHOWN_VALUE = 60
 
 @dataclass
 class Sources:
-    """Loads files into one in-memory DuckDB database (or reads a workspace) and remembers the loads."""
+    """Loads files into one in-memory DuckDB database (or reads a workspace), or with ``spark_master``
+    set (``--engine spark``) into Spark, and remembers the loads."""
 
     mappings: TableMappings = field(default_factory=lambda: TableMappings({}, {}))
     context: LoadContext = field(default_factory=LoadContext)
     rejects_path: Path | None = None
     workspace: Workspace | None = None
     loads: list[FileLoad] = field(default_factory=list)
+    engine: str = "duckdb"
+    spark_master: str | None = None
 
     def __post_init__(self) -> None:
         self._spill: tempfile.TemporaryDirectory[str] | None = None
+        self.spark: Any = None
+        self._own_spark = False
+        if self.engine == "spark":  # files only: a workspace is DuckDB's (checked with the options)
+            from kvar.data.spark_session import spark_session
+
+            with stage(tr("starting Spark")):
+                self.spark, self._own_spark = spark_session(self.spark_master)
+            return
         if self.workspace:
             self.connection = self.workspace.connection
         else:  # an in-memory database spills into a folder of its own, never into the current one
@@ -46,19 +58,32 @@ class Sources:
         follow_engine(self.connection)
 
     def close(self) -> None:
+        if self.spark is not None:
+            if self._own_spark:
+                self.spark.stop()
+            return
         self.connection.close()
         if self._spill is not None:
             self._spill.cleanup()
 
-    def table(self, name: str, path: Path | None) -> duckdb.DuckDBPyRelation:
-        """The validated rows of ``path`` as ``name`` or, without a path, the workspace's table."""
+    def table(self, name: str, path: Path | None) -> Any:
+        """The validated rows of ``path`` as ``name`` (a DuckDB relation, or a Spark DataFrame) or,
+        without a path, the workspace's table."""
         if path is None:
             if self.workspace is None:
                 raise ParameterError(tr("give --{name} FILE (or --workspace FILE)").format(name=name))
             return self.workspace.table(name)
+        mapping = self.mappings.for_table(contract_for(name))
         with stage(tr("reading and validating {name}").format(name=path.name)):
-            result = load_file(self.connection, name, path, self.mappings.for_table(contract_for(name)), self.context)
+            if self.spark is not None:
+                from kvar.data.spark_loading import load_into_spark
+
+                result = load_into_spark(self.spark, name, path, mapping, self.context)
+            else:
+                result = load_file(self.connection, name, path, mapping, self.context)
         self._record(result)
+        if self.spark is not None:
+            return self.spark.table(result.accepted_table)
         return self.connection.table(result.accepted_table)
 
     def load_into_workspace(self, name: str, path: Path) -> FileLoad:
@@ -69,7 +94,7 @@ class Sources:
         self._record(result)
         return result
 
-    def table_if_given(self, name: str, path: Path | None) -> duckdb.DuckDBPyRelation | None:
+    def table_if_given(self, name: str, path: Path | None) -> Any:
         """The file's rows when a path is given, else the workspace's table if it has one, else None."""
         if path is not None:
             return self.table(name, path)
@@ -81,7 +106,12 @@ class Sources:
         self.loads.append(result)
         report_load(result)
         if self.rejects_path and result.rows_rejected and not result.skipped:
-            export_rejects(self.connection, result.rejects_table, self.rejects_path, excel=decimal_comma())
+            if self.spark is not None:
+                from kvar.data.spark_loading import export_spark_rejects
+
+                export_spark_rejects(self.spark, result.rejects_table, self.rejects_path, excel=decimal_comma())
+            else:
+                export_rejects(self.connection, result.rejects_table, self.rejects_path, excel=decimal_comma())
             stderr.print(
                 "  " + tr("rejects written to {path}").format(path=self.rejects_path), highlight=False, markup=False
             )

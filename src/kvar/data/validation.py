@@ -36,8 +36,10 @@ from kvar.data import reasons
 from kvar.data.contracts import SCORE_RANGES, Column, TableContract
 from kvar.data.currencies import ISO_4217
 from kvar.data.formats import (
+    NUMBER_FORMATS,
     PLAIN,
     ColumnFormats,
+    date_order_formats,
     default_time_sql,
     detect_formats,
     may_be_grouped,
@@ -285,6 +287,51 @@ class _Check:
         return f"{self.raw.table}_typed"
 
 
+def prepare(
+    con: duckdb.DuckDBPyConnection,
+    raw: RawTable,
+    contract: TableContract,
+    mapping: ResolvedMapping,
+    context: LoadContext,
+) -> tuple[_Check, _Reading]:
+    """The file under check and how its columns are read (formats chosen from ``raw``'s rows, see
+    :func:`_reading`); sets the connection's time zone to the load's, in which naive times are read."""
+    con.execute(f"SET TimeZone = {literal(context.timezone)}").fetchall()
+    now = context.now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    present = [column for column in contract.columns if column.name in mapping.sources]
+    return _Check(con, raw, contract, present, mapping, context, now), _reading(con, raw, present, mapping, context)
+
+
+def sample_screens(check: _Check, reading: _Reading) -> dict[str, str]:
+    """Screens for a pass whose formats were chosen from a sample of the rows (Spark): SQL over the checks
+    row ``t``, per number or time column read from text, true for a value on which choosing the format
+    from the whole column could decide otherwise than the sample did: a number the column's format does
+    not read but another candidate does, one like ``1.234`` in a column read plainly, or a real numeric
+    date (``01/02/2026``) the column's reading does not read. Values no format reads (``abc``,
+    ``31/02/2026``) are rejected whatever the choice, so they pass."""
+    screens: dict[str, str] = {}
+    if reading.forced:
+        return screens
+    for column in check.present:
+        if column.name in reading.native or len(check.mapping.sources[column.name].columns) > 1:
+            continue
+        value, typed = f"t.{_raw(column.name)}", f't."{column.name}"'
+        unread = f"{value} IS NOT NULL AND {typed} IS NULL"
+        if column.kind in ("money", "number"):
+            other = " OR ".join(candidate.reads(value) for candidate in NUMBER_FORMATS)
+            grouped = f" OR {may_be_grouped(value)}" if column.name not in reading.examined else ""
+            screens[column.name] = f"({unread} AND ({other})){grouped}"
+        elif column.kind == "time":
+            orders = [
+                form
+                for order in ("day-first", "month-first")
+                for mark in "./-"
+                for form in date_order_formats(order, mark)
+            ]
+            screens[column.name] = f"{unread} AND {strptime_sql(value, orders)} IS NOT NULL"
+    return screens
+
+
 def validate(
     con: duckdb.DuckDBPyConnection,
     raw: RawTable,
@@ -299,12 +346,8 @@ def validate(
     that look at other rows (duplicates, rows already loaded, unknown customers) are set operations over
     the typed rows. Only the flagged rows are read again, to say which rules they broke.
     """
-    con.execute(f"SET TimeZone = {literal(context.timezone)}").fetchall()
-    now = context.now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    present = [column for column in contract.columns if column.name in mapping.sources]
-    check = _Check(con, raw, contract, present, mapping, context, now)
-    typed = check.typed
-    reading = _reading(con, raw, present, mapping, context)
+    check, reading = prepare(con, raw, contract, mapping, context)
+    present, now, typed = check.present, check.now, check.typed
     unusual = _type(check, reading)
     if unusual:  # read again, those columns in the formats their whole columns call for
         reading = _reading(con, raw, present, mapping, context, unusual)
@@ -342,29 +385,62 @@ def validate(
 def _type(check: _Check, reading: _Reading) -> frozenset[str]:
     """Create ``check.typed``: every row typed, with ``_bad`` when it breaks a one-row rule, in one pass
     over the raw rows; return the columns that pass's screens found unusual (:func:`_screens`)."""
-    con, raw, present, mapping, context, typed = (
-        check.con,
-        check.raw,
-        check.present,
-        check.mapping,
-        check.context,
-        check.typed,
-    )
-    rules = _row_rules(check.contract, present, reading, context, check.now)
-    broken = " OR ".join(f"({condition})" for _, condition, _ in rules) or "false"
-    screens = _screens(present, mapping, reading)
-    flags = "".join(f", coalesce({screen}, false) AS {_unusual(name)}" for name, screen in screens.items())
-    outputs = [f'"{column.name}"' for column in present] + [f'"{name}"' for name in mapping.extras]
-    con.execute(
-        f'CREATE OR REPLACE TEMP TABLE "{typed}" AS SELECT _row, {", ".join(outputs)}, coalesce({broken}, false) AS _bad'
-        f"{flags} FROM ({_checks_sql(raw, present, mapping, reading, context)}) t"
-    ).fetchall()
+    con, typed = check.con, check.typed
+    screens = _screens(check.present, check.mapping, reading)
+    con.execute(f'CREATE OR REPLACE TEMP TABLE "{typed}" AS {typing_select(check, reading, screens)}').fetchall()
     if not screens:
         return frozenset()
     found = con.execute(
         f'SELECT {", ".join(f"bool_or({_unusual(name)})" for name in screens)} FROM "{typed}"'
     ).fetchall()[0]
     return frozenset(name for name, unusual in zip(screens, found, strict=True) if unusual)
+
+
+def typing_select(
+    check: _Check, reading: _Reading, screens: Mapping[str, str], carried: tuple[str, ...] = (), listed: bool = False
+) -> str:
+    """SQL of the typing pass over ``check.raw``: ``_row`` (and the raw columns ``carried``), every
+    canonical column typed, the extras, ``_bad`` (a one-row rule is broken) and a flag ``_unusual(name)``
+    per screen (SQL over the checks row ``t``).
+
+    ``listed``: the rows are the accepted rows' columns (:func:`_accepted_columns`) instead of the typed
+    ones, with ``_rejects`` (a list of (column_name, value, reason), one per broken rule) and
+    ``_raw_json`` (the raw row) on rows with ``_bad``: the whole check of a batch of rows in one query,
+    as an engine that runs it batch by batch needs it (Spark, :mod:`kvar.data.spark_loading`).
+    """
+    present, mapping = check.present, check.mapping
+    rules = _row_rules(check.contract, present, reading, check.context, check.now)
+    broken = " OR ".join(f"({condition})" for _, condition, _ in rules) or "false"
+    flags = "".join(f", coalesce({screen}, false) AS {_unusual(name)}" for name, screen in screens.items())
+    kept = "".join(f", {name}" for name in carried)
+    if not listed:
+        outputs = [f'"{column.name}"' for column in present] + [f'"{name}"' for name in mapping.extras]
+        return (
+            f"SELECT _row{kept}, {', '.join(outputs)}, coalesce({broken}, false) AS _bad{flags} "
+            f"FROM ({_checks_sql(check.raw, present, mapping, reading, check.context, extra=_carried(carried))}) t"
+        )
+    originals = "".join(
+        f", {reading.original(mapping.sources[column.name])} AS {_original(column.name)}" for column in present
+    )
+    listed_rules = ", ".join(
+        f"CASE WHEN {condition} THEN {{'column_name': {literal(name)}, "
+        f"'value': {_original(name) if name in mapping.sources else 'NULL'}::VARCHAR, 'reason': {why}}} END"
+        for name, condition, why in rules
+    )
+    checks = _checks_sql(
+        check.raw, present, mapping, reading, check.context, extra=_carried(carried) + f", r AS _raw_row{originals}"
+    )
+    accepted = ", ".join(_accepted_columns(check.contract, present, mapping, check.context))
+    return (
+        f"SELECT _row{kept}, {accepted}, _bad{''.join(f', {_unusual(name)}' for name in screens)}, "
+        f"CASE WHEN _bad THEN list_filter([{listed_rules}], lambda x: x IS NOT NULL) END AS _rejects, "
+        f"CASE WHEN _bad THEN to_json(_raw_row)::VARCHAR END AS _raw_json "
+        f"FROM (SELECT *, coalesce({broken}, false) AS _bad{flags} FROM ({checks}) t) t"
+    )
+
+
+def _carried(columns: tuple[str, ...]) -> str:
+    return "".join(f", r.{name} AS {name}" for name in columns)
 
 
 def _write_rejects(
@@ -585,16 +661,21 @@ def _check_one_currency(
     context: LoadContext,
     raw: RawTable,
 ) -> None:
-    """Mixed currencies without an FX table stop the load: summing them would be wrong."""
     if context.fx_rates is not None or "currency" not in {column.name for column in present}:
         return
-    found = con.execute(
-        f'SELECT currency, count(*) FROM "{accepted}" WHERE currency IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1'
-    ).fetchall()
+    found = con.execute(f'SELECT currency, count(*) FROM "{accepted}" WHERE currency IS NOT NULL GROUP BY 1').fetchall()
+    check_one_currency(found, str(raw.path), contract.name)
+
+
+def check_one_currency(found: list[tuple[str, int]], path: str, table: str) -> None:
+    """Mixed currencies without an FX table stop the load: summing them would be wrong (``found``: the
+    accepted rows per currency code)."""
     if len(found) > 1:
-        listed = ", ".join(f"{code} ({count} rows)" for code, count in found)
+        listed = ", ".join(
+            f"{code} ({count} rows)" for code, count in sorted(found, key=lambda item: (-item[1], item[0]))
+        )
         raise ValidationError(
             tr(
                 "{path}: {name}.currency mixes {listed}; kvar adds amounts, so they must share one currency. Nothing was loaded. Hint: pass an FX table with --fx rates.csv (columns currency,rate; amount in base currency = amount x rate)."
-            ).format(path=raw.path, name=contract.name, listed=listed)
+            ).format(path=path, name=table, listed=listed)
         )

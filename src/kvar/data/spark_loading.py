@@ -1,0 +1,412 @@
+"""Load files into Spark where they lie (a file, a folder, a glob, an ``s3a://`` or ``hdfs://`` URI),
+check every rule of ``docs/data-model.md`` and keep the rejects: nothing is copied into DuckDB first.
+
+The rules are not written a second time for Spark. The typing pass of :mod:`kvar.data.validation`
+(every one-row rule, the refund sign and the FX conversion) is one SQL query over a batch of rows; it
+is generated once on the driver and run inside each Spark task, batch by batch, by an embedded DuckDB
+(``mapInArrow``), so each row is typed and checked by exactly the SQL the DuckDB engine uses. The rules
+that compare rows (a later duplicate of a key) are Spark joins. Formats (decimal comma, thousands
+grouping, day-first dates) are chosen from the first 10,000 rows; a later value they do not read but
+another format would stops the load and asks for ``--decimal``, ``--thousands`` or ``--date-format``,
+since the whole column might have chosen otherwise.
+
+Row numbers are the DuckDB engine's: a text file's line number (the header is line 1; a quoted value
+spanning lines counts as one line here) and a Parquet file's 1-based row index, per file.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import itertools
+from collections.abc import Callable, Iterator, Mapping
+from functools import reduce
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from kvar.data import reasons
+from kvar.data.contracts import contract_for
+from kvar.data.loading import FileLoad, export_rejects
+from kvar.data.mapping import resolve
+from kvar.data.reading import RawTable, engine_message, header_names
+from kvar.data.reasons import reason, shown_reason
+from kvar.data.sql import literal
+from kvar.data.text_files import file_kind, inspect_text
+from kvar.data.validation import LoadContext, check_one_currency, prepare, sample_screens, typing_select
+from kvar.errors import FileFormatError, ValidationError
+from kvar.i18n import tr
+from kvar.i18n.formatting import number
+
+SAMPLE_ROWS = 10_000
+_BATCH_ROWS = 200_000  # rows DuckDB checks per query inside a task
+_names = (f"_kvar_spark_{index}" for index in itertools.count())
+_MALFORMED = "_kvar_malformed"
+_JAVA_CHARSETS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "cp1252": "windows-1252", "latin-1": "ISO-8859-1"}
+_JAVA_CHARSETS |= {"iso-8859-1": "ISO-8859-1", "utf-16-le": "UTF-16LE", "utf-16-be": "UTF-16BE", "utf-16": "UTF-16"}
+
+
+def spark_location(path: Path | str) -> str:
+    """The location as Spark reads it. A command-line ``Path`` collapses the ``//`` of a URI
+    (``s3a://bucket/x`` becomes ``s3a:/bucket/x``); it is put back."""
+    text = str(path)
+    scheme, sep, rest = text.partition(":/")
+    if sep and scheme.isalnum() and len(scheme) > 1 and not rest.startswith("/") and scheme != "file":
+        return f"{scheme}://{rest}"
+    return text
+
+
+def _local_files(location: str) -> list[Path]:
+    """The local files a location names (a file, the files of a folder, a glob), sorted; none for a URI."""
+    if "://" in location:
+        return []
+    path = Path(location.removeprefix("file:"))
+    if path.is_dir():
+        return sorted(child for child in path.rglob("*") if child.is_file() and not child.name.startswith((".", "_")))
+    return sorted(Path(name) for name in glob.glob(str(path), recursive=True) if Path(name).is_file())
+
+
+def _is_parquet(location: str, files: list[Path]) -> bool:
+    if files:
+        return file_kind(files[0]) == "parquet"
+    return location.rstrip("/*").lower().endswith((".parquet", ".pq")) or location.rstrip("/").endswith("parquet")
+
+
+def _read(spark: Any, location: str, encoding: str | None) -> tuple[Any, int, str]:
+    """The raw rows (text columns as text, Parquet columns in the file's types, ``_file``, ``_row``,
+    and for text files ``_kvar_malformed``: the line when its field count is not the header's), the
+    rows read, and how the text was decoded."""
+    from pyspark.sql.types import StringType, StructField, StructType
+    from pyspark.sql.utils import AnalysisException
+
+    files = _local_files(location)
+    if "://" not in location and not files:
+        raise FileFormatError(tr("{path}: no such file").format(path=location))
+    try:
+        if _is_parquet(location, files):
+            raw, first_row, decoded = spark.read.parquet(location), 1, ""
+        else:
+            charset, decoded = _charset(files, encoding)
+            lines = [row.value for row in spark.read.option("encoding", charset).text(location).limit(1).collect()]
+            if not lines:
+                raise FileFormatError(tr("{path}: no lines of text").format(path=location))
+            header = lines[0].lstrip("\ufeff")
+            delimiter = max(",;\t|", key=header.count)
+            names = header_names(Path(location), next(csv.reader([header], delimiter=delimiter)))
+            schema = StructType([StructField(name, StringType()) for name in (*names, _MALFORMED)])
+            raw = (
+                spark.read.schema(schema)
+                .option("header", True)
+                .option("enforceSchema", False)
+                .option("sep", delimiter)
+                .option("encoding", charset)
+                .option("mode", "PERMISSIVE")
+                .option("columnNameOfCorruptRecord", _MALFORMED)
+                .csv(location)
+            )
+            first_row = 2
+    except AnalysisException as error:
+        raise FileFormatError(
+            tr("{path}: not readable by Spark ({reason})").format(path=location, reason=engine_message(error))
+        ) from error
+    return _numbered(raw, first_row), 0, decoded
+
+
+def _charset(files: list[Path], encoding: str | None) -> tuple[str, str]:
+    """Spark's name of the text's encoding (given, or detected from the first local file as the DuckDB
+    engine detects it; UTF-8 for a URI) and its description in the load summary."""
+    if files:
+        source = inspect_text(files[0], encoding)
+        codec = "utf-8" if source.compressed else source.encoding.lower()
+        return _JAVA_CHARSETS.get(codec, codec), source.describe()
+    codec = (encoding or "utf-8").lower()
+    return _JAVA_CHARSETS.get(codec, codec), codec.upper()
+
+
+def _numbered(raw: Any, first_row: int) -> Any:
+    """``raw`` with ``_file`` and ``_row``: the row's position in its file, counted from ``first_row``.
+
+    Within a task's partition a file's rows come in file order and the partitions of one file in
+    offset order, so a row's number is its index in the partition plus the rows of the file in the
+    earlier partitions (a small table joined back, not a sort of the rows)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F  # noqa: N812
+
+    ided = raw.select(
+        "*",
+        F.col("_metadata.file_path").alias("_file"),
+        F.spark_partition_id().alias("_part"),
+        F.monotonically_increasing_id().alias("_id"),
+    )
+    pieces = ided.groupBy("_file", "_part").agg(F.min("_id").alias("_first"), F.count("*").alias("_rows"))
+    earlier = Window.partitionBy("_file").orderBy("_part").rowsBetween(Window.unboundedPreceding, -1)
+    pieces = pieces.select(
+        "_file", "_part", "_first", F.coalesce(F.sum("_rows").over(earlier), F.lit(0)).alias("_before")
+    )
+    row = F.col("_id") - F.col("_first") + F.col("_before") + F.lit(first_row)
+    return ided.join(F.broadcast(pieces), ["_file", "_part"]).select(
+        *(F.col(f"`{name}`") for name in raw.columns), "_file", row.cast("bigint").alias("_row")
+    )
+
+
+def _checker(
+    sql: str, timezone: str, raw_table: str, schema: pa.Schema
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """The function each Spark task runs over its rows: ``sql`` on an embedded DuckDB, a batch at a time."""
+
+    def check(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        con = duckdb.connect(config={"threads": 1})
+        con.execute(f"SET TimeZone = {literal(timezone)}")
+        pending: list[pa.RecordBatch] = []
+
+        def run() -> Iterator[pa.RecordBatch]:
+            con.register(raw_table, pa.Table.from_batches(pending))
+            yield from con.sql(sql).to_arrow_table().cast(schema).to_batches()
+            con.unregister(raw_table)
+            pending.clear()
+
+        for batch in batches:
+            pending.append(batch)
+            if sum(part.num_rows for part in pending) >= _BATCH_ROWS:
+                yield from run()
+        if pending:
+            yield from run()
+        con.close()
+
+    return check
+
+
+def load_into_spark(
+    spark: Any,
+    table: str,
+    path: Path | str,
+    mapping: Mapping[str, str] | None = None,
+    context: LoadContext | None = None,
+) -> FileLoad:
+    """Read and check the file(s) at ``path`` as ``table`` in ``spark``: the accepted rows and the rejects
+    (``table_name, file, row, column_name, value, reason, raw``) are temporary views named in the result.
+
+    Raises like :func:`kvar.data.loading.load_file`: nothing is loaded when the files as a whole cannot be.
+    """
+    from pyspark.sql import functions as F  # noqa: N812
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    location = spark_location(path)
+    contract = contract_for(table)
+    context = context or LoadContext()
+    raw, _, decoded = _read(spark, location, context.encoding)
+    columns = tuple(name for name in raw.columns if name not in ("_file", "_row", _MALFORMED))
+    resolved = resolve(contract, columns, mapping or {}, Path(location).name)
+    text = _MALFORMED in raw.columns  # a malformed line goes through the check too, and is set apart after it
+    carried = ("_file", _MALFORMED) if text else ("_file",)
+
+    name = next(_names)
+    sample_con = duckdb.connect()
+    well_formed_raw = raw.where(F.col(_MALFORMED).isNull()) if text else raw
+    sample = well_formed_raw.limit(SAMPLE_ROWS).toArrow()  # noqa: F841 - read by name below
+    sample_con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM sample').fetchall()
+    types = dict(sample_con.execute(f'SELECT column_name, column_type FROM (DESCRIBE "{name}")').fetchall())
+    sampled = RawTable(Path(location), name, columns, len(sample), (), types=types)
+    check, reading = prepare(sample_con, sampled, contract, resolved, context)
+    screens = sample_screens(check, reading)
+    sql = typing_select(check, reading, screens, carried=carried, listed=True)
+    schema = sample_con.cursor().sql(f"{sql} LIMIT 0").to_arrow_table().schema  # a fresh result
+    sample_con.close()
+
+    checked = raw.mapInArrow(
+        _checker(sql, context.timezone, name, schema), from_arrow_schema(schema, prefer_timestamp_ntz=True)
+    ).persist()
+    flags = [f"_unusual.{column}" for column in screens]
+    well_formed = F.col(_MALFORMED).isNull() if text else F.lit(True)
+    totals = checked.agg(
+        F.count("*").alias("rows"),
+        F.count(F.col(_MALFORMED) if text else F.lit(None)).alias("malformed"),
+        *(F.max(F.when(well_formed, F.col(f"`{flag}`").cast("int"))).alias(flag) for flag in flags),
+    ).first()
+    unusual = [flag.removeprefix("_unusual.") for flag in flags if totals[flag]]
+    if unusual:
+        checked.unpersist()
+        raise ValidationError(
+            tr(
+                "{path}: {columns} has values after the first {sample} rows that the format those rows show does not read (Spark chooses formats from them). Nothing was loaded. Pass --decimal, --thousands or --date-format to say how to read it."
+            ).format(path=location, columns=", ".join(unusual), sample=number(SAMPLE_ROWS))
+        )
+    rows = checked.where(well_formed)
+    rejects = _listed_rejects(rows, contract.name)
+    repeated = _later_duplicates(rows, contract, [column.name for column in check.present])
+    accepted = rows.where(~F.col("_bad"))
+    if repeated is not None:
+        accepted = accepted.join(repeated.select("_file", "_row"), ["_file", "_row"], "left_anti")
+        rejects = rejects.unionByName(_with_raw(repeated, raw, resolved.sources, contract.name))
+    if text:
+        rejects = rejects.unionByName(_malformed_rejects(checked.where(~well_formed), contract.name, len(columns)))
+    helpers = {"_bad", "_rejects", "_raw_json", _MALFORMED, *flags}
+    accepted = accepted.select(*(F.col(f"`{column}`") for column in checked.columns if column not in helpers))
+    accepted.createOrReplaceTempView(f"{name}_accepted")
+    rejects.createOrReplaceTempView(f"{name}_rejects")
+    counts = (int(totals["rows"]) - int(totals["malformed"]), int(totals["malformed"]))
+    return _outcome(spark, table, location, name, counts, decoded, reading.formats.notes, context)
+
+
+def _listed_rejects(checked: Any, table: str) -> Any:
+    """One reject per broken one-row rule, as the typing pass listed them."""
+    from pyspark.sql import functions as F  # noqa: N812
+
+    return (
+        checked.where(F.col("_bad"))
+        .select("_file", "_row", F.explode("_rejects").alias("r"), "_raw_json")
+        .select(
+            F.lit(table).alias("table_name"),
+            F.col("_file").alias("file"),
+            F.col("_row").alias("row"),
+            F.col("r.column_name").alias("column_name"),
+            F.col("r.value").alias("value"),
+            F.col("r.reason").alias("reason"),
+            F.col("_raw_json").alias("raw"),
+        )
+    )
+
+
+def _later_duplicates(checked: Any, contract: Any, present: list[str]) -> Any:
+    """(_file, _row, column_name, reason) of each later row with the key of an earlier one (files in name
+    order, then rows), as :func:`kvar.data.validation._flag_set_rules` finds them; None without a key."""
+    from pyspark.sql import functions as F  # noqa: N812
+
+    identity = contract.row_identity(present)
+    if not identity:
+        return None
+    key = identity[0]
+    template = (
+        reason(reasons.DUPLICATE, key=" and ".join(identity), row="{row}")
+        if len(identity) <= 2
+        else reasons.DUPLICATE_LINE
+    )
+    before, after = template.split("{row}")
+    typed = checked.where(F.col(key).isNotNull()).select(*identity, "_file", "_row")
+    first = (
+        typed.groupBy(*identity)
+        .agg(F.count("*").alias("_copies"), F.min(F.struct("_file", "_row")).alias("_first"))
+        .where(F.col("_copies") > 1)
+    )
+    same = reduce(lambda left, right: left & right, [typed[name].eqNullSafe(first[name]) for name in identity])
+    later = typed.join(first, same).where(F.struct(typed["_file"], typed["_row"]) > first["_first"])
+    return later.select(
+        typed["_file"],
+        typed["_row"],
+        F.lit(key).alias("column_name"),
+        F.concat(F.lit(before), first["_first._row"].cast("string"), F.lit(after)).alias("reason"),
+    )
+
+
+def _with_raw(found: Any, rows: Any, sources: Mapping[str, Any], table: str) -> Any:
+    """Rejects of rows found by a rule over other rows, with the key's value and the raw row as JSON."""
+    from pyspark.sql import functions as F  # noqa: N812
+
+    raw_columns = [name for name in rows.columns if name not in ("_file", "_row", _MALFORMED)]
+    joined = found.join(rows, ["_file", "_row"])
+    originals = {name: source.columns[0] for name, source in sources.items() if len(source.columns) == 1}
+    value = F.coalesce(
+        *(
+            F.when(F.col("column_name") == name, F.col(f"`{column}`").cast("string"))
+            for name, column in originals.items()
+        ),
+        F.lit(None).cast("string"),
+    )
+    return joined.select(
+        F.lit(table).alias("table_name"),
+        F.col("_file").alias("file"),
+        F.col("_row").alias("row"),
+        "column_name",
+        value.alias("value"),
+        "reason",
+        F.to_json(F.struct(*(F.col(f"`{name}`") for name in raw_columns))).alias("raw"),
+    )
+
+
+def _malformed_rejects(malformed: Any, table: str, width: int) -> Any:
+    """A line whose field count is not the header's: rejected whole, with the line as the raw value."""
+    from pyspark.sql import functions as F  # noqa: N812
+
+    fields = F.size(F.split(F.col(_MALFORMED), "[,;\t|]"))  # as split: a quoted separator counts too
+    before, after = reason(reasons.MALFORMED, problem=reason(reasons.FIELD_COUNT, width=width, count="{count}")).split(
+        "{count}"
+    )
+    return malformed.select(
+        F.lit(table).alias("table_name"),
+        F.col("_file").alias("file"),
+        F.col("_row").alias("row"),
+        F.lit(None).cast("string").alias("column_name"),
+        F.lit(None).cast("string").alias("value"),
+        F.concat(F.lit(before), fields.cast("string"), F.lit(after)).alias("reason"),
+        F.col(_MALFORMED).alias("raw"),
+    )
+
+
+def _outcome(
+    spark: Any,
+    table: str,
+    location: str,
+    name: str,
+    totals: tuple[int, int],
+    decoded: str,
+    notes: tuple[str, ...],
+    context: LoadContext,
+) -> FileLoad:
+    """Counts, the commonest reasons and the first rejects, as :func:`kvar.data.loading.load_file` gives them."""
+    from pyspark.sql import functions as F  # noqa: N812
+
+    accepted, rejects = spark.table(f"{name}_accepted"), spark.table(f"{name}_rejects")
+    checked_rows, malformed_rows = totals
+    rows_read = checked_rows + malformed_rows
+    rejected = rejects.select("file", "row").distinct().count()
+    commonest = [
+        (column or "(line)", why, int(rows))
+        for column, why, rows in rejects.groupBy(
+            "column_name", F.regexp_replace("reason", r"row \d+$", "row N").alias("reason")
+        )
+        .count()
+        .orderBy(F.desc("count"), F.asc_nulls_first("column_name"), "reason")
+        .collect()
+    ]
+    if rows_read == 0:
+        raise FileFormatError(tr("{path}: no data rows").format(path=location))
+    if rejected == rows_read:
+        top = "; ".join(
+            tr("{column}: {reason} ({rows} rows)").format(column=column, reason=shown_reason(why), rows=number(rows))
+            for column, why, rows in commonest[:3]
+        )
+        raise ValidationError(
+            tr("{path}: all {rows_read} rows were rejected ({top})").format(path=location, rows_read=rows_read, top=top)
+        )
+    if context.fx_rates is None and "currency" in accepted.columns:
+        found = accepted.where(F.col("currency").isNotNull()).groupBy("currency").count().collect()
+        check_one_currency([(row["currency"], int(row["count"])) for row in found], location, table)
+    first = rejects.orderBy("row", F.asc_nulls_last("column_name"), "reason").limit(5).collect()
+    return FileLoad(
+        table=table,
+        file=location,
+        sha256="",
+        rows_read=rows_read,
+        rows_loaded=rows_read - rejected,
+        rows_rejected=rejected,
+        reasons=tuple(commonest),
+        first_rejects=tuple((int(row["row"]), row["column_name"], row["value"], row["reason"]) for row in first),
+        accepted_table=f"{name}_accepted",
+        rejects_table=f"{name}_rejects",
+        encoding=decoded,
+        read_as=notes,
+    )
+
+
+def export_spark_rejects(spark: Any, view: str, path: Path, *, excel: bool = False) -> None:
+    """The rejects of Spark's view ``view`` as CSV at ``path``, exactly as
+    :func:`kvar.data.loading.export_rejects` writes them (the rejects are brought to the driver)."""
+    con = duckdb.connect()
+    try:
+        rejects = spark.table(view).toArrow()  # noqa: F841 - read by name below
+        con.execute(f'CREATE TEMP TABLE "{view}" AS SELECT * FROM rejects').fetchall()
+        export_rejects(con, view, path, excel=excel)
+    finally:
+        con.close()
