@@ -26,7 +26,7 @@ from kvar.data.text_files import decoded_lines, file_kind, inspect_text, utf8_pa
 from kvar.errors import FileFormatError
 from kvar.i18n import tr
 
-_DELIMITERS = re.compile(r"[,;\t|]")
+DELIMITERS = re.compile(r"[,;\t|]")
 _NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
 _YYYYMMDD = re.compile(r"^(19|20)\d{6}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}|^\d{1,2}[/.]\d{1,2}[/.]\d{2,4}")
@@ -81,7 +81,7 @@ def read_raw(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: s
     if not first_lines:
         raise FileFormatError(tr("{path}: no lines of text").format(path=path))
     with utf8_path(source) as readable:
-        if not _DELIMITERS.search(first_lines[0]) and len(first_lines[0].split()) > 1:
+        if not DELIMITERS.search(first_lines[0]) and len(first_lines[0].split()) > 1:
             raw = _read_whitespace(con, readable, table, first_lines)
         else:
             raw = _read_delimited(con, readable, table, first_lines)
@@ -109,7 +109,7 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> Raw
     return _describe(con, path, table, tuple(names), ())
 
 
-def _sniff(lines: list[str]) -> tuple[str, bool]:
+def sniff(lines: list[str]) -> tuple[str, bool]:
     """Delimiter (the commonest of , ; tab | in the first line) and whether that line is a header.
 
     A first line is a header when none of its fields looks like a number or a date; sniffing here, not
@@ -143,7 +143,7 @@ def header_names(path: Path, fields: list[str]) -> tuple[str, ...]:
 def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, table: str, first_lines: list[str]) -> RawTable:
     """Read with the dialect decided here (no engine sniffing): every value text, one column more than the
     header so that a line with too many fields is caught, short lines padded and then judged by the rules."""
-    delimiter, has_header = _sniff(first_lines)
+    delimiter, has_header = sniff(first_lines)
     fields = next(csv.reader([first_lines[0]], delimiter=delimiter))
     names = header_names(path, fields) if has_header else tuple(f"column{index}" for index in range(1, len(fields) + 1))
     quoted_delimiter = "\\t" if delimiter == "\t" else delimiter

@@ -31,7 +31,7 @@ from kvar.data import reasons
 from kvar.data.contracts import contract_for
 from kvar.data.loading import FileLoad, export_rejects
 from kvar.data.mapping import resolve
-from kvar.data.reading import RawTable, engine_message, header_names
+from kvar.data.reading import DELIMITERS, RawTable, engine_message, header_names, sniff
 from kvar.data.reasons import reason, shown_reason
 from kvar.data.sql import literal
 from kvar.data.text_files import file_kind, inspect_text
@@ -74,10 +74,11 @@ def _is_parquet(location: str, files: list[Path]) -> bool:
     return location.rstrip("/*").lower().endswith((".parquet", ".pq")) or location.rstrip("/").endswith("parquet")
 
 
-def _read(spark: Any, location: str, encoding: str | None) -> tuple[Any, int, str]:
+def _read(spark: Any, location: str, encoding: str | None) -> tuple[Any, str]:
     """The raw rows (text columns as text, Parquet columns in the file's types, ``_file``, ``_row``,
-    and for text files ``_kvar_malformed``: the line when its field count is not the header's), the
-    rows read, and how the text was decoded."""
+    and for text files ``_kvar_malformed``: the line when its field count is not the header's), and
+    how the text was decoded."""
+    from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
     from pyspark.sql.types import StringType, StructField, StructType
     from pyspark.sql.utils import AnalysisException
 
@@ -93,7 +94,13 @@ def _read(spark: Any, location: str, encoding: str | None) -> tuple[Any, int, st
             if not lines:
                 raise FileFormatError(tr("{path}: no lines of text").format(path=location))
             header = lines[0].lstrip("\ufeff")
-            delimiter = max(",;\t|", key=header.count)
+            delimiter, has_header = sniff(lines)
+            if not has_header or not DELIMITERS.search(header):
+                raise FileFormatError(
+                    tr(
+                        "{path}: --engine spark reads delimited text with a header line (CSV) and Parquet; this file has no header line or is aligned by spaces. Load it with the DuckDB engine (the default), or save it as CSV with a header"
+                    ).format(path=location)
+                )
             names = header_names(Path(location), next(csv.reader([header], delimiter=delimiter)))
             schema = StructType([StructField(name, StringType()) for name in (*names, _MALFORMED)])
             raw = (
@@ -111,7 +118,18 @@ def _read(spark: Any, location: str, encoding: str | None) -> tuple[Any, int, st
         raise FileFormatError(
             tr("{path}: not readable by Spark ({reason})").format(path=location, reason=engine_message(error))
         ) from error
-    return _numbered(raw, first_row), 0, decoded
+    # a file given by name keeps its name as given (as with DuckDB); files of a folder or glob their paths
+    named = (
+        F.lit(location) if len(files) == 1 and Path(location).is_file() else _local_path(F.col("_metadata.file_path"))
+    )
+    return _numbered(raw, first_row, named), decoded
+
+
+def _local_path(uri: Any) -> Any:
+    """A ``file:`` URI as a plain path; other URIs as they are."""
+    from pyspark.sql import functions as F  # noqa: N812
+
+    return F.regexp_replace(uri, "^file:(//)?", "")
 
 
 def _charset(files: list[Path], encoding: str | None) -> tuple[str, str]:
@@ -125,8 +143,8 @@ def _charset(files: list[Path], encoding: str | None) -> tuple[str, str]:
     return _JAVA_CHARSETS.get(codec, codec), codec.upper()
 
 
-def _numbered(raw: Any, first_row: int) -> Any:
-    """``raw`` with ``_file`` and ``_row``: the row's position in its file, counted from ``first_row``.
+def _numbered(raw: Any, first_row: int, file: Any) -> Any:
+    """``raw`` with ``_file`` (the column ``file``) and ``_row``: the row's position in its file, counted from ``first_row``.
 
     Within a task's partition a file's rows come in file order and the partitions of one file in
     offset order, so a row's number is its index in the partition plus the rows of the file in the
@@ -136,7 +154,7 @@ def _numbered(raw: Any, first_row: int) -> Any:
 
     ided = raw.select(
         "*",
-        F.col("_metadata.file_path").alias("_file"),
+        file.alias("_file"),
         F.spark_partition_id().alias("_part"),
         F.monotonically_increasing_id().alias("_id"),
     )
@@ -196,7 +214,7 @@ def load_into_spark(
     location = spark_location(path)
     contract = contract_for(table)
     context = context or LoadContext()
-    raw, _, decoded = _read(spark, location, context.encoding)
+    raw, decoded = _read(spark, location, context.encoding)
     columns = tuple(name for name in raw.columns if name not in ("_file", "_row", _MALFORMED))
     resolved = resolve(contract, columns, mapping or {}, Path(location).name)
     text = _MALFORMED in raw.columns  # a malformed line goes through the check too, and is set apart after it
@@ -236,6 +254,7 @@ def load_into_spark(
     rows = checked.where(well_formed)
     rejects = _listed_rejects(rows, contract.name)
     repeated = _later_duplicates(rows, contract, [column.name for column in check.present])
+    repeated = repeated.persist() if repeated is not None else None  # few rows, read by every use below
     accepted = rows.where(~F.col("_bad"))
     if repeated is not None:
         accepted = accepted.join(repeated.select("_file", "_row"), ["_file", "_row"], "left_anti")
@@ -245,7 +264,7 @@ def load_into_spark(
     helpers = {"_bad", "_rejects", "_raw_json", _MALFORMED, *flags}
     accepted = accepted.select(*(F.col(f"`{column}`") for column in checked.columns if column not in helpers))
     accepted.createOrReplaceTempView(f"{name}_accepted")
-    rejects.createOrReplaceTempView(f"{name}_rejects")
+    rejects.persist().createOrReplaceTempView(f"{name}_rejects")  # counted and listed several times
     counts = (int(totals["rows"]) - int(totals["malformed"]), int(totals["malformed"]))
     return _outcome(spark, table, location, name, counts, decoded, reading.formats.notes, context)
 

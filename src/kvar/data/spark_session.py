@@ -34,7 +34,7 @@ def spark_session(master: str | None) -> tuple[Any, bool]:
         return active, False
     builder = SparkSession.builder.appName("kvar").config("spark.sql.session.timeZone", "UTC")
     if remote:
-        builder = builder.remote(master)
+        builder = builder.remote(str(master))
     else:
         if master:
             builder = builder.master(master)

@@ -140,11 +140,15 @@ def payment_recovery(
     per_code = rows_of(
         invoices.group_by("code").agg(
             failed_invoices=nw.len(),
-            recovered=nw.col("recovered").cast(nw.Int64).sum(),
+            recovered=nw.col("recovered").cast(nw.Int64).sum().cast(nw.Int64),  # counts as integers on every engine
             recovered_amount=nw.col("recovered_amount").fill_null(0.0).sum(),
-            lost=nw.col("lost").cast(nw.Int64).sum(),
-            hard_declines=nw.col("hard").cast(nw.Int64).sum(),
-            retried_after_hard_decline=nw.when(nw.col("hard")).then(nw.col("retries").fill_null(0)).otherwise(0).sum(),
+            lost=nw.col("lost").cast(nw.Int64).sum().cast(nw.Int64),
+            hard_declines=nw.col("hard").cast(nw.Int64).sum().cast(nw.Int64),
+            retried_after_hard_decline=nw.when(nw.col("hard"))
+            .then(nw.col("retries").fill_null(0))
+            .otherwise(0)
+            .sum()
+            .cast(nw.Int64),
         )
     )
     churned = rows_of(invoices.filter(nw.col("churned")).select("code", "customer_id").unique())

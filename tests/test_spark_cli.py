@@ -1,0 +1,176 @@
+"""``--engine spark`` gives, command by command, the JSON document the DuckDB engine gives from the same
+files: the same rows, and the same loads (rows read, loaded, rejected). Files are read by the test run's
+one local Spark session (the ``spark`` fixture: a command uses a session already running)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+import kvar
+from kvar.cli import app
+from kvar.data.demo import generate
+
+pytestmark = pytest.mark.spark
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def _json(args: tuple[str, ...]) -> dict[str, Any]:
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict[str, Path]:
+    """The demo business's files (with its dirty rows) and the CDNOW sample as CSV."""
+    folder = tmp_path_factory.mktemp("spark-cli")
+    paths = {name: Path(path) for name, path in generate(customers=250, seed=11).write(folder / "data").items()}
+    con = duckdb.connect()
+    loaded = kvar.load_file(con, "transactions", data_dir / "CDNOW_sample.txt")
+    paths["cdnow"] = folder / "cdnow.csv"
+    con.execute(
+        f'COPY (SELECT customer_id, occurred_at, amount FROM "{loaded.accepted_table}" ORDER BY _row) '
+        f"TO '{paths['cdnow']}' (HEADER)"
+    ).fetchall()
+    paths["parquet"] = folder / "transactions.parquet"
+    con.execute(f"COPY (SELECT * FROM read_csv('{paths['transactions']}', all_varchar=true)) TO '{paths['parquet']}'")
+    return paths
+
+
+COMMANDS: dict[str, list[str]] = {
+    "retention": ["retention", "--transactions", "{transactions}", "--period", "quarter"],
+    "retention_by": ["retention", "--transactions", "{transactions}", "--by", "channel", "--customers", "{customers}"],
+    "retention_subscriptions": ["retention", "--subscriptions", "{subscriptions}", "--grace", "7d"],
+    "cohorts": ["cohorts", "--transactions", "{transactions}"],
+    "cohorts_revenue": ["cohorts", "--transactions", "{transactions}", "--value", "revenue", "--cumulative"],
+    "summary": ["summary", "--transactions", "{cdnow}", "--freq", "D", "--unit", "W"],
+    "mrr": ["mrr", "--subscriptions", "{subscriptions}", "--by", "plan", "--customers", "{customers}"],
+    "reconcile": ["reconcile", "--subscriptions", "{subscriptions}"],
+    "pareto": ["pareto", "--transactions", "{transactions}"],
+    "recovery": ["recovery", "--payments", "{payments}"],
+    "clv_params": ["clv", "--transactions", "{cdnow}", "--params-only"],
+    "clv": ["clv", "--transactions", "{cdnow}", "--calibration-end", "1997-09-30"],
+    "segments": ["segments", "--transactions", "{transactions}"],
+    "survival": ["survival", "--subscriptions", "{subscriptions}"],
+    "churn_causes": ["churn-causes", "--subscriptions", "{subscriptions}", "--payments", "{payments}"],
+    "sbg": ["sbg", "--subscriptions", "{subscriptions}"],
+    "risk": ["risk", "--subscriptions", "{subscriptions}", "--events", "{events}"],
+    "expansion": ["expansion", "--subscriptions", "{subscriptions}", "--events", "{events}"],
+    "parquet": ["retention", "--transactions", "{parquet}"],
+}
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_gives_the_duckdb_document(name: str, files: dict[str, Path], spark: Any) -> None:
+    args = [part.format(**{key: str(path) for key, path in files.items()}) for part in COMMANDS[name]]
+    expected = _json(tuple(args))
+    assert _json((*args, "--engine", "spark")) == expected
+
+
+def test_rejects_are_the_same_rows_with_the_same_reasons(files: dict[str, Path], spark: Any, tmp_path: Path) -> None:
+    written = {}
+    for engine in ("duckdb", "spark"):
+        target = tmp_path / f"{engine}.csv"
+        _json(("retention", "--transactions", str(files["transactions"]), "--rejects", str(target), "--engine", engine))
+        with target.open(newline="") as handle:
+            written[engine] = [{k: v for k, v in row.items() if k != "raw"} for row in csv.DictReader(handle)]
+    assert written["spark"] == written["duckdb"]
+    assert {row["reason"].split(":")[0] for row in written["spark"]} >= {"unparseable time", "unknown currency"}
+
+
+def test_a_folder_or_glob_of_files_is_read_as_one_table(files: dict[str, Path], spark: Any, tmp_path: Path) -> None:
+    lines = files["transactions"].read_text().splitlines()
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    middle = len(lines) // 2
+    (folder / "part-1.csv").write_text("\n".join(lines[:middle]) + "\n")
+    (folder / "part-2.csv").write_text("\n".join([lines[0], *lines[middle:]]) + "\n")
+    whole = _json(("retention", "--transactions", str(files["transactions"])))
+    for location in (folder, folder / "part-*.csv"):
+        parts = _json(("retention", "--transactions", str(location), "--engine", "spark"))
+        assert parts["rows"] == whole["rows"]
+        assert parts["loads"][0]["rows_rejected"] == whole["loads"][0]["rows_rejected"]
+
+
+def test_nordic_excel_file_reads_the_same(spark: Any, tmp_path: Path) -> None:
+    path = tmp_path / "nordic.csv"
+    rows = ["kund;datum;belopp"] + [
+        f"K{n % 7};{1 + n % 28:02d}.0{1 + n % 9}.2025;{n} {n % 1000:03d},50" for n in range(1, 60)
+    ]
+    rows.append("K1;31.02.2025;12,50")  # no such day: rejected by both
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    args = (
+        "cohorts",
+        "--transactions",
+        str(path),
+        "--map",
+        "customer_id=kund",
+        "--map",
+        "occurred_at=datum",
+        "--map",
+        "amount=belopp",
+        "--value",
+        "revenue",
+    )
+    expected = _json(args)
+    assert expected["loads"][0]["read_as"]  # decimal comma, grouped thousands, day-first dates
+    assert _json((*args, "--engine", "spark")) == expected
+
+
+def test_a_later_value_in_another_format_stops_the_spark_load(spark: Any, tmp_path: Path) -> None:
+    path = tmp_path / "late.csv"
+    rows = ["customer_id,occurred_at,amount"] + [f"C{n},2025-01-{1 + n % 28:02d},{n}.5" for n in range(10_050)]
+    rows.append('C1,2025-02-01,"1,5"')  # beyond the first 10,000 rows
+    path.write_text("\n".join(rows) + "\n")
+    code, output = run("pareto", "--transactions", str(path), "--engine", "spark")
+    assert code == 2
+    assert "amount" in output and "--decimal" in output
+
+
+def test_report_runs_on_spark(files: dict[str, Path], spark: Any, tmp_path: Path) -> None:
+    output = tmp_path / "report.html"
+    code, text = run(
+        "report",
+        "--transactions",
+        str(files["transactions"]),
+        "--subscriptions",
+        str(files["subscriptions"]),
+        "--output",
+        str(output),
+        "--engine",
+        "spark",
+    )
+    assert code == 0, text
+    assert "Retention" in output.read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--spark-master", "local[1]"], "--spark-master goes with --engine spark"),
+        (["--engine", "spark", "--workspace", "w.duckdb"], "a workspace is DuckDB's"),
+        (["--engine", "flink"], "--engine 'flink': expected one of duckdb, spark"),
+    ],
+)
+def test_engine_options_are_checked(args: list[str], expected: str, files: dict[str, Path]) -> None:
+    code, output = run("pareto", "--transactions", str(files["transactions"]), *args)
+    assert code == 2
+    assert expected in output
+
+
+def test_a_file_spark_cannot_read_is_one_clear_error(data_dir: Path, spark: Any) -> None:
+    code, output = run("summary", "--transactions", str(data_dir / "CDNOW_sample.txt"), "--engine", "spark")
+    assert code == 2
+    assert "header line" in output and "DuckDB engine" in output
