@@ -85,12 +85,14 @@ def _read(spark: Any, location: str, encoding: str | None) -> tuple[Any, str]:
     files = _local_files(location)
     if "://" not in location and not files:
         raise FileFormatError(tr("{path}: no such file").format(path=location))
+    # a local path made absolute: a Spark Connect server or a cluster resolves a relative one in its own folder
+    where = location if "://" in location else str(Path(location.removeprefix("file:")).absolute())
     try:
         if _is_parquet(location, files):
-            raw, first_row, decoded = spark.read.parquet(location), 1, ""
+            raw, first_row, decoded = spark.read.parquet(where), None, ""
         else:
             charset, decoded = _charset(files, encoding)
-            lines = [row.value for row in spark.read.option("encoding", charset).text(location).limit(1).collect()]
+            lines = [row.value for row in spark.read.option("encoding", charset).text(where).limit(1).collect()]
             if not lines:
                 raise FileFormatError(tr("{path}: no lines of text").format(path=location))
             header = lines[0].lstrip("\ufeff")
@@ -111,7 +113,7 @@ def _read(spark: Any, location: str, encoding: str | None) -> tuple[Any, str]:
                 .option("encoding", charset)
                 .option("mode", "PERMISSIVE")
                 .option("columnNameOfCorruptRecord", _MALFORMED)
-                .csv(location)
+                .csv(where)
             )
             first_row = 2
     except AnalysisException as error:
@@ -143,8 +145,9 @@ def _charset(files: list[Path], encoding: str | None) -> tuple[str, str]:
     return _JAVA_CHARSETS.get(codec, codec), codec.upper()
 
 
-def _numbered(raw: Any, first_row: int, file: Any) -> Any:
-    """``raw`` with ``_file`` (the column ``file``) and ``_row``: the row's position in its file, counted from ``first_row``.
+def _numbered(raw: Any, first_row: int | None, file: Any) -> Any:
+    """``raw`` with ``_file`` (the column ``file``) and ``_row``: the row's position in its file, counted
+    from ``first_row`` (None: a Parquet file, whose reader knows each row's index: 1-based).
 
     Within a task's partition a file's rows come in file order and the partitions of one file in
     offset order, so a row's number is its index in the partition plus the rows of the file in the
@@ -152,6 +155,8 @@ def _numbered(raw: Any, first_row: int, file: Any) -> Any:
     from pyspark.sql import Window
     from pyspark.sql import functions as F  # noqa: N812
 
+    if first_row is None:
+        return raw.select("*", file.alias("_file"), (F.col("_metadata.row_index") + 1).cast("bigint").alias("_row"))
     ided = raw.select(
         "*",
         file.alias("_file"),
