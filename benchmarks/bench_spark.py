@@ -37,6 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--master", default="local[*]")
+    parser.add_argument("--commands", nargs="*", choices=list(COMMANDS), help="only these commands")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     parquet = OUT / f"transactions_{args.rows}.parquet"
@@ -54,6 +55,8 @@ def main() -> None:
     ]
     print(lines[0], flush=True)
     for name, command in COMMANDS.items():
+        if args.commands and name not in args.commands:
+            continue
         argv = [KVAR, *command, "--transactions", str(parquet), "--json"]
         duck_s, duck_mb, duck_out = run(argv)
         spark_s, spark_mb, spark_out = run([*argv, "--engine", "spark", "--spark-master", args.master])
@@ -63,7 +66,9 @@ def main() -> None:
             f"| {name} | {duck_s:.1f} | {duck_mb:.0f} | {spark_s:.1f} | {spark_mb:.0f} | {spark_s / duck_s:.1f}× |"
         )
         print(lines[-1], flush=True)
-    (OUT / f"spark-{args.rows}.md").write_text("\n".join(lines) + "\n")
+    (OUT / f"spark-{args.rows}{'-' + '-'.join(args.commands) if args.commands else ''}.md").write_text(
+        "\n".join(lines) + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ def pareto_concentration(transactions: IntoFrame, *, shares: Sequence[float] = (
         .group_by("customer_id")
         .agg(revenue=exact_sum("amount", facts))
     )
-    (totals,) = rows_of(per_customer.select(customers=nw.len(), revenue=nw.col("revenue").sum()))
+    (totals,) = rows_of(per_customer.select(customers=nw.len(), revenue=exact_sum("revenue", facts)))
     customers, revenue = int(totals["customers"]), float(totals["revenue"] or 0.0)
     cutoffs = frame_like(
         facts,
