@@ -6,7 +6,6 @@ Definitions (docs/definitions.md, "Value").
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,7 +14,7 @@ from narwhals.typing import IntoFrame
 
 from kvar.errors import ParameterError
 from kvar.i18n import tr
-from kvar.metrics.frames import as_lazy, exact_sum, frame_like, rows_of, table_of
+from kvar.metrics.frames import as_lazy, exact_sum, frame_like, table_of
 from kvar.metrics.grid import segment_of
 from kvar.metrics.periods import check_period, period_start
 from kvar.metrics.retention import retention_table
@@ -34,28 +33,39 @@ def pareto_concentration(transactions: IntoFrame, *, shares: Sequence[float] = (
         if not 0 < share <= 1:
             raise ParameterError(tr("shares: expected fractions in (0, 1], got {share}").format(share=share))
     facts, finish = table_of(transactions, "transactions", ["customer_id", "amount"])
-    per_customer = (
+    # one pass: each customer's revenue, rank, and (over all customers) their count and total revenue
+    ranked = (
         facts.with_columns(nw.col("amount").cast(nw.Float64))
         .group_by("customer_id")
         .agg(revenue=exact_sum("amount", facts))
+        .with_columns(_all=nw.lit(1))
+        .with_columns(
+            rank=nw.col("revenue").rank("ordinal", descending=True),
+            customers=nw.len().over("_all"),
+            total=exact_sum("revenue", facts).over("_all"),
+        )
     )
-    (totals,) = rows_of(per_customer.select(customers=nw.len(), revenue=exact_sum("revenue", facts)))
-    customers, revenue = int(totals["customers"]), float(totals["revenue"] or 0.0)
-    cutoffs = frame_like(
+    groups = frame_like(
         facts,
         {
             "top_customers_share": [round(float(share) * 100.0, 9) for share in shares],
-            "top_customers": [max(1, math.ceil(round(share * customers, 9))) for share in shares],
+            "_share": list(map(float, shares)),
         },
     )
-    ranked = per_customer.with_columns(rank=nw.col("revenue").rank("ordinal", descending=True))
-    top = ranked.join(cutoffs, how="cross").filter(nw.col("rank") <= nw.col("top_customers"))
-    result = top.group_by("top_customers_share", "top_customers").agg(top_revenue=exact_sum("revenue", facts))
+    top = (
+        ranked.join(groups, how="cross")
+        .with_columns(  # ceil(share x customers), at least one customer
+            top_customers=(nw.col("_share") * nw.col("customers")).round(9).ceil().clip(lower_bound=1).cast(nw.Int64)
+        )
+        .filter(nw.col("rank") <= nw.col("top_customers"))
+    )
+    result = top.group_by("top_customers_share", "top_customers").agg(
+        top_revenue=exact_sum("revenue", facts),
+        customers=nw.col("customers").max().cast(nw.Int64),
+        revenue=nw.col("total").max(),
+    )
     result = result.with_columns(
-        top_customers=nw.col("top_customers").cast(nw.Int64),
-        customers=nw.lit(customers, nw.Int64),
-        revenue=nw.lit(revenue, nw.Float64),
-        revenue_share=nw.col("top_revenue") * (100.0 / revenue) if revenue else nw.lit(None, nw.Float64),
+        revenue_share=nw.when(nw.col("revenue") != 0).then(nw.col("top_revenue") * (100.0 / nw.col("revenue")))
     )
     return finish(result.sort("top_customers_share"))
 
