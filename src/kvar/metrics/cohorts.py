@@ -67,23 +67,29 @@ def cohort_table(
         .agg(*spend, nw.col("purchased").max())
     )
     indexed = with_period_index(buckets, "bucket", period, "index")
-    purchased = indexed.filter(nw.col("purchased") == 1)
-    members = purchased.group_by("customer_id").agg(cohort_index=nw.col("index").min(), cohort=nw.col("bucket").min())
-    if by:
-        members = members.join(segment_of(facts, by, "occurred_at", customers), on="customer_id", how="left")
+
+    # each customer's cohort: the first period with a purchase (windows, not a second pass over the buckets)
+    def first_purchase(column: str) -> nw.Expr:
+        return nw.when(nw.col("purchased") == 1).then(nw.col(column)).min().over("customer_id")
+
     activity = (
-        (purchased if value == "customers" else indexed)
-        .join(members, on="customer_id")
+        indexed.with_columns(cohort_index=first_purchase("index"), cohort=first_purchase("bucket"))
+        .filter(~nw.col("cohort_index").is_null(), *([nw.col("purchased") == 1] if value == "customers" else []))
         .with_columns(period_offset=nw.col("index") - nw.col("cohort_index"))
     )
+    if by:
+        activity = activity.join(segment_of(facts, by, "occurred_at", customers), on="customer_id", how="left")
     measure = nw.len() if value == "customers" else nw.col("amount").sum()
     cells = (
         activity.group_by(*keys, "cohort", "period_offset")
         .agg(measure.alias("value"))
         .with_columns(nw.col("value").cast(nw.Float64))
     )
-    sizes = (
-        members.group_by(*keys, "cohort").agg(cohort_size=nw.len()).with_columns(nw.col("cohort_size").cast(nw.Int64))
+    sizes = (  # a customer's first purchase period is one row of the activity: offset 0
+        activity.filter(nw.col("period_offset") == 0)
+        .group_by(*keys, "cohort")
+        .agg(cohort_size=nw.len())
+        .with_columns(nw.col("cohort_size").cast(nw.Int64))
     )
     last_index = with_period_index(periods, "period_start", period, "index").select(last_index=nw.col("index").max())
     offsets = periods.select(period_offset=nw.col("period_number").cast(nw.Int64))
