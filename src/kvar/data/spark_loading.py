@@ -35,12 +35,19 @@ from kvar.data.reading import DELIMITERS, RawTable, engine_message, header_names
 from kvar.data.reasons import reason, shown_reason
 from kvar.data.sql import literal
 from kvar.data.text_files import file_kind, inspect_text
-from kvar.data.validation import LoadContext, check_one_currency, prepare, sample_screens, typing_select
+from kvar.data.validation import (
+    SAMPLE_ROWS,
+    LoadContext,
+    check_one_currency,
+    duplicate_reason,
+    prepare,
+    sample_screens,
+    typing_select,
+)
 from kvar.errors import FileFormatError, ValidationError
 from kvar.i18n import tr
 from kvar.i18n.formatting import number
 
-SAMPLE_ROWS = 10_000
 _BATCH_ROWS = 200_000  # rows DuckDB checks per query inside a task
 _names = (f"_kvar_spark_{index}" for index in itertools.count())
 _MALFORMED = "_kvar_malformed"
@@ -302,12 +309,7 @@ def _later_duplicates(checked: Any, contract: Any, present: list[str]) -> Any:
     if not identity:
         return None
     key = identity[0]
-    template = (
-        reason(reasons.DUPLICATE, key=" and ".join(identity), row="{row}")
-        if len(identity) <= 2
-        else reasons.DUPLICATE_LINE
-    )
-    before, after = template.split("{row}")
+    before, after = duplicate_reason(identity)
     typed = checked.where(F.col(key).isNotNull()).select(*identity, "_file", "_row")
     first = (
         typed.groupBy(*identity)

@@ -212,7 +212,7 @@ def _reading(
     screened = False
     if not forced:
         if unusual is None:  # a sample decides which columns are worth the typing pass's screen
-            unusual_numbers, unusual_times = unusual_columns(con, raw.table, numbers, times, sample=_SAMPLE_ROWS)
+            unusual_numbers, unusual_times = unusual_columns(con, raw.table, numbers, times, sample=SAMPLE_ROWS)
             unusual = frozenset(unusual_numbers | unusual_times)
         single = {column.name for column in present if len(mapping.sources[column.name].columns) == 1}
         numbers = {name: text for name, text in numbers.items() if name in unusual or name not in single}
@@ -225,7 +225,8 @@ def _reading(
     return _Reading(raw.types, native, formats, forced, frozenset(numbers) | frozenset(times))
 
 
-_SAMPLE_ROWS = 10_000
+#: The first rows, which decide which columns' formats are examined (and, on Spark, choose them).
+SAMPLE_ROWS = 10_000
 
 
 def _screens(present: list[Column], mapping: ResolvedMapping, reading: _Reading) -> dict[str, str]:
@@ -486,6 +487,18 @@ def _write_rejects(
             ).fetchall()
 
 
+def duplicate_reason(identity: tuple[str, ...]) -> tuple[str, str]:
+    """The reason of a later duplicate of a row identified by ``identity``, as the text before and after
+    the number of the row where it was first seen."""
+    template = (
+        reason(reasons.DUPLICATE, key=" and ".join(identity), row="{row}")
+        if len(identity) <= 2
+        else reasons.DUPLICATE_LINE
+    )
+    before, after = template.split("{row}")
+    return before, after
+
+
 def _flag_set_rules(
     con: duckdb.DuckDBPyConnection, typed: str, contract: TableContract, present: list[Column], context: LoadContext
 ) -> str | None:
@@ -497,12 +510,7 @@ def _flag_set_rules(
     identity = contract.row_identity(names)
     if identity:
         key = identity[0]
-        template = (
-            reason(reasons.DUPLICATE, key=" and ".join(identity), row="{row}")
-            if len(identity) <= 2
-            else reasons.DUPLICATE_LINE
-        )
-        before, after = template.split("{row}")
+        before, after = duplicate_reason(identity)
         columns = ", ".join(f'"{name}"' for name in identity)
         same = " AND ".join(f't."{name}" IS NOT DISTINCT FROM d."{name}"' for name in identity)
         found.append(
