@@ -90,19 +90,19 @@ def customer_summary(
         .group_by("customer_id", "bucket")
         .agg(exact_sum("amount", facts))
     )
-    in_calibration = buckets.filter(nw.col("bucket") <= nw.lit(calibration_bucket))
+    # the first bucket's amount found by a window in the same pass (a join back would read the buckets again)
+    in_calibration = (
+        buckets.filter(nw.col("bucket") <= nw.lit(calibration_bucket))
+        .with_columns(first_bucket=nw.col("bucket").min().over("customer_id"))
+        .with_columns(first_amount=nw.when(nw.col("bucket") == nw.col("first_bucket")).then(nw.col("amount")))
+    )
     summary = in_calibration.group_by("customer_id").agg(
-        first_bucket=nw.col("bucket").min(),
+        nw.col("first_bucket").min(),
         last_bucket=nw.col("bucket").max(),
         buckets=nw.len(),
         total=exact_sum("amount", facts),
+        first_amount=nw.col("first_amount").max(),  # the one bucket that is the first
     )
-    first_amounts = in_calibration.join(
-        summary.select("customer_id", "first_bucket"),
-        left_on=["customer_id", "bucket"],
-        right_on=["customer_id", "first_bucket"],
-    ).select("customer_id", first_amount=nw.col("amount"))
-    summary = summary.join(first_amounts, on="customer_id")
     indexed = with_period_index(
         with_period_index(summary, "first_bucket", period, "first_index"), "last_bucket", period, "last_index"
     )
