@@ -61,11 +61,12 @@ def pareto_concentration(transactions: IntoFrame, *, shares: Sequence[float] = (
     )
     result = top.group_by("top_customers_share", "top_customers").agg(
         top_revenue=exact_sum("revenue", facts),
-        customers=nw.col("customers").max().cast(nw.Int64),
+        customers=nw.col("customers").max(),
         revenue=nw.col("total").max(),
     )
     result = result.with_columns(
-        revenue_share=nw.when(nw.col("revenue") != 0).then(nw.col("top_revenue") * (100.0 / nw.col("revenue")))
+        customers=nw.col("customers").cast(nw.Int64),
+        revenue_share=nw.when(nw.col("revenue") != 0).then(nw.col("top_revenue") * (100.0 / nw.col("revenue"))),
     )
     return finish(result.sort("top_customers_share"))
 
