@@ -169,11 +169,11 @@ def create_rejects_table(con: duckdb.DuckDBPyConnection, name: str = "rejects") 
 
 
 def export_rejects(connection: duckdb.DuckDBPyConnection, table: str, path: Path, *, excel: bool = False) -> None:
-    """The rejected rows of ``table`` as CSV at ``path``, in file row order; ``excel``: as Excel in a
+    """The rejected rows of ``table`` as CSV at ``path``, in file and row order; ``excel``: as Excel in a
     decimal-comma locale opens it (UTF-8 with BOM, ``;`` between fields)."""
     target = literal(str(path))
     connection.execute(
-        f"COPY (SELECT * FROM \"{table}\" ORDER BY row, column_name, reason) TO {target} (HEADER, DELIMITER '{';' if excel else ','}')"
+        f"COPY (SELECT * FROM \"{table}\" ORDER BY file, row, column_name, reason) TO {target} (HEADER, DELIMITER '{';' if excel else ','}')"
     ).fetchall()
     if excel:
         path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())

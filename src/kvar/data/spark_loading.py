@@ -75,10 +75,13 @@ def _local_files(location: str) -> list[Path]:
     return sorted(Path(name) for name in glob.glob(str(path), recursive=True) if Path(name).is_file())
 
 
-def _is_parquet(location: str, files: list[Path]) -> bool:
+def _is_parquet(spark: Any, where: str, files: list[Path]) -> bool:
+    """Whether the files are Parquet: by the first local file's content, else by the ``PAR1`` that every
+    Parquet file begins with (a remote folder's name need not say)."""
     if files:
         return file_kind(files[0]) == "parquet"
-    return location.rstrip("/*").lower().endswith((".parquet", ".pq")) or location.rstrip("/").endswith("parquet")
+    first = spark.read.text(where).limit(1).collect()
+    return bool(first) and first[0].value.startswith("PAR1")
 
 
 def _read(spark: Any, location: str, encoding: str | None) -> tuple[Any, str]:
@@ -95,7 +98,7 @@ def _read(spark: Any, location: str, encoding: str | None) -> tuple[Any, str]:
     # a local path made absolute: a Spark Connect server or a cluster resolves a relative one in its own folder
     where = location if "://" in location else str(Path(location.removeprefix("file:")).absolute())
     try:
-        if _is_parquet(location, files):
+        if _is_parquet(spark, where, files):
             raw, first_row, decoded = spark.read.parquet(where), None, ""
         else:
             charset, decoded = _charset(files, encoding)
@@ -197,10 +200,13 @@ def _checker(
             con.unregister(raw_table)
             pending.clear()
 
+        rows = 0
         for batch in batches:
             pending.append(batch)
-            if sum(part.num_rows for part in pending) >= _BATCH_ROWS:
+            rows += batch.num_rows
+            if rows >= _BATCH_ROWS:
                 yield from run()
+                rows = 0
         if pending:
             yield from run()
         con.close()
@@ -235,7 +241,8 @@ def load_into_spark(
     name = next(_names)
     sample_con = duckdb.connect()
     well_formed_raw = raw.where(F.col(_MALFORMED).isNull()) if text else raw
-    sample = well_formed_raw.limit(SAMPLE_ROWS).toArrow()  # noqa: F841 - read by name below
+    first_rows = well_formed_raw.where(F.col("_row") <= SAMPLE_ROWS + 1).orderBy("_file", "_row").limit(SAMPLE_ROWS)
+    sample = first_rows.toArrow()  # noqa: F841 - read by name below
     sample_con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM sample').fetchall()
     types = dict(sample_con.execute(f'SELECT column_name, column_type FROM (DESCRIBE "{name}")').fetchall())
     sampled = RawTable(Path(location), name, columns, len(sample), (), types=types)
@@ -270,7 +277,8 @@ def load_into_spark(
     accepted = rows.where(~F.col("_bad"))
     if repeated is not None:
         accepted = accepted.join(repeated.select("_file", "_row"), ["_file", "_row"], "left_anti")
-        rejects = rejects.unionByName(_with_raw(repeated, raw, resolved.sources, contract.name))
+        key = contract.row_identity([column.name for column in check.present])[0]
+        rejects = rejects.unionByName(_with_raw(repeated, raw, resolved.sources[key].columns[0], contract.name))
     if text:
         rejects = rejects.unionByName(_malformed_rejects(checked.where(~well_formed), contract.name, len(columns)))
     helpers = {"_bad", "_rejects", "_raw_json", _MALFORMED, *flags}
@@ -326,26 +334,18 @@ def _later_duplicates(checked: Any, contract: Any, present: list[str]) -> Any:
     )
 
 
-def _with_raw(found: Any, rows: Any, sources: Mapping[str, Any], table: str) -> Any:
-    """Rejects of rows found by a rule over other rows, with the key's value and the raw row as JSON."""
+def _with_raw(found: Any, rows: Any, source: str, table: str) -> Any:
+    """Rejects of rows found by a rule over other rows (on the key read from the file's column
+    ``source``), with the key's value as the file had it and the raw row as JSON."""
     from pyspark.sql import functions as F  # noqa: N812
 
     raw_columns = [name for name in rows.columns if name not in ("_file", "_row", _MALFORMED)]
-    joined = found.join(rows, ["_file", "_row"])
-    originals = {name: source.columns[0] for name, source in sources.items() if len(source.columns) == 1}
-    value = F.coalesce(
-        *(
-            F.when(F.col("column_name") == name, F.col(f"`{column}`").cast("string"))
-            for name, column in originals.items()
-        ),
-        F.lit(None).cast("string"),
-    )
-    return joined.select(
+    return found.join(rows, ["_file", "_row"]).select(
         F.lit(table).alias("table_name"),
         F.col("_file").alias("file"),
         F.col("_row").alias("row"),
         "column_name",
-        value.alias("value"),
+        F.col(f"`{source}`").cast("string").alias("value"),
         "reason",
         F.to_json(F.struct(*(F.col(f"`{name}`") for name in raw_columns))).alias("raw"),
     )
@@ -393,7 +393,7 @@ def _outcome(
             "column_name", F.regexp_replace("reason", r"row \d+$", "row N").alias("reason")
         )
         .count()
-        .orderBy(F.desc("count"), F.asc_nulls_first("column_name"), "reason")
+        .orderBy(F.desc("count"), F.asc_nulls_last("column_name"), "reason")  # as DuckDB orders them
         .collect()
     ]
     if rows_read == 0:
@@ -409,7 +409,7 @@ def _outcome(
     if context.fx_rates is None and "currency" in accepted.columns:
         found = accepted.where(F.col("currency").isNotNull()).groupBy("currency").count().collect()
         check_one_currency([(row["currency"], int(row["count"])) for row in found], location, table)
-    first = rejects.orderBy("row", F.asc_nulls_last("column_name"), "reason").limit(5).collect()
+    first = rejects.orderBy("file", "row", F.asc_nulls_last("column_name"), "reason").limit(5).collect()
     return FileLoad(
         table=table,
         file=location,
