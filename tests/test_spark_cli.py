@@ -169,6 +169,7 @@ def test_report_on_spark_is_the_duckdb_report(files: dict[str, Path], spark: Any
         (["--spark-master", "local[1]"], "--spark-master goes with --engine spark"),
         (["--engine", "spark", "--workspace", "w.duckdb"], "a workspace is DuckDB's"),
         (["--engine", "flink"], "--engine 'flink': expected one of duckdb, spark"),
+        (["--engine", "spark", "--spark-master", "sc://127.0.0.1:1"], "no Spark Connect server answers at 127.0.0.1:1"),
     ],
 )
 def test_engine_options_are_checked(args: list[str], expected: str, files: dict[str, Path]) -> None:

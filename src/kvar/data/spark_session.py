@@ -8,8 +8,10 @@ partitions (two per core instead of Spark's 200) and its Python workers run this
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 from kvar.errors import ParameterError
 from kvar.i18n import tr
@@ -34,6 +36,7 @@ def spark_session(master: str | None) -> tuple[Any, bool]:
         return active, False
     builder = SparkSession.builder.appName("kvar").config("spark.sql.session.timeZone", "UTC")
     if remote:
+        _check_reachable(str(master))
         builder = builder.remote(str(master))
     else:
         if master:
@@ -48,3 +51,17 @@ def spark_session(master: str | None) -> tuple[Any, bool]:
         session.sparkContext.setLogLevel("ERROR")
     session.conf.set("spark.sql.session.timeZone", "UTC")
     return session, True
+
+
+def _check_reachable(address: str) -> None:
+    """A Spark Connect address nobody answers at is one line at once: the client would retry for minutes."""
+    where = urlsplit(address.split(";", 1)[0])
+    host, port = where.hostname or "localhost", where.port or 15002
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as error:
+        raise ParameterError(
+            tr("--spark-master {address}: no Spark Connect server answers at {host}:{port} ({reason})").format(
+                address=address, host=host, port=port, reason=error.strerror or error
+            )
+        ) from None
