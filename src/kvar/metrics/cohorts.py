@@ -82,25 +82,28 @@ def cohort_table(
     measure = nw.len() if value == "customers" else nw.col("amount").sum()
     cells = (
         activity.group_by(*keys, "cohort", "period_offset")
-        .agg(measure.alias("value"))
+        .agg(measure.alias("value"), nw.len().alias("customers"))
         .with_columns(nw.col("value").cast(nw.Float64))
     )
-    sizes = (  # a customer's first purchase period is one row of the activity: offset 0
-        activity.filter(nw.col("period_offset") == 0)
-        .group_by(*keys, "cohort")
-        .agg(cohort_size=nw.len())
-        .with_columns(nw.col("cohort_size").cast(nw.Int64))
-    )
+    # every (cohort, offset) up to the last period, from one read of the cells (the activity is
+    # aggregated once): each cell is crossed with the few offsets and counted where it matches
     last_index = with_period_index(periods, "period_start", period, "index").select(last_index=nw.col("index").max())
-    offsets = periods.select(period_offset=nw.col("period_number").cast(nw.Int64))
-    grid = (
-        with_period_index(sizes, "cohort", period, "cohort_index")
+    offsets = periods.select(offset=nw.col("period_number").cast(nw.Int64))
+    matrix = (
+        with_period_index(cells, "cohort", period, "cohort_index")
         .join(last_index, how="cross")
         .join(offsets, how="cross")
-        .filter(nw.col("cohort_index") + nw.col("period_offset") <= nw.col("last_index"))
-    )
-    matrix = grid.join(cells, on=[*keys, "cohort", "period_offset"], how="left").with_columns(
-        value=nw.col("value").fill_null(0.0)
+        .filter(nw.col("cohort_index") + nw.col("offset") <= nw.col("last_index"))
+        .with_columns(
+            value=nw.when(nw.col("period_offset") == nw.col("offset")).then(nw.col("value")).otherwise(0.0),
+            # a customer's first purchase period is one row of the activity: offset 0
+            cohort_size=nw.when(nw.col("period_offset") == 0).then(nw.col("customers")).otherwise(0),
+        )
+        .group_by(*keys, "cohort", "offset")
+        .agg(nw.col("value").sum(), nw.col("cohort_size").sum())
+        .select(
+            *keys, "cohort", period_offset="offset", cohort_size=nw.col("cohort_size").cast(nw.Int64), value="value"
+        )
     )
     if cumulative:
         matrix = matrix.with_columns(value=nw.col("value").cum_sum().over(*keys, "cohort", order_by="period_offset"))
