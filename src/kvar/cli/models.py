@@ -64,7 +64,7 @@ def clv(
     --as-of T measures up to the instant T: the same as --calibration-end on the day before T.
     """
     from kvar.metrics.purchases import customer_summary
-    from kvar.models.clv import customer_value
+    from kvar.models.clv import customer_value, fitted_models
 
     check_choice("--model", model, ("bgnbd", "pareto", "gg"))
     freq, unit = check_frequency(freq, unit)
@@ -75,8 +75,13 @@ def clv(
     facts = sources.table("transactions", transactions)
     with stage(tr("summarising customers and fitting")):
         summary = customer_summary(facts, freq=freq, unit=unit, calibration_end=calibration_end)
-        value = customer_value(summary, model=model, horizon_months=horizon, discount_rate=discount_rate, unit=unit)
-        rows, fitted = rows_of(value.customers), value.models
+        if params_only:
+            fitted = fitted_models(summary, model=model, unit=unit)
+        else:
+            value = customer_value(
+                summary, model=model, horizon_months=horizon, discount_rate=discount_rate, unit=unit
+            )
+            rows, fitted = rows_of(value.customers), value.models
     parameters = {
         "model": model,
         "freq": freq,

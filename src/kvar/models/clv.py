@@ -114,23 +114,15 @@ def customer_value(
     with positive spend (free repeat purchases, e.g. $0.00 rows, are left out of the fit); with fewer than
     10 of them there is no spend model, so no spend or CLV.
     """
-    if model not in ("bgnbd", "pareto", "gg"):
-        raise ParameterError(tr("model: expected bgnbd, pareto or gg, got {model!r}").format(model=model))
-    check_unit(unit)
     ids, columns = customer_columns(summary, ("frequency", "recency", "T", "monetary_value"))
     frequency, recency, T, spent = (columns[name] for name in ("frequency", "recency", "T", "monetary_value"))
-    fitted: dict[str, MaximumLikelihoodModel] = {}
+    fitted = _fit(frequency, recency, T, spent, model=model, unit=unit)
     predictions: dict[str, np.ndarray] = {}
-    priced = (frequency > 0) & (spent > 0)  # repeat buyers whose repeat purchases cost something
-    if priced.sum() >= 10:
-        spend_model = GammaGamma().fit_arrays(frequency[priced], spent[priced])
-        fitted["gg"] = spend_model
+    if "gg" in fitted:
+        spend_model: Any = fitted["gg"]
         predictions["expected_spend"] = spend_model.expected_spend_arrays(frequency, spent)
-    elif model == "gg":
-        raise InputError(tr("Gamma-Gamma needs at least 10 customers with repeat purchases and positive spend"))
     if model != "gg":
-        purchases = (BetaGeo() if model == "bgnbd" else ParetoNBD()).fit_arrays(frequency, recency, T)
-        fitted[model] = purchases
+        purchases: Any = fitted[model]
         month = DAYS_PER_UNIT["M"] / DAYS_PER_UNIT[unit]
         predictions["probability_alive"] = purchases.probability_alive_arrays(frequency, recency, T)
         predictions["expected_purchases"] = purchases.expected_purchases_arrays(
@@ -149,3 +141,26 @@ def customer_value(
             )
     table = pa.table({"customer_id": ids, **columns, **predictions})
     return CustomerValue(arrow_like(summary, table), fitted)
+
+
+def fitted_models(summary: Any, *, model: str = "bgnbd", unit: str = "W") -> dict[str, MaximumLikelihoodModel]:
+    """The models :func:`customer_value` fits, by name, without predicting anything for the customers."""
+    _, columns = customer_columns(summary, ("frequency", "recency", "T", "monetary_value"))
+    return _fit(*(columns[name] for name in ("frequency", "recency", "T", "monetary_value")), model=model, unit=unit)
+
+
+def _fit(
+    frequency: np.ndarray, recency: np.ndarray, T: np.ndarray, spent: np.ndarray, *, model: str, unit: str
+) -> dict[str, MaximumLikelihoodModel]:
+    if model not in ("bgnbd", "pareto", "gg"):
+        raise ParameterError(tr("model: expected bgnbd, pareto or gg, got {model!r}").format(model=model))
+    check_unit(unit)
+    fitted: dict[str, MaximumLikelihoodModel] = {}
+    priced = (frequency > 0) & (spent > 0)  # repeat buyers whose repeat purchases cost something
+    if priced.sum() >= 10:
+        fitted["gg"] = GammaGamma().fit_arrays(frequency[priced], spent[priced])
+    elif model == "gg":
+        raise InputError(tr("Gamma-Gamma needs at least 10 customers with repeat purchases and positive spend"))
+    if model != "gg":
+        fitted[model] = (BetaGeo() if model == "bgnbd" else ParetoNBD()).fit_arrays(frequency, recency, T)
+    return fitted
