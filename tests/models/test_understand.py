@@ -59,6 +59,27 @@ def test_rfm_scores_and_segments_by_hand() -> None:
     assert summary[0]["share_of_customers"] == 40.0
 
 
+@pytest.mark.parametrize("customers", [1, 2, 3, 4, 5, 6, 7, 9, 13, 25, 38])
+def test_value_tiers_hold_20_and_50_percent_of_customers_rounded_half_to_even(customers: int) -> None:
+    # Top: round(0.2 n) customers, top and middle: round(0.5 n), at least one each; 0.5 x 5 = 2.5 -> 2,
+    # 0.5 x 7 = 3.5 -> 4, 0.5 x 13 = 6.5 -> 6 (half to even). Revenues all differ, so ranks do not tie.
+    rows = [
+        {"customer_id": f"c{i:02d}", "occurred_at": T(2024, 1, 1 + i % 28), "amount": 10.0 * (i + 1)}
+        for i in range(customers)
+    ]
+    tiers = Counter(row["value_tier"] for row in rfm_segments(pl.DataFrame(rows), as_of=T(2024, 3, 1)).to_dicts())
+    top, top_and_middle = max(1, round(0.2 * customers)), max(1, round(0.5 * customers))
+    assert tiers["top"] == top
+    assert tiers["top"] + tiers["middle"] == max(top, top_and_middle)
+    assert sum(tiers.values()) == customers
+
+
+def test_no_transaction_before_as_of_is_an_error() -> None:
+    rows = [{"customer_id": "c1", "occurred_at": T(2024, 2, 1), "amount": 5.0}]
+    with pytest.raises(kvar.KvarError, match="no transactions before 2024-01-01"):
+        rfm_segments(pl.DataFrame(rows), as_of=T(2024, 1, 1))
+
+
 def test_every_rfm_cell_has_a_named_segment() -> None:
     for r in range(1, 6):
         for fm in range(1, 6):
