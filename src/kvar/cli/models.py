@@ -64,7 +64,7 @@ def clv(
     --as-of T measures up to the instant T: the same as --calibration-end on the day before T.
     """
     from kvar.metrics.purchases import customer_summary
-    from kvar.models.clv import customer_value, fitted_models
+    from kvar.models.clv import customer_value, fitted_model
 
     check_choice("--model", model, ("bgnbd", "pareto", "gg"))
     freq, unit = check_frequency(freq, unit)
@@ -76,7 +76,7 @@ def clv(
     with stage(tr("summarising customers and fitting")):
         summary = customer_summary(facts, freq=freq, unit=unit, calibration_end=calibration_end)
         if params_only:
-            fitted = fitted_models(summary, model=model, unit=unit)
+            fitted = {model: fitted_model(summary, model=model)}
         else:
             value = customer_value(
                 summary, model=model, horizon_months=horizon, discount_rate=discount_rate, unit=unit

@@ -116,7 +116,8 @@ def customer_value(
     """
     ids, columns = customer_columns(summary, ("frequency", "recency", "T", "monetary_value"))
     frequency, recency, T, spent = (columns[name] for name in ("frequency", "recency", "T", "monetary_value"))
-    fitted = _fit(frequency, recency, T, spent, model=model, unit=unit)
+    check_unit(unit)
+    fitted = _fit(frequency, recency, T, spent, model=model, spend=True)
     predictions: dict[str, np.ndarray] = {}
     if "gg" in fitted:
         spend_model: Any = fitted["gg"]
@@ -143,21 +144,24 @@ def customer_value(
     return CustomerValue(arrow_like(summary, table), fitted)
 
 
-def fitted_models(summary: Any, *, model: str = "bgnbd", unit: str = "W") -> dict[str, MaximumLikelihoodModel]:
-    """The models :func:`customer_value` fits, by name, without predicting anything for the customers."""
+def fitted_model(summary: Any, *, model: str = "bgnbd") -> MaximumLikelihoodModel:
+    """The ``model`` (``bgnbd``, ``pareto`` or ``gg``) :func:`customer_value` fits, fitted alone on the same
+    customers, predicting nothing."""
     _, columns = customer_columns(summary, ("frequency", "recency", "T", "monetary_value"))
-    return _fit(*(columns[name] for name in ("frequency", "recency", "T", "monetary_value")), model=model, unit=unit)
+    arrays = (columns[name] for name in ("frequency", "recency", "T", "monetary_value"))
+    return _fit(*arrays, model=model, spend=model == "gg")[model]
 
 
 def _fit(
-    frequency: np.ndarray, recency: np.ndarray, T: np.ndarray, spent: np.ndarray, *, model: str, unit: str
+    frequency: np.ndarray, recency: np.ndarray, T: np.ndarray, spent: np.ndarray, *, model: str, spend: bool
 ) -> dict[str, MaximumLikelihoodModel]:
+    """The purchase ``model`` (unless ``gg``) and, when ``spend``, Gamma-Gamma where there are enough repeat
+    buyers with positive spend (``gg`` requires it)."""
     if model not in ("bgnbd", "pareto", "gg"):
         raise ParameterError(tr("model: expected bgnbd, pareto or gg, got {model!r}").format(model=model))
-    check_unit(unit)
     fitted: dict[str, MaximumLikelihoodModel] = {}
     priced = (frequency > 0) & (spent > 0)  # repeat buyers whose repeat purchases cost something
-    if priced.sum() >= 10:
+    if spend and priced.sum() >= 10:
         fitted["gg"] = GammaGamma().fit_arrays(frequency[priced], spent[priced])
     elif model == "gg":
         raise InputError(tr("Gamma-Gamma needs at least 10 customers with repeat purchases and positive spend"))
