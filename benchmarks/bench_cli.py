@@ -1,14 +1,18 @@
 """kvar's commands as a user runs them (whole processes) next to a hand-written DuckDB job doing the same.
 
 For each size (default 1M and 10M transactions, one customer per ~10 rows, two years; 100M is possible
-with the time and disk) the script writes the transactions as Parquet and as CSV, then times, for each
+with the time and disk) the script writes the transactions as Parquet and as CSV, and one subscription interval per customer
+as Parquet, then times, for each
 case, ``kvar …`` against a Python process running the hand-written DuckDB SQL that produces the same
 result from the same file, and writes it out the same way (JSON on stdout, or a table in a database file):
 
 * ``load parquet`` / ``load csv``: ``kvar load transactions FILE --workspace W`` (every rule, rejects,
   bookkeeping) against ``CREATE TABLE AS SELECT`` with the casts;
-* ``retention``, ``cohorts``, ``summary``, ``pareto`` from the file (``--transactions FILE --json``: kvar
-  reads and validates the file first) and from the loaded workspace (``--workspace W --json``).
+* ``retention``, ``cohorts``, ``summary``, ``pareto``, ``segments`` (per customer and ``--summary``),
+  ``clv --params-only`` and ``mrr`` from the file (``--transactions FILE --json``, ``--subscriptions`` for
+  ``mrr``: kvar reads and validates the file first) and from the loaded workspace (``--workspace W
+  --json``). For ``clv --params-only`` the hand side is the per-customer summary in SQL and kvar's own
+  BG/NBD estimator on its rows (the fit is the same code; what is compared is the way to it).
 
 The two sides of a case run alternately, ``--repeats`` times (default 3); the table gives the median
 wall time, the peak resident memory of the process (its own, from ``wait4``), and the ratio. Each
@@ -28,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,27 +51,113 @@ SELECT s AS share, sum(r) FILTER (WHERE k <= ceil(n * s / 100.0)) AS top_revenue
 FROM ranked, (VALUES (10), (20)) v(s) GROUP BY s ORDER BY s
 """
 
+#: RFM segments as docs/definitions.md states them; the rules of SEGMENT_RULES in their order.
+SEGMENTS_SQL = """
+WITH bounds AS (SELECT date_trunc('day', max(occurred_at)) + INTERVAL 1 DAY AS as_of FROM tx),
+c AS (
+    SELECT customer_id, max(occurred_at) FILTER (WHERE amount >= 0 OR amount IS NULL) AS last_purchase,
+           count(*) FILTER (WHERE amount >= 0 OR amount IS NULL) AS frequency,
+           sum(amount::DECIMAL(38, 10))::DOUBLE AS monetary, any_value(as_of) AS as_of
+    FROM tx, bounds WHERE occurred_at < as_of GROUP BY customer_id
+),
+n AS (SELECT *, datediff('day', last_purchase, as_of) - 1 AS recency_days, count(*) OVER () AS n
+      FROM c WHERE last_purchase IS NOT NULL),
+q AS (
+    SELECT customer_id, recency_days, frequency, monetary, n,
+           (rank() OVER (ORDER BY recency_days DESC) - 1) * 5 // n + 1 AS r,
+           (rank() OVER (ORDER BY frequency) - 1) * 5 // n + 1 AS f,
+           (rank() OVER (ORDER BY monetary) - 1) * 5 // n + 1 AS m,
+           rank() OVER (ORDER BY monetary DESC) AS value_rank
+    FROM n
+),
+scored AS (
+    SELECT *, CASE
+        WHEN r BETWEEN 4 AND 5 AND fm BETWEEN 4 AND 5 THEN 'Champions'
+        WHEN r BETWEEN 3 AND 5 AND fm BETWEEN 3 AND 5 THEN 'Loyal'
+        WHEN r BETWEEN 4 AND 5 AND fm BETWEEN 2 AND 3 THEN 'Potential loyalists'
+        WHEN r BETWEEN 4 AND 5 AND fm = 1 THEN 'New customers'
+        WHEN r = 3 AND fm BETWEEN 1 AND 2 THEN 'Promising'
+        WHEN r = 1 AND fm BETWEEN 4 AND 5 THEN 'Can''t lose them'
+        WHEN r BETWEEN 1 AND 2 AND fm BETWEEN 3 AND 5 THEN 'At risk'
+        WHEN r = 2 AND fm BETWEEN 1 AND 2 THEN 'Hibernating'
+        WHEN r = 1 AND fm BETWEEN 1 AND 2 THEN 'Lost'
+        ELSE 'Other' END AS segment,
+        CASE WHEN value_rank <= greatest(1, round_even(0.2 * n, 0)) THEN 'top'
+             WHEN value_rank <= greatest(1, round_even(0.5 * n, 0)) THEN 'middle' ELSE 'low' END AS value_tier,
+        (r - 1) * 25.0 * 0.4 + (f - 1) * 25.0 * 0.3 + (m - 1) * 25.0 * 0.3 AS health_score
+    FROM (SELECT *, (f + m + 1) // 2 AS fm FROM q)
+)
+"""
+SEGMENTS_PER_CUSTOMER_SQL = (
+    SEGMENTS_SQL
+    + """
+SELECT customer_id, recency_days, frequency, monetary, r, f, m, fm, segment, value_tier, health_score
+FROM scored ORDER BY customer_id
+"""
+)
+SEGMENTS_SUMMARY_SQL = (
+    SEGMENTS_SQL
+    + """
+SELECT segment, count(*) AS customers, sum(monetary::DECIMAL(38, 10))::DOUBLE AS revenue FROM scored
+GROUP BY segment ORDER BY customers DESC, segment
+"""
+)
+
+#: MRR movements per complete month (docs/definitions.md, "Recurring revenue"), boundary "before".
+MRR_SQL = """
+WITH b AS (SELECT date_trunc('month', min(started_at)) AS first, date_trunc('day', max(started_at)) + INTERVAL 1 DAY AS as_of
+           FROM subs),
+periods AS (
+    SELECT p AS period_start, p + INTERVAL 1 MONTH AS period_end
+    FROM (SELECT unnest(generate_series(first, as_of, INTERVAL 1 MONTH)) AS p, as_of FROM b) WHERE p + INTERVAL 1 MONTH <= as_of
+),
+s AS (SELECT customer_id, started_at, coalesce(ended_at, TIMESTAMP '2200-01-01') AS ended_at, mrr,
+             min(started_at) FILTER (WHERE mrr > 0) OVER (PARTITION BY customer_id) AS first_paid FROM subs),
+c AS (
+    SELECT customer_id, period_start,
+           sum(CASE WHEN started_at < period_start AND ended_at >= period_start THEN mrr ELSE 0 END) AS m0,
+           sum(CASE WHEN started_at < period_end AND ended_at >= period_end THEN mrr ELSE 0 END) AS m1,
+           min(first_paid) >= period_start AS first_time
+    FROM s JOIN periods ON started_at <= period_end AND ended_at >= period_start GROUP BY 1, 2
+)
+SELECT period_start, sum(m0), sum(m1),
+       sum(CASE WHEN m0 = 0 AND m1 > 0 AND first_time THEN m1 ELSE 0 END),
+       sum(CASE WHEN m0 > 0 AND m1 > m0 THEN m1 - m0 ELSE 0 END),
+       sum(CASE WHEN m1 > 0 AND m1 < m0 THEN m1 - m0 ELSE 0 END),
+       sum(CASE WHEN m0 > 0 AND m1 = 0 THEN -m0 ELSE 0 END),
+       sum(CASE WHEN m0 = 0 AND m1 > 0 AND NOT first_time THEN m1 ELSE 0 END)
+FROM c GROUP BY 1 ORDER BY 1
+"""
+
 LOAD_SQL = (
     "CREATE TABLE transactions AS SELECT CAST(customer_id AS VARCHAR) AS customer_id, "
     "CAST(occurred_at AS TIMESTAMP) AS occurred_at, CAST(amount AS DOUBLE) AS amount FROM {source}"
 )
 
-#: The hand-written side: a child process that runs one query and prints its rows as JSON.
+#: The hand-written side: a child process that runs one query and prints its rows as JSON; for ``fit``,
+#: fits BG/NBD (kvar's estimator, the same optimiser) on the query's per-customer rows and prints its
+#: parameters.
 HAND = """
 import duckdb, json, sys
-case, source, database = sys.argv[1:4]
+case, source, database, sql, view, table = sys.argv[1:7]
 con = duckdb.connect(database)
 con.execute("SET TimeZone = 'UTC'")
 con.execute("SET enable_progress_bar = false")
 if case == "load":
-    con.execute(sys.argv[4].format(source=source))
+    con.execute(sql.format(source=source))
 else:
     if source != "workspace":
-        con.execute(f"CREATE VIEW tx AS SELECT * FROM {source}")
+        con.execute(f"CREATE VIEW {view} AS SELECT * FROM {source}")
     else:
-        con.execute("CREATE TEMP VIEW tx AS SELECT * FROM transactions")
-    rows = con.execute(sys.argv[4]).fetchall()
-    json.dump([[str(value) for value in row] for row in rows], sys.stdout)
+        con.execute(f"CREATE TEMP VIEW {view} AS SELECT * FROM {table}")
+    if case == "fit":
+        from kvar.models.beta_geo import BetaGeo
+        columns = con.execute(sql).fetchnumpy()
+        fitted = BetaGeo().fit_arrays(columns["frequency"].astype(float), columns["recency"], columns["t"])
+        json.dump(fitted.params_, sys.stdout)
+    else:
+        rows = con.execute(sql).fetchall()
+        json.dump([[str(value) for value in row] for row in rows], sys.stdout)
 """
 
 
@@ -76,6 +167,7 @@ class Case:
     kvar: Callable[[Path, Path], list[str]]  # (data file, workspace) -> argv after "kvar"
     sql: str
     source: str  # "parquet", "csv" or "workspace"
+    table: str  # "transactions" or "subscriptions": the file the case reads, the hand query's view
     answer_kvar: Callable[[Any], Any]
     answer_sql: Callable[[Any], Any]
 
@@ -116,12 +208,63 @@ def _pareto_sql(rows: list) -> list:
     return [[int(row[0]), round(float(row[1]), 2)] for row in rows]
 
 
-def _metric(name: str, extra: list[str], sql: str, answers: tuple, source: str) -> Case:
-    def argv(data: Path, workspace: Path) -> list[str]:
-        where = ["--workspace", str(workspace)] if source == "workspace" else ["--transactions", str(data)]
-        return [name, *extra, *where, "--json"]
+def _segments_kvar(document: dict) -> list:
+    rows = document["rows"]
+    return [
+        len(rows),
+        sorted(Counter(r["segment"] for r in rows).items()),
+        sorted(Counter(r["value_tier"] for r in rows).items()),
+        round(sum(r["health_score"] for r in rows), 3),
+    ]
 
-    return Case(f"{name} ({'workspace' if source == 'workspace' else 'file'})", argv, sql, source, *answers)
+
+def _segments_sql(rows: list) -> list:
+    return [
+        len(rows),
+        sorted(Counter(row[8] for row in rows).items()),
+        sorted(Counter(row[9] for row in rows).items()),
+        round(sum(float(row[10]) for row in rows), 3),
+    ]
+
+
+def _segment_summary_kvar(document: dict) -> list:
+    return [[r["segment"], r["customers"], round(r["revenue"], 2)] for r in document["rows"]]
+
+
+def _segment_summary_sql(rows: list) -> list:
+    return [[row[0], int(row[1]), round(float(row[2]), 2)] for row in rows]
+
+
+def _parameters(params: dict) -> dict:
+    """Fitted parameters to 4 significant digits (a degenerate one, below 1e-6, as 0)."""
+    return {name: float(f"{value:.4g}") if abs(value) > 1e-6 else 0.0 for name, value in params.items()}
+
+
+MOVEMENT_COLUMNS = (
+    "mrr_start",
+    "mrr_end",
+    "new_mrr",
+    "expansion_mrr",
+    "contraction_mrr",
+    "churned_mrr",
+    "reactivation_mrr",
+)
+
+
+def _mrr_kvar(document: dict) -> list:
+    return [[r["period_start"][:10], *(round(r[name], 2) for name in MOVEMENT_COLUMNS)] for r in document["rows"]]
+
+
+def _mrr_sql(rows: list) -> list:
+    return [[row[0][:10], *(round(float(value), 2) + 0.0 for value in row[1:])] for row in rows]
+
+
+def _metric(label: str, words: list[str], sql: str, answers: tuple, table: str, source: str) -> Case:
+    def argv(data: Path, workspace: Path) -> list[str]:
+        where = ["--workspace", str(workspace)] if source == "workspace" else [f"--{table}", str(data)]
+        return [*words, *where, "--json"]
+
+    return Case(f"{label} ({'workspace' if source == 'workspace' else 'file'})", argv, sql, source, table, *answers)
 
 
 def _load(kind: str) -> Case:
@@ -130,22 +273,40 @@ def _load(kind: str) -> Case:
         lambda data, workspace: ["load", "transactions", str(data), "--workspace", str(workspace)],
         LOAD_SQL,
         kind,
+        "transactions",
         lambda _: None,
         lambda _: None,
     )
 
 
+#: (label, kvar's words, the hand query, (kvar's answer, the query's answer), the table read)
 METRICS = (
-    ("retention", ["--period", "month"], RETENTION_SQL, (_retention_kvar, _retention_sql)),
-    ("cohorts", ["--period", "month"], COHORTS_SQL, (_cohorts_kvar, _cohorts_sql)),
-    ("summary", [], SUMMARY_SQL, (_summary_kvar, _summary_sql)),
-    ("pareto", [], PARETO_SQL, (_pareto_kvar, _pareto_sql)),
+    ("retention", ["retention", "--period", "month"], RETENTION_SQL, (_retention_kvar, _retention_sql), "transactions"),
+    ("cohorts", ["cohorts", "--period", "month"], COHORTS_SQL, (_cohorts_kvar, _cohorts_sql), "transactions"),
+    ("summary", ["summary"], SUMMARY_SQL, (_summary_kvar, _summary_sql), "transactions"),
+    ("pareto", ["pareto"], PARETO_SQL, (_pareto_kvar, _pareto_sql), "transactions"),
+    ("segments", ["segments"], SEGMENTS_PER_CUSTOMER_SQL, (_segments_kvar, _segments_sql), "transactions"),
+    (
+        "segments --summary",
+        ["segments", "--summary"],
+        SEGMENTS_SUMMARY_SQL,
+        (_segment_summary_kvar, _segment_summary_sql),
+        "transactions",
+    ),
+    (
+        "clv --params-only",
+        ["clv", "--params-only"],
+        SUMMARY_SQL,
+        (lambda document: _parameters(document["params"]), _parameters),
+        "transactions",
+    ),
+    ("mrr", ["mrr", "--period", "month"], MRR_SQL, (_mrr_kvar, _mrr_sql), "subscriptions"),
 )
 CASES = (
     _load("parquet"),
     _load("csv"),
-    *(_metric(name, extra, sql, answers, "parquet") for name, extra, sql, answers in METRICS),
-    *(_metric(name, extra, sql, answers, "workspace") for name, extra, sql, answers in METRICS),
+    *(_metric(*spec, "parquet") for spec in METRICS),
+    *(_metric(*spec, "workspace") for spec in METRICS),
 )
 
 
@@ -166,12 +327,15 @@ def run(argv: list[str]) -> tuple[float, float, str]:
         return seconds, usage.ru_maxrss / 1024, out.read()
 
 
-def write_files(rows: int, parquet: Path, csv: Path) -> None:
+def write_files(rows: int, parquet: Path, csv: Path, subscriptions: Path) -> None:
+    """The transactions as Parquet and CSV, and one subscription interval per customer."""
     import duckdb
     from bench_metrics import generate
+    from bench_report import write_subscriptions
 
     generate(rows, parquet)
     duckdb.sql(f"COPY (SELECT * FROM read_parquet('{parquet}')) TO '{csv}' (HEADER)")
+    write_subscriptions(max(rows // 10, 1), subscriptions)
 
 
 def fresh_workspace(path: Path) -> None:
@@ -186,7 +350,8 @@ KVAR = str(Path(sys.executable).with_name("kvar"))
 def measure(case: Case, files: dict[str, Path], folder: Path, workspace: Path, repeats: int) -> dict:
     kvar_times, sql_times, kvar_peaks, sql_peaks = [], [], [], []
     answers: dict[str, Any] = {}
-    source_file = files.get(case.source, files["parquet"])
+    source_file = files["subscriptions"] if case.table == "subscriptions" else files.get(case.source, files["parquet"])
+    view = {"transactions": "tx", "subscriptions": "subs"}[case.table]
     for _ in range(repeats):
         if case.name.startswith("load"):
             target = folder / "bench-load.duckdb"
@@ -195,13 +360,14 @@ def measure(case: Case, files: dict[str, Path], folder: Path, workspace: Path, r
             hand_db = folder / "bench-hand.duckdb"
             hand_db.unlink(missing_ok=True)
             reader = f"read_parquet('{source_file}')" if case.source == "parquet" else f"read_csv('{source_file}')"
-            hand = run([sys.executable, "-c", HAND, "load", reader, str(hand_db), case.sql])
+            hand = run([sys.executable, "-c", HAND, "load", reader, str(hand_db), case.sql, view, case.table])
         else:
             seconds, peak, out = run([KVAR, *case.kvar(source_file, workspace)])
             answers["kvar"] = case.answer_kvar(json.loads(out))
             reader = "workspace" if case.source == "workspace" else f"read_parquet('{source_file}')"
             database = str(workspace) if case.source == "workspace" else ":memory:"
-            hand = run([sys.executable, "-c", HAND, "query", reader, database, case.sql])
+            mode = "fit" if case.name.startswith("clv") else "query"
+            hand = run([sys.executable, "-c", HAND, mode, reader, database, case.sql, view, case.table])
             answers["sql"] = case.answer_sql(json.loads(hand[2]))
         kvar_times.append(seconds)
         kvar_peaks.append(peak)
@@ -225,7 +391,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cases", nargs="*", help="only the cases whose name starts with one of these")
-    parser.add_argument("--generate", nargs=3, metavar=("ROWS", "PARQUET", "CSV"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--generate", nargs=4, metavar=("ROWS", "PARQUET", "CSV", "SUBSCRIPTIONS"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     chosen = [case for case in CASES if not args.cases or any(case.name.startswith(prefix) for prefix in args.cases)]
     if not chosen:
@@ -233,18 +401,21 @@ def main() -> None:
             f"--cases {' '.join(args.cases)}: no case starts so; the cases: {', '.join(c.name for c in CASES)}"
         )
     if args.generate:
-        write_files(int(args.generate[0]), Path(args.generate[1]), Path(args.generate[2]))
+        write_files(int(args.generate[0]), *map(Path, args.generate[1:]))
         return
     OUT.mkdir(exist_ok=True)
     for rows in args.rows:
         parquet = OUT / f"transactions_{rows}.parquet"
         csv = OUT / f"transactions_{rows}.csv"
-        if not parquet.exists() or not csv.exists():  # in a child: this process stays small (see run)
-            subprocess.run([sys.executable, __file__, "--generate", str(rows), str(parquet), str(csv)], check=True)
+        subscriptions = OUT / f"subscriptions_{rows // 10}.parquet"
+        files = {"parquet": parquet, "csv": csv, "subscriptions": subscriptions}
+        if not all(path.exists() for path in files.values()):  # in a child: this process stays small (see run)
+            subprocess.run([sys.executable, __file__, "--generate", str(rows), *map(str, files.values())], check=True)
         workspace = OUT / f"bench-cli-{rows}.duckdb"
         if not workspace.exists():
             fresh_workspace(workspace)
-            subprocess.run([KVAR, "load", "transactions", str(parquet), "--workspace", str(workspace)], check=True)
+            for table, path in (("transactions", parquet), ("subscriptions", subscriptions)):
+                subprocess.run([KVAR, "load", table, str(path), "--workspace", str(workspace)], check=True)
         lines = [
             f"# kvar commands vs hand-written DuckDB, {rows:,} transactions",
             "",
@@ -253,7 +424,7 @@ def main() -> None:
         ]
         print(lines[0], flush=True)
         for case in chosen:
-            result = measure(case, {"parquet": parquet, "csv": csv}, OUT, workspace, args.repeats)
+            result = measure(case, files, OUT, workspace, args.repeats)
             line = (
                 f"| {result['case']} | {result['kvar_s']:.2f} | {result['kvar_mb']:.0f} | {result['sql_s']:.2f} | "
                 f"{result['sql_mb']:.0f} | {result['ratio']:.2f}× |"

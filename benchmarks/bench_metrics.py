@@ -33,21 +33,64 @@ IMPLEMENTATIONS = ("kvar", "sql", "pandas")
 START = np.datetime64("2023-01-01T00:00:00")
 
 
+#: Days the generated data spans.
+DAYS = 730
+
+
+class Customers:
+    """Generated customers who buy as the BG/NBD model says people do, so that its fit has something to
+    find: each arrives at a uniform moment of the two years and buys then; purchases follow at a rate
+    drawn from a gamma distribution (about one a month on average), and after each purchase the customer
+    leaves for good with a probability drawn from a beta distribution (one in ten on average). Purchases
+    after the end of the two years are not seen. Amounts are gamma distributed (mean 40).
+
+    :meth:`rows` hands out the purchases of successive customers, as many rows as asked for, so the row
+    count is exact and the number of customers follows from it (about one per six or seven rows)."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.next_id = 0
+
+    def _batch(self, customers: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = self.rng
+        arrival = rng.uniform(0, DAYS, customers)
+        rate = rng.gamma(2.0, 0.016, customers)  # purchases per day
+        leave = rng.beta(2.0, 18.0, customers)
+        purchases = rng.geometric(leave)  # the purchase after which each customer leaves, unseen ones included
+        ids = np.repeat(np.arange(customers), purchases)
+        gaps = rng.exponential(1.0, ids.size) / rate[ids]
+        first = np.concatenate(([0], np.cumsum(purchases)[:-1]))
+        gaps[first] = 0.0  # the first purchase is on arrival
+        elapsed = np.cumsum(gaps)
+        elapsed -= np.repeat(elapsed[first], purchases)
+        days = arrival[ids] + elapsed
+        seen = days < DAYS
+        return ids[seen] + self.next_id, days[seen]
+
+    def rows(self, size: int) -> dict[str, np.ndarray]:
+        """The next ``size`` rows: ``customer_id`` (text), ``occurred_at`` (to the second) and ``amount``."""
+        ids, days = [], []
+        while sum(map(len, ids)) < size:
+            batch_ids, batch_days = self._batch(max(size // 8, 1))
+            self.next_id = int(batch_ids.max()) + 1 if batch_ids.size else self.next_id
+            ids.append(batch_ids)
+            days.append(batch_days)
+        kept = np.concatenate(ids)[:size], np.concatenate(days)[:size]
+        self.next_id = int(kept[0][-1]) + 1  # a customer cut at the end does not continue in the next rows
+        order = self.rng.permutation(size)  # rows in no particular order, as exports come
+        return {
+            "customer_id": np.char.add("C", kept[0][order].astype(str)),
+            "occurred_at": (START + (kept[1][order] * 86400).astype("timedelta64[s]")).astype("datetime64[us]"),
+            "amount": np.round(self.rng.gamma(2.0, 20.0, size), 2),
+        }
+
+
 def generate(rows: int, path: Path, seed: int = 1) -> None:
+    """``rows`` transactions of generated :class:`Customers` as one Parquet file."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rng = np.random.default_rng(seed)
-    customers = max(rows // 10, 1)
-    ids = rng.integers(0, customers, rows)
-    seconds = rng.integers(0, 730 * 86400, rows).astype("timedelta64[s]")
-    table = pa.table(
-        {
-            "customer_id": pa.array(np.char.add("C", ids.astype(str))),
-            "occurred_at": pa.array((START + seconds).astype("datetime64[us]")),
-            "amount": pa.array(np.round(rng.gamma(2.0, 20.0, rows), 2)),
-        }
-    )
+    table = pa.table(Customers(np.random.default_rng(seed)).rows(rows))
     pq.write_table(table, path, row_group_size=1_000_000)
 
 

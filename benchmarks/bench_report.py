@@ -34,35 +34,22 @@ OUT = HERE / "out"
 sys.path.insert(0, str(HERE))
 
 from bench_cli import KVAR, run  # noqa: E402
+from bench_metrics import DAYS, START, Customers  # noqa: E402
 
-START = np.datetime64("2023-01-01T00:00:00")
 CHUNK = 10_000_000
 
 
 def write_transactions(rows: int, path: Path, seed: int = 1) -> None:
-    """``rows`` transactions of ``rows // 10`` customers over two years, written chunk by chunk."""
+    """``rows`` transactions of generated :class:`Customers` over two years, written chunk by chunk."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rng = np.random.default_rng(seed)
-    customers = max(rows // 10, 1)
+    customers = Customers(np.random.default_rng(seed))
     schema = pa.schema([("customer_id", pa.string()), ("occurred_at", pa.timestamp("us")), ("amount", pa.float64())])
     with pq.ParquetWriter(path, schema) as writer:
         for start in range(0, rows, CHUNK):
             size = min(CHUNK, rows - start)
-            ids = rng.integers(0, customers, size)
-            seconds = rng.integers(0, 730 * 86400, size).astype("timedelta64[s]")
-            writer.write_table(
-                pa.table(
-                    {
-                        "customer_id": pa.array(np.char.add("C", ids.astype(str))),
-                        "occurred_at": pa.array((START + seconds).astype("datetime64[us]")),
-                        "amount": pa.array(np.round(rng.gamma(2.0, 20.0, size), 2)),
-                    },
-                    schema=schema,
-                ),
-                row_group_size=1_000_000,
-            )
+            writer.write_table(pa.table(customers.rows(size), schema=schema), row_group_size=1_000_000)
 
 
 def write_subscriptions(customers: int, path: Path, seed: int = 2) -> None:
@@ -84,10 +71,10 @@ def write_subscriptions(customers: int, path: Path, seed: int = 2) -> None:
         for start in range(0, customers, CHUNK):
             size = min(CHUNK, customers - start)
             ids = np.arange(start, start + size).astype(str)
-            started = START + rng.integers(0, 730 * 86400, size).astype("timedelta64[s]")
-            lasted = rng.integers(30 * 86400, 730 * 86400, size).astype("timedelta64[s]")
+            started = START + rng.integers(0, DAYS * 86400, size).astype("timedelta64[s]")
+            lasted = rng.integers(30 * 86400, DAYS * 86400, size).astype("timedelta64[s]")
             ended = (started + lasted).astype("datetime64[us]")
-            open_ended = (rng.random(size) >= 0.25) | (ended > START + np.timedelta64(730, "D"))
+            open_ended = (rng.random(size) >= 0.25) | (ended > START + np.timedelta64(DAYS, "D"))
             writer.write_table(
                 pa.table(
                     {
