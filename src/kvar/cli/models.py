@@ -78,9 +78,7 @@ def clv(
         if params_only:
             fitted = {model: fitted_model(summary, model=model)}
         else:
-            value = customer_value(
-                summary, model=model, horizon_months=horizon, discount_rate=discount_rate, unit=unit
-            )
+            value = customer_value(summary, model=model, horizon_months=horizon, discount_rate=discount_rate, unit=unit)
             rows, fitted = rows_of(value.customers), value.models
     parameters = {
         "model": model,

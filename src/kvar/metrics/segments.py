@@ -141,10 +141,12 @@ def segment_summary(segments: IntoFrame) -> Any:
         exact_sum("monetary", frame).alias("revenue"),
         nw.col("health_score").mean().alias("average_health"),
     )
-    totals = frame.select(
-        nw.len().cast(nw.Float64).alias("all_customers"), exact_sum("monetary", frame).alias("all_revenue")
+    # the totals over the (few) segments, so that the customers are read once
+    totals = groups.with_columns(_all=nw.lit(1)).with_columns(
+        all_customers=nw.col("customers").sum().over("_all").cast(nw.Float64),
+        all_revenue=exact_sum("revenue", frame).over("_all"),
     )
-    shared = groups.join(totals, how="cross").select(
+    shared = totals.select(
         "segment",
         "customers",
         share_of_customers=nw.col("customers") * 100.0 / nw.col("all_customers"),
