@@ -6,7 +6,6 @@ into an in-memory database for a one-off command (``kvar retention --transaction
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from kvar.data.contracts import contract_for
+from kvar.data.file_facts import file_facts
 from kvar.data.mapping import resolve
 from kvar.data.reading import read_raw
 from kvar.data.reasons import shown_reason
@@ -62,14 +62,6 @@ class FileLoad:
         return f"{self.file}{decoded} -> {self.table}: {counts}{read_as}"
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def load_file(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -104,7 +96,7 @@ def load_file(
         )
     if checked.rows_read == 0:
         raise FileFormatError(tr("{path}: no data rows").format(path=path))
-    return _outcome(con, table, path, checked, raw.encoding, sha256 or file_sha256(path))
+    return _outcome(con, table, path, checked, raw.encoding, sha256 or file_facts(path).sha256)
 
 
 def _reasons(con: duckdb.DuckDBPyConnection, checked: Validated) -> list[tuple[str, str, int]]:

@@ -12,7 +12,6 @@ index for Parquet.
 from __future__ import annotations
 
 import csv
-import gzip
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from kvar.data.file_facts import file_facts
 from kvar.data.reasons import FIELD_COUNT, TOO_MANY_FIELDS, reason
 from kvar.data.sql import literal, memory_budget
 from kvar.data.text_files import decoded_lines, file_kind, inspect_text, utf8_path
@@ -209,13 +209,7 @@ def _every_line_seen(con: duckdb.DuckDBPyConnection, path: Path, table: str, hea
     pass) catches that. A file this does not settle (quoted line breaks, blank lines) is read again with
     room for any line, which is slower but loses nothing.
     """
-    breaks = 0
-    last = b"\n"
-    with gzip.open(path, "rb") if path.suffix.lower() == ".gz" else path.open("rb") as handle:
-        while block := handle.read(1 << 24):
-            breaks += block.count(b"\n")
-            last = block[-1:]
-    lines = breaks + (last != b"\n")
+    lines = file_facts(path).lines
     (seen, too_long) = con.execute(
         f'SELECT (SELECT count(*) FROM "{table}_lines") + (SELECT count(DISTINCT line) FROM "{table}_bad_lines"), '
         f"EXISTS (SELECT 1 FROM \"{table}_bad_lines\" WHERE error_type = 'LINE SIZE OVER MAXIMUM')"

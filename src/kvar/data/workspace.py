@@ -16,7 +16,8 @@ from pathlib import Path
 import duckdb
 
 from kvar.data.contracts import CONTRACTS
-from kvar.data.loading import FileLoad, create_rejects_table, file_sha256, load_file
+from kvar.data.file_facts import file_facts
+from kvar.data.loading import FileLoad, create_rejects_table, load_file
 from kvar.data.sql import has_table, literal, memory_budget, table_columns
 from kvar.data.validation import LoadContext
 from kvar.errors import WorkspaceError
@@ -101,7 +102,7 @@ class Workspace:
         A file whose content (SHA-256) was loaded into the same table before is skipped.
         """
         path = Path(path)
-        sha = file_sha256(path) if path.is_file() else ""
+        sha = file_facts(path).sha256 if path.is_file() else ""
         con = self.connection
         previous = con.execute(
             "SELECT loaded_at FROM loads WHERE table_name = ? AND sha256 = ?", [table, sha]

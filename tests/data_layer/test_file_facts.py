@@ -1,0 +1,30 @@
+"""A file's digest and line count, found in one pass and remembered only while the file is unchanged."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from pathlib import Path
+
+from kvar.data.file_facts import file_facts
+
+
+def test_digest_and_lines_of_plain_and_compressed_text(tmp_path: Path) -> None:
+    plain = tmp_path / "tx.csv"
+    plain.write_bytes(b"a,b\n1,2\n3,4")  # the last line has no line break: three lines
+    packed = tmp_path / "tx.csv.gz"
+    packed.write_bytes(gzip.compress(b"a,b\n1,2\n"))
+    assert file_facts(plain).sha256 == hashlib.sha256(plain.read_bytes()).hexdigest()
+    assert file_facts(plain).lines == 3
+    assert file_facts(packed).sha256 == hashlib.sha256(packed.read_bytes()).hexdigest()  # of the stored bytes
+    assert file_facts(packed).lines == 2  # of the text
+
+
+def test_a_changed_file_is_read_again(tmp_path: Path) -> None:
+    path = tmp_path / "tx.csv"
+    path.write_bytes(b"a\n1\n")
+    first = file_facts(path)
+    path.write_bytes(b"a\n1\n2\n")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+    assert file_facts(path).lines == 3 and file_facts(path).sha256 != first.sha256
