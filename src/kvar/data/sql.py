@@ -2,14 +2,46 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
+from kvar.errors import ParameterError
+from kvar.i18n import tr
+
 #: DuckDB's memory while a file is loaded: beyond it, it spills to its temporary folder instead of growing.
 LOAD_MEMORY = "768MB"
+
+#: The environment variable that sets DuckDB's memory for a command's queries (DuckDB's syntax: ``4GB``).
+MEMORY_VARIABLE = "KVAR_MEMORY_LIMIT"
+
+#: A command's queries by default: 3 GiB, or 80 % of the machine's memory when that is less.
+COMMAND_MEMORY_BYTES = 3 << 30
+
+
+def limit_command_memory(con: duckdb.DuckDBPyConnection) -> None:
+    """Limit DuckDB's memory for a command's queries to ``$KVAR_MEMORY_LIMIT`` or, by default,
+    :data:`COMMAND_MEMORY_BYTES` (less on a small machine): past it, a query over 100M rows spills to
+    the temporary folder instead of taking most of the machine (DuckDB's own default is 80 % of it).
+
+    Raises :class:`~kvar.errors.ParameterError` when the variable is not a size DuckDB reads.
+    """
+    chosen = os.environ.get(MEMORY_VARIABLE, "").strip()
+    if not chosen:
+        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 0
+        bytes_ = min(COMMAND_MEMORY_BYTES, int(physical * 0.8)) if physical > 0 else COMMAND_MEMORY_BYTES
+        chosen = f"{bytes_}B"
+    try:
+        con.execute(f"SET memory_limit = {literal(chosen)}").fetchall()
+    except duckdb.Error as error:
+        raise ParameterError(
+            tr("{variable}={value!r}: expected a memory size such as 4GB or 500MB").format(
+                variable=MEMORY_VARIABLE, value=chosen
+            )
+        ) from error
 
 
 def literal(text: Path | str) -> str:
