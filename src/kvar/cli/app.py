@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -47,7 +47,7 @@ from kvar.data.workspace import DEFAULT_PATH, Workspace
 from kvar.errors import KvarError, ParameterError
 from kvar.i18n import lazy, lazy_tr, marked, set_locale, tr
 from kvar.i18n.formatting import date, number
-from kvar.metrics.frames import rows_of
+from kvar.metrics.frames import arrow_of, rows_in, rows_of
 
 app = typer.Typer(
     name="kvar",
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
 def _emit(
     command: str,
     parameters: dict[str, Any],
-    rows: list[dict[str, Any]],
+    rows: Iterable[dict[str, Any]],
     as_json: bool,
     sources: Sources | None = None,
     notes: list[str] | None = None,
@@ -390,13 +390,13 @@ def summary(
     freq, unit = check_frequency(freq, unit)
     facts = sources.table("transactions", transactions)
     with stage(tr("summarising customers")):
-        rows = rows_of(
+        table = arrow_of(
             customer_summary(
                 facts, freq=freq, unit=unit, calibration_end=calibration_end, observation_end=observation_end
             )
         )
     parameters = {"freq": freq, "unit": unit, "calibration_end": calibration_end, "observation_end": observation_end}
-    _emit("summary", parameters, rows, as_json, sources, as_csv=as_csv)
+    _emit("summary", parameters, rows_in(table), as_json, sources, as_csv=as_csv)
 
 
 @command()

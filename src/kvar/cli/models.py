@@ -31,7 +31,7 @@ from kvar.data.small_tables import read_small_csv, small_number
 from kvar.errors import FileFormatError, ParameterError
 from kvar.i18n import lazy_tr, marked, tr
 from kvar.i18n.formatting import number
-from kvar.metrics.frames import rows_of
+from kvar.metrics.frames import arrow_of, rows_in, rows_of
 
 
 @reads_data
@@ -79,7 +79,7 @@ def clv(
             fitted = {model: fitted_model(summary, model=model)}
         else:
             value = customer_value(summary, model=model, horizon_months=horizon, discount_rate=discount_rate, unit=unit)
-            rows, fitted = rows_of(value.customers), value.models
+            table, fitted = arrow_of(value.customers), value.models
     parameters = {
         "model": model,
         "freq": freq,
@@ -114,9 +114,9 @@ def clv(
         return
     if as_json:
         extra = {name: {"params": m.params_, "log_likelihood": m.log_likelihood_} for name, m in fitted.items()}
-        print_json("clv", parameters, rows, models=extra)
+        print_json("clv", parameters, rows_in(table), models=extra)
     else:
-        ranked = sorted(rows, key=lambda row: -(row.get("clv") or row.get("expected_spend") or 0))
+        ranked = sorted(rows_in(table), key=lambda row: -(row.get("clv") or row.get("expected_spend") or 0))
         emit(
             "clv",
             parameters,
@@ -238,8 +238,8 @@ def segments(
     facts = sources.table("transactions", transactions)
     with stage(tr("scoring recency, frequency and monetary value")):
         scored = rfm_segments(facts, as_of=as_of)
-        rows = rows_of(segment_summary(scored) if summary_only else scored)
-    emit("segments", {"summary": summary_only, "as_of": as_of}, rows, as_json, as_csv=as_csv)
+        table = arrow_of(segment_summary(scored) if summary_only else scored)
+    emit("segments", {"summary": summary_only, "as_of": as_of}, rows_in(table), as_json, as_csv=as_csv)
 
 
 @reads_data

@@ -13,13 +13,14 @@ import contextlib
 import contextvars
 import csv
 import datetime as dt
+import itertools
 import json
 import math
 import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -132,14 +133,23 @@ def _json_row(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def print_json(command: str, parameters: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], **extra: Any) -> None:
-    document = {
-        "command": command,
-        "parameters": jsonable(parameters),
-        "rows": [_json_row(row) for row in rows],
-        **jsonable(extra),
-    }
-    sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+def print_json(command: str, parameters: Mapping[str, Any], rows: Iterable[Mapping[str, Any]], **extra: Any) -> None:
+    """The document ``{"command", "parameters", "rows", **extra}`` on stdout, one line. The rows are
+    written as they come, a batch at a time, so that millions of them need not be held as JSON at once;
+    the text is exactly ``json.dumps`` of the whole document."""
+    head = json.dumps({"command": command, "parameters": jsonable(parameters), "rows": []}, ensure_ascii=False)
+    tail = json.dumps(jsonable(extra), ensure_ascii=False)
+    write = sys.stdout.write
+    write(head[: -len("]}")])
+    rows_iterator = iter(rows)
+    first = True
+    while batch := [_json_row(row) for row in itertools.islice(rows_iterator, _JSON_BATCH_ROWS)]:
+        write(("" if first else ", ") + json.dumps(batch, ensure_ascii=False)[1:-1])
+        first = False
+    write("]" + ("}" if tail == "{}" else ", " + tail[1:]) + "\n")
+
+
+_JSON_BATCH_ROWS = 10_000
 
 
 def _csv_value(value: Any, comma: bool) -> Any:
@@ -149,30 +159,32 @@ def _csv_value(value: Any, comma: bool) -> Any:
     return str(value).replace(".", ",") if comma and isinstance(value, float) else value
 
 
-def print_csv(rows: Sequence[Mapping[str, Any]]) -> None:
+def print_csv(rows: Iterable[Mapping[str, Any]]) -> None:
     """The rows as CSV with a header (every column; lists joined with "; "), numbers unrounded. In a
     decimal-comma locale: a UTF-8 BOM, ``;`` between fields and a decimal comma, as Excel there expects."""
-    if not rows:
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
         return
     comma = decimal_comma()
     if comma:
         sys.stdout.write("\ufeff")
     writer = csv.DictWriter(
         sys.stdout,
-        fieldnames=list(rows[0]),
+        fieldnames=list(first),
         lineterminator="\n",
         extrasaction="ignore",
         delimiter=";" if comma else ",",
     )
     writer.writeheader()
-    for row in rows:
+    for row in itertools.chain([first], rows):
         writer.writerow({key: _csv_value(value, comma) for key, value in row.items()})
 
 
 def emit(
     command: str,
     parameters: Mapping[str, Any],
-    rows: Sequence[Mapping[str, Any]],
+    rows: Iterable[Mapping[str, Any]],
     as_json: bool,
     title: str | None = None,
     as_csv: bool = False,
@@ -186,7 +198,7 @@ def emit(
     elif as_csv:
         print_csv(rows)
     else:
-        print_table(title or command, rows, shown=shown)
+        print_table(title or command, list(rows), shown=shown)
 
 
 def _cell(value: Any) -> str:

@@ -7,7 +7,7 @@ return the same kind: lazy in, lazy out; eager in, eager out. Nothing here pulls
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import narwhals as nw
@@ -142,10 +142,22 @@ def rows_of(frame: nw.LazyFrame | Any) -> list[dict[str, Any]]:
 
     Timestamps come back as naive UTC ``datetime``; Spark's tz-aware UTC values are normalised.
     """
+    return arrow_of(frame).to_pylist()
+
+
+def arrow_of(frame: nw.LazyFrame | Any) -> pa.Table:
+    """Collect a result as a PyArrow table, its timestamps naive UTC (as :func:`rows_of`'s)."""
     lazy, _ = as_lazy(frame)
     table = lazy.collect(backend="pyarrow").to_native()
     table = table.drop([name for name in table.column_names if name.startswith("__index_level_")])
     for index, field in enumerate(table.schema):
         if pa.types.is_timestamp(field.type) and field.type.tz is not None:  # the UTC instant, made naive
             table = table.set_column(index, field.name, table.column(index).cast(pa.timestamp(field.type.unit)))
-    return table.to_pylist()
+    return table
+
+
+def rows_in(table: pa.Table, batch_rows: int = 65_536) -> Iterator[dict[str, Any]]:
+    """The rows of an :func:`arrow_of` table as plain dicts, made a batch at a time: a result of millions of
+    customers is written out without all of them in Python at once."""
+    for batch in table.to_batches(max_chunksize=batch_rows):
+        yield from batch.to_pylist()
