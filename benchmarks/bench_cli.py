@@ -347,7 +347,10 @@ def fresh_workspace(path: Path) -> None:
 KVAR = str(Path(sys.executable).with_name("kvar"))
 
 
-def measure(case: Case, files: dict[str, Path], folder: Path, workspace: Path, repeats: int) -> dict:
+def measure(case: Case, files: dict[str, Path], folder: Path, workspaces: dict[str, Path], repeats: int) -> dict:
+    """Time ``case`` (``workspaces``: a loaded workspace per table, each holding that table alone, since
+    with subscriptions loaded kvar measures retention on them)."""
+    workspace = workspaces[case.table]
     kvar_times, sql_times, kvar_peaks, sql_peaks = [], [], [], []
     answers: dict[str, Any] = {}
     source_file = files["subscriptions"] if case.table == "subscriptions" else files.get(case.source, files["parquet"])
@@ -411,11 +414,14 @@ def main() -> None:
         files = {"parquet": parquet, "csv": csv, "subscriptions": subscriptions}
         if not all(path.exists() for path in files.values()):  # in a child: this process stays small (see run)
             subprocess.run([sys.executable, __file__, "--generate", str(rows), *map(str, files.values())], check=True)
-        workspace = OUT / f"bench-cli-{rows}.duckdb"
-        if not workspace.exists():
-            fresh_workspace(workspace)
-            for table, path in (("transactions", parquet), ("subscriptions", subscriptions)):
-                subprocess.run([KVAR, "load", table, str(path), "--workspace", str(workspace)], check=True)
+        workspaces = {
+            "transactions": OUT / f"bench-cli-{rows}.duckdb",
+            "subscriptions": OUT / f"bench-cli-subs-{rows}.duckdb",
+        }
+        for table, path in (("transactions", parquet), ("subscriptions", subscriptions)):
+            if not workspaces[table].exists():
+                fresh_workspace(workspaces[table])
+                subprocess.run([KVAR, "load", table, str(path), "--workspace", str(workspaces[table])], check=True)
         lines = [
             f"# kvar commands vs hand-written DuckDB, {rows:,} transactions",
             "",
@@ -424,7 +430,7 @@ def main() -> None:
         ]
         print(lines[0], flush=True)
         for case in chosen:
-            result = measure(case, files, OUT, workspace, args.repeats)
+            result = measure(case, files, OUT, workspaces, args.repeats)
             line = (
                 f"| {result['case']} | {result['kvar_s']:.2f} | {result['kvar_mb']:.0f} | {result['sql_s']:.2f} | "
                 f"{result['sql_mb']:.0f} | {result['ratio']:.2f}× |"
