@@ -26,12 +26,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -310,21 +308,40 @@ CASES = (
 )
 
 
-def run(argv: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak resident MB (the child's own, from ``wait4``) and stdout of one child process,
-    which must succeed. The peak counts what the child inherited at fork, so this process keeps small:
-    it generates no data itself."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+#: A small process that starts each measured child and reports its time and peak memory. The peak of a
+#: child counts the memory of the process that forked it, and this one grows as it reads answers of a
+#: million rows; the launcher, started while this process is small, stays small.
+LAUNCHER = """
+import json, os, subprocess, sys, time
+for line in sys.stdin:
+    argv, out_path, err_path = json.loads(line)
+    with open(out_path, "w") as out, open(err_path, "w") as err:
         started = time.perf_counter()
-        child = subprocess.Popen(argv, stdout=out, stderr=err, text=True)
+        child = subprocess.Popen(argv, stdout=out, stderr=err)
         _, status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - started
-        child.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        if child.returncode:
-            raise SystemExit(f"{' '.join(argv)} failed:\n{err.read()[-2000:]}")
-        return seconds, usage.ru_maxrss / 1024, out.read()
+    print(json.dumps([seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)]), flush=True)
+"""
+_launcher: list[subprocess.Popen] = []
+
+
+def run(argv: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak resident MB (the child's own, from ``wait4``) and stdout of one child process,
+    which must succeed; started by the :data:`LAUNCHER`."""
+    if not _launcher:
+        _launcher.append(
+            subprocess.Popen([sys.executable, "-c", LAUNCHER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        )
+    launcher = _launcher[0]
+    assert launcher.stdin is not None and launcher.stdout is not None
+    with tempfile.TemporaryDirectory() as folder:
+        out, err = Path(folder) / "out", Path(folder) / "err"
+        launcher.stdin.write(json.dumps([argv, str(out), str(err)]) + "\n")
+        launcher.stdin.flush()
+        seconds, megabytes, code = json.loads(launcher.stdout.readline())
+        if code:
+            raise SystemExit(f"{' '.join(argv)} failed:\n{err.read_text()[-2000:]}")
+        return seconds, megabytes, out.read_text()
 
 
 def write_files(rows: int, parquet: Path, csv: Path, subscriptions: Path) -> None:
