@@ -1,8 +1,9 @@
 """The descriptive part of ``kvar report`` at 100M transactions on one machine, from Parquet.
 
-Generates (once, in chunks, into ``benchmarks/out/``) ``--rows`` transactions (default 100M; one
-customer per 10 rows, two years) and one subscription interval per customer (a quarter of them
-ended, MRR 10-200), then runs as a user would, each a whole process, the report's descriptive
+Generates (once, in chunks, into ``benchmarks/out/``) ``--rows`` transactions (default 100M, two
+years, of customers who come and go as :class:`bench_metrics.Customers` says: about 15M at 100M rows)
+and ``--rows / 10`` subscription intervals, one per subscriber (a quarter of them ended, MRR 10-200),
+then runs as a user would, each a whole process, the report's descriptive
 metrics straight from the files:
 
 * ``kvar retention --transactions tx.parquet --period month --json``
@@ -139,7 +140,7 @@ def main() -> None:
     if not transactions.exists() or not subscriptions.exists():  # in a child: this process stays small
         subprocess.run([sys.executable, __file__, "--rows", str(args.rows), "--generate"], check=True)
     lines = [
-        f"# kvar report's descriptive part from Parquet, {args.rows:,} transactions, {args.rows // 10:,} customers",
+        f"# kvar report's descriptive part from Parquet, {args.rows:,} transactions, {args.rows // 10:,} subscriptions",
         "",
         "| command | s | peak MB |",
         "|---|---:|---:|",

@@ -35,6 +35,19 @@ from kvar.metrics.periods import (
 Frequency = Literal["D", "W", "M"]
 
 
+def _first_amount(buckets: nw.LazyFrame) -> tuple[nw.LazyFrame, nw.Expr]:
+    """The buckets and the aggregation that gives each customer's first bucket's amount (a customer's
+    buckets differ, so one is first): the amount ordered by bucket, in the same pass. Narwhals has no
+    ordered ``first`` on Spark; there a window marks the first bucket (a join back would read the buckets
+    again)."""
+    if buckets.implementation.is_pyspark() or buckets.implementation.is_pyspark_connect():
+        marked = buckets.with_columns(first_bucket=nw.col("bucket").min().over("customer_id")).with_columns(
+            first_amount=nw.when(nw.col("bucket") == nw.col("first_bucket")).then(nw.col("amount"))
+        )
+        return marked.drop("first_bucket"), nw.col("first_amount").max()
+    return buckets, nw.col("amount").first(order_by="bucket")
+
+
 def customer_summary(
     transactions: IntoFrame,
     *,
@@ -90,18 +103,13 @@ def customer_summary(
         .group_by("customer_id", "bucket")
         .agg(exact_sum("amount", facts))
     )
-    # the first bucket's amount found by a window in the same pass (a join back would read the buckets again)
-    in_calibration = (
-        buckets.filter(nw.col("bucket") <= nw.lit(calibration_bucket))
-        .with_columns(first_bucket=nw.col("bucket").min().over("customer_id"))
-        .with_columns(first_amount=nw.when(nw.col("bucket") == nw.col("first_bucket")).then(nw.col("amount")))
-    )
+    in_calibration, first_amount = _first_amount(buckets.filter(nw.col("bucket") <= nw.lit(calibration_bucket)))
     summary = in_calibration.group_by("customer_id").agg(
-        nw.col("first_bucket").min(),
+        first_bucket=nw.col("bucket").min(),
         last_bucket=nw.col("bucket").max(),
         buckets=nw.len(),
         total=exact_sum("amount", facts),
-        first_amount=nw.col("first_amount").max(),  # the one bucket that is the first
+        first_amount=first_amount,
     )
     indexed = with_period_index(
         with_period_index(summary, "first_bucket", period, "first_index"), "last_bucket", period, "last_index"
