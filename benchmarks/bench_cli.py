@@ -1,10 +1,10 @@
 """kvar's commands as a user runs them (whole processes) next to a hand-written DuckDB job doing the same.
 
-For each size (default 1M and 10M transactions, one customer per ~10 rows, two years; 100M is possible
-with the time and disk) the script writes the transactions as Parquet and as CSV, and one subscription interval per customer
-as Parquet, then times, for each
-case, ``kvar …`` against a Python process running the hand-written DuckDB SQL that produces the same
-result from the same file, and writes it out the same way (JSON on stdout, or a table in a database file):
+For each size (default 1M and 10M transactions of ``bench_metrics.Customers``, two years; 100M is
+possible with the time and disk) the script writes the transactions as Parquet and as CSV, and
+subscriptions as Parquet (one interval for each of rows / 10 customers), then times, for each case, ``kvar …`` against a
+Python process running the hand-written DuckDB SQL that produces the same result from the same file, and
+writes it out the same way (JSON on stdout, or a table in a database file):
 
 * ``load parquet`` / ``load csv``: ``kvar load transactions FILE --workspace W`` (every rule, rejects,
   bookkeeping) against ``CREATE TABLE AS SELECT`` with the casts;

@@ -1,8 +1,8 @@
 """Wall time and peak memory of kvar's retention, cohorts and summary next to the obvious alternatives.
 
 For each size (default 1M and 10M transactions) the script writes a Parquet file of generated
-transactions (one customer per ~10 rows, two years), then runs each (implementation, metric) pair in its
-own child process, so that the peak resident memory it reports belongs to that pair alone:
+transactions (:class:`Customers`: about one customer per six or seven rows, two years), then runs each
+(implementation, metric) pair in its own child process, so that the peak resident memory it reports belongs to that pair alone:
 
 * ``kvar``: kvar's Narwhals metrics on a DuckDB relation (the default engine);
 * ``sql``: a hand-written DuckDB SQL query returning the same result;

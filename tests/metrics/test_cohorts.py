@@ -41,6 +41,28 @@ def test_logo_cohort_matrix() -> None:
     assert {r["cohort"].month: r["cohort_size"] for r in rows} == {1: 2, 3: 1}
 
 
+def test_quiet_periods_are_zero_cells_up_to_the_last_complete_period() -> None:
+    # a buys in January and April, b only in March; measured to the end of April
+    rows = pl.DataFrame(
+        {
+            "customer_id": ["a", "a", "b"],
+            "occurred_at": [T(2024, 1, 9), T(2024, 4, 2), T(2024, 3, 3)],
+            "amount": [1.0, 2.0, 4.0],
+        }
+    )
+    matrix = cohort_table(rows, as_of=T(2024, 5, 1)).to_dicts()
+    assert [(r["cohort"].month, r["period_offset"], r["cohort_size"], r["value"]) for r in matrix] == [
+        (1, 0, 1, 1),
+        (1, 1, 1, 0),
+        (1, 2, 1, 0),
+        (1, 3, 1, 1),
+        (3, 0, 1, 1),
+        (3, 1, 1, 0),
+    ]
+    revenue = cohort_table(rows, value="revenue", cumulative=True, as_of=T(2024, 5, 1)).to_dicts()
+    assert [r["value"] for r in revenue] == [1.0, 1.0, 1.0, 3.0, 4.0, 4.0]
+
+
 def test_revenue_cohort_matrix_nets_refunds_and_cumulates() -> None:
     rows = cohort_table(purchases(), value="revenue", as_of=T(2024, 4, 1)).to_dicts()
     january = [r["value"] for r in rows if r["cohort"] == T(2024, 1, 1)]

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 from kvar.data.demo import generate
-from kvar.errors import ModelFitError
+from kvar.errors import ModelFitError, ParameterError
 from kvar.metrics.benchmarks import benchmark_comparison
 from kvar.models import BetaGeo, ParetoNBD, ShiftedBetaGeometric
 from kvar.models.churn_risk import ChurnRisk
-from kvar.models.clv import customer_value
+from kvar.models.clv import customer_value, fitted_model
 from kvar.report.kpis import signed
 
 
@@ -41,6 +41,12 @@ def test_purchase_models_refuse_recurring_charges_and_name_the_contractual_tools
     with pytest.raises(ModelFitError, match="kvar sbg --subscriptions") as caught:
         customer_value(clockwork_summary(), model=model, unit="D")
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("fit", [customer_value, fitted_model])
+def test_an_unknown_model_is_refused_before_the_summary_is_read(fit) -> None:
+    with pytest.raises(ParameterError, match="expected bgnbd, pareto or gg, got 'bgbnd'"):
+        fit("not a frame: reading it would fail differently", model="bgbnd")
 
 
 @pytest.mark.slow  # a fresh interpreter

@@ -86,14 +86,18 @@ def cohort_table(
         .with_columns(nw.col("value").cast(nw.Float64))
     )
     # every (cohort, offset) up to the last period, from one read of the cells (the activity is
-    # aggregated once): each cell is crossed with the few offsets and counted where it matches
+    # aggregated once): a cohort's offset-0 cell spans every offset (its size; 0 where nothing happened),
+    # every other cell only its own offset
     last_index = with_period_index(periods, "period_start", period, "index").select(last_index=nw.col("index").max())
     offsets = periods.select(offset=nw.col("period_number").cast(nw.Int64))
     matrix = (
         with_period_index(cells, "cohort", period, "cohort_index")
         .join(last_index, how="cross")
         .join(offsets, how="cross")
-        .filter(nw.col("cohort_index") + nw.col("offset") <= nw.col("last_index"))
+        .filter(
+            nw.col("cohort_index") + nw.col("offset") <= nw.col("last_index"),
+            (nw.col("period_offset") == nw.col("offset")) | (nw.col("period_offset") == 0),
+        )
         .with_columns(
             value=nw.when(nw.col("period_offset") == nw.col("offset")).then(nw.col("value")).otherwise(0.0),
             # a customer's first purchase period is one row of the activity: offset 0

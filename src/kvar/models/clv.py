@@ -114,9 +114,10 @@ def customer_value(
     with positive spend (free repeat purchases, e.g. $0.00 rows, are left out of the fit); with fewer than
     10 of them there is no spend model, so no spend or CLV.
     """
+    _check_model(model)
+    check_unit(unit)
     ids, columns = customer_columns(summary, ("frequency", "recency", "T", "monetary_value"))
     frequency, recency, T, spent = (columns[name] for name in ("frequency", "recency", "T", "monetary_value"))
-    check_unit(unit)
     fitted = _fit(frequency, recency, T, spent, model=model, spend=True)
     predictions: dict[str, np.ndarray] = {}
     if "gg" in fitted:
@@ -147,6 +148,7 @@ def customer_value(
 def fitted_model(summary: Any, *, model: str = "bgnbd") -> MaximumLikelihoodModel:
     """The ``model`` (``bgnbd``, ``pareto`` or ``gg``) :func:`customer_value` fits, fitted alone on the same
     customers, predicting nothing."""
+    _check_model(model)
     _, columns = customer_columns(summary, ("frequency", "recency", "T", "monetary_value"))
     arrays = (columns[name] for name in ("frequency", "recency", "T", "monetary_value"))
     return _fit(*arrays, model=model, spend=model == "gg")[model]
@@ -157,8 +159,6 @@ def _fit(
 ) -> dict[str, MaximumLikelihoodModel]:
     """The purchase ``model`` (unless ``gg``) and, when ``spend``, Gamma-Gamma where there are enough repeat
     buyers with positive spend (``gg`` requires it)."""
-    if model not in ("bgnbd", "pareto", "gg"):
-        raise ParameterError(tr("model: expected bgnbd, pareto or gg, got {model!r}").format(model=model))
     fitted: dict[str, MaximumLikelihoodModel] = {}
     priced = (frequency > 0) & (spent > 0)  # repeat buyers whose repeat purchases cost something
     if spend and priced.sum() >= 10:
@@ -168,3 +168,9 @@ def _fit(
     if model != "gg":
         fitted[model] = (BetaGeo() if model == "bgnbd" else ParetoNBD()).fit_arrays(frequency, recency, T)
     return fitted
+
+
+def _check_model(model: str) -> None:
+    """Raise :class:`ParameterError` unless ``model`` is ``bgnbd``, ``pareto`` or ``gg`` (before any work)."""
+    if model not in ("bgnbd", "pareto", "gg"):
+        raise ParameterError(tr("model: expected bgnbd, pareto or gg, got {model!r}").format(model=model))
