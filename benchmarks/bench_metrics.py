@@ -153,11 +153,12 @@ FROM done JOIN first USING (customer_id) GROUP BY 1, 2 ORDER BY 1, 2
 """
 
 SUMMARY_SQL = """
-WITH days AS (SELECT customer_id, date_trunc('day', occurred_at) AS d, sum(amount) AS a FROM tx GROUP BY 1, 2),
+WITH days AS (SELECT customer_id, date_trunc('day', occurred_at) AS d, sum(amount::DECIMAL(38, 10)) AS a
+              FROM tx GROUP BY 1, 2),
 last_day AS (SELECT max(d) AS end_day FROM days)
 SELECT customer_id, count(*) - 1 AS frequency, datediff('day', min(d), max(d))::DOUBLE AS recency,
        datediff('day', min(d), any_value(end_day))::DOUBLE AS t,
-       CASE WHEN count(*) > 1 THEN (sum(a) - arg_min(a, d)) / (count(*) - 1) ELSE 0 END AS monetary_value
+       CASE WHEN count(*) > 1 THEN (sum(a) - arg_min(a, d))::DOUBLE / (count(*) - 1) ELSE 0 END AS monetary_value
 FROM days, last_day GROUP BY customer_id ORDER BY customer_id
 """
 

@@ -148,7 +148,10 @@ def rows_of(frame: nw.LazyFrame | Any) -> list[dict[str, Any]]:
 def arrow_of(frame: nw.LazyFrame | Any) -> pa.Table:
     """Collect a result as a PyArrow table, its timestamps naive UTC (as :func:`rows_of`'s)."""
     lazy, _ = as_lazy(frame)
-    table = lazy.collect(backend="pyarrow").to_native()
+    if lazy.implementation.is_duckdb():  # DuckDB's own export: Narwhals' Arrow frame imports pyarrow.compute (50 ms)
+        table = lazy.to_native().to_arrow_table()
+    else:
+        table = lazy.collect(backend="pyarrow").to_native()
     table = table.drop([name for name in table.column_names if name.startswith("__index_level_")])
     for index, field in enumerate(table.schema):
         if pa.types.is_timestamp(field.type) and field.type.tz is not None:  # the UTC instant, made naive
