@@ -94,6 +94,12 @@ def test_segments_run_on_cdnow(con, data_dir) -> None:
     rows = kvar.rows_of(rfm_segments(master))
     assert len(rows) == 23570
     assert {row["segment"] for row in rows} <= {name for name, *_ in SEGMENT_RULES}
+    assert [row["customer_id"] for row in rows] == sorted(row["customer_id"] for row in rows)
+    unordered = kvar.rows_of(rfm_segments(master, ordered=False))
+    assert sorted(unordered, key=lambda row: row["customer_id"]) == rows
+    assert kvar.rows_of(segment_summary(rfm_segments(master, ordered=False))) == kvar.rows_of(
+        segment_summary(rfm_segments(master))
+    )
 
 
 def test_survival_by_hand() -> None:

@@ -237,7 +237,7 @@ def segments(
 
     facts = sources.table("transactions", transactions)
     with stage(tr("scoring recency, frequency and monetary value")):
-        scored = rfm_segments(facts, as_of=as_of)
+        scored = rfm_segments(facts, as_of=as_of, ordered=not summary_only)
         table = arrow_of(segment_summary(scored) if summary_only else scored)
     emit("segments", {"summary": summary_only, "as_of": as_of}, rows_in(table), as_json, as_csv=as_csv)
 

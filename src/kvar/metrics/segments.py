@@ -46,9 +46,15 @@ SEGMENT_RULES: tuple[tuple[str, int, int, int, int], ...] = (
 DEFAULT_HEALTH_WEIGHTS = {"r": 0.4, "f": 0.3, "m": 0.3}
 
 
-def _quintile(column: str, customers: int, descending: bool) -> nw.Expr:
-    rank = nw.col(column).rank("min", descending=descending).cast(nw.Int64)
-    return ((rank - 1) * 5 // customers + 1).cast(nw.Int64)
+def _rank(column: str, descending: bool) -> nw.Expr:
+    """The customer's rank by ``column``, ties sharing the lower rank."""
+    return nw.col(column).rank("min", descending=descending).cast(nw.Int64)
+
+
+def _quintile(rank: str, customers: int) -> nw.Expr:
+    """The score 1-5 of the rank in column ``rank`` among ``customers`` (a column of its own, so the
+    engine ranks once: the integer division is written with the rank several times)."""
+    return ((nw.col(rank) - 1) * 5 // customers + 1).cast(nw.Int64)
 
 
 def rfm_segments(
@@ -56,8 +62,11 @@ def rfm_segments(
     *,
     as_of: dt.datetime | None = None,
     health_weights: Mapping[str, float] = DEFAULT_HEALTH_WEIGHTS,
+    ordered: bool = True,
 ) -> Any:
-    """One row per customer: RFM values, scores, ``segment``, ``value_tier`` and ``health_score``."""
+    """One row per customer: RFM values, scores, ``segment``, ``value_tier`` and ``health_score``; by
+    ``customer_id`` (``ordered=False``: in no order, for an aggregate over them such as
+    :func:`segment_summary`, which then need not sort a row per customer)."""
     if (
         set(health_weights) != {"r", "f", "m"}
         or any(w < 0 for w in health_weights.values())
@@ -87,10 +96,15 @@ def rfm_segments(
     scored = (
         dated.with_columns(recency_days=(nw.col("as_of_day") - nw.col("last_day") - 1).cast(nw.Int64))
         .with_columns(
-            r_score=_quintile("recency_days", customers, descending=True),
-            f_score=_quintile("frequency", customers, descending=False),
-            m_score=_quintile("monetary", customers, descending=False),
-            value_rank=nw.col("monetary").rank("min", descending=True).cast(nw.Int64),
+            r_rank=_rank("recency_days", descending=True),
+            f_rank=_rank("frequency", descending=False),
+            m_rank=_rank("monetary", descending=False),
+            value_rank=_rank("monetary", descending=True),
+        )
+        .with_columns(
+            r_score=_quintile("r_rank", customers),
+            f_score=_quintile("f_rank", customers),
+            m_score=_quintile("m_rank", customers),
         )
         .with_columns(fm_score=(nw.col("f_score") + nw.col("m_score") + 1) // 2)
     )
@@ -127,8 +141,8 @@ def rfm_segments(
         segment=segment.otherwise(nw.lit("Other")),
         value_tier=tier,
         health_score=health,
-    ).sort("customer_id")
-    return finish(result)
+    )
+    return finish(result.sort("customer_id") if ordered else result)
 
 
 def segment_summary(segments: IntoFrame) -> Any:
