@@ -153,7 +153,7 @@ def segment_summary(segments: IntoFrame) -> Any:
     groups = frame.group_by("segment").agg(
         nw.len().cast(nw.Int64).alias("customers"),
         exact_sum("monetary", frame).alias("revenue"),
-        nw.col("health_score").mean().alias("average_health"),
+        exact_sum("health_score", frame).alias("health_total"),  # a mean whatever the order of the rows
     )
     # the totals over the (few) segments, so that the customers are read once
     totals = groups.with_columns(_all=nw.lit(1)).with_columns(
@@ -166,6 +166,6 @@ def segment_summary(segments: IntoFrame) -> Any:
         share_of_customers=nw.col("customers") * 100.0 / nw.col("all_customers"),
         revenue="revenue",
         share_of_revenue=nw.when(nw.col("all_revenue") != 0).then(nw.col("revenue") * 100.0 / nw.col("all_revenue")),
-        average_health="average_health",
+        average_health=nw.col("health_total") / nw.col("customers"),
     )
     return finish(shared.sort(["customers", "segment"], descending=[True, False]))
