@@ -7,7 +7,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from kvar.data.file_facts import file_facts
+from kvar.data.file_facts import FileFacts, file_facts
 
 
 def test_digest_and_lines_of_plain_and_compressed_text(tmp_path: Path) -> None:
@@ -28,3 +28,11 @@ def test_a_changed_file_is_read_again(tmp_path: Path) -> None:
     path.write_bytes(b"a\n1\n2\n")
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
     assert file_facts(path).lines == 3 and file_facts(path).sha256 != first.sha256
+
+
+def test_the_line_count_alone_skips_the_digest_and_a_later_digest_is_still_exact(tmp_path) -> None:
+    path = tmp_path / "only-lines.csv"
+    path.write_bytes(b"a\nb\n")
+    assert file_facts(path, digest=False) == FileFacts("", 2)
+    assert file_facts(path).sha256 == hashlib.sha256(b"a\nb\n").hexdigest()
+    assert file_facts(path, digest=False).sha256 == file_facts(path).sha256  # the known digest is kept

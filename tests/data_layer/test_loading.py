@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kvar import Workspace, load_file
 from kvar.data import reasons
@@ -108,6 +110,47 @@ def test_times_are_stored_in_utc(con, tmp_path) -> None:
         dt.datetime(2024, 3, 1, 8),
         dt.datetime(2024, 2, 29, 23),
     ]
+
+
+_OFFSETS = st.sampled_from(["", "Z", "+02:00", "-05:30", "+0100", "+00:00", " UTC", " Europe/Oslo"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.datetimes(
+                min_value=dt.datetime(1980, 1, 1), max_value=dt.datetime(2025, 12, 31)
+            ),  # zone rules agree since
+            st.sampled_from(["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S.%f"]),
+            _OFFSETS,
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_iso_times_are_stored_as_the_utc_instant_python_reads_them(tmp_path_factory, rows) -> None:
+    """Naive times of a UTC load take a shortcut (no time zone arithmetic) that must read every value as
+    the general path does: Python's own ISO parser (and zoneinfo) is the independent reading here."""
+    from zoneinfo import ZoneInfo
+
+    import duckdb
+
+    lines = [f"c{index},{instant.strftime(form)}{offset}" for index, (instant, form, offset) in enumerate(rows)]
+    path = write(tmp_path_factory.mktemp("iso"), "t.csv", "customer_id,occurred_at\n" + "\n".join(lines) + "\n")
+    expected = []
+    for instant, form, offset in rows:
+        written = dt.datetime.strptime(instant.strftime(form), form)
+        zone = ZoneInfo(offset.strip()) if "/" in offset else None
+        if zone is not None:
+            written = written.replace(tzinfo=zone)
+        elif offset.strip() not in ("", "UTC"):
+            written = dt.datetime.fromisoformat(written.isoformat() + offset)
+        if written.tzinfo is not None:
+            written = written.astimezone(dt.UTC).replace(tzinfo=None)
+        expected.append(written)
+    con = duckdb.connect()
+    assert [r["occurred_at"] for r in accepted(con, load_file(con, "transactions", path))] == expected
 
 
 def test_custom_date_format(con, tmp_path) -> None:

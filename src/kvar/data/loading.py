@@ -14,7 +14,6 @@ from pathlib import Path
 import duckdb
 
 from kvar.data.contracts import contract_for
-from kvar.data.file_facts import file_facts
 from kvar.data.mapping import resolve
 from kvar.data.reading import read_raw
 from kvar.data.reasons import shown_reason
@@ -34,7 +33,7 @@ class FileLoad:
 
     table: str
     file: str
-    sha256: str
+    sha256: str  # of the file, recorded by a workspace load; empty for a one-off command's load
     rows_read: int
     rows_loaded: int
     rows_rejected: int
@@ -71,7 +70,7 @@ def load_file(
     sha256: str | None = None,
 ) -> FileLoad:
     """Read and validate ``path`` as ``table``; leave accepted rows and rejects in temporary tables
-    (``sha256``: the file's digest when the caller has it already).
+    (``sha256``: the file's digest, which a workspace load records; a one-off load leaves it empty).
 
     Raises :class:`~kvar.errors.FileFormatError`, :class:`~kvar.errors.MappingError` or
     :class:`~kvar.errors.ValidationError` when the file as a whole cannot be loaded.
@@ -96,7 +95,7 @@ def load_file(
         )
     if checked.rows_read == 0:
         raise FileFormatError(tr("{path}: no data rows").format(path=path))
-    return _outcome(con, table, path, checked, raw.encoding, sha256 or file_facts(path).sha256)
+    return _outcome(con, table, path, checked, raw.encoding, sha256 or "")
 
 
 def _reasons(con: duckdb.DuckDBPyConnection, checked: Validated) -> list[tuple[str, str, int]]:

@@ -44,6 +44,7 @@ from kvar.data.formats import (
     detect_formats,
     may_be_grouped,
     number_formats_allowed,
+    plain_utc_time_sql,
     strptime_sql,
     unusual_columns,
     utc_sql,
@@ -95,10 +96,20 @@ def _text(name: str, table: str = "") -> str:
     return f"NULLIF(trim(CAST({prefix}\"{name}\" AS VARCHAR)), '')"
 
 
+#: Printable ASCII without a double quote, first and last not a space: an identifier written so has
+#: nothing to trim, no control character and no quote, and one test settles what three would.
+_PLAIN_ID = "[!#-~]([ !#-~]*[!#-~])?"
+
+
 def _raw(name: str) -> str:
     """The column of the checks holding canonical column ``name`` as the file gave it (trimmed text, or the
     file's own number or time type), before it is read."""
     return f'"_raw.{name}"'
+
+
+def _plain(name: str) -> str:
+    """The flag of the checks row saying identifier ``name``'s text is plain (:data:`_PLAIN_ID`)."""
+    return f'"_plain.{name}"'
 
 
 def _unusual(name: str) -> str:
@@ -136,6 +147,8 @@ def _typed(column: Column, formats: ColumnFormats, context: LoadContext, native_
         if column.name in formats.dates:  # the user's --date-format first; a detected order after ISO
             other = f"{strptime_sql(value, formats.dates[column.name])}::TIMESTAMPTZ"
             parsed = f"coalesce({other}, {parsed})" if context.date_format else f"coalesce({parsed}, {other})"
+        if context.timezone == "UTC" and not context.date_format:  # the ISO reading comes first: a shortcut to it
+            return f"coalesce({plain_utc_time_sql(value)}, {utc_sql(parsed)})"
         return utc_sql(parsed)
     if column.kind in ("money", "number"):
         return f"CAST({value} AS DOUBLE)" if native_type is not None else formats.number(column.name).value(value)
@@ -171,6 +184,15 @@ class _Reading:
         if len(source.columns) > 1:
             return source.sql(self.factor)
         return f'r."{source.columns[0]}"' if name in self.native else _text(source.columns[0], "r")
+
+    def plain_id(self, source: ColumnSource, name: str) -> tuple[str, str]:
+        """SQL over the raw row ``r`` for identifier ``name``: whether its text is plain (:data:`_PLAIN_ID`),
+        and its trimmed text (NULL when empty), which a plain text is already (a product: never plain)."""
+        if len(source.columns) > 1:
+            return "false", self.mapped(source, name)
+        text = f'CAST(r."{source.columns[0]}" AS VARCHAR)'
+        plain = f"regexp_full_match({text}, '{_PLAIN_ID}')"
+        return plain, f"CASE WHEN {plain} THEN {text} ELSE NULLIF(trim({text}), '') END"
 
     def original(self, source: ColumnSource) -> str:
         """SQL: the value exactly as the file had it, as text (a product: the product)."""
@@ -259,9 +281,14 @@ def _checks_sql(
 ) -> str:
     """SQL of one row per raw row: ``_row``, every canonical column raw (``_raw(name)``) and typed (``name``),
     and the extra columns; ``extra`` adds select items over the raw row ``r``, ``where`` restricts the rows."""
-    mapped = [
-        f"{reading.mapped(mapping.sources[column.name], column.name)} AS {_raw(column.name)}" for column in present
-    ]
+    mapped = []
+    for column in present:
+        source = mapping.sources[column.name]
+        if column.kind == "id":  # the plain test is written twice and computed once (the engine's CSE)
+            plain, text = reading.plain_id(source, column.name)
+            mapped += [f"{text} AS {_raw(column.name)}", f"{plain} AS {_plain(column.name)}"]
+        else:
+            mapped.append(f"{reading.mapped(source, column.name)} AS {_raw(column.name)}")
     mapped += [f'r."{name}"' for name in mapping.extras]
     inner = f'SELECT r._row, {", ".join(mapped)}{extra} FROM "{raw.table}" r {where}'
     typed = [
@@ -554,11 +581,17 @@ def _row_rules(
         typed_value = f't."{name}"'
         if column.required:
             rules.append((name, f"{raw_value} IS NULL", literal(reason(reasons.MISSING, column=name))))
-        if column.kind == "id":
+        if column.kind == "id":  # a plain identifier breaks neither rule
+            plain = f"t.{_plain(name)}"
+            control = f"regexp_matches({raw_value}, '[\\x00-\\x1f\\x7f\\x{{FFFD}}]')"
+            rules.append((name, f"CASE WHEN {plain} THEN false ELSE {control} END", literal(reasons.CONTROL_IN_ID)))
             rules.append(
-                (name, f"regexp_matches({raw_value}, '[\\x00-\\x1f\\x7f\\x{{FFFD}}]')", literal(reasons.CONTROL_IN_ID))
+                (
+                    name,
+                    f"CASE WHEN {plain} THEN false ELSE contains({raw_value}, '\"') END",
+                    literal(reasons.QUOTE_IN_ID),
+                )
             )
-            rules.append((name, f"contains({raw_value}, '\"')", literal(reasons.QUOTE_IN_ID)))
         if column.kind == "text":
             rules.append((name, f"contains({raw_value}, '\ufffd')", literal(reasons.UNREADABLE)))
         if column.kind == "time":
