@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -362,3 +363,49 @@ def test_workspace_loads_are_idempotent_and_keep_rejects(tmp_path) -> None:
         assert space.tables() == {"customers": 2, "transactions": 2, "events": 1}
     with pytest.raises(WorkspaceError, match="kvar init"):
         Workspace.open(tmp_path / "nothing.duckdb")
+
+
+#: Characters that make an identifier interesting: plain ones, spaces DuckDB's trim removes (Unicode Zs),
+#: a tab it keeps, control characters, the replacement character, a quote, a comma, a letter beyond ASCII.
+_ID_CHARACTERS = "aZ09-_. \u00a0\u3000\t\x01\x1f\x7f\ufffd\",é"
+
+
+def _zs_trimmed(text: str) -> str:
+    """``text`` without the Unicode space separators (category Zs) at either end, as DuckDB's trim does."""
+    spaces = "".join({c for c in text if unicodedata.category(c) == "Zs"})
+    return text.strip(spaces) if spaces else text
+
+
+@settings(max_examples=40, deadline=None)
+@given(ids=st.lists(st.text(alphabet=_ID_CHARACTERS, max_size=6), min_size=1, max_size=10))
+def test_identifiers_are_trimmed_and_judged_as_the_rules_say(tmp_path_factory, ids) -> None:
+    """Each identifier is kept trimmed, or rejected as missing, with a control character or with a quote,
+    exactly as a plain Python reading of the rules says (the one-test shortcut for plain ids included)."""
+    import duckdb
+
+    ids = [*ids, "c0"]  # one row that loads: a file whose every row is rejected stops the load
+    path = tmp_path_factory.mktemp("ids") / "t.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["customer_id", "occurred_at"])
+        writer.writerows([value, "2024-01-01"] for value in ids)
+    expected_kept, expected_rejects = [], []
+    for line, value in enumerate(ids, start=2):
+        trimmed = _zs_trimmed(value)
+        if not trimmed:
+            expected_rejects.append((line, reasons.reason(reasons.MISSING, column="customer_id")))
+            continue
+        broken = []
+        if any(c in trimmed for c in "\t\x01\x1f\x7f\ufffd"):
+            broken.append(reasons.CONTROL_IN_ID)
+        if '"' in trimmed:
+            broken.append(reasons.QUOTE_IN_ID)
+        expected_rejects += [(line, why) for why in sorted(broken)]
+        if not broken:
+            expected_kept.append(trimmed)
+    con = duckdb.connect()
+    result = load_file(con, "transactions", path)
+    assert [r["customer_id"] for r in accepted(con, result)] == expected_kept
+    assert sorted((row, why) for row, column, _, why in rejects(con, result) if column == "customer_id") == sorted(
+        expected_rejects
+    )
