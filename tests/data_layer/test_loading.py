@@ -367,7 +367,7 @@ def test_workspace_loads_are_idempotent_and_keep_rejects(tmp_path) -> None:
 
 #: Characters that make an identifier interesting: plain ones, spaces DuckDB's trim removes (Unicode Zs),
 #: a tab it keeps, control characters, the replacement character, a quote, a comma, a letter beyond ASCII.
-_ID_CHARACTERS = "aZ09-_. \u00a0\u3000\t\x01\x1f\x7f\ufffd\",é"
+_ID_CHARACTERS = 'aZ09-_. \u00a0\u3000\t\x01\x1f\x7f\ufffd",é'
 
 
 def _zs_trimmed(text: str) -> str:
