@@ -237,6 +237,40 @@ def test_malformed_csv_lines_are_rejected_with_their_line(con, tmp_path) -> None
     assert bad[0] == 3 and bad[3].startswith("malformed line")
 
 
+@pytest.mark.parametrize(
+    ("text", "kept", "rejected"),
+    [
+        pytest.param("customer_id,occurred_at\nc1,2024-01-01\nc2,2024-01-02\n", [("c1", 2), ("c2", 3)], [], id="clean"),
+        pytest.param("c1,2024-01-01\nc2,2024-01-02", [("c1", 1), ("c2", 2)], [], id="no header, no last break"),
+        pytest.param(
+            "customer_id,occurred_at\nc1,2024-01-01\nc2,never\nc3,2024-01-03\n",
+            [("c1", 2), ("c3", 4)],
+            [3],
+            id="a reject",
+        ),
+        pytest.param(
+            "customer_id,occurred_at\nc1,2024-01-01\nc2,2024-01-02,extra\nc3,2024-01-03\n",
+            [("c1", 2), ("c3", 4)],
+            [3],
+            id="too many fields",
+        ),
+        pytest.param(
+            'customer_id,occurred_at,note\nc1,2024-01-01,"two\nlines"\nc2,2024-01-02,x\n',
+            [("c1", 2), ("c2", 3)],
+            [],
+            id="a quoted line break counts as one line",
+        ),
+    ],
+)
+def test_rows_carry_their_line_numbers_however_the_file_is_read(con, tmp_path, text, kept, rejected) -> None:
+    """A clean file is typed where it lies and numbered by position; a file with a reject, a malformed line
+    or a record over two lines is read again with its line numbers: the numbers are the same either way."""
+    headerless = {"customer_id": "column1", "occurred_at": "column2"} if text.startswith("c1") else None
+    result = load_file(con, "transactions", write(tmp_path, "t.csv", text), headerless)
+    assert sorted((r["customer_id"], r["_row"]) for r in accepted(con, result)) == kept
+    assert sorted({row for row, *_ in rejects(con, result)}) == rejected
+
+
 def test_parquet_and_product_mapping_on_real_online_retail_dirt(con, data_dir, tmp_path) -> None:
     mapping = {"amount": "Quantity*UnitPrice", "occurred_at": "InvoiceDate"}
     result = load_file(con, "transactions", data_dir / "online_retail_head.csv", mapping)

@@ -6,7 +6,10 @@ and other delimited text (delimiter and header sniffed, ``.gz`` allowed), whites
 as the CDNOW files) and Parquet, which is read where it lies (a view: no copy).
 
 Each raw table has ``_row``: the file's line number for text (the header is line 1) and the 1-based row
-index for Parquet.
+index for Parquet. A delimited UTF-8 file is first read where it lies (a view: no copy of its text): its
+rows come in line order with ``_row`` not yet known, and the typing pass numbers them by position once
+:func:`lines_in_order` has confirmed that every line was read as one row; otherwise
+:func:`read_numbered` reads it again into a table with the line numbers.
 """
 
 from __future__ import annotations
@@ -51,10 +54,15 @@ class RawTable:
     malformed: tuple[tuple[int, str, str], ...]  # (line, raw text, message) of lines that could not be split
     encoding: str = ""  # how the text was decoded, e.g. "UTF-8 with BOM" (empty for Parquet)
     types: Mapping[str, str] = field(default_factory=dict)  # column -> DuckDB type (VARCHAR for text files)
+    encoding_asked: str | None = None  # the --encoding the file was read with (to read it again)
+    first_line: int | None = None  # read in place: the line of the first row; rows and ``_row`` are not known
 
 
-def read_raw(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str | None = None) -> RawTable:
-    """Read ``path`` into the temporary table ``table`` and describe it (format judged by content)."""
+def read_raw(
+    con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str | None = None, *, in_place: bool = True
+) -> RawTable:
+    """Read ``path`` into the temporary table or view ``table`` and describe it (format judged by content);
+    ``in_place``: a delimited UTF-8 file may be read where it lies (see the module's docstring)."""
     if path.is_dir():
         raise FileFormatError(
             tr("{path}: is a folder, not a file. Give the files inside it, e.g. {path}/*.csv").format(path=path)
@@ -83,9 +91,32 @@ def read_raw(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: s
     with utf8_path(source) as readable:
         if not DELIMITERS.search(first_lines[0]) and len(first_lines[0].split()) > 1:
             raw = _read_whitespace(con, readable, table, first_lines)
+        elif in_place and not source.needs_copy:
+            raw = _delimited_in_place(con, readable, table, first_lines)
         else:
             raw = _read_delimited(con, readable, table, first_lines)
-    return replace(raw, path=path, encoding=source.describe())
+    return replace(raw, path=path, encoding=source.describe(), encoding_asked=encoding)
+
+
+def read_numbered(con: duckdb.DuckDBPyConnection, raw: RawTable) -> RawTable:
+    """``raw``, read in place, read again into a table whose ``_row`` is each row's line number (the same
+    name: it replaces the view)."""
+    con.execute(f'DROP VIEW IF EXISTS "{raw.table}"').fetchall()
+    return read_raw(con, raw.path, raw.table, raw.encoding_asked, in_place=False)
+
+
+def lines_in_order(con: duckdb.DuckDBPyConnection, raw: RawTable, rows: int, overflowing: bool) -> bool:
+    """Whether the last full read of ``raw`` (read in place) gave one row per line: ``rows`` rows, none
+    with more fields than the header (``overflowing``), no line the reader rejected, and as many lines as
+    the file has. Then a row's line number is its position plus ``raw.first_line``."""
+    if raw.first_line is None or overflowing:
+        return False
+    (broken,) = con.execute(f'SELECT count(*) FROM "{raw.table}_bad_lines"').fetchall()[0]
+    return not broken and rows + raw.first_line - 1 == file_facts(raw.path, digest=False).lines
+
+
+#: The flag of a row of a file read in place that has more fields than its header.
+OVERFLOWING = "_kvar_overflowing"
 
 
 def engine_message(error: Exception) -> str:
@@ -140,20 +171,53 @@ def header_names(path: Path, fields: list[str]) -> tuple[str, ...]:
     return names
 
 
-def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, table: str, first_lines: list[str]) -> RawTable:
-    """Read with the dialect decided here (no engine sniffing): every value text, one column more than the
-    header so that a line with too many fields is caught, short lines padded and then judged by the rules."""
+@dataclass(frozen=True)
+class _Dialect:
+    """How a delimited file is split: its columns, header and ``read_csv`` options."""
+
+    names: tuple[str, ...]
+    delimiter: str
+    header_lines: int
+    options: str
+
+
+def _dialect(path: Path, table: str, first_lines: list[str]) -> _Dialect:
+    """The dialect decided here (no engine sniffing): every value text, one column more than the header so
+    that a line with too many fields is caught, short lines padded and then judged by the rules."""
     delimiter, has_header = sniff(first_lines)
     fields = next(csv.reader([first_lines[0]], delimiter=delimiter))
     names = header_names(path, fields) if has_header else tuple(f"column{index}" for index in range(1, len(fields) + 1))
     quoted_delimiter = "\\t" if delimiter == "\t" else delimiter
     columns = ", ".join(f"{literal(name)}: 'VARCHAR'" for name in (*names, _OVERFLOW))
-    header_lines = 1 if has_header else 0
     options = (
         f"auto_detect = false, columns = {{{columns}}}, delim = '{quoted_delimiter}', quote = '\"', escape = '\"', "
         f"header = {has_header}, strict_mode = false, null_padding = true, "
         f"ignore_errors = true, store_rejects = true, rejects_table = '{table}_bad_lines', rejects_scan = '{table}_bad_scans'"
     )
+    return _Dialect(names, delimiter, 1 if has_header else 0, options)
+
+
+def _delimited_in_place(con: duckdb.DuckDBPyConnection, path: Path, table: str, first_lines: list[str]) -> RawTable:
+    """A view over the file itself, rows in line order, ``_row`` NULL and :data:`OVERFLOWING` per row."""
+    dialect = _dialect(path, table, first_lines)
+    try:
+        con.execute(
+            f'CREATE OR REPLACE TEMP VIEW "{table}" AS SELECT * EXCLUDE ("{_OVERFLOW}"), NULL::BIGINT AS _row, '
+            f'"{_OVERFLOW}" IS NOT NULL AS {OVERFLOWING} '
+            f"FROM read_csv({literal(path)}, {dialect.options}, max_line_size = {_FAST_LINE_BYTES})"
+        ).fetchall()
+        types = dict(con.execute(f'SELECT column_name, column_type FROM (DESCRIBE "{table}")').fetchall())
+    except duckdb.Error as error:
+        raise FileFormatError(
+            tr("{path}: not a readable CSV file ({reason})").format(path=path, reason=engine_message(error))
+        ) from error
+    return RawTable(path, table, dialect.names, 0, (), types=types, first_line=dialect.header_lines + 1)
+
+
+def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, table: str, first_lines: list[str]) -> RawTable:
+    """Read into a table with each row's line number (:func:`_dialect`)."""
+    dialect = _dialect(path, table, first_lines)
+    names, delimiter, header_lines, options = dialect.names, dialect.delimiter, dialect.header_lines, dialect.options
     try:
         _create_lines(con, path, table, options + f", max_line_size = {_FAST_LINE_BYTES}")
         if not _every_line_seen(con, path, table, header_lines):

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 
@@ -50,7 +50,7 @@ from kvar.data.formats import (
     utc_sql,
 )
 from kvar.data.mapping import ColumnSource, ResolvedMapping
-from kvar.data.reading import RawTable
+from kvar.data.reading import OVERFLOWING, RawTable, lines_in_order, read_numbered
 from kvar.data.reasons import reason
 from kvar.data.sql import literal
 from kvar.errors import ValidationError
@@ -373,22 +373,34 @@ def validate(
     One scan of the raw rows types every column and evaluates every row rule into one flag; the rules
     that look at other rows (duplicates, rows already loaded, unknown customers) are set operations over
     the typed rows. Only the flagged rows are read again, to say which rules they broke.
+
+    A text file read in place (:func:`kvar.data.reading.read_raw`) is typed straight from the file, its rows
+    numbered by their position once every line is known to be one row; otherwise, and to quote the raw
+    values of rejected rows, it is read again with its line numbers.
     """
-    check, reading = prepare(con, raw, contract, mapping, context)
-    present, now, typed = check.present, check.now, check.typed
-    unusual = _type(check, reading)
-    if unusual:  # read again, those columns in the formats their whole columns call for
-        reading = _reading(con, raw, present, mapping, context, unusual)
-        _type(check, reading)
-    rules = _row_rules(contract, present, reading, context, now)
+    in_place = raw.first_line is not None
+    try:
+        check, reading = prepare(con, raw, contract, mapping, context)
+        reading = _type_all(check, reading)
+    except duckdb.Error:  # what the file's reader could not settle in place, it settles when read again
+        if not in_place:
+            raise
+        return validate(con, read_numbered(con, raw), contract, mapping, context)
+    if in_place and not _number_in_place(check):
+        return validate(con, read_numbered(con, raw), contract, mapping, context)
+    present, typed = check.present, check.typed
+    rules = _row_rules(contract, present, reading, context, check.now)
     flagged = _flag_set_rules(con, typed, contract, present, context)
+    rejected = "_bad" if flagged is None else f'(_bad OR _row IN (SELECT _row FROM "{flagged}"))'
     rejects = f"{raw.table}_rejects"
     con.execute(f'CREATE OR REPLACE TEMP TABLE "{rejects}" ({REJECTS_COLUMNS})').fetchall()
-    (bad_rows,) = con.execute(f'SELECT count(*) FROM "{typed}" WHERE _bad').fetchall()[0]
+    (rows, bad_rows) = con.execute(f'SELECT count(*), count(*) FILTER (WHERE {rejected}) FROM "{typed}"').fetchall()[0]
     if bad_rows:
-        _write_rejects(check, reading, flagged, rules, rejects)
+        if in_place:  # the raw values of the rejected rows, by line number
+            check = replace(check, raw=read_numbered(con, raw))
+        _write_rejects(check, reading, flagged, rules, rejects, rejected)
     file = literal(str(raw.path))
-    for line, text, message in raw.malformed:
+    for line, text, message in check.raw.malformed:
         con.execute(
             f'INSERT INTO "{rejects}" VALUES ({literal(contract.name)}, {file}, {line}, NULL, NULL, '
             f"{literal(reason(reasons.MALFORMED, problem=message))}, {literal(text)})"
@@ -396,18 +408,47 @@ def validate(
     accepted = f"{raw.table}_accepted"
     con.execute(
         f'CREATE OR REPLACE TEMP VIEW "{accepted}" AS SELECT {", ".join(_accepted_columns(contract, present, mapping, context))}, _row '
-        f'FROM "{typed}" WHERE NOT _bad'
+        f'FROM "{typed}" WHERE NOT {rejected}'
     ).fetchall()
     _check_one_currency(con, accepted, contract, present, context, raw)
     (rejected_rows,) = con.execute(f'SELECT count(DISTINCT row) FROM "{rejects}"').fetchall()[0]
     return Validated(
         accepted_table=accepted,
         rejects_table=rejects,
-        rows_read=raw.rows + len(raw.malformed),
-        rows_accepted=raw.rows - int(bad_rows),
+        rows_read=int(rows) + len(check.raw.malformed),
+        rows_accepted=int(rows) - int(bad_rows),
         rows_rejected=int(rejected_rows),
         read_as=reading.formats.notes,
     )
+
+
+def _type_all(check: _Check, reading: _Reading) -> _Reading:
+    """Type every row (:func:`_type`), again with the formats of their whole columns for the columns whose
+    values the first pass found unusual; return the reading the typed rows were read with."""
+    unusual = _type(check, reading)
+    if not unusual:
+        return reading
+    reading = _reading(check.con, check.raw, check.present, check.mapping, check.context, unusual)
+    _type(check, reading)
+    return reading
+
+
+def _number_in_place(check: _Check) -> bool:
+    """For a text file typed in place: when each line was read as one row (:func:`lines_in_order`), make
+    ``check.typed`` a view of the typed rows with ``_row``, each row's line number from its position, and
+    return True; False when the file must be read again with its line numbers."""
+    con, typed, raw = check.con, check.typed, check.raw
+    (rows, overflowing) = con.execute(
+        f'SELECT count(*), coalesce(bool_or({OVERFLOWING}), false) FROM "{typed}"'
+    ).fetchall()[0]
+    if not lines_in_order(con, raw, int(rows), bool(overflowing)):
+        return False
+    con.execute(f'ALTER TABLE "{typed}" RENAME TO "{typed}_in_place"').fetchall()
+    con.execute(
+        f'CREATE TEMP VIEW "{typed}" AS SELECT * EXCLUDE ({OVERFLOWING}) '
+        f'REPLACE (CAST(rowid + {raw.first_line} AS BIGINT) AS _row) FROM "{typed}_in_place"'
+    ).fetchall()
+    return True
 
 
 def _type(check: _Check, reading: _Reading) -> frozenset[str]:
@@ -415,7 +456,10 @@ def _type(check: _Check, reading: _Reading) -> frozenset[str]:
     over the raw rows; return the columns that pass's screens found unusual (:func:`_screens`)."""
     con, typed = check.con, check.typed
     screens = _screens(check.present, check.mapping, reading)
-    con.execute(f'CREATE OR REPLACE TEMP TABLE "{typed}" AS {typing_select(check, reading, screens)}').fetchall()
+    carried = (OVERFLOWING,) if check.raw.first_line is not None else ()  # read in place: one row per line?
+    con.execute(
+        f'CREATE OR REPLACE TEMP TABLE "{typed}" AS {typing_select(check, reading, screens, carried)}'
+    ).fetchall()
     if not screens:
         return frozenset()
     found = con.execute(
@@ -472,9 +516,15 @@ def _carried(columns: tuple[str, ...]) -> str:
 
 
 def _write_rejects(
-    check: _Check, reading: _Reading, flagged: str | None, rules: list[tuple[str, str, str]], rejects: str
+    check: _Check,
+    reading: _Reading,
+    flagged: str | None,
+    rules: list[tuple[str, str, str]],
+    rejects: str,
+    rejected: str,
 ) -> None:
-    """One reject per broken rule of each flagged row, with the value as the file had it and the raw row as JSON."""
+    """One reject per broken rule of each rejected row (SQL ``rejected`` over the typed rows), with the value
+    as the file had it and the raw row as JSON."""
     con, raw, contract, present, mapping, typed = (
         check.con,
         check.raw,
@@ -496,7 +546,7 @@ def _write_rejects(
             reading,
             check.context,
             extra=f", to_json(r)::VARCHAR AS _raw_json{originals}",
-            where=f'WHERE r._row IN (SELECT _row FROM "{typed}" WHERE _bad)',
+            where=f'WHERE r._row IN (SELECT _row FROM "{typed}" WHERE {rejected})',
         )
     ).fetchall()
     head = f"{literal(contract.name)}, {literal(str(raw.path))}"
@@ -531,7 +581,7 @@ def _flag_set_rules(
 ) -> str | None:
     """Rules about other rows, as set operations over the typed rows: a later duplicate in the file, a
     record already in the workspace, a customer the workspace does not know. The rows found are listed
-    (``_row``, column, reason) in a small table and flagged in ``typed``; None when no such rule applies."""
+    (``_row``, column, reason) in a small table, whose name is returned; None when no row is found."""
     names = [column.name for column in present]
     found: list[str] = []
     identity = contract.row_identity(names)
@@ -563,9 +613,7 @@ def _flag_set_rules(
         return None
     flagged = f"{typed}_flagged"
     con.execute(f'CREATE OR REPLACE TEMP TABLE "{flagged}" AS {" UNION ALL ".join(found)}').fetchall()
-    if con.execute(f'SELECT 1 FROM "{flagged}" LIMIT 1').fetchall():
-        con.execute(f'UPDATE "{typed}" SET _bad = true WHERE _row IN (SELECT _row FROM "{flagged}")').fetchall()
-    return flagged
+    return flagged if con.execute(f'SELECT 1 FROM "{flagged}" LIMIT 1').fetchall() else None
 
 
 def _row_rules(
