@@ -581,7 +581,8 @@ def _flag_set_rules(
 ) -> str | None:
     """Rules about other rows, as set operations over the typed rows: a later duplicate in the file, a
     record already in the workspace, a customer the workspace does not know. The rows found are listed
-    (``_row``, column, reason) in a small table, whose name is returned; None when no row is found."""
+    (``_row``, column, reason) in a small table, whose name is returned; None when no rule applies or no
+    row breaks one."""
     names = [column.name for column in present]
     found: list[str] = []
     identity = contract.row_identity(names)
