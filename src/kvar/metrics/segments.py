@@ -10,7 +10,8 @@ Per customer, as of ``as_of`` (default: the end of the last day seen):
   (5 = most); ``fm_score`` = round-half-up of (f + m) / 2.
 * ``segment``: the first matching rule of :data:`SEGMENT_RULES` on (r, fm).
 * ``value_tier``: ``top`` for the top 20 % of customers by net revenue, ``middle`` for the next 30 %,
-  ``low`` for the rest.
+  ``low`` for the rest (each cut rounded to the nearest whole customer, a half to the even one, and at
+  least one customer: 20 % of 12 customers is the top 2, 50 % of 5 is the top 2).
 * ``health_score`` (0-100): a weighted mean of the r, f and m scores mapped from 1-5 onto 0-100;
   default weights 0.4, 0.3, 0.3 (recency matters most for whether a customer stays).
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from fractions import Fraction
 from typing import Any
 
 import narwhals as nw
@@ -51,10 +53,20 @@ def _rank(column: str, descending: bool) -> nw.Expr:
     return nw.col(column).rank("min", descending=descending).cast(nw.Int64)
 
 
-def _quintile(rank: str, customers: int) -> nw.Expr:
-    """The score 1-5 of the rank in column ``rank`` among ``customers`` (a column of its own, so the
-    engine ranks once: the integer division is written with the rank several times)."""
-    return ((nw.col(rank) - 1) * 5 // customers + 1).cast(nw.Int64)
+def _quintile(rank: str) -> nw.Expr:
+    """The score 1-5 of the rank in column ``rank`` among the ``customers`` (both columns of their own, so
+    the engine ranks and counts once)."""
+    return ((nw.col(rank) - 1) * 5 // nw.col("customers") + 1).cast(nw.Int64)
+
+
+def _tier_size(share: Fraction) -> nw.Expr:
+    """How many customers ``share`` of the ``customers`` is: rounded to the nearest whole customer (a half
+    to the even one, as Python's ``round``), at least one. Integer arithmetic, so exact at any count."""
+    scaled = nw.col("customers") * share.numerator
+    whole = scaled // share.denominator
+    twice_rest = (scaled - whole * share.denominator) * 2
+    rounds_up = (twice_rest > share.denominator) | ((twice_rest == share.denominator) & (whole % 2 == 1))
+    return nw.max_horizontal(whole + rounds_up.cast(nw.Int64), nw.lit(1))
 
 
 def rfm_segments(
@@ -87,11 +99,12 @@ def rfm_segments(
         .filter(~nw.col("last_purchase").is_null())
         .with_columns(nw.col("frequency").cast(nw.Int64))
     )
-    (count,) = rows_of(per_customer.select(customers=nw.len()))
-    customers = int(count["customers"])
-    if customers == 0:
+    if not rows_of(placed.filter(nw.col("is_purchase")).select("customer_id").head(1)):
         raise ParameterError(tr("no transactions before {as_of:%Y-%m-%d}").format(as_of=as_of))
-    dated = with_epoch_days(per_customer.with_columns(as_of=nw.lit(as_of)), "last_purchase", "last_day")
+    counted = per_customer.with_columns(as_of=nw.lit(as_of), _all=nw.lit(1)).with_columns(
+        customers=nw.len().over("_all").cast(nw.Int64)
+    )
+    dated = with_epoch_days(counted, "last_purchase", "last_day")
     dated = with_epoch_days(dated, "as_of", "as_of_day")
     scored = (
         dated.with_columns(recency_days=(nw.col("as_of_day") - nw.col("last_day") - 1).cast(nw.Int64))
@@ -102,9 +115,9 @@ def rfm_segments(
             value_rank=_rank("monetary", descending=True),
         )
         .with_columns(
-            r_score=_quintile("r_rank", customers),
-            f_score=_quintile("f_rank", customers),
-            m_score=_quintile("m_rank", customers),
+            r_score=_quintile("r_rank"),
+            f_score=_quintile("f_rank"),
+            m_score=_quintile("m_rank"),
         )
         .with_columns(fm_score=(nw.col("f_score") + nw.col("m_score") + 1) // 2)
     )
@@ -123,9 +136,9 @@ def rfm_segments(
         )
     )
     tier = (
-        nw.when(nw.col("value_rank") <= max(1, round(0.2 * customers)))
+        nw.when(nw.col("value_rank") <= _tier_size(Fraction(1, 5)))
         .then(nw.lit("top"))
-        .when(nw.col("value_rank") <= max(1, round(0.5 * customers)))
+        .when(nw.col("value_rank") <= _tier_size(Fraction(1, 2)))
         .then(nw.lit("middle"))
         .otherwise(nw.lit("low"))
     )
