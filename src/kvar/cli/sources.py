@@ -14,7 +14,7 @@ from kvar.data.contracts import contract_for
 from kvar.data.loading import FileLoad, export_rejects, load_file
 from kvar.data.mapping import TableMappings
 from kvar.data.reasons import shown_reason
-from kvar.data.sql import limit_command_memory
+from kvar.data.sql import limit_command_memory, tune_for_metrics
 from kvar.data.validation import LoadContext
 from kvar.data.workspace import Workspace
 from kvar.errors import ParameterError
@@ -54,6 +54,7 @@ class Sources:
             self.connection = duckdb.connect(config={"temp_directory": self._spill.name})
         self.connection.execute("SET TimeZone = 'UTC'").fetchall()
         limit_command_memory(self.connection)
+        tune_for_metrics(self.connection)
         # DuckDB's own estimate of a running query, read by stage(); DuckDB prints nothing itself
         self.connection.execute("SET enable_progress_bar = true").fetchall()
         self.connection.execute("SET enable_progress_bar_print = false").fetchall()

@@ -44,6 +44,19 @@ def limit_command_memory(con: duckdb.DuckDBPyConnection) -> None:
         ) from error
 
 
+#: DuckDB optimizers a command's metric queries run without. ``window_self_join`` rewrites an aggregate over
+#: a window partition (``count(*) OVER (PARTITION BY k)``) as a join with a GROUP BY of the same input. A
+#: metric is a chain of views, nothing materialised in between, so that input (every transaction grouped
+#: into customers, say) was computed twice. Without it, at 10M transactions: ``segments --summary`` 2.4 s
+#: -> 1.95 s, ``mrr`` 2.7 s -> 2.25 s; no command slower, every answer the same.
+DISABLED_OPTIMIZERS = ("window_self_join",)
+
+
+def tune_for_metrics(con: duckdb.DuckDBPyConnection) -> None:
+    """Switch off :data:`DISABLED_OPTIMIZERS` on the connection a command's metrics run on."""
+    con.execute(f"SET disabled_optimizers = {literal(','.join(DISABLED_OPTIMIZERS))}").fetchall()
+
+
 def literal(text: Path | str) -> str:
     """``text`` (a value, a name or a path) as an SQL string literal."""
     return "'" + str(text).replace("'", "''") + "'"
