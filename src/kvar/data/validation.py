@@ -91,9 +91,14 @@ class Validated:
 
 
 def _text(name: str, table: str = "") -> str:
-    """The trimmed text of a column, NULL when empty (optionally of table alias ``table``)."""
-    prefix = f"{table}." if table else ""
-    return f"NULLIF(trim(CAST({prefix}\"{name}\" AS VARCHAR)), '')"
+    """The trimmed text of a column, NULL when empty (optionally of table alias ``table``).
+
+    Trimming removes Unicode space separators from both ends. ASCII text that neither starts below ``!``
+    nor ends with a space has none to remove and is not empty, so it is its own trimmed text: a test that
+    costs a third of the trim it saves on most values."""
+    value = f'CAST({f"{table}." if table else ""}"{name}" AS VARCHAR)'
+    nothing_to_trim = f"strlen({value}) = length({value}) AND {value} >= '!' AND NOT suffix({value}, ' ')"
+    return f"CASE WHEN {nothing_to_trim} THEN {value} ELSE NULLIF(trim({value}), '') END"
 
 
 #: Printable ASCII without a double quote, first and last not a space: an identifier written so has
