@@ -224,3 +224,45 @@ def test_pareto_total_revenue_is_the_exact_sum_whatever_the_row_order() -> None:
         (top, _) = rows_of(kvar.pareto_concentration(duckdb.connect().from_arrow(table)))
         answers.add((top["revenue"], top["top_revenue"]))
     assert answers == {(3.8, 1e16)}
+
+
+def merged_by_hand(
+    purchases: list[tuple[str, dt.datetime]], window: dt.timedelta
+) -> set[tuple[str, dt.datetime, dt.datetime]]:
+    """Spells as the rule says, in plain Python: each purchase active on [t, t + window), overlapping or
+    touching intervals of a customer merged."""
+    merged: list[list] = []
+    for customer, start in sorted(purchases):
+        if merged and merged[-1][0] == customer and start <= merged[-1][2]:
+            merged[-1][2] = max(merged[-1][2], start + window)
+        else:
+            merged.append([customer, start, start + window])
+    return {tuple(spell) for spell in merged}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    purchases=st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c"]), st.integers(min_value=0, max_value=60)), min_size=1, max_size=40
+    ),
+    window_days=st.integers(min_value=1, max_value=12),
+)
+def test_spells_of_fixed_windows_are_the_intervals_merged_by_hand(purchases, window_days) -> None:
+    # Days 0-60 and windows of 1-12 days: many repeated instants, touching windows (a purchase exactly
+    # where the previous window ends) and gaps, each customer's rows in shuffled order.
+    rows = [(customer, JAN + dt.timedelta(days=day)) for customer, day in purchases]
+    window = dt.timedelta(days=window_days)
+    expected = merged_by_hand(rows, window)
+    table = pa.table({"customer_id": [r[0] for r in rows], "occurred_at": [r[1] for r in rows]})
+    for engine, native in engines(table).items():
+        frame, _ = as_lazy(native)
+        intervals = intervals_from_transactions(frame, f"{window_days}d")
+        for equal_lengths in (True, False):
+            found = rows_of(spells(intervals, equal_lengths=equal_lengths))
+            assert {(r["customer_id"], r["spell_start"], r["spell_end"]) for r in found} == expected, (
+                engine,
+                equal_lengths,
+            )
+            assert len(found) == len(expected)
+            first = {customer: min(s for c, s, _ in expected if c == customer) for customer, _, _ in expected}
+            assert all(r["acquired_at"] == first[r["customer_id"]] for r in found)

@@ -156,28 +156,58 @@ def spells(
     """Merge each customer's overlapping or touching intervals into spells.
 
     ``equal_lengths``: interval ends never decrease as starts increase (an inactivity window of fixed
-    length), so the furthest end reached so far is the previous row's and one window pass is saved.
+    length), so a spell can be found from each interval's neighbours alone (:func:`_spells_of_windows`).
 
     Input columns: ``keys``, ``start``, ``end``. Output: ``keys``, ``spell_start``, ``spell_end``,
     ``acquired_at`` (the customer's first ``spell_start``).
     """
     part = list(keys)
-    # One row per customer and start: starts are then unique within a customer, so every window below has
-    # a total order and no result can depend on how an engine happened to order tied rows.
-    distinct = intervals.group_by(*part, "start").agg(nw.col("end").max())
     if equal_lengths:
-        # Ends grow with starts: the furthest end reached so far is the previous row's.
-        reach = distinct.with_columns(previous_reach=nw.col("end").shift(1).over(*part, order_by="start"))
+        merged = _spells_of_windows(intervals, part)
     else:
+        # One row per customer and start: starts are then unique within a customer, so every window below
+        # has a total order and no result can depend on how an engine happened to order tied rows.
+        distinct = intervals.group_by(*part, "start").agg(nw.col("end").max())
         reach = distinct.with_columns(reach=nw.col("end").cum_max().over(*part, order_by="start")).with_columns(
             previous_reach=nw.col("reach").shift(1).over(*part, order_by="start")
         )
-    flagged = reach.with_columns(
-        opens=(nw.col("previous_reach").is_null() | (nw.col("start") > nw.col("previous_reach"))).cast(nw.Int64)
-    )
-    numbered = flagged.with_columns(spell=nw.col("opens").cum_sum().over(*part, order_by="start"))
-    merged = numbered.group_by(*part, "spell").agg(spell_start=nw.col("start").min(), spell_end=nw.col("end").max())
+        flagged = reach.with_columns(
+            opens=(nw.col("previous_reach").is_null() | (nw.col("start") > nw.col("previous_reach"))).cast(nw.Int64)
+        )
+        numbered = flagged.with_columns(spell=nw.col("opens").cum_sum().over(*part, order_by="start"))
+        merged = numbered.group_by(*part, "spell").agg(spell_start=nw.col("start").min(), spell_end=nw.col("end").max())
     return merged.select(*part, "spell_start", "spell_end", acquired_at=nw.col("spell_start").min().over(*part))
+
+
+def _spells_of_windows(intervals: nw.LazyFrame, part: list[str]) -> nw.LazyFrame:
+    """Spells of intervals whose ends grow with their starts: ``part``, ``spell_start``, ``spell_end``.
+
+    An interval opens a spell when it starts after the previous interval's end, and closes one when the
+    next interval starts after its own end (one window pass over every interval, both neighbours from one
+    ordering). Only the opening and closing intervals are kept, one row per start (intervals with equal
+    starts are equal, and whichever of them an engine ordered first, the one row says whether any opened
+    or closed); then a spell ends where its opening interval does when that one closes it, otherwise at
+    the next kept row, its closing interval.
+    """
+    ordered = {"order_by": "start"}
+    neighbours = intervals.with_columns(
+        previous_end=nw.col("end").shift(1).over(*part, **ordered),
+        next_start=nw.col("start").shift(-1).over(*part, **ordered),
+    )
+    opens = nw.col("previous_end").is_null() | (nw.col("start") > nw.col("previous_end"))
+    closes = nw.col("next_start").is_null() | (nw.col("next_start") > nw.col("end"))
+    edges = (
+        neighbours.with_columns(opens=opens, closes=closes)
+        .filter(nw.col("opens") | nw.col("closes"))
+        .group_by(*part, "start")
+        .agg(nw.col("end").max(), nw.col("opens").max(), nw.col("closes").max())
+    )
+    paired = edges.with_columns(following_end=nw.col("end").shift(-1).over(*part, **ordered))
+    return paired.filter(nw.col("opens")).select(
+        *part,
+        spell_start="start",
+        spell_end=nw.when(nw.col("closes")).then(nw.col("end")).otherwise(nw.col("following_end")),
+    )
 
 
 def first_attribute(frame: nw.LazyFrame, column: str, time_column: str) -> nw.LazyFrame:
