@@ -28,6 +28,7 @@ Which period an event at instant ``t`` falls in follows the same side (:func:`wi
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from typing import Literal, cast
 
@@ -37,7 +38,7 @@ from narwhals.typing import IntoFrame
 from kvar.errors import ParameterError
 from kvar.i18n import tr
 from kvar.metrics.calendar import SUBSCRIPTION_OBSERVED
-from kvar.metrics.frames import Finish, table_of
+from kvar.metrics.frames import Finish, rows_of, table_of
 from kvar.metrics.orders import purchases
 from kvar.metrics.periods import window_offset
 
@@ -241,24 +242,57 @@ def boundary_states(
     (boundaries included) appear. Columns: ``customer_id``, ``period_start``, ``at_start``, ``at_end``,
     ``acquired`` (Int64 0/1), plus any extra columns of ``customer_spells`` that are constant per customer
     (segments).
+
+    A customer's flags are the largest over the spells touching the period. Most spells are the only one of
+    their customer in each period they touch (:func:`_sharing_periods`), and their flags are the
+    customer's as they are; only the others are grouped.
     """
     extra = [
         name
         for name in customer_spells.collect_schema().names()
         if name not in {"customer_id", "spell_start", "spell_end", "acquired_at"}
     ]
-    joined = touching_periods(customer_spells, calendar)
+    joined = touching_periods(_sharing_periods(customer_spells, calendar), calendar)
     start, end = nw.col("spell_start"), nw.col("spell_end")
     flags = joined.select(
         "customer_id",
         *extra,
         "period_start",
+        "shares_periods",
         at_start=active_at(start, end, nw.col("period_start"), boundary).cast(nw.Int64),
         at_end=active_at(start, end, nw.col("period_end"), boundary).cast(nw.Int64),
         acquired=within_period(nw.col("acquired_at"), nw.col("period_start"), nw.col("period_end"), boundary).cast(
             nw.Int64
         ),
     )
-    return flags.group_by("customer_id", *extra, "period_start").agg(
-        nw.col("at_start").max(), nw.col("at_end").max(), nw.col("acquired").max()
+    columns = ["customer_id", *extra, "period_start", "at_start", "at_end", "acquired"]
+    alone = flags.filter(~nw.col("shares_periods")).select(columns)
+    shared = (
+        flags.filter(nw.col("shares_periods"))
+        .group_by("customer_id", *extra, "period_start")
+        .agg(nw.col("at_start").max(), nw.col("at_end").max(), nw.col("acquired").max())
     )
+    return nw.concat([alone, shared.select(columns)], how="vertical")
+
+
+def _sharing_periods(customer_spells: nw.LazyFrame, calendar: nw.LazyFrame) -> nw.LazyFrame:
+    """``customer_spells`` with ``shares_periods``: whether the spell may touch a calendar period that
+    another spell of its customer touches too.
+
+    A period touched by two spells reaches from the earlier one's end to the later one's start, so it is
+    at least as long as the gap between them, and every spell in between is as close to its neighbours.
+    A spell whose gaps to the previous and the next spell of its customer are both longer than the
+    calendar's longest period is therefore alone in every period it touches.
+    """
+    longest = max(
+        (row["period_end"] - row["period_start"] for row in rows_of(calendar.select("period_start", "period_end"))),
+        default=dt.timedelta(0),
+    )
+    reach = f"{math.ceil(longest / dt.timedelta(days=1))}d"  # whole days, rounded up: never too short
+    ordered = {"order_by": "spell_start"}
+    previous_end = nw.col("spell_end").shift(1).over("customer_id", **ordered)
+    next_start = nw.col("spell_start").shift(-1).over("customer_id", **ordered)
+    near = (nw.col("spell_start") <= previous_end.dt.offset_by(reach)) | (
+        next_start <= nw.col("spell_end").dt.offset_by(reach)
+    )
+    return customer_spells.with_columns(shares_periods=near.fill_null(False))
