@@ -36,3 +36,13 @@ def test_the_line_count_alone_skips_the_digest_and_a_later_digest_is_still_exact
     assert file_facts(path, digest=False) == FileFacts("", 2)
     assert file_facts(path).sha256 == hashlib.sha256(b"a\nb\n").hexdigest()
     assert file_facts(path, digest=False).sha256 == file_facts(path).sha256  # the known digest is kept
+
+
+def test_a_file_of_many_blocks_is_hashed_in_order(tmp_path: Path, monkeypatch) -> None:
+    import kvar.data.file_facts as facts
+
+    monkeypatch.setattr(facts, "_BLOCK", 7)  # blocks hashed on a second thread while lines are counted
+    content = b"".join(b"line %d with some text\n" % number for number in range(500))
+    path = tmp_path / "many-blocks.csv"
+    path.write_bytes(content)
+    assert file_facts(path) == FileFacts(hashlib.sha256(content).hexdigest(), 500)
