@@ -54,7 +54,7 @@ def _read_facts(path: Path, digest: bool) -> FileFacts:
         while block := handle.read(_BLOCK):
             if hashed is not None:
                 if hashing is not None:
-                    hashing.result()  # blocks are hashed in order
+                    hashing.result()  # one block at a time waits for the hasher: two blocks in memory at most
                 hashing = hasher.submit(hashed.update, block)
             if not compressed:
                 breaks += block.count(b"\n")
