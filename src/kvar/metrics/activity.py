@@ -245,14 +245,22 @@ def boundary_states(
 
     A customer's flags are the largest over the spells touching the period. Most spells are the only one of
     their customer in each period they touch (:func:`_sharing_periods`), and their flags are the
-    customer's as they are; only the others are grouped.
+    customer's as they are; only the others are grouped. Spark computes each branch of a plan again (the
+    spells twice), so there every row is grouped: one grouping costs it less than a second reading.
     """
     extra = [
         name
         for name in customer_spells.collect_schema().names()
         if name not in {"customer_id", "spell_start", "spell_end", "acquired_at"}
     ]
-    joined = touching_periods(_sharing_periods(customer_spells, calendar), calendar)
+    impl = customer_spells.implementation
+    split = not (impl.is_pyspark() or impl.is_pyspark_connect())
+    marked = (
+        _sharing_periods(customer_spells, calendar)
+        if split
+        else customer_spells.with_columns(shares_periods=nw.lit(True))
+    )
+    joined = touching_periods(marked, calendar)
     start, end = nw.col("spell_start"), nw.col("spell_end")
     flags = joined.select(
         "customer_id",
@@ -266,13 +274,15 @@ def boundary_states(
         ),
     )
     columns = ["customer_id", *extra, "period_start", "at_start", "at_end", "acquired"]
-    alone = flags.filter(~nw.col("shares_periods")).select(columns)
     shared = (
         flags.filter(nw.col("shares_periods"))
         .group_by("customer_id", *extra, "period_start")
         .agg(nw.col("at_start").max(), nw.col("at_end").max(), nw.col("acquired").max())
+        .select(columns)
     )
-    return nw.concat([alone, shared.select(columns)], how="vertical")
+    if not split:
+        return shared
+    return nw.concat([flags.filter(~nw.col("shares_periods")).select(columns), shared], how="vertical")
 
 
 def _sharing_periods(customer_spells: nw.LazyFrame, calendar: nw.LazyFrame) -> nw.LazyFrame:
