@@ -399,9 +399,10 @@ def test_workspace_loads_are_idempotent_and_keep_rejects(tmp_path) -> None:
         Workspace.open(tmp_path / "nothing.duckdb")
 
 
-#: Characters that make an identifier interesting: plain ones, spaces DuckDB's trim removes (Unicode Zs),
-#: a tab it keeps, control characters, the replacement character, a quote, a comma, a letter beyond ASCII.
-_ID_CHARACTERS = 'aZ09-_. \u00a0\u3000\t\x01\x1f\x7f\ufffd",é'
+#: Characters that make an identifier interesting: plain ones (some ``url_encode`` keeps, some it encodes),
+#: spaces DuckDB's trim removes (Unicode Zs), a tab it keeps, control characters, the replacement
+#: character, a quote, a comma, a letter beyond ASCII.
+_ID_CHARACTERS = 'aZ09-_.~!# \u00a0\u3000\t\x01\x1f\x7f\ufffd",é'
 
 
 def _zs_trimmed(text: str) -> str:
@@ -421,6 +422,21 @@ def test_the_trimmed_text_of_a_value_is_what_trimming_gives(text) -> None:
 
     (read,) = duckdb.sql(f"SELECT {_text('value')} FROM (SELECT $text AS value)", params={"text": text}).fetchall()[0]
     assert read == (_zs_trimmed(text) or None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=_ID_CHARACTERS + "\x00/:%+", max_size=5))
+def test_an_identifier_is_plain_exactly_when_its_pattern_says(text) -> None:
+    """The shortcut through ``url_encode`` judges an identifier plain exactly as the pattern alone does:
+    printable ASCII without a double quote, nothing to trim at either end."""
+    import re
+
+    import duckdb
+
+    from kvar.data.validation import _PLAIN_ID, _plain_id_sql
+
+    (plain,) = duckdb.sql(f"SELECT {_plain_id_sql('$text')}", params={"text": text}).fetchall()[0]
+    assert plain == (re.fullmatch(_PLAIN_ID, text) is not None)
 
 
 @settings(max_examples=40, deadline=None)

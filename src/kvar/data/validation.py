@@ -106,6 +106,13 @@ def _text(name: str, table: str = "") -> str:
 _PLAIN_ID = "[!#-~]([ !#-~]*[!#-~])?"
 
 
+def _plain_id_sql(text: str) -> str:
+    """SQL: whether ``text`` is a plain identifier (:data:`_PLAIN_ID`). Most identifiers are letters,
+    digits and ``-._~``, the characters ``url_encode`` leaves as they are; for them the test is a third
+    of the regular expression's cost, which only the others pay."""
+    return f"CASE WHEN {text} <> '' AND url_encode({text}) = {text} THEN true ELSE regexp_full_match({text}, '{_PLAIN_ID}') END"
+
+
 def _raw(name: str) -> str:
     """The column of the checks holding canonical column ``name`` as the file gave it (trimmed text, or the
     file's own number or time type), before it is read."""
@@ -196,7 +203,7 @@ class _Reading:
         if len(source.columns) > 1:
             return "false", self.mapped(source, name)
         text = f'CAST(r."{source.columns[0]}" AS VARCHAR)'
-        plain = f"regexp_full_match({text}, '{_PLAIN_ID}')"
+        plain = _plain_id_sql(text)
         return plain, f"CASE WHEN {plain} THEN {text} ELSE NULLIF(trim({text}), '') END"
 
     def original(self, source: ColumnSource) -> str:
