@@ -399,6 +399,32 @@ def test_workspace_loads_are_idempotent_and_keep_rejects(tmp_path) -> None:
         Workspace.open(tmp_path / "nothing.duckdb")
 
 
+def test_content_loaded_before_is_skipped_by_name_before_validation_and_by_digest_after_it(
+    tmp_path, monkeypatch
+) -> None:
+    """The digest is computed while a new file is validated; a file loaded again under its name is settled
+    by the digest before any validation, and the same content under another name (every row of which the
+    rules reject as already loaded) is skipped all the same. The digest recorded is the file's."""
+    import hashlib
+
+    import kvar.data.workspace as workspace
+
+    text = "transaction_id,customer_id,occurred_at,amount\nt1,c1,2024-01-01,5\nt2,c2,2024-01-02,6\n"
+    orders = write(tmp_path, "orders.csv", text)
+    copy = write(tmp_path, "copy-of-orders.csv", text)
+    with Workspace.create(tmp_path / "ws.duckdb") as space:
+        assert space.load("transactions", orders).rows_loaded == 2
+        recorded = space.connection.execute("SELECT sha256 FROM loads").fetchall()
+        assert recorded == [(hashlib.sha256(text.encode()).hexdigest(),)]
+        assert space.load("transactions", copy).skipped
+        with monkeypatch.context() as patched:
+            patched.setattr(workspace, "load_file", lambda *args: pytest.fail("validated a file loaded before"))
+            assert space.load("transactions", orders).skipped
+        assert space.count("transactions") == 2 and space.connection.execute(
+            "SELECT count(*) FROM loads"
+        ).fetchone() == (1,)
+
+
 #: Characters that make an identifier interesting: plain ones (some ``url_encode`` keeps, some it encodes),
 #: spaces DuckDB's trim removes (Unicode Zs), a tab it keeps, control characters, the replacement
 #: character, a quote, a comma, a letter beyond ASCII.

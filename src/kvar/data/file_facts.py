@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,20 +27,31 @@ class FileFacts:
 
 
 _KEPT = 16
-_known: dict[tuple[Path, int, int], FileFacts] = {}
+_known: dict[tuple[Path, int, int], tuple[bool, Future[FileFacts]]] = {}  # key -> (with digest, facts)
+_lock = threading.Lock()
+_readers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kvar-file-facts")
 
 
 def file_facts(path: Path, *, digest: bool = True) -> FileFacts:
     """The :class:`FileFacts` of ``path``, computed once for each version of the file (its size and
     modification time); ``digest=False``: the line count is enough (a one-off command, which records
     nothing, does not pay for the SHA-256)."""
+    return facts_soon(path, digest=digest).result()
+
+
+def facts_soon(path: Path, *, digest: bool = True) -> Future[FileFacts]:
+    """:func:`file_facts` computed on a background thread, to be read when needed: a load starts it before
+    DuckDB reads the file, so the two reads overlap (the digest and count let go of the GIL). Asking again
+    for the same version of the file gives the same computation, whether it is done or still running."""
     status = path.stat()
     key = (path.resolve(), status.st_size, status.st_mtime_ns)
-    facts = _known.get(key)
-    if facts is None or (digest and not facts.sha256):
-        facts = _read_facts(key[0], digest)
+    with _lock:
+        known = _known.get(key)
+        if known is not None and (known[0] or not digest):
+            return known[1]
+        facts = _readers.submit(_read_facts, key[0], digest)
         _known.pop(key, None)
-        _known[key] = facts
+        _known[key] = (digest, facts)
         if len(_known) > _KEPT:
             del _known[next(iter(_known))]
     return facts

@@ -67,10 +67,9 @@ def load_file(
     path: Path | str,
     mapping: Mapping[str, str] | None = None,
     context: LoadContext | None = None,
-    sha256: str | None = None,
 ) -> FileLoad:
-    """Read and validate ``path`` as ``table``; leave accepted rows and rejects in temporary tables
-    (``sha256``: the file's digest, which a workspace load records; a one-off load leaves it empty).
+    """Read and validate ``path`` as ``table``; leave accepted rows and rejects in temporary tables (the
+    file's digest is left empty: a workspace load, which records it, adds it).
 
     Raises :class:`~kvar.errors.FileFormatError`, :class:`~kvar.errors.MappingError` or
     :class:`~kvar.errors.ValidationError` when the file as a whole cannot be loaded.
@@ -95,7 +94,7 @@ def load_file(
         )
     if checked.rows_read == 0:
         raise FileFormatError(tr("{path}: no data rows").format(path=path))
-    return _outcome(con, table, path, checked, raw.encoding, sha256 or "")
+    return _outcome(con, table, path, checked, raw.encoding)
 
 
 def _reasons(con: duckdb.DuckDBPyConnection, checked: Validated) -> list[tuple[str, str, int]]:
@@ -108,16 +107,14 @@ def _reasons(con: duckdb.DuckDBPyConnection, checked: Validated) -> list[tuple[s
     ]
 
 
-def _outcome(
-    con: duckdb.DuckDBPyConnection, table: str, path: Path, checked: Validated, encoding: str, sha256: str
-) -> FileLoad:
+def _outcome(con: duckdb.DuckDBPyConnection, table: str, path: Path, checked: Validated, encoding: str) -> FileLoad:
     first = con.execute(
         f'SELECT row, column_name, value, reason FROM "{checked.rejects_table}" ORDER BY row, column_name, reason LIMIT 5'
     ).fetchall()
     return FileLoad(
         table=table,
         file=str(path),
-        sha256=sha256,
+        sha256="",
         rows_read=checked.rows_read,
         rows_loaded=checked.rows_accepted,
         rows_rejected=checked.rows_rejected,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from kvar.data.file_facts import file_facts
+from kvar.data.file_facts import facts_soon, file_facts
 from kvar.data.reasons import FIELD_COUNT, TOO_MANY_FIELDS, reason
 from kvar.data.sql import literal, memory_budget
 from kvar.data.text_files import decoded_lines, file_kind, inspect_text, utf8_path
@@ -92,6 +92,7 @@ def read_raw(
         if not DELIMITERS.search(first_lines[0]) and len(first_lines[0].split()) > 1:
             raw = _read_whitespace(con, readable, table, first_lines)
         elif in_place and not source.needs_copy:
+            facts_soon(path, digest=False)  # the line count, wanted after the typing pass, is read meanwhile
             raw = _delimited_in_place(con, readable, table, first_lines)
         else:
             raw = _read_delimited(con, readable, table, first_lines)

@@ -16,11 +16,11 @@ from pathlib import Path
 import duckdb
 
 from kvar.data.contracts import CONTRACTS
-from kvar.data.file_facts import file_facts
+from kvar.data.file_facts import facts_soon
 from kvar.data.loading import FileLoad, create_rejects_table, load_file
 from kvar.data.sql import has_table, literal, memory_budget, table_columns
 from kvar.data.validation import LoadContext
-from kvar.errors import WorkspaceError
+from kvar.errors import KvarError, WorkspaceError
 from kvar.i18n import tr
 
 DEFAULT_PATH = Path("kvar.duckdb")
@@ -99,16 +99,15 @@ class Workspace:
     ) -> FileLoad:
         """Validate ``path`` as ``table`` and append its accepted rows; record rejects and the load.
 
-        A file whose content (SHA-256) was loaded into the same table before is skipped.
+        A file whose content (SHA-256) was loaded into the same table before is skipped. The digest is
+        computed while the file is validated, except when a file of the same name was loaded before: a
+        load run again is settled by the digest alone, before any validation.
         """
         path = Path(path)
-        sha = file_facts(path).sha256 if path.is_file() else ""
+        facts = facts_soon(path) if path.is_file() else None
+        if facts is not None and self._loaded_from(table, path) and self._loaded_before(table, facts.result().sha256):
+            return self._skipped(table, path, facts.result().sha256)
         con = self.connection
-        previous = con.execute(
-            "SELECT loaded_at FROM loads WHERE table_name = ? AND sha256 = ?", [table, sha]
-        ).fetchall()
-        if previous:
-            return FileLoad(table, str(path), sha, 0, 0, 0, (), (), "", "", skipped=True)
         base = context or LoadContext()
         exists = has_table(con, table)
         stored = tuple(self.columns(table)) if exists else ()
@@ -119,7 +118,16 @@ class Workspace:
             existing_columns=stored,
             customers_table="customers" if has_customers else None,
         )
-        result = load_file(con, table, path, mapping, context, sha256=sha or None)
+        try:
+            result = load_file(con, table, path, mapping, context)
+        except KvarError:  # the content loaded before under another name: every row is already loaded
+            if facts is not None and self._loaded_before(table, facts.result().sha256):
+                return self._skipped(table, path, facts.result().sha256)
+            raise
+        sha = facts.result().sha256 if facts is not None else ""
+        if self._loaded_before(table, sha):
+            return self._skipped(table, path, sha)
+        result = replace(result, sha256=sha)
         con.execute("BEGIN TRANSACTION").fetchall()
         try:
             with memory_budget(con):
@@ -134,6 +142,26 @@ class Workspace:
             con.execute("ROLLBACK").fetchall()
             raise
         return result
+
+    def _loaded_from(self, table: str, path: Path) -> bool:
+        """Whether a file of this name was loaded into ``table`` before."""
+        return bool(
+            self.connection.execute(
+                "SELECT 1 FROM loads WHERE table_name = ? AND file = ? LIMIT 1", [table, str(path)]
+            ).fetchall()
+        )
+
+    def _loaded_before(self, table: str, sha256: str) -> bool:
+        """Whether content of this SHA-256 was loaded into ``table`` before (never for an empty digest)."""
+        return bool(sha256) and bool(
+            self.connection.execute(
+                "SELECT 1 FROM loads WHERE table_name = ? AND sha256 = ? LIMIT 1", [table, sha256]
+            ).fetchall()
+        )
+
+    @staticmethod
+    def _skipped(table: str, path: Path, sha256: str) -> FileLoad:
+        return FileLoad(table, str(path), sha256, 0, 0, 0, (), (), "", "", skipped=True)
 
     def _append(self, table: str, result: FileLoad, exists: bool) -> None:
         con = self.connection
