@@ -261,7 +261,7 @@ def _mrr_sql(rows: list) -> list:
     return [[row[0][:10], *(round(float(value), 2) + 0.0 for value in row[1:])] for row in rows]
 
 
-def _metric(label: str, words: list[str], sql: str, answers: tuple, table: str, source: str) -> Case:
+def metric_case(label: str, words: list[str], sql: str, answers: tuple, table: str, source: str) -> Case:
     def argv(data: Path, workspace: Path) -> list[str]:
         where = ["--workspace", str(workspace)] if source == "workspace" else [f"--{table}", str(data)]
         return [*words, *where, "--json"]
@@ -307,8 +307,8 @@ METRICS = (
 CASES = (
     _load("parquet"),
     _load("csv"),
-    *(_metric(*spec, "parquet") for spec in METRICS),
-    *(_metric(*spec, "workspace") for spec in METRICS),
+    *(metric_case(*spec, "parquet") for spec in METRICS),
+    *(metric_case(*spec, "workspace") for spec in METRICS),
 )
 
 

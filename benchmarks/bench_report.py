@@ -4,7 +4,8 @@ Generates (once, in chunks, into ``benchmarks/out/``) ``--rows`` transactions (d
 years, of customers who come and go as :class:`bench_metrics.Customers` says: about 15M at 100M rows)
 and ``--rows / 10`` subscription intervals, one per subscriber (a quarter of them ended, MRR 10-200),
 then runs as a user would, each a whole process, the report's descriptive
-metrics straight from the files:
+metrics straight from the files, each next to the hand-written DuckDB query of ``bench_cli`` that gives
+the same answer from the same file (checked equal), once each at this size:
 
 * ``kvar retention --transactions tx.parquet --period month --json``
 * ``kvar cohorts --transactions tx.parquet --period month --json``
@@ -34,7 +35,7 @@ HERE = Path(__file__).parent
 OUT = HERE / "out"
 sys.path.insert(0, str(HERE))
 
-from bench_cli import KVAR, run  # noqa: E402
+from bench_cli import METRICS, measure, metric_case, run  # noqa: E402
 from bench_metrics import DAYS, START, Customers  # noqa: E402
 
 CHUNK = 10_000_000
@@ -116,13 +117,13 @@ print(json.dumps(steps))
 """
 
 
-def commands(transactions: Path, subscriptions: Path) -> dict[str, list[str]]:
-    return {
-        "retention": ["retention", "--transactions", str(transactions), "--period", "month", "--json"],
-        "cohorts": ["cohorts", "--transactions", str(transactions), "--period", "month", "--json"],
-        "summary": ["summary", "--transactions", str(transactions), "--json"],
-        "mrr": ["mrr", "--subscriptions", str(subscriptions), "--period", "month", "--json"],
-    }
+#: The report's descriptive metrics, among bench_cli's cases.
+REPORTED = ("retention", "cohorts", "summary", "mrr")
+
+
+def cases() -> list:
+    """The four commands over the Parquet files, each with its hand-written query and answers."""
+    return [metric_case(*entry, "parquet") for entry in METRICS if entry[0] in REPORTED]
 
 
 def main() -> None:
@@ -142,17 +143,26 @@ def main() -> None:
     lines = [
         f"# kvar report's descriptive part from Parquet, {args.rows:,} transactions, {args.rows // 10:,} subscriptions",
         "",
-        "| command | s | peak MB |",
-        "|---|---:|---:|",
+        "| command | kvar s | kvar peak MB | hand SQL s | hand peak MB | ratio |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     print(lines[0], flush=True)
-    total, peak = 0.0, 0.0
-    for name, argv in commands(transactions, subscriptions).items():
-        seconds, megabytes, _ = run([KVAR, *argv])
-        total, peak = total + seconds, max(peak, megabytes)
-        lines.append(f"| {name} | {seconds:.1f} | {megabytes:.0f} |")
+    files = {"parquet": transactions, "subscriptions": subscriptions}
+    no_workspace = dict.fromkeys(("transactions", "subscriptions"), OUT)  # every case reads the files
+    totals = {"kvar_s": 0.0, "sql_s": 0.0, "kvar_mb": 0.0, "sql_mb": 0.0}
+    for case in cases():
+        result = measure(case, files, OUT, no_workspace, repeats=1)
+        for key in totals:
+            totals[key] = totals[key] + result[key] if key.endswith("_s") else max(totals[key], result[key])
+        lines.append(
+            f"| {case.name.removesuffix(' (file)')} | {result['kvar_s']:.1f} | {result['kvar_mb']:.0f} | "
+            f"{result['sql_s']:.1f} | {result['sql_mb']:.0f} | {result['ratio']:.2f}× |"
+        )
         print(lines[-1], flush=True)
-    lines.append(f"| **all four** | **{total:.1f}** | **{peak:.0f}** (largest) |")
+    lines.append(
+        f"| **all four** | **{totals['kvar_s']:.1f}** | **{totals['kvar_mb']:.0f}** (largest) | "
+        f"**{totals['sql_s']:.1f}** | **{totals['sql_mb']:.0f}** (largest) | **{totals['kvar_s'] / totals['sql_s']:.2f}×** |"
+    )
     print(lines[-1])
     seconds, megabytes, out = run([sys.executable, "-c", REPORT, str(transactions), str(subscriptions)])
     lines += ["", "In one process, as `kvar report` runs them:", "", "| step | s |", "|---|---:|"]
