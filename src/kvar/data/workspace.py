@@ -105,8 +105,13 @@ class Workspace:
         """
         path = Path(path)
         facts = facts_soon(path) if path.is_file() else None
-        if facts is not None and self._loaded_from(table, path) and self._loaded_before(table, facts.result().sha256):
-            return self._skipped(table, path, facts.result().sha256)
+
+        def digest() -> str:
+            """The file's SHA-256, waited for when first needed (empty for what is not a regular file)."""
+            return facts.result().sha256 if facts is not None else ""
+
+        if self._loaded_before(table, "file", str(path)) and self._loaded_before(table, "sha256", digest()):
+            return self._skipped(table, path, digest())
         con = self.connection
         base = context or LoadContext()
         exists = has_table(con, table)
@@ -121,13 +126,12 @@ class Workspace:
         try:
             result = load_file(con, table, path, mapping, context)
         except KvarError:  # the content loaded before under another name: every row is already loaded
-            if facts is not None and self._loaded_before(table, facts.result().sha256):
-                return self._skipped(table, path, facts.result().sha256)
+            if self._loaded_before(table, "sha256", digest()):
+                return self._skipped(table, path, digest())
             raise
-        sha = facts.result().sha256 if facts is not None else ""
-        if self._loaded_before(table, sha):
-            return self._skipped(table, path, sha)
-        result = replace(result, sha256=sha)
+        if self._loaded_before(table, "sha256", digest()):
+            return self._skipped(table, path, digest())
+        result = replace(result, sha256=digest())
         con.execute("BEGIN TRANSACTION").fetchall()
         try:
             with memory_budget(con):
@@ -143,19 +147,12 @@ class Workspace:
             raise
         return result
 
-    def _loaded_from(self, table: str, path: Path) -> bool:
-        """Whether a file of this name was loaded into ``table`` before."""
-        return bool(
+    def _loaded_before(self, table: str, column: str, value: str) -> bool:
+        """Whether a load into ``table`` recorded ``value`` as its ``column`` (``file`` or ``sha256``); never
+        for an empty value."""
+        return bool(value) and bool(
             self.connection.execute(
-                "SELECT 1 FROM loads WHERE table_name = ? AND file = ? LIMIT 1", [table, str(path)]
-            ).fetchall()
-        )
-
-    def _loaded_before(self, table: str, sha256: str) -> bool:
-        """Whether content of this SHA-256 was loaded into ``table`` before (never for an empty digest)."""
-        return bool(sha256) and bool(
-            self.connection.execute(
-                "SELECT 1 FROM loads WHERE table_name = ? AND sha256 = ? LIMIT 1", [table, sha256]
+                f"SELECT 1 FROM loads WHERE table_name = ? AND {column} = ? LIMIT 1", [table, value]
             ).fetchall()
         )
 
