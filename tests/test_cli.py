@@ -141,6 +141,23 @@ def test_rejects_are_reported_and_written(tmp_path) -> None:
     assert "unparseable time" in rejects.read_text()
 
 
+def test_the_rejects_file_holds_the_rejects_of_every_file_a_command_reads(tmp_path) -> None:
+    orders = tmp_path / "orders.csv"
+    orders.write_text("customer_id,occurred_at,amount\nc1,2024-01-01,5\nc2,yesterday,5\nc1,2024-03-03,5\n")
+    people = tmp_path / "people.csv"
+    people.write_text("customer_id,country\nc1,SE\n,NO\nc2,NO\n")
+    rejects = tmp_path / "rejects.csv"
+    result = runner.invoke(
+        app,
+        ["retention", "--transactions", str(orders), "--customers", str(people), "--by", "country"]
+        + ["--json", "--rejects", str(rejects)],
+    )
+    assert result.exit_code == 0, result.output
+    with rejects.open(newline="") as handle:
+        written = [(row["table_name"], row["row"], row["column_name"]) for row in csv.DictReader(handle)]
+    assert sorted(written) == [("customers", "3", "customer_id"), ("transactions", "3", "occurred_at")]
+
+
 def test_workspace_commands(tmp_path, data_dir) -> None:
     workspace = tmp_path / "ws.duckdb"
     assert runner.invoke(app, ["init", str(workspace)]).exit_code == 0

@@ -81,14 +81,21 @@ def test_every_command_gives_the_duckdb_document(name: str, files: dict[str, Pat
 
 
 def test_rejects_are_the_same_rows_with_the_same_reasons(files: dict[str, Path], spark: Any, tmp_path: Path) -> None:
+    text = files["customers"].read_text()
+    customers = tmp_path / "customers.csv"  # the demo's and an empty row: the rejects of a second file
+    customers.write_text(text + "," * text.splitlines()[0].count(",") + "\n")
     written = {}
     for engine in ("duckdb", "spark"):
         target = tmp_path / f"{engine}.csv"
-        _json(("retention", "--transactions", str(files["transactions"]), "--rejects", str(target), "--engine", engine))
+        _json(
+            ("retention", "--transactions", str(files["transactions"]), "--customers", str(customers))
+            + ("--by", "channel", "--rejects", str(target), "--engine", engine)
+        )
         with target.open(newline="") as handle:
             written[engine] = [{k: v for k, v in row.items() if k != "raw"} for row in csv.DictReader(handle)]
     assert written["spark"] == written["duckdb"]
     assert {row["reason"].split(":")[0] for row in written["spark"]} >= {"unparseable time", "unknown currency"}
+    assert {row["table_name"] for row in written["spark"]} == {"transactions", "customers"}
 
 
 def test_a_folder_or_glob_of_files_is_read_as_one_table(files: dict[str, Path], spark: Any, tmp_path: Path) -> None:

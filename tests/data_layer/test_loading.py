@@ -365,7 +365,7 @@ def test_a_row_breaking_several_rules_lists_them_in_one_order_everywhere(con, tm
     ]
     assert [(row, column, why) for row, column, _, why in result.first_rejects] == expected[:5]
     exported = tmp_path / "rejects.csv"
-    export_rejects(con, result.rejects_table, exported)
+    export_rejects(con, [result.rejects_table], exported)
     with exported.open(newline="") as handle:
         listed = [(int(r["row"]), r["column_name"], r["reason"]) for r in csv.DictReader(handle)]
     assert listed == expected

@@ -39,6 +39,7 @@ class Sources:
 
     def __post_init__(self) -> None:
         self._spill: tempfile.TemporaryDirectory[str] | None = None
+        self._rejected: list[str] = []  # the rejects tables of the loads with rejects, for --rejects
         self.spark: Any = None
         self._own_spark = False
         if self.engine == "spark":  # files only: a workspace is DuckDB's (checked with the options)
@@ -109,12 +110,14 @@ class Sources:
         self.loads.append(result)
         report_load(result)
         if self.rejects_path and result.rows_rejected and not result.skipped:
+            # the file holds every load's rejects so far: written again whole, never overwritten by the last
+            self._rejected.append(result.rejects_table)
             if self.spark is not None:
                 from kvar.data.spark_loading import export_spark_rejects
 
-                export_spark_rejects(self.spark, result.rejects_table, self.rejects_path, excel=decimal_comma())
+                export_spark_rejects(self.spark, self._rejected, self.rejects_path, excel=decimal_comma())
             else:
-                export_rejects(self.connection, result.rejects_table, self.rejects_path, excel=decimal_comma())
+                export_rejects(self.connection, self._rejected, self.rejects_path, excel=decimal_comma())
             stderr.print(
                 "  " + tr("rejects written to {path}").format(path=self.rejects_path), highlight=False, markup=False
             )

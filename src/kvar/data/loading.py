@@ -7,7 +7,7 @@ into an in-memory database for a one-off command (``kvar retention --transaction
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,12 +156,16 @@ def create_rejects_table(con: duckdb.DuckDBPyConnection, name: str = "rejects") 
     con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({REJECTS_COLUMNS}, loaded_at TIMESTAMP)").fetchall()
 
 
-def export_rejects(connection: duckdb.DuckDBPyConnection, table: str, path: Path, *, excel: bool = False) -> None:
-    """The rejected rows of ``table`` as CSV at ``path``, in file and row order; ``excel``: as Excel in a
-    decimal-comma locale opens it (UTF-8 with BOM, ``;`` between fields)."""
+def export_rejects(
+    connection: duckdb.DuckDBPyConnection, tables: Sequence[str], path: Path, *, excel: bool = False
+) -> None:
+    """The rejected rows of every table of ``tables`` (the rejects of a command's loads, one table per
+    file) as one CSV at ``path``, in file and row order; ``excel``: as Excel in a decimal-comma locale
+    opens it (UTF-8 with BOM, ``;`` between fields)."""
     target = literal(str(path))
+    rows = " UNION ALL ".join(f'SELECT * FROM "{table}"' for table in tables)
     connection.execute(
-        f"COPY (SELECT * FROM \"{table}\" ORDER BY file, row, column_name, reason) TO {target} (HEADER, DELIMITER '{';' if excel else ','}')"
+        f"COPY ({rows} ORDER BY file, row, column_name, reason) TO {target} (HEADER, DELIMITER '{';' if excel else ','}')"
     ).fetchall()
     if excel:
         path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())

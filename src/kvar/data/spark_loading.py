@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import glob
 import itertools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import reduce
 from pathlib import Path
 from typing import Any
@@ -426,13 +426,14 @@ def _outcome(
     )
 
 
-def export_spark_rejects(spark: Any, view: str, path: Path, *, excel: bool = False) -> None:
-    """The rejects of Spark's view ``view`` as CSV at ``path``, exactly as
+def export_spark_rejects(spark: Any, views: Sequence[str], path: Path, *, excel: bool = False) -> None:
+    """The rejects of Spark's views ``views`` as one CSV at ``path``, exactly as
     :func:`kvar.data.loading.export_rejects` writes them (the rejects are brought to the driver)."""
     con = duckdb.connect()
     try:
-        rejects = spark.table(view).toArrow()  # noqa: F841 - read by name below
-        con.execute(f'CREATE TEMP TABLE "{view}" AS SELECT * FROM rejects').fetchall()
-        export_rejects(con, view, path, excel=excel)
+        for view in views:
+            rejects = spark.table(view).toArrow()  # noqa: F841 - read by name below
+            con.execute(f'CREATE TEMP TABLE "{view}" AS SELECT * FROM rejects').fetchall()
+        export_rejects(con, views, path, excel=excel)
     finally:
         con.close()
