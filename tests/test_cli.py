@@ -158,6 +158,33 @@ def test_the_rejects_file_holds_the_rejects_of_every_file_a_command_reads(tmp_pa
     assert sorted(written) == [("customers", "3", "customer_id"), ("transactions", "3", "occurred_at")]
 
 
+def test_a_folder_or_glob_is_one_table_for_a_command_and_its_files_for_a_load(tmp_path, data_dir) -> None:
+    lines = (data_dir / "CDNOW_sample.txt").read_text().splitlines(keepends=True)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "1997.txt").write_text("".join(lines[:3000]))
+    (folder / "1998.txt").write_text("".join(lines[3000:]))
+    whole = run_json("pareto", "--transactions", str(data_dir / "CDNOW_sample.txt"))
+    for location in (folder, folder / "199?.txt"):
+        parts = run_json("pareto", "--transactions", str(location))
+        assert parts["rows"] == whole["rows"]
+        assert [(load["file"], load["rows_loaded"]) for load in parts["loads"]] == [(str(location), 6919)]
+    workspace = tmp_path / "ws.duckdb"
+    assert runner.invoke(app, ["init", str(workspace)]).exit_code == 0
+    mistyped = runner.invoke(
+        app, ["load", "transactions", str(folder), str(tmp_path / "*.csv"), "--workspace", str(workspace)]
+    )
+    assert mistyped.exit_code == 2 and "no file matches" in mistyped.output
+    assert run_json("tables", "--workspace", str(workspace))["rows"] == []  # nothing loaded
+    loaded = runner.invoke(app, ["load", "transactions", str(folder), "--workspace", str(workspace)])
+    assert loaded.exit_code == 0
+    assert (
+        "1997.txt -> transactions: 3,000 read" in loaded.output
+        and "1998.txt -> transactions: 3,919 read" in loaded.output
+    )
+    assert run_json("tables", "--workspace", str(workspace))["rows"][0]["rows"] == 6919
+
+
 def test_workspace_commands(tmp_path, data_dir) -> None:
     workspace = tmp_path / "ws.duckdb"
     assert runner.invoke(app, ["init", str(workspace)]).exit_code == 0

@@ -81,13 +81,22 @@ def test_a_file_that_cannot_be_loaded_gets_one_clear_error(
     assert path.name in err
 
 
-def test_loading_a_folder_into_a_workspace_is_one_clear_error(
+def test_a_folder_holding_the_workspace_loads_its_files_but_not_the_workspace(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(["init", str(tmp_path / "w.duckdb")], capsys)[0] == 0
+    (tmp_path / "orders.csv").write_bytes(_rows([]))
     code, _, err = run(["load", "transactions", str(tmp_path), "--workspace", str(tmp_path / "w.duckdb")], capsys)
+    assert code == 0, err
+    assert "orders.csv -> transactions: 2 read, 2 loaded" in err and "w.duckdb ->" not in err
+
+
+def test_a_binary_file_is_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A database file is mostly zero bytes, in both byte lanes: not UTF-16 text without a mark."""
+    assert run(["init", str(tmp_path / "w.duckdb")], capsys)[0] == 0
+    code, _, err = run(["pareto", "--transactions", str(tmp_path / "w.duckdb")], capsys)
     assert_clean_error(code, err)
-    assert "folder" in err
+    assert "w.duckdb: this is not a text file" in err
 
 
 def _rows(lines: list[str]) -> bytes:

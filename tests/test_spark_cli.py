@@ -107,9 +107,19 @@ def test_a_folder_or_glob_of_files_is_read_as_one_table(files: dict[str, Path], 
     (folder / "part-2.csv").write_text("\n".join([lines[0], *lines[middle:]]) + "\n")
     whole = _json(("retention", "--transactions", str(files["transactions"])))
     for location in (folder, folder / "part-*.csv"):
-        parts = _json(("retention", "--transactions", str(location), "--engine", "spark"))
-        assert parts["rows"] == whole["rows"]
-        assert parts["loads"][0]["rows_rejected"] == whole["loads"][0]["rows_rejected"]
+        written = {}
+        for engine in ("duckdb", "spark"):
+            target = tmp_path / f"{engine}.csv"
+            parts = _json(("retention", "--transactions", str(location), "--rejects", str(target), "--engine", engine))
+            assert parts["rows"] == whole["rows"]
+            assert parts["loads"][0]["rows_rejected"] == whole["loads"][0]["rows_rejected"]
+            with target.open(newline="") as handle:
+                written[engine] = [{k: v for k, v in row.items() if k != "raw"} for row in csv.DictReader(handle)]
+        # the same rejects on both engines, among them a second-part row repeating row 2 of the first part
+        assert written["spark"] == written["duckdb"]
+        assert [
+            (Path(row["file"]).name, row["reason"][-5:]) for row in written["duckdb"] if "dupl" in row["reason"]
+        ] == [("part-2.csv", "row 2")]
 
 
 def test_nordic_excel_file_reads_the_same(spark: Any, tmp_path: Path) -> None:

@@ -213,16 +213,25 @@ def load(
             metavar="TABLE", help=lazy_tr("customers, transactions, subscriptions, events, feedback or payments")
         ),
     ],
-    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help=lazy_tr("CSV or Parquet files"))],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="FILE...", help=lazy_tr("CSV or Parquet files, folders of them, or quoted glob patterns")
+        ),
+    ],
     workspace: WorkspaceFile = DEFAULT_PATH,
     *,
     sources: Sources,
 ) -> None:
     """Validate files and add their rows to a workspace table; rejected rows go to the rejects table."""
     from kvar.data.contracts import contract_for
+    from kvar.data.locations import files_named
 
     contract_for(table)
-    for path in files:
+    # every location's files found before the first is loaded (a mistyped name loads nothing), but for the
+    # workspace's own files, which a folder holding the workspace lists too
+    own = {workspace.absolute(), Path(f"{workspace}.wal").absolute()}
+    for path in [file for location in files for file in files_named(location) if file.absolute() not in own]:
         sources.load_into_workspace(table, path)
 
 

@@ -133,7 +133,9 @@ def table_help(table: str, purpose: str = "") -> str:
     contract = CONTRACTS[table]
     required = ", ".join(column.name for column in contract.columns if column.required)
     optional = ", ".join(column.name for column in contract.columns if not column.required)
-    text = tr("CSV or Parquet {table} file with {columns}").format(table=table, columns=required)
+    text = tr("CSV or Parquet {table} file, or a folder or quoted glob of them, with {columns}").format(
+        table=table, columns=required
+    )
     if optional:
         text += " " + tr("(optional: {columns})").format(columns=optional)
     return f"{tr(purpose)}; {text}" if purpose else text

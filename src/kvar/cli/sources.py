@@ -11,7 +11,7 @@ import duckdb
 
 from kvar.cli.output import follow_engine, stage, stderr
 from kvar.data.contracts import contract_for
-from kvar.data.loading import FileLoad, export_rejects, load_file
+from kvar.data.loading import FileLoad, export_rejects, load_location
 from kvar.data.mapping import TableMappings
 from kvar.data.reasons import shown_reason
 from kvar.data.sql import limit_command_memory, tune_for_metrics
@@ -71,8 +71,8 @@ class Sources:
             self._spill.cleanup()
 
     def table(self, name: str, path: Path | None) -> Any:
-        """The validated rows of ``path`` as ``name`` (a DuckDB relation, or a Spark DataFrame) or,
-        without a path, the workspace's table."""
+        """The validated rows of ``path`` (a file, or a folder or a glob of files read as one table) as
+        ``name`` (a DuckDB relation, or a Spark DataFrame) or, without a path, the workspace's table."""
         if path is None:
             if self.workspace is None:
                 raise ParameterError(tr("give --{name} FILE (or --workspace FILE)").format(name=name))
@@ -84,7 +84,7 @@ class Sources:
 
                 result = load_into_spark(self.spark, name, path, mapping, self.context)
             else:
-                result = load_file(self.connection, name, path, mapping, self.context)
+                result = load_location(self.connection, name, path, mapping, self.context)
         self._record(result)
         if self.spark is not None:
             return self.spark.table(result.accepted_table)

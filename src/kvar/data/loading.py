@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
 
 from kvar.data.contracts import contract_for
+from kvar.data.locations import files_named
 from kvar.data.mapping import resolve
 from kvar.data.reading import read_raw
 from kvar.data.reasons import shown_reason
 from kvar.data.small_tables import read_small_csv, small_number
 from kvar.data.sql import literal, memory_budget
-from kvar.data.validation import REJECTS_COLUMNS, LoadContext, Validated, validate
+from kvar.data.validation import REJECTS_COLUMNS, LoadContext, Validated, require_one_currency, validate
 from kvar.errors import FileFormatError, ValidationError
 from kvar.i18n import tr
 from kvar.i18n.formatting import number
@@ -74,13 +75,79 @@ def load_file(
     Raises :class:`~kvar.errors.FileFormatError`, :class:`~kvar.errors.MappingError` or
     :class:`~kvar.errors.ValidationError` when the file as a whole cannot be loaded.
     """
-    path = Path(path)
-    contract = contract_for(table)
+    checked, encoding = _checked(con, table, Path(path), mapping, context or LoadContext())
+    _require_rows(con, checked, str(path))
+    return _outcome(con, table, str(path), checked, encoding)
+
+
+def load_location(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    location: Path | str,
+    mapping: Mapping[str, str] | None = None,
+    context: LoadContext | None = None,
+) -> FileLoad:
+    """Read and validate what ``location`` names as ``table``: a file (:func:`load_file`), or the files of
+    a folder or a glob pattern as one table (:func:`kvar.data.locations.local_files`, in that order).
+
+    Each file of a set is read and typed on its own (its encoding, dialect and formats), and each reject
+    names its file (as an absolute path) and row. The rules that compare rows hold across the files: a
+    row repeating an earlier row of any file of the set is a later duplicate, and the accepted rows of
+    all files must share one currency. The set fails only when none of its rows is accepted. One
+    :class:`FileLoad` for the whole, whose ``file`` is ``location``.
+    """
+    if Path(location).is_file():
+        return load_file(con, table, location, mapping, context)
+    files = files_named(location)
     context = context or LoadContext()
+    checks: list[Validated] = []
+    encodings: list[str] = []
+    for path in files:
+        earlier = replace(context, earlier_rows=tuple(check.typed_table for check in checks))
+        checked, encoding = _checked(con, table, path.absolute(), mapping, earlier)
+        checks.append(checked)
+        encodings.append(encoding)
+    name = next(_names)
+    accepted, rejects = f"{name}_accepted", f"{name}_rejects"
+    con.execute(
+        f'CREATE OR REPLACE TEMP VIEW "{accepted}" AS '
+        + " UNION ALL BY NAME ".join(f'SELECT * FROM "{check.accepted_table}"' for check in checks)
+    ).fetchall()
+    con.execute(
+        f'CREATE OR REPLACE TEMP VIEW "{rejects}" AS '
+        + " UNION ALL ".join(f'SELECT * FROM "{check.rejects_table}"' for check in checks)
+    ).fetchall()
+    combined = Validated(
+        accepted_table=accepted,
+        rejects_table=rejects,
+        typed_table="",
+        rows_read=sum(check.rows_read for check in checks),
+        rows_accepted=sum(check.rows_accepted for check in checks),
+        rows_rejected=sum(check.rows_rejected for check in checks),
+        read_as=tuple(dict.fromkeys(note for check in checks for note in check.read_as)),
+    )
+    require_one_currency(con, accepted, contract_for(table), context, str(location))
+    _require_rows(con, combined, str(location))
+    return _outcome(con, table, str(location), combined, ", ".join(dict.fromkeys(encodings)))
+
+
+def _checked(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    path: Path,
+    mapping: Mapping[str, str] | None,
+    context: LoadContext,
+) -> tuple[Validated, str]:
+    """The validated rows of one file and how its text was decoded (empty for Parquet)."""
+    contract = contract_for(table)
     with memory_budget(con):
         raw = read_raw(con, path, next(_names), context.encoding)
         resolved = resolve(contract, raw.columns, mapping or {}, path.name)
-        checked = validate(con, raw, contract, resolved, context)
+        return validate(con, raw, contract, resolved, context), raw.encoding
+
+
+def _require_rows(con: duckdb.DuckDBPyConnection, checked: Validated, location: str) -> None:
+    """Stop a load that would keep no row: every row rejected (the commonest reasons said), or none read."""
     if checked.rows_accepted == 0 and checked.rows_read > 0:
         reasons = _reasons(con, checked)
         top = "; ".join(
@@ -89,12 +156,11 @@ def load_file(
         )
         raise ValidationError(
             tr("{path}: all {rows_read} rows were rejected ({top})").format(
-                path=path, rows_read=checked.rows_read, top=top
+                path=location, rows_read=checked.rows_read, top=top
             )
         )
     if checked.rows_read == 0:
-        raise FileFormatError(tr("{path}: no data rows").format(path=path))
-    return _outcome(con, table, path, checked, raw.encoding)
+        raise FileFormatError(tr("{path}: no data rows").format(path=location))
 
 
 def _reasons(con: duckdb.DuckDBPyConnection, checked: Validated) -> list[tuple[str, str, int]]:
@@ -107,13 +173,14 @@ def _reasons(con: duckdb.DuckDBPyConnection, checked: Validated) -> list[tuple[s
     ]
 
 
-def _outcome(con: duckdb.DuckDBPyConnection, table: str, path: Path, checked: Validated, encoding: str) -> FileLoad:
+def _outcome(con: duckdb.DuckDBPyConnection, table: str, file: str, checked: Validated, encoding: str) -> FileLoad:
     first = con.execute(
-        f'SELECT row, column_name, value, reason FROM "{checked.rejects_table}" ORDER BY row, column_name, reason LIMIT 5'
+        f'SELECT row, column_name, value, reason FROM "{checked.rejects_table}" '
+        "ORDER BY file, row, column_name, reason LIMIT 5"
     ).fetchall()
     return FileLoad(
         table=table,
-        file=str(path),
+        file=file,
         sha256="",
         rows_read=checked.rows_read,
         rows_loaded=checked.rows_accepted,

@@ -17,7 +17,6 @@ spanning lines counts as one line here) and a Parquet file's 1-based row index, 
 from __future__ import annotations
 
 import csv
-import glob
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import reduce
@@ -30,6 +29,7 @@ import pyarrow as pa
 from kvar.data import reasons
 from kvar.data.contracts import contract_for
 from kvar.data.loading import FileLoad, export_rejects
+from kvar.data.locations import local_files
 from kvar.data.mapping import resolve
 from kvar.data.reading import DELIMITERS, RawTable, engine_message, header_names, sniff
 from kvar.data.reasons import reason, shown_reason
@@ -66,13 +66,8 @@ def spark_location(path: Path | str) -> str:
 
 
 def _local_files(location: str) -> list[Path]:
-    """The local files a location names (a file, the files of a folder, a glob), sorted; none for a URI."""
-    if "://" in location:
-        return []
-    path = Path(location.removeprefix("file:"))
-    if path.is_dir():
-        return sorted(child for child in path.rglob("*") if child.is_file() and not child.name.startswith((".", "_")))
-    return sorted(Path(name) for name in glob.glob(str(path), recursive=True) if Path(name).is_file())
+    """The local files a location names (:func:`kvar.data.locations.local_files`); none for a URI."""
+    return [] if "://" in location else local_files(location.removeprefix("file:"))
 
 
 def _is_parquet(spark: Any, where: str, files: list[Path]) -> bool:

@@ -124,9 +124,10 @@ def codec_name(encoding: str) -> str:
 
 def _guess(path: Path, sample: bytes) -> str:
     head = sample[:_BINARY_SAMPLE]
-    if len(head) >= 4 and head.count(0) * 3 > len(head):  # UTF-16 without a mark: every other byte is zero
-        odd_zeros = head[1::2].count(0)
-        return "utf-16-le" if odd_zeros > head[0::2].count(0) else "utf-16-be"
+    odd_zeros, even_zeros = head[1::2].count(0), head[0::2].count(0)
+    # UTF-16 without a mark: every other byte is zero (zeros in both lanes are a binary file's, a database's)
+    if len(head) >= 4 and head.count(0) * 3 > len(head) and min(odd_zeros, even_zeros) * 4 < max(odd_zeros, even_zeros):
+        return "utf-16-le" if odd_zeros > even_zeros else "utf-16-be"
     if len(_CONTROL.findall(head)) > max(16, len(head) // 100):
         raise FileFormatError(
             tr(

@@ -52,7 +52,7 @@ from kvar.data.formats import (
 from kvar.data.mapping import ColumnSource, ResolvedMapping
 from kvar.data.reading import OVERFLOWING, RawTable, lines_in_order, read_numbered
 from kvar.data.reasons import reason
-from kvar.data.sql import literal
+from kvar.data.sql import literal, table_columns
 from kvar.errors import ValidationError
 from kvar.i18n import tr
 
@@ -76,6 +76,9 @@ class LoadContext:
     existing_keys_table: str | None = None
     existing_columns: tuple[str, ...] = ()
     customers_table: str | None = None
+    #: the typed rows of the files read before this one as one table with it (a folder or a glob), in
+    #: order: a row repeating one of theirs is a later duplicate, as it is of an earlier row of its file
+    earlier_rows: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class Validated:
 
     accepted_table: str
     rejects_table: str
+    typed_table: str  # every row typed, rejected or not, with ``_row`` (for the files read after it)
     rows_read: int
     rows_accepted: int
     rows_rejected: int
@@ -422,11 +426,12 @@ def validate(
         f'CREATE OR REPLACE TEMP VIEW "{accepted}" AS SELECT {", ".join(_accepted_columns(contract, present, mapping, context))}, _row '
         f'FROM "{typed}" WHERE NOT {rejected}'
     ).fetchall()
-    _check_one_currency(con, accepted, contract, present, context, raw)
+    require_one_currency(con, accepted, contract, context, str(raw.path))
     (rejected_rows,) = con.execute(f'SELECT count(DISTINCT row) FROM "{rejects}"').fetchall()[0]
     return Validated(
         accepted_table=accepted,
         rejects_table=rejects,
+        typed_table=typed,
         rows_read=int(rows) + len(check.raw.malformed),
         rows_accepted=int(rows) - int(bad_rows),
         rows_rejected=int(rejected_rows),
@@ -599,15 +604,7 @@ def _flag_set_rules(
     found: list[str] = []
     identity = contract.row_identity(names)
     if identity:
-        key = identity[0]
-        before, after = duplicate_reason(identity)
-        columns = ", ".join(f'"{name}"' for name in identity)
-        same = " AND ".join(f't."{name}" IS NOT DISTINCT FROM d."{name}"' for name in identity)
-        found.append(
-            f"SELECT t._row, {literal(key)} AS column_name, {literal(before)} || d._first_row || {literal(after)} AS reason "
-            f'FROM "{typed}" t JOIN (SELECT {columns}, min(_row) AS _first_row FROM "{typed}" WHERE "{key}" IS NOT NULL '
-            f"GROUP BY ALL HAVING count(*) > 1) d ON {same} WHERE t._row > d._first_row"
-        )
+        found.append(_later_duplicates(con, typed, identity, context.earlier_rows))
     stored = contract.stored_identity(names, context.existing_columns)
     if stored and context.existing_keys_table:
         match = " AND ".join(f'e."{name}" = t."{name}"' for name in stored)
@@ -627,6 +624,32 @@ def _flag_set_rules(
     flagged = f"{typed}_flagged"
     con.execute(f'CREATE OR REPLACE TEMP TABLE "{flagged}" AS {" UNION ALL ".join(found)}').fetchall()
     return flagged if con.execute(f'SELECT 1 FROM "{flagged}" LIMIT 1').fetchall() else None
+
+
+def _later_duplicates(
+    con: duckdb.DuckDBPyConnection, typed: str, identity: tuple[str, ...], earlier: tuple[str, ...]
+) -> str:
+    """SQL of the rows of ``typed`` (``_row``, column, reason) that repeat the ``identity`` of an earlier
+    row: of the same file, or of a file of ``earlier`` (typed tables, in the order the files are read)
+    that has every identity column. The reason names the first row's number, in whichever file it is."""
+    key = identity[0]
+    before, after = duplicate_reason(identity)
+    columns = ", ".join(f'"{name}"' for name in identity)
+    same = " AND ".join(f't."{name}" IS NOT DISTINCT FROM d."{name}"' for name in identity)
+    files = [name for name in earlier if set(identity) <= set(table_columns(con, name))] + [typed]
+    if len(files) == 1:  # one file: a row's position is its row number
+        rows, first, later = f'SELECT {columns}, _row AS _at FROM "{typed}"', "d._first", "t._row > d._first"
+    else:  # a row's position is (its file's place in the set, its row number)
+        rows = " UNION ALL ".join(
+            f"SELECT {columns}, {{'file': {index}, 'row': _row}} AS _at FROM \"{name}\""
+            for index, name in enumerate(files)
+        )
+        first, later = "d._first.row", f"{{'file': {len(files) - 1}, 'row': t._row}} > d._first"
+    return (
+        f"SELECT t._row, {literal(key)} AS column_name, {literal(before)} || {first} || {literal(after)} AS reason "
+        f'FROM "{typed}" t JOIN (SELECT {columns}, min(_at) AS _first FROM ({rows}) WHERE "{key}" IS NOT NULL '
+        f"GROUP BY ALL HAVING count(*) > 1) d ON {same} WHERE {later}"
+    )
 
 
 def _row_rules(
@@ -755,18 +778,16 @@ def _accepted_columns(
     )
 
 
-def _check_one_currency(
-    con: duckdb.DuckDBPyConnection,
-    accepted: str,
-    contract: TableContract,
-    present: list[Column],
-    context: LoadContext,
-    raw: RawTable,
+def require_one_currency(
+    con: duckdb.DuckDBPyConnection, accepted: str, contract: TableContract, context: LoadContext, location: str
 ) -> None:
-    if context.fx_rates is not None or "currency" not in {column.name for column in present}:
+    """:func:`check_one_currency` over the accepted rows ``accepted`` of a table read from ``location``
+    (nothing to check with an FX table, which converts every amount, or without a currency column)."""
+    has_currency = "currency" in contract.names and "currency" in table_columns(con, accepted)
+    if context.fx_rates is not None or not has_currency:
         return
     found = con.execute(f'SELECT currency, count(*) FROM "{accepted}" WHERE currency IS NOT NULL GROUP BY 1').fetchall()
-    check_one_currency(found, str(raw.path), contract.name)
+    check_one_currency(found, location, contract.name)
 
 
 def check_one_currency(found: list[tuple[str, int]], path: str, table: str) -> None:

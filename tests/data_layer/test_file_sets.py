@@ -1,0 +1,91 @@
+"""A folder or a glob of files read as one table (``load_location``): the rows of every file, each file's
+own rejects, and the rules that compare rows held across the files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kvar.data.loading import load_file, load_location
+from kvar.data.locations import files_named, local_files
+from kvar.errors import FileFormatError, ValidationError
+
+HEADER = "customer_id,occurred_at,amount,transaction_id,currency\n"
+
+
+def parts(folder: Path, texts: dict[str, str]) -> Path:
+    folder.mkdir()
+    for name, text in texts.items():
+        (folder / name).write_text(HEADER + text)
+    return folder
+
+
+def rows(con, table: str, columns: str) -> list[tuple]:
+    return con.execute(f'SELECT {columns} FROM "{table}" ORDER BY ALL').fetchall()
+
+
+def test_the_files_of_a_folder_are_its_files_and_subfolders_files_in_path_order(tmp_path) -> None:
+    folder = tmp_path / "exports"
+    (folder / "2024").mkdir(parents=True)
+    for name in ("b.csv", "a.csv", "2024/z.csv", ".hidden.csv", "_SUCCESS"):
+        (folder / name).write_text(HEADER)
+    assert [path.relative_to(folder).as_posix() for path in local_files(folder)] == ["2024/z.csv", "a.csv", "b.csv"]
+    assert [path.name for path in local_files(folder / "*.csv")] == ["a.csv", "b.csv"]
+    assert [path.name for path in local_files(f"{folder}/**/*.csv")] == ["z.csv", "a.csv", "b.csv"]
+    with pytest.raises(FileFormatError, match="no file matches"):
+        files_named(folder / "*.parquet")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileFormatError, match="a folder without files"):
+        files_named(tmp_path / "empty")
+    with pytest.raises(FileFormatError, match="no such file"):
+        files_named(tmp_path / "missing.csv")
+
+
+def test_a_folder_reads_as_the_one_file_its_parts_were_cut_from(con, tmp_path) -> None:
+    lines = [f"c{i % 7},2024-0{1 + i % 9}-1{i % 10},{i}.5,T{i},SEK\n" for i in range(40)]
+    lines[5] = "c1,someday,3,T5,SEK\n"  # rejected in the first part
+    lines[33] = "c2,2024-03-03,abc,T33,SEK\n"  # rejected in the second part
+    whole = tmp_path / "whole.csv"
+    whole.write_text(HEADER + "".join(lines))
+    folder = parts(tmp_path / "parts", {"part-1.csv": "".join(lines[:20]), "part-2.csv": "".join(lines[20:])})
+    one = load_file(con, "transactions", whole)
+    both = load_location(con, "transactions", folder)
+    columns = "customer_id, occurred_at, amount, transaction_id"
+    assert rows(con, both.accepted_table, columns) == rows(con, one.accepted_table, columns)
+    assert (both.file, both.rows_read, both.rows_loaded, both.rows_rejected) == (str(folder), 40, 38, 2)
+    assert rows(con, both.rejects_table, "file, row, column_name") == [
+        (str((folder / "part-1.csv").absolute()), 7, "occurred_at"),
+        (str((folder / "part-2.csv").absolute()), 15, "amount"),
+    ]
+
+
+def test_a_row_repeating_a_row_of_an_earlier_file_is_a_later_duplicate(con, tmp_path) -> None:
+    folder = parts(
+        tmp_path / "parts",
+        {
+            "a.csv": "c1,2024-01-01,10,T1,SEK\nc2,2024-01-02,20,T2,SEK\n",
+            # T1 again (its first copy is row 2 of a.csv), and T3 twice in this file
+            "b.csv": "c3,2024-01-03,30,T3,SEK\nc1,2024-01-01,10,T1,SEK\nc3,2024-01-03,30,T3,SEK\n",
+            # every row repeats an earlier file's: the file keeps nothing, the set goes on
+            "c.csv": "c2,2024-01-02,20,T2,SEK\n",
+        },
+    )
+    result = load_location(con, "transactions", folder)
+    assert rows(con, result.accepted_table, "transaction_id") == [("T1",), ("T2",), ("T3",)]
+    found = rows(con, result.rejects_table, "regexp_extract(file, '[a-z]\\.csv$'), row, reason")
+    assert [(file, row, reason.rsplit(" ", 1)[-1]) for file, row, reason in found] == [
+        ("b.csv", 3, "2"),
+        ("b.csv", 4, "2"),
+        ("c.csv", 2, "3"),
+    ]
+    assert result.rows_rejected == 3
+
+
+def test_the_files_must_share_one_currency_and_keep_some_row(con, tmp_path) -> None:
+    mixed = parts(tmp_path / "mixed", {"a.csv": "c1,2024-01-01,10,T1,SEK\n", "b.csv": "c2,2024-01-02,20,T2,NOK\n"})
+    with pytest.raises(ValidationError, match=r"mixed: transactions.currency mixes NOK \(1 rows\), SEK \(1 rows\)"):
+        load_location(con, "transactions", mixed)
+    broken = parts(tmp_path / "broken", {"a.csv": "c1,never,10,T1,SEK\n", "b.csv": "c2,never,20,T2,SEK\n"})
+    with pytest.raises(ValidationError, match="broken: all 2 rows were rejected"):
+        load_location(con, "transactions", broken)
