@@ -181,6 +181,21 @@ def test_mixed_currencies_stop_the_load_unless_an_fx_table_is_given(con, tmp_pat
     assert rejects(con, result)[0][3] == "no FX rate for this currency in the FX table"
 
 
+def test_a_workspace_keeps_one_currency_across_its_loads(tmp_path) -> None:
+    header = "customer_id,occurred_at,amount,currency\n"
+    workspace = Workspace.create(tmp_path / "w.duckdb")
+    workspace.load("transactions", write(tmp_path, "sek.csv", header + "c1,2024-01-01,10,SEK\n"))
+    nok = write(tmp_path, "nok.csv", header + "c2,2024-01-02,100,NOK\n")
+    with pytest.raises(
+        ValidationError, match=r"nok.csv with the rows already in the workspace: .* NOK \(1 rows\), SEK"
+    ):
+        workspace.load("transactions", nok)
+    assert workspace.count("transactions") == 1  # nothing of nok.csv was loaded
+    converted = workspace.load("transactions", nok, context=LoadContext(fx_rates={"NOK": 0.98}, base_currency="SEK"))
+    assert converted.rows_loaded == 1
+    assert workspace.connection.execute("SELECT DISTINCT currency FROM transactions").fetchall() == [("SEK",)]
+
+
 def test_subscription_rules(con, tmp_path) -> None:
     path = write(
         tmp_path,
