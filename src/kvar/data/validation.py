@@ -517,7 +517,12 @@ def typing_select(
         for name, condition, why in rules
     )
     checks = _checks_sql(
-        check.raw, present, mapping, reading, check.context, extra=_carried(carried) + f", r AS _raw_row{originals}"
+        check.raw,
+        present,
+        mapping,
+        reading,
+        check.context,
+        extra=_carried(carried) + f", {_raw_row(check.raw)} AS _raw_row{originals}",
     )
     accepted = ", ".join(_accepted_columns(check.contract, present, mapping, check.context))
     return (
@@ -526,6 +531,13 @@ def typing_select(
         f"CASE WHEN _bad THEN to_json(_raw_row)::VARCHAR END AS _raw_json "
         f"FROM (SELECT *, coalesce({broken}, false) AS _bad{flags} FROM ({checks}) t) t"
     )
+
+
+def _raw_row(raw: RawTable) -> str:
+    """SQL of the raw row ``r`` as a struct of the file's own columns, as a reject's ``raw`` shows it
+    (kvar's ``_row`` and the like left out)."""
+    fields = ", ".join(f'{literal(name)}: r."{name}"' for name in raw.columns)
+    return f"{{{fields}}}"
 
 
 def _carried(columns: tuple[str, ...]) -> str:
@@ -562,7 +574,7 @@ def _write_rejects(
             mapping,
             reading,
             check.context,
-            extra=f", to_json(r)::VARCHAR AS _raw_json{originals}",
+            extra=f", to_json({_raw_row(raw)})::VARCHAR AS _raw_json{originals}",
             where=f'WHERE r._row IN (SELECT _row FROM "{typed}" WHERE {rejected})',
         )
     ).fetchall()
