@@ -163,12 +163,14 @@ def test_a_folder_or_glob_is_one_table_for_a_command_and_its_files_for_a_load(tm
     folder = tmp_path / "exports"
     folder.mkdir()
     (folder / "1997.txt").write_text("".join(lines[:3000]))
-    (folder / "1998.txt").write_text("".join(lines[3000:]))
+    (folder / "1998.txt").write_text("".join(lines[3000:]) + "99999 99999 19980230 1 1.00\n")  # no 30 February
     whole = run_json("pareto", "--transactions", str(data_dir / "CDNOW_sample.txt"))
     for location in (folder, folder / "199?.txt"):
         parts = run_json("pareto", "--transactions", str(location))
         assert parts["rows"] == whole["rows"]
         assert [(load["file"], load["rows_loaded"]) for load in parts["loads"]] == [(str(location), 6919)]
+    shown = runner.invoke(app, ["pareto", "--transactions", str(folder)])
+    assert f"e.g. {folder / '1998.txt'}, row 3920, occurred_at=" in shown.output  # which file of the folder
     workspace = tmp_path / "ws.duckdb"
     assert runner.invoke(app, ["init", str(workspace)]).exit_code == 0
     mistyped = runner.invoke(
@@ -180,7 +182,7 @@ def test_a_folder_or_glob_is_one_table_for_a_command_and_its_files_for_a_load(tm
     assert loaded.exit_code == 0
     assert (
         "1997.txt -> transactions: 3,000 read" in loaded.output
-        and "1998.txt -> transactions: 3,919 read" in loaded.output
+        and "1998.txt -> transactions: 3,920 read" in loaded.output
     )
     assert run_json("tables", "--workspace", str(workspace))["rows"][0]["rows"] == 6919
 

@@ -309,7 +309,7 @@ def test_parquet_and_product_mapping_on_real_online_retail_dirt(con, data_dir, t
     again = load_file(con, "transactions", parquet, mapping)
     assert (again.rows_loaded, again.rows_rejected) == (result.rows_loaded, result.rows_rejected)
     assert (
-        again.first_rejects[0][0] == result.first_rejects[0][0] - 1
+        again.first_rejects[0][1] == result.first_rejects[0][1] - 1
     )  # Parquet rows count from 1, CSV lines from the header
 
 
@@ -379,7 +379,7 @@ def test_a_row_breaking_several_rules_lists_them_in_one_order_everywhere(con, tm
         (2, "quantity", "expected quantity >= 0"),
         *sorted((3, "customer_id", why) for why in (reasons.CONTROL_IN_ID, reasons.QUOTE_IN_ID)),
     ]
-    assert [(row, column, why) for row, column, _, why in result.first_rejects] == expected[:5]
+    assert [(row, column, why) for _, row, column, _, why in result.first_rejects] == expected[:5]
     exported = tmp_path / "rejects.csv"
     export_rejects(con, [result.rejects_table], exported)
     with exported.open(newline="") as handle:
@@ -395,7 +395,7 @@ def test_workspace_loads_are_idempotent_and_keep_rejects(tmp_path) -> None:
         space.load("customers", customers)
         first = space.load("events", events)
         assert (first.rows_loaded, first.rows_rejected) == (1, 1)
-        assert first.first_rejects[0][3] == "unknown customer: not in the customers table"
+        assert first.first_rejects[0][4] == "unknown customer: not in the customers table"
         assert space.load("events", events).skipped
         assert space.tables()["events"] == 1
         space.load("transactions", orders)

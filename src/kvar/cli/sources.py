@@ -154,12 +154,15 @@ def report_load(result: FileLoad) -> None:
             highlight=False,
             markup=False,
         )
-    for row, column, value, reason in result.first_rejects[:3]:
+    for file, row, column, value, reason in result.first_rejects[:3]:
         where = (
             tr("row {row}, {column}={value}").format(row=row, column=column, value=_shown(value))
             if column
             else tr("line {row}").format(row=row)
         )
+        if file != result.file:  # a file of a folder or glob: which one (from here when it is below)
+            below = Path(file).is_relative_to(Path.cwd())
+            where = f"{Path(file).relative_to(Path.cwd()) if below else file}, {where}"
         stderr.print(
             "  " + tr("e.g. {where}: {reason}").format(where=where, reason=shown_reason(reason)),
             highlight=False,

@@ -39,7 +39,7 @@ class FileLoad:
     rows_loaded: int
     rows_rejected: int
     reasons: tuple[tuple[str, str, int], ...]  # (column, reason, rows), commonest first
-    first_rejects: tuple[tuple[int, str, str | None, str], ...]  # (row, column, value, reason)
+    first_rejects: tuple[tuple[str, int, str | None, str | None, str], ...]  # (file, row, column, value, reason)
     accepted_table: str
     rejects_table: str
     skipped: bool = False
@@ -175,7 +175,7 @@ def _reasons(con: duckdb.DuckDBPyConnection, checked: Validated) -> list[tuple[s
 
 def _outcome(con: duckdb.DuckDBPyConnection, table: str, file: str, checked: Validated, encoding: str) -> FileLoad:
     first = con.execute(
-        f'SELECT row, column_name, value, reason FROM "{checked.rejects_table}" '
+        f'SELECT file, row, column_name, value, reason FROM "{checked.rejects_table}" '
         "ORDER BY file, row, column_name, reason LIMIT 5"
     ).fetchall()
     return FileLoad(
@@ -186,7 +186,7 @@ def _outcome(con: duckdb.DuckDBPyConnection, table: str, file: str, checked: Val
         rows_loaded=checked.rows_accepted,
         rows_rejected=checked.rows_rejected,
         reasons=tuple(_reasons(con, checked)),
-        first_rejects=tuple((int(row), column, value, reason) for row, column, value, reason in first),
+        first_rejects=tuple((path, int(row), column, value, reason) for path, row, column, value, reason in first),
         accepted_table=checked.accepted_table,
         rejects_table=checked.rejects_table,
         encoding=encoding,

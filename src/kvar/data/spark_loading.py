@@ -413,7 +413,9 @@ def _outcome(
         rows_loaded=rows_read - rejected,
         rows_rejected=rejected,
         reasons=tuple(commonest),
-        first_rejects=tuple((int(row["row"]), row["column_name"], row["value"], row["reason"]) for row in first),
+        first_rejects=tuple(
+            (row["file"], int(row["row"]), row["column_name"], row["value"], row["reason"]) for row in first
+        ),
         accepted_table=f"{name}_accepted",
         rejects_table=f"{name}_rejects",
         encoding=decoded,
