@@ -154,10 +154,10 @@ def report_load(result: FileLoad) -> None:
             highlight=False,
             markup=False,
         )
-    for file, row, column, value, reason in result.first_rejects[:3]:
+    for file, row, column_name, value, reason in result.first_rejects[:3]:
         where = (
-            tr("row {row}, {column}={value}").format(row=row, column=column, value=_shown(value))
-            if column
+            tr("row {row}, {column}={value}").format(row=row, column=column_name, value=_shown(value))
+            if column_name
             else tr("line {row}").format(row=row)
         )
         if file != result.file:  # a file of a folder or glob: which one (from here when it is below)
