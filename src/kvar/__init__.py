@@ -8,7 +8,7 @@ with canonical column names and returns the same kind of frame.
 95.0
 """
 
-from kvar.data.loading import load_file
+from kvar.data.loading import load_file, load_location
 from kvar.data.workspace import Workspace
 from kvar.errors import KvarError
 from kvar.i18n import set_locale, tr, use_locale
@@ -47,6 +47,7 @@ __all__ = [
     "customer_summary",
     "historical_ltv",
     "load_file",
+    "load_location",
     "mrr_movements",
     "pareto_concentration",
     "purchase_activity",

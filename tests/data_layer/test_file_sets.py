@@ -42,6 +42,11 @@ def test_the_files_of_a_folder_are_its_files_and_subfolders_files_in_path_order(
         files_named(tmp_path / "missing.csv")
 
 
+def test_load_file_reads_one_file_and_says_what_reads_a_folder(con, tmp_path) -> None:
+    with pytest.raises(FileFormatError, match="is a folder, not a file; load_location reads"):
+        load_file(con, "transactions", tmp_path)
+
+
 def test_a_folder_reads_as_the_one_file_its_parts_were_cut_from(con, tmp_path) -> None:
     lines = [f"c{i % 7},2024-0{1 + i % 9}-1{i % 10},{i}.5,T{i},SEK\n" for i in range(40)]
     lines[5] = "c1,someday,3,T5,SEK\n"  # rejected in the first part

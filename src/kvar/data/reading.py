@@ -65,7 +65,7 @@ def read_raw(
     ``in_place``: a delimited UTF-8 file may be read where it lies (see the module's docstring)."""
     if path.is_dir():
         raise FileFormatError(
-            tr("{path}: is a folder, not a file. Give the files inside it, e.g. {path}/*.csv").format(path=path)
+            tr("{path}: is a folder, not a file; load_location reads a folder's files as one table").format(path=path)
         )
     if not path.exists():
         raise FileFormatError(tr("{path}: no such file").format(path=path))
