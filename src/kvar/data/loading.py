@@ -126,7 +126,8 @@ def load_location(
         rows_rejected=sum(check.rows_rejected for check in checks),
         read_as=tuple(dict.fromkeys(note for check in checks for note in check.read_as)),
     )
-    require_one_currency(con, accepted, contract_for(table), context, str(location))
+    if context.fx_rates is None:  # with an FX table every amount is converted into one currency
+        require_one_currency(con, [accepted], contract_for(table), str(location))
     _require_rows(con, combined, str(location))
     return _outcome(con, table, str(location), combined, ", ".join(dict.fromkeys(encodings)))
 

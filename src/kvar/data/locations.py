@@ -15,7 +15,7 @@ from kvar.i18n import tr
 _GLOB_CHARACTERS = frozenset("*?[")
 
 
-def is_pattern(location: Path | str) -> bool:
+def _is_pattern(location: Path | str) -> bool:
     """Whether ``location`` is a glob pattern rather than the name of one file or folder."""
     return not Path(location).exists() and bool(_GLOB_CHARACTERS & set(str(location)))
 
@@ -43,6 +43,6 @@ def files_named(location: Path | str) -> list[Path]:
         return files
     if Path(location).is_dir():
         raise FileFormatError(tr("{path}: a folder without files").format(path=location))
-    if is_pattern(location):
+    if _is_pattern(location):
         raise FileFormatError(tr("{path}: no file matches").format(path=location))
     raise FileFormatError(tr("{path}: no such file").format(path=location))

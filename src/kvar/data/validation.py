@@ -27,7 +27,7 @@ Mixed currencies without an FX table stop the load (nothing is loaded): summing 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import duckdb
@@ -426,7 +426,8 @@ def validate(
         f'CREATE OR REPLACE TEMP VIEW "{accepted}" AS SELECT {", ".join(_accepted_columns(contract, present, mapping, context))}, _row '
         f'FROM "{typed}" WHERE NOT {rejected}'
     ).fetchall()
-    require_one_currency(con, accepted, contract, context, str(raw.path))
+    if context.fx_rates is None:  # with an FX table every amount is converted into one currency
+        require_one_currency(con, [accepted], contract, str(raw.path))
     (rejected_rows,) = con.execute(f'SELECT count(DISTINCT row) FROM "{rejects}"').fetchall()[0]
     return Validated(
         accepted_table=accepted,
@@ -791,14 +792,18 @@ def _accepted_columns(
 
 
 def require_one_currency(
-    con: duckdb.DuckDBPyConnection, accepted: str, contract: TableContract, context: LoadContext, location: str
+    con: duckdb.DuckDBPyConnection, tables: Sequence[str], contract: TableContract, location: str
 ) -> None:
-    """:func:`check_one_currency` over the accepted rows ``accepted`` of a table read from ``location``
-    (nothing to check with an FX table, which converts every amount, or without a currency column)."""
-    has_currency = "currency" in contract.names and "currency" in table_columns(con, accepted)
-    if context.fx_rates is not None or not has_currency:
+    """:func:`check_one_currency` over the rows of ``tables`` together (accepted rows of a file, of the
+    files of a set, or a workspace table with a file's), read from ``location``; the tables without a
+    currency column are left out. Rows an FX table converted carry the base currency."""
+    if "currency" not in contract.names:
         return
-    found = con.execute(f'SELECT currency, count(*) FROM "{accepted}" WHERE currency IS NOT NULL GROUP BY 1').fetchall()
+    priced = [table for table in tables if "currency" in table_columns(con, table)]
+    if not priced:
+        return
+    rows = " UNION ALL ".join(f'SELECT currency FROM "{table}"' for table in priced)
+    found = con.execute(f"SELECT currency, count(*) FROM ({rows}) WHERE currency IS NOT NULL GROUP BY 1").fetchall()
     check_one_currency(found, location, contract.name)
 
 

@@ -19,7 +19,7 @@ from kvar.data.contracts import CONTRACTS
 from kvar.data.file_facts import facts_soon
 from kvar.data.loading import FileLoad, create_rejects_table, load_file
 from kvar.data.sql import has_table, literal, memory_budget, table_columns
-from kvar.data.validation import LoadContext, check_one_currency
+from kvar.data.validation import LoadContext, require_one_currency
 from kvar.errors import KvarError, WorkspaceError
 from kvar.i18n import tr
 
@@ -132,8 +132,9 @@ class Workspace:
         if self._loaded_before(table, "sha256", digest()):
             return self._skipped(table, path, digest())
         result = replace(result, sha256=digest())
-        if exists:
-            self._require_one_currency(table, result)
+        if exists:  # the table's rows and the file's are added up together: one currency across them
+            where = tr("{file} with the rows already in the workspace").format(file=result.file)
+            require_one_currency(con, [table, result.accepted_table], CONTRACTS[table], where)
         con.execute("BEGIN TRANSACTION").fetchall()
         try:
             with memory_budget(con):
@@ -157,18 +158,6 @@ class Workspace:
                 f"SELECT 1 FROM loads WHERE table_name = ? AND {column} = ? LIMIT 1", [table, value]
             ).fetchall()
         )
-
-    def _require_one_currency(self, table: str, result: FileLoad) -> None:
-        """The table's rows and the file's accepted rows must share one currency, as one file's rows must
-        (:func:`~kvar.data.validation.check_one_currency`): kvar adds their amounts."""
-        con = self.connection
-        if not {"currency"} <= set(self.columns(table)) & set(table_columns(con, result.accepted_table)):
-            return
-        found = con.execute(
-            f'SELECT currency, count(*) FROM (SELECT currency FROM "{table}" UNION ALL '
-            f'SELECT currency FROM "{result.accepted_table}") WHERE currency IS NOT NULL GROUP BY 1'
-        ).fetchall()
-        check_one_currency(found, tr("{file} with the rows already in the workspace").format(file=result.file), table)
 
     @staticmethod
     def _skipped(table: str, path: Path, sha256: str) -> FileLoad:
