@@ -104,3 +104,24 @@ def duckdb_frame(con: duckdb.DuckDBPyConnection) -> Maker:
 
 def ts(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text)
+
+
+def partitioned(source: Path, key: str, folder: Path) -> Path:
+    """``source`` (a CSV file) cut into a partitioned dataset as Hive and Spark write one: a file
+    ``folder/KEY=VALUE/part.csv`` per value of the column ``key``, which the files then lack."""
+    import csv
+
+    with source.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        names = [name for name in reader.fieldnames or [] if name != key]
+        groups: dict[str, list[dict[str, str]]] = {}
+        for row in reader:
+            groups.setdefault(row.pop(key) or "__HIVE_DEFAULT_PARTITION__", []).append(row)
+    for value, rows in groups.items():
+        part = folder / f"{key}={value}"
+        part.mkdir(parents=True)
+        with (part / "part.csv").open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, names)
+            writer.writeheader()
+            writer.writerows(rows)
+    return folder

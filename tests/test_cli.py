@@ -7,11 +7,15 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
+import duckdb
 import pytest
 from typer.testing import CliRunner
 
 from kvar.cli import app
+from kvar.data.demo import generate
+from tests.conftest import partitioned
 
 runner = CliRunner()
 
@@ -185,6 +189,27 @@ def test_a_folder_or_glob_is_one_table_for_a_command_and_its_files_for_a_load(tm
         and "1998.txt -> transactions: 3,920 read" in loaded.output
     )
     assert run_json("tables", "--workspace", str(workspace))["rows"][0]["rows"] == 6919
+
+
+def test_a_partitioned_folder_gives_its_keys_as_columns_to_commands_and_loads(tmp_path) -> None:
+    files = generate(customers=120, seed=3).write(tmp_path / "demo")
+    customers = partitioned(Path(files["customers"]), "channel", tmp_path / "customers")
+    by_channel = ("retention", "--transactions", str(files["transactions"]), "--by", "channel", "--customers")
+    whole = run_json(*by_channel, str(files["customers"]))
+    assert run_json(*by_channel, str(customers))["rows"] == whole["rows"]
+    # the same content in two partitions is two files' rows, and a load run again skips both
+    tx = tmp_path / "tx"
+    for region, amount in (("north", 10), ("south", 20), ("west", 10)):  # west's file is north's again
+        (tx / f"region={region}").mkdir(parents=True)
+        (tx / f"region={region}" / "part.csv").write_text(f"customer_id,occurred_at,amount\nc1,2024-01-01,{amount}\n")
+    workspace = tmp_path / "ws.duckdb"
+    assert runner.invoke(app, ["init", str(workspace)]).exit_code == 0
+    first = runner.invoke(app, ["load", "transactions", str(tx), "--workspace", str(workspace)])
+    assert first.exit_code == 0, first.output
+    loaded = duckdb.connect(str(workspace)).execute("SELECT region FROM transactions ORDER BY 1").fetchall()
+    assert loaded == [("north",), ("south",), ("west",)]
+    again = runner.invoke(app, ["load", "transactions", str(tx), "--workspace", str(workspace)])
+    assert again.output.count("already loaded (same content)") == 3
 
 
 def test_workspace_commands(tmp_path, data_dir) -> None:

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 import kvar
 from kvar.cli import app
 from kvar.data.demo import generate
+from tests.conftest import partitioned
 
 pytestmark = pytest.mark.spark
 runner = CliRunner()
@@ -120,6 +121,57 @@ def test_a_folder_or_glob_of_files_is_read_as_one_table(files: dict[str, Path], 
         assert [
             (Path(row["file"]).name, row["reason"][-5:]) for row in written["duckdb"] if "dupl" in row["reason"]
         ] == [("part-2.csv", "row 2")]
+
+
+def test_a_partitioned_folder_is_read_as_on_duckdb(files: dict[str, Path], spark: Any, tmp_path: Path) -> None:
+    text = files["customers"].read_text()
+    whole = tmp_path / "customers.csv"  # the demo's and an empty row, which a partition of no channel holds
+    whole.write_text(text + "," * text.splitlines()[0].count(",") + "\n")
+    folder = partitioned(whole, "channel", tmp_path / "customers")
+    by_channel = ("retention", "--transactions", str(files["transactions"]), "--by", "channel", "--customers")
+    expected = _json((*by_channel, str(whole)))
+    written = {}
+    for engine in ("duckdb", "spark"):
+        target = tmp_path / f"{engine}.csv"
+        document = _json((*by_channel, str(folder), "--rejects", str(target), "--engine", engine))
+        assert document["rows"] == expected["rows"]
+        with target.open(newline="") as handle:
+            written[engine] = list(csv.DictReader(handle))  # the raw rows, their folder's value with them
+    assert written["spark"] == written["duckdb"]
+    assert '"channel":null' in written["spark"][-1]["raw"]
+
+
+def test_files_at_any_depth_of_a_folder_are_read_as_on_duckdb(
+    files: dict[str, Path], spark: Any, tmp_path: Path
+) -> None:
+    """Spark's own reading of a folder skips a file beside ``key=value`` folders and fails on plain
+    subfolders; kvar gives it the files the DuckDB engine reads."""
+    lines = files["transactions"].read_text().splitlines()
+    header, third = lines[0], len(lines) // 3
+    folder = tmp_path / "tx"
+    parts = {
+        "top.csv": lines[1:third],
+        "region=north+east 1/a b.csv": lines[third : 2 * third],
+        "2026/b.csv": lines[2 * third :],
+    }
+    for name, part in parts.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("\n".join([header, *part]) + "\n")
+    whole = _json(("retention", "--transactions", str(files["transactions"])))
+    written = {}
+    for engine in ("duckdb", "spark"):
+        target = tmp_path / f"{engine}.csv"
+        document = _json(("retention", "--transactions", str(folder), "--rejects", str(target), "--engine", engine))
+        assert document["rows"] == whole["rows"]
+        assert document["loads"][0]["rows_read"] == whole["loads"][0]["rows_read"]
+        with target.open(newline="") as handle:
+            written[engine] = list(csv.DictReader(handle))
+    # the same rejects, each naming its file by its path (a space and a plus as they are)
+    assert written["spark"] == written["duckdb"]
+    assert str(folder / "region=north+east 1" / "a b.csv") in {row["file"] for row in written["spark"]}
+    (folder / "2026" / "c.parquet").write_bytes(files["parquet"].read_bytes())
+    code, output = run("retention", "--transactions", str(folder), "--engine", "spark")
+    assert code == 2 and "holds Parquet files (c.parquet) and text files" in output
 
 
 def test_nordic_excel_file_reads_the_same(spark: Any, tmp_path: Path) -> None:

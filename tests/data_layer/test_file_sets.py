@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kvar.data.loading import load_file, load_location
-from kvar.data.locations import files_named, local_files
+from kvar.data.locations import files_named, folder_values, local_files
 from kvar.errors import FileFormatError, ValidationError
 
 HEADER = "customer_id,occurred_at,amount,transaction_id,currency\n"
@@ -18,6 +18,14 @@ def parts(folder: Path, texts: dict[str, str]) -> Path:
     folder.mkdir()
     for name, text in texts.items():
         (folder / name).write_text(HEADER + text)
+    return folder
+
+
+def write(folder: Path, texts: dict[str, str]) -> Path:
+    """Files at paths below ``folder`` (subfolders made as needed)."""
+    for name, text in texts.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
     return folder
 
 
@@ -94,3 +102,82 @@ def test_the_files_must_share_one_currency_and_keep_some_row(con, tmp_path) -> N
     broken = parts(tmp_path / "broken", {"a.csv": "c1,never,10,T1,SEK\n", "b.csv": "c2,never,20,T2,SEK\n"})
     with pytest.raises(ValidationError, match="broken: all 2 rows were rejected"):
         load_location(con, "transactions", broken)
+
+
+def test_key_value_folder_names_give_a_text_value_per_key_and_file(tmp_path) -> None:
+    lake = write(
+        tmp_path / "lake",
+        {
+            "top.csv": "",  # at the top: no key named, so null for every key
+            "country=SE/year=2026/a.csv": "",
+            "country=NO/2026/b.csv": "",  # a folder name without "=" gives no key
+            "country=G%C3%B6teborg%20x/c.csv": "",  # %-escapes decoded, as Hive and Spark write them
+            "country=__HIVE_DEFAULT_PARTITION__/d.csv": "",  # Hive's and Spark's null
+            "Country=DK/e.csv": "",  # a key is one key whatever its case: its first spelling names it
+        },
+    )
+    files = local_files(lake)
+    found = {
+        path.relative_to(lake).as_posix(): values
+        for path, values in zip(files, folder_values(lake, files), strict=True)
+    }
+    assert found == {
+        "Country=DK/e.csv": {"Country": "DK", "year": None},
+        "country=G%C3%B6teborg%20x/c.csv": {"Country": "Göteborg x", "year": None},
+        "country=NO/2026/b.csv": {"Country": "NO", "year": None},
+        "country=SE/year=2026/a.csv": {"Country": "SE", "year": "2026"},
+        "country=__HIVE_DEFAULT_PARTITION__/d.csv": {"Country": None, "year": None},
+        "top.csv": {"Country": None, "year": None},
+    }
+    # a glob's folders count below its first pattern character; a file named alone has none
+    pattern = f"{lake}/country=*/year=*/*.csv"
+    assert folder_values(pattern, local_files(pattern)) == [{"country": "SE", "year": "2026"}]
+    alone = lake / "country=SE/year=2026/a.csv"
+    assert folder_values(alone, [alone]) == [{}]
+    twice = write(tmp_path / "twice", {"year=2025/year=2026/a.csv": ""})
+    with pytest.raises(FileFormatError, match="its folder names give the key year twice"):
+        folder_values(twice, local_files(twice))
+
+
+def test_a_partitioned_folder_reads_its_keys_as_columns_of_every_file(con, tmp_path) -> None:
+    header = "customer_id,signed_up_at\n"
+    folder = write(
+        tmp_path / "customers",
+        {"country=SE/a.csv": header + "c1,2024-01-01\n", "country=NO/b.csv": header + "c2,2024-01-02\nc3,later\n"},
+    )
+    (folder / "country=DK").mkdir()
+    con.execute(
+        f"COPY (SELECT 'c4' AS customer_id, DATE '2024-01-04' AS signed_up_at) TO '{folder}/country=DK/c.parquet'"
+    )
+    result = load_location(con, "customers", folder)
+    assert rows(con, result.accepted_table, "customer_id, country") == [("c1", "SE"), ("c2", "NO"), ("c4", "DK")]
+    # a reject quotes the row as read, its folder's value with it
+    assert rows(con, result.rejects_table, "row, column_name, raw") == [
+        (3, "signed_up_at", '{"customer_id":"c3","signed_up_at":"later","country":"NO"}')
+    ]
+    # a file named alone is read without its folders' keys (DuckDB's own guess from the path is off)
+    for alone in ("country=SE/a.csv", "country=DK/c.parquet"):
+        result = load_location(con, "customers", folder / alone)
+        assert "country" not in [row[0] for row in con.execute(f'DESCRIBE "{result.accepted_table}"').fetchall()]
+
+
+def test_a_key_that_names_a_column_of_the_contract_is_read_and_checked_as_that_column(con, tmp_path) -> None:
+    header = "customer_id,occurred_at,amount,transaction_id\n"
+    folder = write(
+        tmp_path / "tx",
+        {
+            "currency=SEK/a.csv": header + "c1,2024-01-01,10,T1\n",
+            "currency=XYZ/b.csv": header + "c2,2024-01-02,20,T2\n",
+        },
+    )
+    result = load_location(con, "transactions", folder)
+    assert rows(con, result.accepted_table, "transaction_id, currency") == [("T1", "SEK")]
+    assert rows(con, result.rejects_table, "column_name, value, split_part(reason, ':', 1)") == [
+        ("currency", "XYZ", "unknown currency")
+    ]
+
+
+def test_a_key_that_is_also_a_column_of_the_file_stops_the_load(con, tmp_path) -> None:
+    folder = write(tmp_path / "customers", {"country=SE/a.csv": "customer_id,Country\nc1,NO\n"})
+    with pytest.raises(FileFormatError, match=r"a\.csv: country is both a column of the file and a key of its folder"):
+        load_location(con, "customers", folder)

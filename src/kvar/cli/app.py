@@ -225,14 +225,16 @@ def load(
 ) -> None:
     """Validate files and add their rows to a workspace table; rejected rows go to the rejects table."""
     from kvar.data.contracts import contract_for
-    from kvar.data.locations import files_named
+    from kvar.data.locations import files_named, folder_values
 
     contract_for(table)
     # every location's files found before the first is loaded (a mistyped name loads nothing), but for the
-    # workspace's own files, which a folder holding the workspace lists too
+    # workspace's own files, which a folder holding the workspace lists too; each with its folder names' keys
     own = {workspace.absolute(), Path(f"{workspace}.wal").absolute()}
-    for path in [file for location in files for file in files_named(location) if file.absolute() not in own]:
-        sources.load_into_workspace(table, path)
+    named = [[file for file in files_named(location) if file.absolute() not in own] for location in files]
+    for location, found in zip(files, named, strict=True):
+        for path, folders in zip(found, folder_values(location, found), strict=True):
+            sources.load_into_workspace(table, path, folders)
 
 
 @command()

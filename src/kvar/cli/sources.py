@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -90,11 +91,13 @@ class Sources:
             return self.spark.table(result.accepted_table)
         return self.connection.table(result.accepted_table)
 
-    def load_into_workspace(self, name: str, path: Path) -> FileLoad:
-        """Add ``path``'s rows to the workspace's table ``name`` (``kvar load``)."""
+    def load_into_workspace(self, name: str, path: Path, folders: Mapping[str, str | None]) -> FileLoad:
+        """Add ``path``'s rows to the workspace's table ``name`` (``kvar load``), with the columns its
+        folder names give (:func:`kvar.data.locations.folder_values`)."""
         assert self.workspace is not None
+        mapping, context = self.mappings.for_table(contract_for(name)), replace(self.context, folders=folders)
         with stage(tr("loading {name}").format(name=path.name)):
-            result = self.workspace.load(name, path, self.mappings.for_table(contract_for(name)), self.context)
+            result = self.workspace.load(name, path, mapping, context)
         self._record(result)
         return result
 

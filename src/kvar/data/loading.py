@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 
 from kvar.data.contracts import contract_for
-from kvar.data.locations import files_named
+from kvar.data.locations import files_named, folder_values
 from kvar.data.mapping import resolve
 from kvar.data.reading import read_raw
 from kvar.data.reasons import shown_reason
@@ -91,10 +91,11 @@ def load_location(
     a folder or a glob pattern as one table (:func:`kvar.data.locations.local_files`, in that order).
 
     Each file of a set is read and typed on its own (its encoding, dialect and formats), and each reject
-    names its file (as an absolute path) and row. The rules that compare rows hold across the files: a
-    row repeating an earlier row of any file of the set is a later duplicate, and the accepted rows of
-    all files must share one currency. The set fails only when none of its rows is accepted. One
-    :class:`FileLoad` for the whole, whose ``file`` is ``location``.
+    names its file (as an absolute path) and row. The ``key=value`` folder names of a partitioned
+    dataset add a text column per key (:func:`kvar.data.locations.folder_values`). The rules that
+    compare rows hold across the files: a row repeating an earlier row of any file of the set is a later
+    duplicate, and the accepted rows of all files must share one currency. The set fails only when none
+    of its rows is accepted. One :class:`FileLoad` for the whole, whose ``file`` is ``location``.
     """
     if Path(location).is_file():
         return load_file(con, table, location, mapping, context)
@@ -102,8 +103,8 @@ def load_location(
     context = context or LoadContext()
     checks: list[Validated] = []
     encodings: list[str] = []
-    for path in files:
-        earlier = replace(context, earlier_rows=tuple(check.typed_table for check in checks))
+    for path, folders in zip(files, folder_values(location, files), strict=True):
+        earlier = replace(context, earlier_rows=tuple(check.typed_table for check in checks), folders=folders)
         checked, encoding = _checked(con, table, path.absolute(), mapping, earlier)
         checks.append(checked)
         encodings.append(encoding)
@@ -142,7 +143,7 @@ def _checked(
     """The validated rows of one file and how its text was decoded (empty for Parquet)."""
     contract = contract_for(table)
     with memory_budget(con):
-        raw = read_raw(con, path, next(_names), context.encoding)
+        raw = read_raw(con, path, next(_names), context.encoding, folders=context.folders)
         resolved = resolve(contract, raw.columns, mapping or {}, path.name)
         return validate(con, raw, contract, resolved, context), raw.encoding
 

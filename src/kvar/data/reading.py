@@ -6,7 +6,8 @@ and other delimited text (delimiter and header sniffed, ``.gz`` allowed), whites
 as the CDNOW files) and Parquet, which is read where it lies (a view: no copy).
 
 Each raw table has ``_row``: the file's line number for text (the header is line 1) and the 1-based row
-index for Parquet. A delimited UTF-8 file is first read where it lies (a view: no copy of its text): its
+index for Parquet. The values a file's folder names give (:func:`kvar.data.locations.folder_values`)
+are text columns after the file's own. A delimited UTF-8 file is first read where it lies (a view: no copy of its text): its
 rows come in line order with ``_row`` not yet known, and the typing pass numbers them by position once
 :func:`lines_in_order` has confirmed that every line was read as one row; otherwise
 :func:`read_numbered` reads it again into a table with the line numbers.
@@ -23,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 from kvar.data.file_facts import facts_soon, file_facts
+from kvar.data.locations import check_folder_keys
 from kvar.data.reasons import FIELD_COUNT, TOO_MANY_FIELDS, reason
 from kvar.data.sql import literal, memory_budget
 from kvar.data.text_files import decoded_lines, file_kind, inspect_text, utf8_path
@@ -56,13 +58,22 @@ class RawTable:
     types: Mapping[str, str] = field(default_factory=dict)  # column -> DuckDB type (VARCHAR for text files)
     encoding_asked: str | None = None  # the --encoding the file was read with (to read it again)
     first_line: int | None = None  # read in place: the line of the first row; rows and ``_row`` are not known
+    folders: Mapping[str, str | None] = field(default_factory=dict)  # key -> value of its folder names
 
 
 def read_raw(
-    con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str | None = None, *, in_place: bool = True
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    table: str,
+    encoding: str | None = None,
+    *,
+    in_place: bool = True,
+    folders: Mapping[str, str | None] | None = None,
 ) -> RawTable:
     """Read ``path`` into the temporary table or view ``table`` and describe it (format judged by content);
-    ``in_place``: a delimited UTF-8 file may be read where it lies (see the module's docstring)."""
+    ``in_place``: a delimited UTF-8 file may be read where it lies (see the module's docstring);
+    ``folders``: the values its folder names give, a text column each."""
+    folders = dict(folders or {})
     if path.is_dir():
         raise FileFormatError(
             tr("{path}: is a folder, not a file; load_location reads a folder's files as one table").format(path=path)
@@ -78,8 +89,23 @@ def read_raw(
                 "{path}: a ZIP archive or an Excel workbook, not a table kvar can read. In Excel: File > Save As > CSV UTF-8; or unzip it first"
             ).format(path=path)
         )
-    if kind == "parquet":
-        return _read_parquet(con, path, table)
+    raw = (
+        _read_parquet(con, path, table, folders)
+        if kind == "parquet"
+        else _read_text(con, path, table, encoding, in_place, folders)
+    )
+    check_folder_keys(raw.columns[: len(raw.columns) - len(folders)], folders, path)
+    return raw
+
+
+def _read_text(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    table: str,
+    encoding: str | None,
+    in_place: bool,
+    folders: Mapping[str, str | None],
+) -> RawTable:
     if path.suffix.lower() in (".parquet", ".pq"):
         raise FileFormatError(
             tr("{path}: named like a Parquet file but it is not one (no PAR1 header)").format(path=path)
@@ -90,12 +116,12 @@ def read_raw(
         raise FileFormatError(tr("{path}: no lines of text").format(path=path))
     with utf8_path(source) as readable:
         if not DELIMITERS.search(first_lines[0]) and len(first_lines[0].split()) > 1:
-            raw = _read_whitespace(con, readable, table, first_lines)
+            raw = _read_whitespace(con, readable, table, first_lines, folders)
         elif in_place and not source.needs_copy:
             facts_soon(path, digest=False)  # the line count, wanted after the typing pass, is read meanwhile
-            raw = _delimited_in_place(con, readable, table, first_lines)
+            raw = _delimited_in_place(con, readable, table, first_lines, folders)
         else:
-            raw = _read_delimited(con, readable, table, first_lines)
+            raw = _read_delimited(con, readable, table, first_lines, folders)
     return replace(raw, path=path, encoding=source.describe(), encoding_asked=encoding)
 
 
@@ -103,7 +129,7 @@ def read_numbered(con: duckdb.DuckDBPyConnection, raw: RawTable) -> RawTable:
     """``raw``, read in place, read again into a table whose ``_row`` is each row's line number (the same
     name: it replaces the view)."""
     con.execute(f'DROP VIEW IF EXISTS "{raw.table}"').fetchall()
-    return read_raw(con, raw.path, raw.table, raw.encoding_asked, in_place=False)
+    return read_raw(con, raw.path, raw.table, raw.encoding_asked, in_place=False, folders=raw.folders)
 
 
 def lines_in_order(con: duckdb.DuckDBPyConnection, raw: RawTable, rows: int, overflowing: bool) -> bool:
@@ -126,19 +152,35 @@ def engine_message(error: Exception) -> str:
     return first if len(first) <= 160 else first[:157] + "…"
 
 
-def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> RawTable:
+def _folder_columns(folders: Mapping[str, str | None]) -> str:
+    """SQL of the text columns the file's folder names give (``, 'SE'::VARCHAR AS "country"``)."""
+    return "".join(
+        f", {'NULL' if value is None else literal(value)}::VARCHAR AS {_identifier(key)}"
+        for key, value in folders.items()
+    )
+
+
+def _identifier(name: str) -> str:
+    """``name`` as a quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _read_parquet(
+    con: duckdb.DuckDBPyConnection, path: Path, table: str, folders: Mapping[str, str | None]
+) -> RawTable:
     try:
-        names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet({literal(path)})").fetchall()]
+        source = f"read_parquet({literal(path)}, hive_partitioning = false"  # kvar reads folder names itself
+        names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source})").fetchall()]
         columns = ", ".join(f'"{name}"' for name in names)
         con.execute(
-            f'CREATE OR REPLACE TEMP VIEW "{table}" AS SELECT {columns}, '
-            f"CAST(file_row_number + 1 AS BIGINT) AS _row FROM read_parquet({literal(path)}, file_row_number = true)"
+            f'CREATE OR REPLACE TEMP VIEW "{table}" AS SELECT {columns}{_folder_columns(folders)}, '
+            f"CAST(file_row_number + 1 AS BIGINT) AS _row FROM {source}, file_row_number = true)"
         ).fetchall()
     except duckdb.Error as error:
         raise FileFormatError(
             tr("{path}: not a readable Parquet file ({reason})").format(path=path, reason=engine_message(error))
         ) from error
-    return _describe(con, path, table, tuple(names), ())
+    return _describe(con, path, table, (*names, *folders), (), folders)
 
 
 def sniff(lines: list[str]) -> tuple[str, bool]:
@@ -192,18 +234,21 @@ def _dialect(path: Path, table: str, first_lines: list[str]) -> _Dialect:
     columns = ", ".join(f"{literal(name)}: 'VARCHAR'" for name in (*names, _OVERFLOW))
     options = (
         f"auto_detect = false, columns = {{{columns}}}, delim = '{quoted_delimiter}', quote = '\"', escape = '\"', "
-        f"header = {has_header}, strict_mode = false, null_padding = true, "
+        f"header = {has_header}, strict_mode = false, null_padding = true, hive_partitioning = false, "
         f"ignore_errors = true, store_rejects = true, rejects_table = '{table}_bad_lines', rejects_scan = '{table}_bad_scans'"
     )
     return _Dialect(names, delimiter, 1 if has_header else 0, options)
 
 
-def _delimited_in_place(con: duckdb.DuckDBPyConnection, path: Path, table: str, first_lines: list[str]) -> RawTable:
+def _delimited_in_place(
+    con: duckdb.DuckDBPyConnection, path: Path, table: str, first_lines: list[str], folders: Mapping[str, str | None]
+) -> RawTable:
     """A view over the file itself, rows in line order, ``_row`` NULL and :data:`OVERFLOWING` per row."""
     dialect = _dialect(path, table, first_lines)
+    constants = _folder_columns(folders)
     try:
         con.execute(
-            f'CREATE OR REPLACE TEMP VIEW "{table}" AS SELECT * EXCLUDE ("{_OVERFLOW}"), NULL::BIGINT AS _row, '
+            f'CREATE OR REPLACE TEMP VIEW "{table}" AS SELECT * EXCLUDE ("{_OVERFLOW}"){constants}, NULL::BIGINT AS _row, '
             f'"{_OVERFLOW}" IS NOT NULL AS {OVERFLOWING} '
             f"FROM read_csv({literal(path)}, {dialect.options}, max_line_size = {_FAST_LINE_BYTES})"
         ).fetchall()
@@ -212,13 +257,17 @@ def _delimited_in_place(con: duckdb.DuckDBPyConnection, path: Path, table: str, 
         raise FileFormatError(
             tr("{path}: not a readable CSV file ({reason})").format(path=path, reason=engine_message(error))
         ) from error
-    return RawTable(path, table, dialect.names, 0, (), types=types, first_line=dialect.header_lines + 1)
+    names = (*dialect.names, *folders)
+    return RawTable(path, table, names, 0, (), types=types, first_line=dialect.header_lines + 1, folders=folders)
 
 
-def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, table: str, first_lines: list[str]) -> RawTable:
+def _read_delimited(
+    con: duckdb.DuckDBPyConnection, path: Path, table: str, first_lines: list[str], folders: Mapping[str, str | None]
+) -> RawTable:
     """Read into a table with each row's line number (:func:`_dialect`)."""
     dialect = _dialect(path, table, first_lines)
     names, delimiter, header_lines, options = dialect.names, dialect.delimiter, dialect.header_lines, dialect.options
+    constants = _folder_columns(folders)
     try:
         _create_lines(con, path, table, options + f", max_line_size = {_FAST_LINE_BYTES}")
         if not _every_line_seen(con, path, table, header_lines):
@@ -233,7 +282,7 @@ def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, table: str, firs
         ).fetchall()
         clean = not long_lines and not bad
         con.execute(
-            f'CREATE OR REPLACE TEMP {"VIEW" if clean else "TABLE"} "{table}" AS SELECT * EXCLUDE ("{_OVERFLOW}"), '
+            f'CREATE OR REPLACE TEMP {"VIEW" if clean else "TABLE"} "{table}" AS SELECT * EXCLUDE ("{_OVERFLOW}"){constants}, '
             f'CAST(rowid + 1 + {header_lines} AS BIGINT) AS _row FROM "{table}_lines" WHERE "{_OVERFLOW}" IS NULL'
         ).fetchall()
     except duckdb.Error as error:
@@ -250,7 +299,7 @@ def _read_delimited(con: duckdb.DuckDBPyConnection, path: Path, table: str, firs
     # Rows skipped before a bad line shift rowid; recompute line numbers from the sniffed file when any.
     if bad:
         _renumber_around_bad_lines(con, table, header_lines, [int(line) for line, _, _ in bad])
-    return _describe(con, path, table, names, malformed)
+    return _describe(con, path, table, (*names, *folders), malformed, folders)
 
 
 def _create_lines(con: duckdb.DuckDBPyConnection, path: Path, table: str, options: str) -> None:
@@ -283,7 +332,7 @@ def _every_line_seen(con: duckdb.DuckDBPyConnection, path: Path, table: str, hea
 
 
 def _column_sql(name: str) -> str:
-    return 'coalesce("' + name.replace('"', '""') + "\", '')"
+    return f"coalesce({_identifier(name)}, '')"
 
 
 def _renumber_around_bad_lines(
@@ -294,7 +343,9 @@ def _renumber_around_bad_lines(
         con.execute(f'UPDATE "{table}" SET _row = _row + 1 WHERE _row >= {bad}').fetchall()
 
 
-def _read_whitespace(con: duckdb.DuckDBPyConnection, path: Path, table: str, first_lines: list[str]) -> RawTable:
+def _read_whitespace(
+    con: duckdb.DuckDBPyConnection, path: Path, table: str, first_lines: list[str], folders: Mapping[str, str | None]
+) -> RawTable:
     tokens = first_lines[0].split()
     has_header = not any(_NUMBER.match(token) for token in tokens)
     width = len(tokens)
@@ -307,11 +358,12 @@ def _read_whitespace(con: duckdb.DuckDBPyConnection, path: Path, table: str, fir
     else:
         names = tuple(f"column{index}" for index in range(1, width + 1))
     parts = ", ".join(f'fields[{index + 1}] AS "{name}"' for index, name in enumerate(names))
+    parts += _folder_columns(folders)
     try:
         con.execute(
             f'CREATE OR REPLACE TEMP TABLE "{table}_lines" AS SELECT line FROM read_csv({literal(path)}, '
             "columns = {'line': 'VARCHAR'}, delim = '\x1f', quote = '', escape = '', header = false, "
-            "auto_detect = false)"
+            "auto_detect = false, hive_partitioning = false)"
         ).fetchall()
         con.execute(
             f'CREATE OR REPLACE TEMP TABLE "{table}_split" AS SELECT rowid + 1 AS _row, line, '
@@ -333,7 +385,7 @@ def _read_whitespace(con: duckdb.DuckDBPyConnection, path: Path, table: str, fir
             )
         ) from error
     malformed = tuple((int(line), str(raw), reason(FIELD_COUNT, width=width, count=count)) for line, raw, count in bad)
-    return _describe(con, path, table, names, malformed)
+    return _describe(con, path, table, (*names, *folders), malformed, folders)
 
 
 def _describe(
@@ -342,7 +394,8 @@ def _describe(
     table: str,
     names: tuple[str, ...],
     malformed: tuple[tuple[int, str, str], ...],
+    folders: Mapping[str, str | None],
 ) -> RawTable:
     (rows,) = con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0]
     types = dict(con.execute(f'SELECT column_name, column_type FROM (DESCRIBE "{table}")').fetchall())
-    return RawTable(path=path, table=table, columns=names, rows=int(rows), malformed=malformed, types=types)
+    return RawTable(path, table, names, int(rows), malformed, types=types, folders=folders)

@@ -29,7 +29,7 @@ import pyarrow as pa
 from kvar.data import reasons
 from kvar.data.contracts import contract_for
 from kvar.data.loading import FileLoad, export_rejects
-from kvar.data.locations import local_files
+from kvar.data.locations import check_folder_keys, folder_values, local_files
 from kvar.data.mapping import resolve
 from kvar.data.reading import DELIMITERS, RawTable, engine_message, header_names, sniff
 from kvar.data.reasons import reason, shown_reason
@@ -70,19 +70,34 @@ def _local_files(location: str) -> list[Path]:
     return [] if "://" in location else local_files(location.removeprefix("file:"))
 
 
-def _is_parquet(spark: Any, where: str, files: list[Path]) -> bool:
-    """Whether the files are Parquet: by the first local file's content, else by the ``PAR1`` that every
-    Parquet file begins with (a remote folder's name need not say)."""
+def _is_parquet(spark: Any, location: str, files: list[Path]) -> bool:
+    """Whether the files are Parquet: by the local files' content, else by the ``PAR1`` that every
+    Parquet file begins with (a remote folder's name need not say).
+
+    Raises :class:`~kvar.errors.FileFormatError` when local files mix Parquet and text: Spark reads a set
+    of files in one format."""
     if files:
-        return file_kind(files[0]) == "parquet"
-    first = spark.read.text(where).limit(1).collect()
+        parquet = [file for file in files if file_kind(file) == "parquet"]
+        text = [file for file in files if file_kind(file) != "parquet"]
+        if parquet and text:
+            raise FileFormatError(
+                tr(
+                    "{path}: holds Parquet files ({parquet}) and text files ({text}); --engine spark reads one kind at a time: give each its own folder or glob"
+                ).format(path=location, parquet=parquet[0].name, text=text[0].name)
+            )
+        return bool(parquet)
+    first = spark.read.text(location).limit(1).collect()
     return bool(first) and first[0].value.startswith("PAR1")
 
 
-def _read(spark: Any, location: str, encoding: str | None) -> tuple[Any, str]:
-    """The raw rows (text columns as text, Parquet columns in the file's types, ``_file``, ``_row``,
-    and for text files ``_kvar_malformed``: the line when its field count is not the header's), and
-    how the text was decoded."""
+def _read(spark: Any, location: str, encoding: str | None) -> tuple[Any, str, int]:
+    """The raw rows (text columns as text, Parquet columns in the file's types, the text columns of
+    their folder names, ``_file``, ``_row``, and for text files ``_kvar_malformed``: the line when its
+    field count is not the header's), how the text was decoded, and how many columns the files have.
+
+    Local files are read as the list :func:`kvar.data.locations.local_files` gives, as the DuckDB
+    engine reads them, with the columns of their folder names (:func:`kvar.data.locations.folder_values`);
+    a URI is read by Spark's own listing of it, its ``key=value`` folders read as text."""
     from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
     from pyspark.sql.types import StringType, StructField, StructType
     from pyspark.sql.utils import AnalysisException
@@ -90,14 +105,15 @@ def _read(spark: Any, location: str, encoding: str | None) -> tuple[Any, str]:
     files = _local_files(location)
     if "://" not in location and not files:
         raise FileFormatError(tr("{path}: no such file").format(path=location))
-    # a local path made absolute: a Spark Connect server or a cluster resolves a relative one in its own folder
-    where = location if "://" in location else str(Path(location.removeprefix("file:")).absolute())
+    # local paths made absolute: a Spark Connect server or a cluster resolves a relative one in its own folder
+    where = [str(file.absolute()) for file in files] if files else [location]
     try:
-        if _is_parquet(spark, where, files):
-            raw, first_row, decoded = spark.read.parquet(where), None, ""
+        if _is_parquet(spark, location, files):
+            raw, first_row, decoded = _text_partitions(spark, lambda: spark.read.parquet(*where)), None, ""
+            width = 0  # a Parquet file has no malformed line
         else:
             charset, decoded = _charset(files, encoding)
-            lines = [row.value for row in spark.read.option("encoding", charset).text(where).limit(1).collect()]
+            lines = [row.value for row in spark.read.option("encoding", charset).text(where[0]).limit(1).collect()]
             if not lines:
                 raise FileFormatError(tr("{path}: no lines of text").format(path=location))
             header = lines[0].lstrip("\ufeff")
@@ -109,8 +125,9 @@ def _read(spark: Any, location: str, encoding: str | None) -> tuple[Any, str]:
                     ).format(path=location)
                 )
             names = header_names(Path(location), next(csv.reader([header], delimiter=delimiter)))
+            width = len(names)
             schema = StructType([StructField(name, StringType()) for name in (*names, _MALFORMED)])
-            raw = (
+            reader = (
                 spark.read.schema(schema)
                 .option("header", True)
                 .option("enforceSchema", False)
@@ -118,9 +135,8 @@ def _read(spark: Any, location: str, encoding: str | None) -> tuple[Any, str]:
                 .option("encoding", charset)
                 .option("mode", "PERMISSIVE")
                 .option("columnNameOfCorruptRecord", _MALFORMED)
-                .csv(where)
             )
-            first_row = 2
+            raw, first_row = _text_partitions(spark, lambda: reader.csv(where)), 2
     except AnalysisException as error:
         raise FileFormatError(
             tr("{path}: not readable by Spark ({reason})").format(path=location, reason=engine_message(error))
@@ -129,14 +145,49 @@ def _read(spark: Any, location: str, encoding: str | None) -> tuple[Any, str]:
     named = (
         F.lit(location) if len(files) == 1 and Path(location).is_file() else _local_path(F.col("_metadata.file_path"))
     )
-    return _numbered(raw, first_row, named), decoded
+    numbered = _numbered(raw, first_row, named)
+    return _with_folder_columns(spark, numbered, location, files), decoded, width
+
+
+def _text_partitions(spark: Any, read: Callable[[], Any]) -> Any:
+    """``read()`` with Spark's partition discovery (of a URI's ``key=value`` folders) giving text columns,
+    as kvar gives them for local files; the session's setting is put back."""
+    setting = "spark.sql.sources.partitionColumnTypeInference.enabled"
+    before = spark.conf.get(setting)
+    spark.conf.set(setting, "false")
+    try:
+        return read()
+    finally:
+        spark.conf.set(setting, before)
+
+
+def _with_folder_columns(spark: Any, numbered: Any, location: str, files: list[Path]) -> Any:
+    """``numbered`` with the text columns of the local files' ``key=value`` folder names
+    (:func:`kvar.data.locations.folder_values`) after the files' own, joined by file."""
+    from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    values = folder_values(location, files)
+    keys = list(values[0]) if values else []
+    if not keys:
+        return numbered
+    own = [name for name in numbered.columns if name not in ("_file", "_row", _MALFORMED)]
+    check_folder_keys(own, keys, location)
+    schema = StructType([StructField(name, StringType()) for name in ("_file", *keys)])
+    rows = [(str(file.absolute()), *found.values()) for file, found in zip(files, values, strict=True)]
+    joined = numbered.join(F.broadcast(spark.createDataFrame(rows, schema)), "_file", "left")
+    rest = [name for name in numbered.columns if name not in own]
+    return joined.select(*(F.col(f"`{name}`") for name in (*own, *keys, *rest)))
 
 
 def _local_path(uri: Any) -> Any:
-    """A ``file:`` URI as a plain path; other URIs as they are."""
-    from pyspark.sql import functions as F  # noqa: N812
+    """A ``file:`` URI as the plain path it names (Spark writes a local path %-escaped, as a URI, and a
+    ``+`` in it is a plus); other URIs as they are."""
+    from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
 
-    return F.regexp_replace(uri, "^file:(//)?", "")
+    escaped = F.regexp_replace(uri, "^file:(//)?", "")
+    plain = F.call_function("url_decode", F.regexp_replace(escaped, "\\+", "%2B"))
+    return F.when(uri.startswith("file:"), plain).otherwise(uri)
 
 
 def _charset(files: list[Path], encoding: str | None) -> tuple[str, str]:
@@ -227,7 +278,7 @@ def load_into_spark(
     location = spark_location(path)
     contract = contract_for(table)
     context = context or LoadContext()
-    raw, decoded = _read(spark, location, context.encoding)
+    raw, decoded, width = _read(spark, location, context.encoding)
     columns = tuple(name for name in raw.columns if name not in ("_file", "_row", _MALFORMED))
     resolved = resolve(contract, columns, mapping or {}, Path(location).name)
     text = _MALFORMED in raw.columns  # a malformed line goes through the check too, and is set apart after it
@@ -275,7 +326,7 @@ def load_into_spark(
         key = contract.row_identity([column.name for column in check.present])[0]
         rejects = rejects.unionByName(_with_raw(repeated, raw, resolved.sources[key].columns[0], contract.name))
     if text:
-        rejects = rejects.unionByName(_malformed_rejects(checked.where(~well_formed), contract.name, len(columns)))
+        rejects = rejects.unionByName(_malformed_rejects(checked.where(~well_formed), contract.name, width))
     helpers = {"_bad", "_rejects", "_raw_json", _MALFORMED, *flags}
     accepted = accepted.select(*(F.col(f"`{column}`") for column in checked.columns if column not in helpers))
     accepted.createOrReplaceTempView(f"{name}_accepted")
@@ -342,7 +393,8 @@ def _with_raw(found: Any, rows: Any, source: str, table: str) -> Any:
         "column_name",
         F.col(f"`{source}`").cast("string").alias("value"),
         "reason",
-        F.to_json(F.struct(*(F.col(f"`{name}`") for name in raw_columns))).alias("raw"),
+        # an empty value as null, as DuckDB writes the raw row (Spark would leave it out)
+        F.to_json(F.struct(*(F.col(f"`{name}`") for name in raw_columns)), {"ignoreNullFields": "false"}).alias("raw"),
     )
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import duckdb
 
@@ -79,6 +79,8 @@ class LoadContext:
     #: the typed rows of the files read before this one as one table with it (a folder or a glob), in
     #: order: a row repeating one of theirs is a later duplicate, as it is of an earlier row of its file
     earlier_rows: tuple[str, ...] = ()
+    #: the values the file's folder names give (:func:`kvar.data.locations.folder_values`), a column each
+    folders: Mapping[str, str | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

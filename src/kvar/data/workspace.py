@@ -9,6 +9,8 @@ nothing); ``kvar_meta`` (marks the file as a kvar workspace).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -99,16 +101,22 @@ class Workspace:
     ) -> FileLoad:
         """Validate ``path`` as ``table`` and append its accepted rows; record rejects and the load.
 
-        A file whose content (SHA-256) was loaded into the same table before is skipped. The digest is
-        computed while the file is validated, except when a file of the same name was loaded before: a
-        load run again is settled by the digest alone, before any validation.
+        A file whose content (SHA-256) was loaded into the same table before is skipped; with the values
+        of its folder names (``context.folders``), the same content under other values is other rows. The
+        digest is computed while the file is validated, except when a file of the same name was loaded
+        before: a load run again is settled by the digest alone, before any validation.
         """
         path = Path(path)
         facts = facts_soon(path) if path.is_file() else None
+        folders = context.folders if context else {}
 
         def digest() -> str:
-            """The file's SHA-256, waited for when first needed (empty for what is not a regular file)."""
-            return facts.result().sha256 if facts is not None else ""
+            """The file's SHA-256 (with its folder names' values), waited for when first needed; empty for
+            what is not a regular file."""
+            content = facts.result().sha256 if facts is not None else ""
+            if not content or not folders:
+                return content
+            return hashlib.sha256(json.dumps([content, sorted(folders.items())]).encode()).hexdigest()
 
         if self._loaded_before(table, "file", str(path)) and self._loaded_before(table, "sha256", digest()):
             return self._skipped(table, path, digest())
