@@ -125,3 +125,13 @@ def partitioned(source: Path, key: str, folder: Path) -> Path:
             writer.writeheader()
             writer.writerows(rows)
     return folder
+
+
+#: A file with a line of too many fields (one of them a quoted separator) and a line of too few.
+UNEVEN_LINES = (
+    "customer_id;occurred_at;amount;product\n"
+    "c1;2024-01-01;1,50;book\n"
+    'c2;2024-01-02;2;"a;b";extra;fields\n'  # rejected whole, quoted as the file has it
+    "c3;2024-01-03;3\n"  # padded: no product, which no rule asks for
+    "c4;2024-01-04;4;pen\n"
+)

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 import kvar
 from kvar.cli import app
 from kvar.data.demo import generate
-from tests.conftest import partitioned
+from tests.conftest import UNEVEN_LINES, partitioned
 
 pytestmark = pytest.mark.spark
 runner = CliRunner()
@@ -151,7 +151,7 @@ def test_files_at_any_depth_of_a_folder_are_read_as_on_duckdb(
     folder = tmp_path / "tx"
     parts = {
         "top.csv": lines[1:third],
-        "region=north+east 1/a b.csv": lines[third : 2 * third],
+        "region=north+east 1/a b.csv": [*lines[third : 2 * third], "T-bad,C00001,someday,1.00,USD,purchase,book"],
         "2026/b.csv": lines[2 * third :],
     }
     for name, part in parts.items():
@@ -163,7 +163,7 @@ def test_files_at_any_depth_of_a_folder_are_read_as_on_duckdb(
         target = tmp_path / f"{engine}.csv"
         document = _json(("retention", "--transactions", str(folder), "--rejects", str(target), "--engine", engine))
         assert document["rows"] == whole["rows"]
-        assert document["loads"][0]["rows_read"] == whole["loads"][0]["rows_read"]
+        assert document["loads"][0]["rows_read"] == whole["loads"][0]["rows_read"] + 1
         with target.open(newline="") as handle:
             written[engine] = list(csv.DictReader(handle))
     # the same rejects, each naming its file by its path (a space and a plus as they are)
@@ -172,6 +172,22 @@ def test_files_at_any_depth_of_a_folder_are_read_as_on_duckdb(
     (folder / "2026" / "c.parquet").write_bytes(files["parquet"].read_bytes())
     code, output = run("retention", "--transactions", str(folder), "--engine", "spark")
     assert code == 2 and "holds Parquet files (c.parquet) and text files" in output
+
+
+def test_lines_with_too_many_or_too_few_fields_are_read_as_on_duckdb(spark: Any, tmp_path: Path) -> None:
+    """A longer line is rejected whole, as the file has it; a shorter one is padded (Spark used to reject
+    it, and counted a quoted or decimal-comma separator as a field)."""
+    path = tmp_path / "uneven.csv"
+    path.write_text(UNEVEN_LINES)
+    written = {}
+    for engine in ("duckdb", "spark"):
+        target = tmp_path / f"{engine}.csv"
+        document = _json(("pareto", "--transactions", str(path), "--rejects", str(target), "--engine", engine))
+        assert document["loads"][0]["rows_loaded"] == 3
+        with target.open(newline="") as handle:
+            written[engine] = list(csv.DictReader(handle))
+    assert written["spark"] == written["duckdb"]
+    assert [row["raw"] for row in written["spark"]] == ['c2;2024-01-02;2;"a;b";extra;fields']
 
 
 def test_nordic_excel_file_reads_the_same(spark: Any, tmp_path: Path) -> None:

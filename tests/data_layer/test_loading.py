@@ -17,6 +17,7 @@ from kvar.data import reasons
 from kvar.data.loading import export_rejects
 from kvar.data.validation import LoadContext
 from kvar.errors import FileFormatError, MappingError, ValidationError, WorkspaceError
+from tests.conftest import UNEVEN_LINES
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -242,15 +243,15 @@ def test_unreadable_files(con, tmp_path) -> None:
 
 
 def test_malformed_csv_lines_are_rejected_with_their_line(con, tmp_path) -> None:
-    path = write(
-        tmp_path,
-        "t.csv",
-        "customer_id,occurred_at,amount\nc1,2024-01-01,1\nc2,2024-01-02,2,extra,fields\nc3,2024-01-03,3\n",
-    )
-    result = load_file(con, "transactions", path)
-    assert [r["customer_id"] for r in accepted(con, result)] == ["c1", "c3"]
-    (bad,) = rejects(con, result)
-    assert bad[0] == 3 and bad[3].startswith("malformed line")
+    result = load_file(con, "transactions", write(tmp_path, "t.csv", UNEVEN_LINES))
+    assert [(r["customer_id"], r["product"]) for r in accepted(con, result)] == [
+        ("c1", "book"),
+        ("c3", None),
+        ("c4", "pen"),
+    ]
+    assert con.execute(f'SELECT row, reason, raw FROM "{result.rejects_table}"').fetchall() == [
+        (3, "malformed line: more fields than the header's 4 columns", 'c2;2024-01-02;2;"a;b";extra;fields')
+    ]
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ rows come in line order with ``_row`` not yet known, and the typing pass numbers
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -27,7 +28,7 @@ from kvar.data.file_facts import facts_soon, file_facts
 from kvar.data.locations import check_folder_keys
 from kvar.data.reasons import FIELD_COUNT, TOO_MANY_FIELDS, reason
 from kvar.data.sql import literal, memory_budget
-from kvar.data.text_files import decoded_lines, file_kind, inspect_text, utf8_path
+from kvar.data.text_files import decoded_lines, file_kind, inspect_text, line_texts, utf8_path
 from kvar.errors import FileFormatError
 from kvar.i18n import tr
 
@@ -266,16 +267,16 @@ def _read_delimited(
 ) -> RawTable:
     """Read into a table with each row's line number (:func:`_dialect`)."""
     dialect = _dialect(path, table, first_lines)
-    names, delimiter, header_lines, options = dialect.names, dialect.delimiter, dialect.header_lines, dialect.options
+    names, header_lines, options = dialect.names, dialect.header_lines, dialect.options
     constants = _folder_columns(folders)
     try:
         _create_lines(con, path, table, options + f", max_line_size = {_FAST_LINE_BYTES}")
         if not _every_line_seen(con, path, table, header_lines):
             with memory_budget(con, _HUGE_LINE_MEMORY):  # DuckDB reserves (not uses) buffers for such lines
                 _create_lines(con, path, table, options + f", max_line_size = {_MAX_LINE_BYTES}")
+        fields = ", ".join(_identifier(name) for name in (*names, _OVERFLOW))
         long_lines = con.execute(
-            f"SELECT rowid + 1 + {header_lines}, concat_ws({literal(delimiter)}, {', '.join(_column_sql(name) for name in names)}) "
-            f'FROM "{table}_lines" WHERE "{_OVERFLOW}" IS NOT NULL ORDER BY 1'
+            f'SELECT rowid + 1 + {header_lines}, [{fields}] FROM "{table}_lines" WHERE "{_OVERFLOW}" IS NOT NULL ORDER BY 1'
         ).fetchall()
         bad = con.execute(
             f'SELECT line, any_value(csv_line), max(error_message) FROM "{table}_bad_lines" GROUP BY line ORDER BY line'
@@ -290,10 +291,12 @@ def _read_delimited(
             tr("{path}: not a readable CSV file ({reason})").format(path=path, reason=engine_message(error))
         ) from error
     too_many = reason(TOO_MANY_FIELDS, count=len(names))
+    bad_lines = [int(line) for line, _, _ in bad]
+    long_rows = {_past_bad_lines(int(line), bad_lines): values for line, values in long_lines}
     malformed = tuple(
         sorted(
             [(int(line), str(raw), str(message).split("\n")[0]) for line, raw, message in bad]
-            + [(int(line), str(raw)[:1000], too_many) for line, raw in long_lines]
+            + [(line, text[:1000], too_many) for line, text in _long_line_texts(path, dialect, long_rows).items()]
         )
     )
     # Rows skipped before a bad line shift rowid; recompute line numbers from the sniffed file when any.
@@ -331,8 +334,34 @@ def _every_line_seen(con: duckdb.DuckDBPyConnection, path: Path, table: str, hea
     return int(seen) + header_lines == lines and not too_long
 
 
-def _column_sql(name: str) -> str:
-    return f"coalesce({_identifier(name)}, '')"
+def _long_line_texts(path: Path, dialect: _Dialect, rows: Mapping[int, list[str | None]]) -> dict[int, str]:
+    """The text of each line with too many fields, by its line number: the line as the file has it, every
+    field of it (the reader keeps one field past the header's); a line that a quoted line break before
+    it has moved (its text splits into other values than the row read) shown as the values read."""
+    texts = line_texts(path, rows)
+    shown = {}
+    for line, values in rows.items():
+        read = ["" if value is None else value for value in values]
+        text = texts.get(line, "")
+        split = next(csv.reader([text], delimiter=dialect.delimiter), [])
+        shown[line] = text if split[: len(read)] == read else _joined(read, dialect.delimiter)
+    return shown
+
+
+def _joined(values: list[str], delimiter: str) -> str:
+    """``values`` as one line of the file's dialect (quoted where a value needs it)."""
+    line = io.StringIO()
+    csv.writer(line, delimiter=delimiter, lineterminator="").writerow(values)
+    return line.getvalue()
+
+
+def _past_bad_lines(line: int, bad_lines: list[int]) -> int:
+    """The line number of a row counted as ``line`` among the rows read, the ``bad_lines`` the reader
+    skipped put back before it (as :func:`_renumber_around_bad_lines` does for every row)."""
+    for bad in sorted(bad_lines):
+        if line >= bad:
+            line += 1
+    return line
 
 
 def _renumber_around_bad_lines(

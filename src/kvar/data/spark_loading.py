@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import reduce
 from pathlib import Path
@@ -93,7 +94,7 @@ def _is_parquet(spark: Any, location: str, files: list[Path]) -> bool:
 def _read(spark: Any, location: str, encoding: str | None) -> tuple[Any, str, int]:
     """The raw rows (text columns as text, Parquet columns in the file's types, the text columns of
     their folder names, ``_file``, ``_row``, and for text files ``_kvar_malformed``: the line when its
-    field count is not the header's), how the text was decoded, and how many columns the files have.
+    fields are more than the header's), how the text was decoded, and how many columns the files have.
 
     Local files are read as the list :func:`kvar.data.locations.local_files` gives, as the DuckDB
     engine reads them, with the columns of their folder names (:func:`kvar.data.locations.folder_values`);
@@ -136,7 +137,12 @@ def _read(spark: Any, location: str, encoding: str | None) -> tuple[Any, str, in
                 .option("mode", "PERMISSIVE")
                 .option("columnNameOfCorruptRecord", _MALFORMED)
             )
-            raw, first_row = _text_partitions(spark, lambda: reader.csv(where)), 2
+            read = _text_partitions(spark, lambda: reader.csv(where))
+            # a line with fewer fields than the header is padded (Spark already has), as on DuckDB
+            raw, first_row = (
+                read.withColumn(_MALFORMED, F.when(_fields(F.col(_MALFORMED), delimiter) > width, F.col(_MALFORMED))),
+                2,
+            )
     except AnalysisException as error:
         raise FileFormatError(
             tr("{path}: not readable by Spark ({reason})").format(path=location, reason=engine_message(error))
@@ -399,22 +405,26 @@ def _with_raw(found: Any, rows: Any, source: str, table: str) -> Any:
 
 
 def _malformed_rejects(malformed: Any, table: str, width: int) -> Any:
-    """A line whose field count is not the header's: rejected whole, with the line as the raw value."""
-    from pyspark.sql import functions as F  # noqa: N812
+    """A line with more fields than the header's ``width``: rejected whole, with the line as the raw value."""
+    from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
 
-    fields = F.size(F.split(F.col(_MALFORMED), "[,;\t|]"))  # as split: a quoted separator counts too
-    before, after = reason(reasons.MALFORMED, problem=reason(reasons.FIELD_COUNT, width=width, count="{count}")).split(
-        "{count}"
-    )
     return malformed.select(
         F.lit(table).alias("table_name"),
         F.col("_file").alias("file"),
         F.col("_row").alias("row"),
         F.lit(None).cast("string").alias("column_name"),
         F.lit(None).cast("string").alias("value"),
-        F.concat(F.lit(before), fields.cast("string"), F.lit(after)).alias("reason"),
+        F.lit(reason(reasons.MALFORMED, problem=reason(reasons.TOO_MANY_FIELDS, count=width))).alias("reason"),
         F.col(_MALFORMED).alias("raw"),
     )
+
+
+def _fields(line: Any, delimiter: str) -> Any:
+    """How many fields the text ``line`` has between ``delimiter`` s, a quoted one counting once."""
+    from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
+
+    unquoted = F.regexp_replace(line, '"([^"]|"")*"', "")
+    return F.size(F.split(unquoted, re.escape(delimiter)))
 
 
 def _outcome(

@@ -21,7 +21,7 @@ import contextlib
 import gzip
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -88,6 +88,23 @@ def file_kind(path: Path) -> str:
 
 def _open_bytes(path: Path, compressed: bool) -> IO[bytes]:
     return gzip.open(path, "rb") if compressed else path.open("rb")  # type: ignore[return-value]
+
+
+def line_texts(path: Path, numbers: Collection[int]) -> dict[int, str]:
+    """The text of the lines ``numbers`` (1-based) of a UTF-8 file, plain or gzipped, as the file has
+    them but for the line break; read only as far as the last one wanted."""
+    wanted = set(numbers)
+    found: dict[int, str] = {}
+    if not wanted:
+        return found
+    last = max(wanted)
+    with _open_bytes(path, file_kind(path) == "gzip") as handle:
+        for number, line in enumerate(handle, start=1):
+            if number in wanted:
+                found[number] = line.rstrip(b"\r\n").decode("utf-8", errors="replace")
+            if number >= last:
+                break
+    return found
 
 
 def inspect_text(path: Path, encoding: str | None = None) -> TextFile:
