@@ -9,7 +9,7 @@ partitioned dataset (``orders/country=SE/2026.csv``) add a column per key (:func
 from __future__ import annotations
 
 import glob
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -19,7 +19,7 @@ from kvar.i18n import tr
 _GLOB_CHARACTERS = frozenset("*?[")
 
 #: The folder name Hive and Spark write for a key whose value is null.
-NULL_FOLDER_VALUE = "__HIVE_DEFAULT_PARTITION__"
+_NULL_FOLDER_VALUE = "__HIVE_DEFAULT_PARTITION__"
 
 
 def _is_pattern(location: Path | str) -> bool:
@@ -68,7 +68,8 @@ def folder_values(location: Path | str, files: list[Path]) -> list[dict[str, str
     Raises :class:`~kvar.errors.FileFormatError` when one file's folders name a key twice.
     """
     base = _base(location)
-    found: list[dict[str, str | None]] = []
+    spelling: dict[str, str] = {}  # a key in lower case -> its first spelling, which names its column
+    found: list[dict[str, str | None]] = []  # per file: key in lower case -> value
     for path in files:
         values: dict[str, str | None] = {}
         folders = path.parent.relative_to(base).parts if base is not None and path.is_relative_to(base) else ()
@@ -76,20 +77,15 @@ def folder_values(location: Path | str, files: list[Path]) -> list[dict[str, str
             key, equals, value = folder.partition("=")
             if not equals or not key:
                 continue
-            if key.lower() in (known.lower() for known in values):
+            if key.lower() in values:
                 raise FileFormatError(
                     tr("{path}: its folder names give the key {key} twice").format(path=path, key=key)
                 )
+            spelling.setdefault(key.lower(), key)
             decoded = unquote(value)
-            values[key] = None if decoded in ("", NULL_FOLDER_VALUE) else decoded
+            values[key.lower()] = None if decoded in ("", _NULL_FOLDER_VALUE) else decoded
         found.append(values)
-    spelled = {key.lower(): key for values in reversed(found) for key in reversed(values)}  # the first spelling
-    keys = list(dict.fromkeys(spelled[key.lower()] for values in found for key in values))
-    return [{key: _lowered(values).get(key.lower()) for key in keys} for values in found]
-
-
-def _lowered(values: Mapping[str, str | None]) -> dict[str, str | None]:
-    return {key.lower(): value for key, value in values.items()}
+    return [{spelled: values.get(key) for key, spelled in spelling.items()} for values in found]
 
 
 def check_folder_keys(columns: Collection[str], keys: Collection[str], path: Path | str) -> None:

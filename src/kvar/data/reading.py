@@ -7,10 +7,10 @@ as the CDNOW files) and Parquet, which is read where it lies (a view: no copy).
 
 Each raw table has ``_row``: the file's line number for text (the header is line 1) and the 1-based row
 index for Parquet. The values a file's folder names give (:func:`kvar.data.locations.folder_values`)
-are text columns after the file's own. A delimited UTF-8 file is first read where it lies (a view: no copy of its text): its
-rows come in line order with ``_row`` not yet known, and the typing pass numbers them by position once
-:func:`lines_in_order` has confirmed that every line was read as one row; otherwise
-:func:`read_numbered` reads it again into a table with the line numbers.
+are text columns after the file's own. A delimited UTF-8 file is first read where it lies (a view: no
+copy of its text): its rows come in line order with ``_row`` not yet known, and the typing pass numbers
+them by position once :func:`lines_in_order` has confirmed that every line was read as one row;
+otherwise :func:`read_numbered` reads it again into a table with the line numbers.
 """
 
 from __future__ import annotations
@@ -107,6 +107,7 @@ def _read_text(
     in_place: bool,
     folders: Mapping[str, str | None],
 ) -> RawTable:
+    """A text file: delimited or whitespace-aligned, decoded as :func:`inspect_text` finds it."""
     if path.suffix.lower() in (".parquet", ".pq"):
         raise FileFormatError(
             tr("{path}: named like a Parquet file but it is not one (no PAR1 header)").format(path=path)
@@ -170,12 +171,16 @@ def _read_parquet(
     con: duckdb.DuckDBPyConnection, path: Path, table: str, folders: Mapping[str, str | None]
 ) -> RawTable:
     try:
-        source = f"read_parquet({literal(path)}, hive_partitioning = false"  # kvar reads folder names itself
-        names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source})").fetchall()]
+        file = literal(path)  # kvar reads the folder names itself: DuckDB's guess from the path is off
+        names = [
+            row[0]
+            for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet({file}, hive_partitioning = false)").fetchall()
+        ]
         columns = ", ".join(f'"{name}"' for name in names)
         con.execute(
             f'CREATE OR REPLACE TEMP VIEW "{table}" AS SELECT {columns}{_folder_columns(folders)}, '
-            f"CAST(file_row_number + 1 AS BIGINT) AS _row FROM {source}, file_row_number = true)"
+            f"CAST(file_row_number + 1 AS BIGINT) AS _row "
+            f"FROM read_parquet({file}, hive_partitioning = false, file_row_number = true)"
         ).fetchall()
     except duckdb.Error as error:
         raise FileFormatError(
