@@ -86,13 +86,17 @@ def test_a_row_repeating_a_row_of_an_earlier_file_is_a_later_duplicate(con, tmp_
     )
     result = load_location(con, "transactions", folder)
     assert rows(con, result.accepted_table, "transaction_id") == [("T1",), ("T2",), ("T3",)]
-    found = rows(con, result.rejects_table, "regexp_extract(file, '[a-z]\\.csv$'), row, reason")
-    assert [(file, row, reason.rsplit(" ", 1)[-1]) for file, row, reason in found] == [
-        ("b.csv", 3, "2"),
-        ("b.csv", 4, "2"),
-        ("c.csv", 2, "3"),
+    # the reason names the file of the first copy when it is another file of the set
+    a_csv = (folder / "a.csv").absolute()
+    assert rows(con, result.rejects_table, "regexp_extract(file, '[a-z]\\.csv$'), row, reason") == [
+        ("b.csv", 3, f"duplicate line (the same values in every column): first seen at row 2 of {a_csv}"),
+        ("b.csv", 4, "duplicate line (the same values in every column): first seen at row 2"),
+        ("c.csv", 2, f"duplicate line (the same values in every column): first seen at row 3 of {a_csv}"),
     ]
     assert result.rows_rejected == 3
+    assert result.reasons == (
+        ("transaction_id", "duplicate line (the same values in every column): first seen at row N", 3),
+    )
 
 
 def test_the_files_must_share_one_currency_and_keep_some_row(con, tmp_path) -> None:

@@ -17,7 +17,7 @@ from kvar.data.contracts import contract_for
 from kvar.data.locations import files_named, folder_values
 from kvar.data.mapping import resolve
 from kvar.data.reading import read_raw
-from kvar.data.reasons import shown_reason
+from kvar.data.reasons import FIRST_SEEN, shown_reason
 from kvar.data.small_tables import read_small_csv, small_number
 from kvar.data.sql import literal, memory_budget
 from kvar.data.validation import REJECTS_COLUMNS, LoadContext, Validated, require_one_currency, validate
@@ -103,11 +103,13 @@ def load_location(
     context = context or LoadContext()
     checks: list[Validated] = []
     encodings: list[str] = []
+    read: list[tuple[str, str]] = []  # (typed table, file) of the files read so far
     for path, folders in zip(files, folder_values(location, files), strict=True):
-        earlier = replace(context, earlier_rows=tuple(check.typed_table for check in checks), folders=folders)
+        earlier = replace(context, earlier_rows=tuple(read), folders=folders)
         checked, encoding = _checked(con, table, path.absolute(), mapping, earlier)
         checks.append(checked)
         encodings.append(encoding)
+        read.append((checked.typed_table, str(path.absolute())))
     name = next(_names)
     accepted, rejects = f"{name}_accepted", f"{name}_rejects"
     con.execute(
@@ -169,8 +171,8 @@ def _reasons(con: duckdb.DuckDBPyConnection, checked: Validated) -> list[tuple[s
     return [
         (column or "(line)", reason, int(rows))
         for column, reason, rows in con.execute(
-            f"SELECT column_name, regexp_replace(reason, 'row \\d+$', 'row N'), count(*) FROM \"{checked.rejects_table}\" "
-            "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2"
+            f"SELECT column_name, regexp_replace(reason, {literal(FIRST_SEEN)}, 'row N'), count(*) "
+            f'FROM "{checked.rejects_table}" GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2'
         ).fetchall()
     ]
 

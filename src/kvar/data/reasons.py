@@ -39,6 +39,12 @@ UNKNOWN_CURRENCY = marked("unknown currency: expected an ISO 4217 code such as U
 NO_RATE = marked("no FX rate for this currency in the FX table")
 DUPLICATE = marked("duplicate {key}: first seen at row {row}")
 DUPLICATE_LINE = marked("duplicate line (the same values in every column): first seen at row {row}")
+#: Where a later duplicate was first seen (``row 12``, ``row 12 of /data/part-1.csv``): a pattern, replaced by
+#: ``row N`` where reasons are counted together.
+FIRST_SEEN = r"row \d+( of .+)?$"
+#: A later duplicate whose first copy is in another file of a folder or glob read as one table.
+DUPLICATE_IN_FILE = marked("duplicate {key}: first seen at row {row} of {file}")
+DUPLICATE_LINE_IN_FILE = marked("duplicate line (the same values in every column): first seen at row {row} of {file}")
 ALREADY_LOADED = marked("{record} already loaded in the workspace ({column})")
 ENDS_BEFORE_START = marked("ended_at before started_at")
 SCORE_RANGE = marked("{kind} score outside {low}-{high}")
@@ -64,6 +70,8 @@ TEMPLATES = (
     UNKNOWN_CHOICE,
     UNKNOWN_CURRENCY,
     NO_RATE,
+    DUPLICATE_LINE_IN_FILE,  # before the templates they end like: their {row} would take " of …" too
+    DUPLICATE_IN_FILE,
     DUPLICATE_LINE,
     DUPLICATE,
     ALREADY_LOADED,

@@ -33,7 +33,7 @@ from kvar.data.loading import FileLoad, export_rejects
 from kvar.data.locations import check_folder_keys, folder_values, local_files
 from kvar.data.mapping import resolve
 from kvar.data.reading import DELIMITERS, RawTable, engine_message, header_names, sniff
-from kvar.data.reasons import reason, shown_reason
+from kvar.data.reasons import FIRST_SEEN, reason, shown_reason
 from kvar.data.sql import literal
 from kvar.data.text_files import file_kind, inspect_text
 from kvar.data.validation import (
@@ -369,7 +369,6 @@ def _later_duplicates(checked: Any, contract: Any, present: list[str]) -> Any:
     if not identity:
         return None
     key = identity[0]
-    before, after = duplicate_reason(identity)
     typed = checked.where(F.col(key).isNotNull()).select(*identity, "_file", "_row")
     first = (
         typed.groupBy(*identity)
@@ -378,11 +377,24 @@ def _later_duplicates(checked: Any, contract: Any, present: list[str]) -> Any:
     )
     same = reduce(lambda left, right: left & right, [typed[name].eqNullSafe(first[name]) for name in identity])
     later = typed.join(first, same).where(F.struct(typed["_file"], typed["_row"]) > first["_first"])
+    values = {"row": first["_first._row"], "file": first["_first._file"]}
     return later.select(
         typed["_file"],
         typed["_row"],
         F.lit(key).alias("column_name"),
-        F.concat(F.lit(before), first["_first._row"].cast("string"), F.lit(after)).alias("reason"),
+        F.when(typed["_file"] == first["_first._file"], _filled(duplicate_reason(identity), values))
+        .otherwise(_filled(duplicate_reason(identity, in_other_file=True), values))
+        .alias("reason"),
+    )
+
+
+def _filled(pieces: list[str], values: Mapping[str, Any]) -> Any:
+    """A reason from :func:`kvar.data.validation.duplicate_reason`'s pieces, its values the columns
+    ``values`` names."""
+    from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
+
+    return F.concat(
+        *(F.lit(piece) if index % 2 == 0 else values[piece].cast("string") for index, piece in enumerate(pieces))
     )
 
 
@@ -447,7 +459,7 @@ def _outcome(
     commonest = [
         (column or "(line)", why, int(rows))
         for column, why, rows in rejects.groupBy(
-            "column_name", F.regexp_replace("reason", r"row \d+$", "row N").alias("reason")
+            "column_name", F.regexp_replace("reason", FIRST_SEEN, "row N").alias("reason")
         )
         .count()
         .orderBy(F.desc("count"), F.asc_nulls_last("column_name"), "reason")  # as DuckDB orders them

@@ -27,6 +27,7 @@ Mixed currencies without an FX table stop the load (nothing is loaded): summing 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -77,8 +78,9 @@ class LoadContext:
     existing_columns: tuple[str, ...] = ()
     customers_table: str | None = None
     #: the typed rows of the files read before this one as one table with it (a folder or a glob), in
-    #: order: a row repeating one of theirs is a later duplicate, as it is of an earlier row of its file
-    earlier_rows: tuple[str, ...] = ()
+    #: order, each with its file's path: a row repeating one of theirs is a later duplicate, as it is of
+    #: an earlier row of its file
+    earlier_rows: tuple[tuple[str, str], ...] = ()
     #: the values the file's folder names give (:func:`kvar.data.locations.folder_values`), a column each
     folders: Mapping[str, str | None] = field(default_factory=dict)
 
@@ -408,7 +410,7 @@ def validate(
         return validate(con, read_numbered(con, raw), contract, mapping, context)
     present, typed = check.present, check.typed
     rules = _row_rules(contract, present, reading, context, check.now)
-    flagged = _flag_set_rules(con, typed, contract, present, context)
+    flagged = _flag_set_rules(con, typed, str(raw.path), contract, present, context)
     rejected = "_bad" if flagged is None else f'(_bad OR _row IN (SELECT _row FROM "{flagged}"))'
     rejects = f"{raw.table}_rejects"
     con.execute(f'CREATE OR REPLACE TEMP TABLE "{rejects}" ({REJECTS_COLUMNS})').fetchall()
@@ -596,22 +598,27 @@ def _write_rejects(
             ).fetchall()
 
 
-def duplicate_reason(identity: tuple[str, ...]) -> tuple[str, str]:
-    """The reason of a later duplicate of a row identified by ``identity``, as the text before and after
-    the number of the row where it was first seen."""
-    template = (
-        reason(reasons.DUPLICATE, key=" and ".join(identity), row="{row}")
-        if len(identity) <= 2
-        else reasons.DUPLICATE_LINE
-    )
-    before, after = template.split("{row}")
-    return before, after
+def duplicate_reason(identity: tuple[str, ...], *, in_other_file: bool = False) -> list[str]:
+    """The reason of a later duplicate of a row identified by ``identity`` as its pieces: texts, and
+    between them the names of the values an engine puts there, ``row`` (where the row was first seen)
+    and, ``in_other_file``, ``file`` (the path of the file of a folder or glob it was first seen in)."""
+    if len(identity) <= 2:
+        template = reasons.DUPLICATE_IN_FILE if in_other_file else reasons.DUPLICATE
+        template = reason(template, key=" and ".join(identity), row="{row}", file="{file}")
+    else:
+        template = reasons.DUPLICATE_LINE_IN_FILE if in_other_file else reasons.DUPLICATE_LINE
+    return re.split(r"\{(\w+)\}", template)
 
 
 def _flag_set_rules(
-    con: duckdb.DuckDBPyConnection, typed: str, contract: TableContract, present: list[Column], context: LoadContext
+    con: duckdb.DuckDBPyConnection,
+    typed: str,
+    file: str,
+    contract: TableContract,
+    present: list[Column],
+    context: LoadContext,
 ) -> str | None:
-    """Rules about other rows, as set operations over the typed rows: a later duplicate in the file, a
+    """Rules about other rows, as set operations over the typed rows of ``file``: a later duplicate in the file, a
     record already in the workspace, a customer the workspace does not know. The rows found are listed
     (``_row``, column, reason) in a small table, whose name is returned; None when no rule applies or no
     row breaks one."""
@@ -619,7 +626,7 @@ def _flag_set_rules(
     found: list[str] = []
     identity = contract.row_identity(names)
     if identity:
-        found.append(_later_duplicates(con, typed, identity, context.earlier_rows))
+        found.append(_later_duplicates(con, typed, file, identity, context.earlier_rows))
     stored = contract.stored_identity(names, context.existing_columns)
     if stored and context.existing_keys_table:
         match = " AND ".join(f'e."{name}" = t."{name}"' for name in stored)
@@ -642,28 +649,47 @@ def _flag_set_rules(
 
 
 def _later_duplicates(
-    con: duckdb.DuckDBPyConnection, typed: str, identity: tuple[str, ...], earlier: tuple[str, ...]
+    con: duckdb.DuckDBPyConnection,
+    typed: str,
+    file: str,
+    identity: tuple[str, ...],
+    earlier: tuple[tuple[str, str], ...],
 ) -> str:
-    """SQL of the rows of ``typed`` (``_row``, column, reason) that repeat the ``identity`` of an earlier
-    row: of the same file, or of a file of ``earlier`` (typed tables, in the order the files are read)
-    that has every identity column. The reason names the first row's number, in whichever file it is."""
+    """SQL of the rows of ``typed`` (the rows of ``file``: ``_row``, column, reason) that repeat the
+    ``identity`` of an earlier row: of the same file, or of a file of ``earlier`` ((typed table, path), in
+    the order the files are read) that has every identity column. The reason names the first row's
+    number, and its file when that is another."""
     key = identity[0]
-    before, after = duplicate_reason(identity)
     columns = ", ".join(f'"{name}"' for name in identity)
     same = " AND ".join(f't."{name}" IS NOT DISTINCT FROM d."{name}"' for name in identity)
-    files = [name for name in earlier if set(identity) <= set(table_columns(con, name))] + [typed]
+    files = [(name, path) for name, path in earlier if set(identity) <= set(table_columns(con, name))]
+    files.append((typed, file))
+    here = _filled(duplicate_reason(identity), {"row": "d._first" if len(files) == 1 else "d._first.row"})
     if len(files) == 1:  # one file: a row's position is its row number
-        rows, first, later = f'SELECT {columns}, _row AS _at FROM "{typed}"', "d._first", "t._row > d._first"
+        rows, why, later = f'SELECT {columns}, _row AS _at FROM "{typed}"', here, "t._row > d._first"
     else:  # a row's position is (its file's place in the set, its row number)
         rows = " UNION ALL ".join(
             f"SELECT {columns}, {{'file': {index}, 'row': _row}} AS _at FROM \"{name}\""
-            for index, name in enumerate(files)
+            for index, (name, _) in enumerate(files)
         )
-        first, later = "d._first.row", f"{{'file': {len(files) - 1}, 'row': t._row}} > d._first"
+        paths = "[" + ", ".join(literal(path) for _, path in files) + "]"
+        elsewhere = _filled(
+            duplicate_reason(identity, in_other_file=True),
+            {"row": "d._first.row", "file": f"{paths}[d._first.file + 1]"},
+        )
+        why = f"CASE WHEN d._first.file = {len(files) - 1} THEN {here} ELSE {elsewhere} END"
+        later = f"{{'file': {len(files) - 1}, 'row': t._row}} > d._first"
     return (
-        f"SELECT t._row, {literal(key)} AS column_name, {literal(before)} || {first} || {literal(after)} AS reason "
+        f"SELECT t._row, {literal(key)} AS column_name, {why} AS reason "
         f'FROM "{typed}" t JOIN (SELECT {columns}, min(_at) AS _first FROM ({rows}) WHERE "{key}" IS NOT NULL '
         f"GROUP BY ALL HAVING count(*) > 1) d ON {same} WHERE {later}"
+    )
+
+
+def _filled(pieces: list[str], values: Mapping[str, str]) -> str:
+    """SQL of a reason from :func:`duplicate_reason`'s pieces, its values the SQL ``values`` names."""
+    return " || ".join(
+        literal(piece) if index % 2 == 0 else f"CAST({values[piece]} AS VARCHAR)" for index, piece in enumerate(pieces)
     )
 
 
