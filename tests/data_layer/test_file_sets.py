@@ -99,6 +99,24 @@ def test_a_row_repeating_a_row_of_an_earlier_file_is_a_later_duplicate(con, tmp_
     )
 
 
+def test_every_later_copy_of_a_row_names_the_first_file_whatever_file_it_is_in(con, tmp_path) -> None:
+    """Each file is compared with the set's table of first rows, which each file adds to: a row first seen
+    in the first file is named so from any later file, even when it repeats in that file too."""
+    texts = {
+        f"{index}.csv": f"c{index},2024-01-0{index},1,T{index},SEK\nc1,2024-01-01,10,T0,SEK\n" for index in range(1, 6)
+    }
+    texts["1.csv"] = "c1,2024-01-01,10,T0,SEK\n"
+    texts["3.csv"] += "c1,2024-01-01,10,T0,SEK\n"  # twice in the third file
+    result = load_location(con, "transactions", parts(tmp_path / "parts", texts))
+    assert rows(con, result.accepted_table, "transaction_id") == [("T0",), ("T2",), ("T3",), ("T4",), ("T5",)]
+    first = (tmp_path / "parts" / "1.csv").absolute()
+    found = rows(con, result.rejects_table, "regexp_extract(file, '[0-9]\\.csv$'), row, reason")
+    assert found == [
+        (name, row, f"duplicate line (the same values in every column): first seen at row 2 of {first}")
+        for name, row in (("2.csv", 3), ("3.csv", 3), ("3.csv", 4), ("4.csv", 3), ("5.csv", 3))
+    ]
+
+
 def test_the_files_must_share_one_currency_and_keep_some_row(con, tmp_path) -> None:
     mixed = parts(tmp_path / "mixed", {"a.csv": "c1,2024-01-01,10,T1,SEK\n", "b.csv": "c2,2024-01-02,20,T2,NOK\n"})
     with pytest.raises(ValidationError, match=r"mixed: transactions.currency mixes NOK \(1 rows\), SEK \(1 rows\)"):

@@ -20,7 +20,14 @@ from kvar.data.reading import read_raw
 from kvar.data.reasons import FIRST_SEEN, shown_reason
 from kvar.data.small_tables import read_small_csv, small_number
 from kvar.data.sql import literal, memory_budget
-from kvar.data.validation import REJECTS_COLUMNS, LoadContext, Validated, require_one_currency, validate
+from kvar.data.validation import (
+    REJECTS_COLUMNS,
+    FileSet,
+    LoadContext,
+    Validated,
+    require_one_currency,
+    validate,
+)
 from kvar.errors import FileFormatError, ValidationError
 from kvar.i18n import tr
 from kvar.i18n.formatting import number
@@ -103,13 +110,14 @@ def load_location(
     context = context or LoadContext()
     checks: list[Validated] = []
     encodings: list[str] = []
-    read: list[tuple[str, str]] = []  # (typed table, file) of the files read so far
+    file_set = FileSet(next(_names))
     for path, folders in zip(files, folder_values(location, files), strict=True):
-        earlier = replace(context, earlier_rows=tuple(read), folders=folders)
-        checked, encoding = _checked(con, table, path.absolute(), mapping, earlier)
+        checked, encoding = _checked(
+            con, table, path.absolute(), mapping, replace(context, file_set=file_set, folders=folders)
+        )
         checks.append(checked)
         encodings.append(encoding)
-        read.append((checked.typed_table, str(path.absolute())))
+        file_set = replace(file_set, paths=(*file_set.paths, str(path.absolute())))
     name = next(_names)
     accepted, rejects = f"{name}_accepted", f"{name}_rejects"
     con.execute(
@@ -123,7 +131,6 @@ def load_location(
     combined = Validated(
         accepted_table=accepted,
         rejects_table=rejects,
-        typed_table="",
         rows_read=sum(check.rows_read for check in checks),
         rows_accepted=sum(check.rows_accepted for check in checks),
         rows_rejected=sum(check.rows_rejected for check in checks),

@@ -27,6 +27,7 @@ Mixed currencies without an FX table stop the load (nothing is loaded): summing 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -63,6 +64,16 @@ REJECTS_COLUMNS = (
 
 
 @dataclass(frozen=True)
+class FileSet:
+    """The files of a folder or glob read so far, for the rules that compare rows across them: their paths
+    in the order read, and the name of the tables (one per row identity, ``<name>_<n>``) keeping each
+    identity's first row among them as (file's place, row), filled in as each file is read."""
+
+    name: str
+    paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class LoadContext:
     """What the rules may look at besides the file itself."""
 
@@ -77,10 +88,9 @@ class LoadContext:
     existing_keys_table: str | None = None
     existing_columns: tuple[str, ...] = ()
     customers_table: str | None = None
-    #: the typed rows of the files read before this one as one table with it (a folder or a glob), in
-    #: order, each with its file's path: a row repeating one of theirs is a later duplicate, as it is of
-    #: an earlier row of its file
-    earlier_rows: tuple[tuple[str, str], ...] = ()
+    #: a file of a folder or glob read as one table: the :class:`FileSet` of the files read before it,
+    #: a row repeating one of theirs being a later duplicate, as it is of an earlier row of its file
+    file_set: FileSet | None = None
     #: the values the file's folder names give (:func:`kvar.data.locations.folder_values`), a column each
     folders: Mapping[str, str | None] = field(default_factory=dict)
 
@@ -91,7 +101,6 @@ class Validated:
 
     accepted_table: str
     rejects_table: str
-    typed_table: str  # every row typed, rejected or not, with ``_row`` (for the files read after it)
     rows_read: int
     rows_accepted: int
     rows_rejected: int
@@ -436,7 +445,6 @@ def validate(
     return Validated(
         accepted_table=accepted,
         rejects_table=rejects,
-        typed_table=typed,
         rows_read=int(rows) + len(check.raw.malformed),
         rows_accepted=int(rows) - int(bad_rows),
         rows_rejected=int(rejected_rows),
@@ -626,7 +634,7 @@ def _flag_set_rules(
     found: list[str] = []
     identity = contract.row_identity(names)
     if identity:
-        found.append(_later_duplicates(con, typed, file, identity, context.earlier_rows))
+        found.append(_later_duplicates(con, typed, file, identity, context.file_set))
     stored = contract.stored_identity(names, context.existing_columns)
     if stored and context.existing_keys_table:
         match = " AND ".join(f'e."{name}" = t."{name}"' for name in stored)
@@ -653,37 +661,63 @@ def _later_duplicates(
     typed: str,
     file: str,
     identity: tuple[str, ...],
-    earlier: tuple[tuple[str, str], ...],
+    file_set: FileSet | None,
 ) -> str:
     """SQL of the rows of ``typed`` (the rows of ``file``: ``_row``, column, reason) that repeat the
-    ``identity`` of an earlier row: of the same file, or of a file of ``earlier`` ((typed table, path), in
-    the order the files are read) that has every identity column. The reason names the first row's
-    number, and its file when that is another."""
+    ``identity`` of an earlier row: of the same file, or, in a ``file_set``, of a file read before it
+    with the same identity. The reason names the first row's number, and its file when that is another.
+
+    In a set, each identity's first row so far is kept in a table of the set's (:class:`FileSet`), to
+    which this file's first rows are added: each file is compared with one table, not with every file
+    before it."""
     key = identity[0]
     columns = ", ".join(f'"{name}"' for name in identity)
     same = " AND ".join(f't."{name}" IS NOT DISTINCT FROM d."{name}"' for name in identity)
-    files = [(name, path) for name, path in earlier if set(identity) <= set(table_columns(con, name))]
-    files.append((typed, file))
-    here = _filled(duplicate_reason(identity), {"row": "d._first" if len(files) == 1 else "d._first.row"})
-    if len(files) == 1:  # one file: a row's position is its row number
-        rows, why, later = f'SELECT {columns}, _row AS _at FROM "{typed}"', here, "t._row > d._first"
-    else:  # a row's position is (its file's place in the set, its row number)
-        rows = " UNION ALL ".join(
-            f"SELECT {columns}, {{'file': {index}, 'row': _row}} AS _at FROM \"{name}\""
-            for index, (name, _) in enumerate(files)
+    if file_set is None:  # one file: a row's position is its row number
+        here = _filled(duplicate_reason(identity), {"row": "d._first"})
+        return (
+            f"SELECT t._row, {literal(key)} AS column_name, {here} AS reason "
+            f'FROM "{typed}" t JOIN (SELECT {columns}, min(_row) AS _first FROM "{typed}" WHERE "{key}" IS NOT NULL '
+            f"GROUP BY ALL HAVING count(*) > 1) d ON {same} WHERE t._row > d._first"
         )
-        paths = "[" + ", ".join(literal(path) for _, path in files) + "]"
-        elsewhere = _filled(
-            duplicate_reason(identity, in_other_file=True),
-            {"row": "d._first.row", "file": f"{paths}[d._first.file + 1]"},
-        )
-        why = f"CASE WHEN d._first.file = {len(files) - 1} THEN {here} ELSE {elsewhere} END"
-        later = f"{{'file': {len(files) - 1}, 'row': t._row}} > d._first"
+    # a row's position is (its file's place in the set, its row number)
+    place = len(file_set.paths)
+    seen, paths = _seen_tables(con, file_set, identity, typed, file)
+    firsts = f"SELECT {columns}, {{'file': {place}, 'row': min(_row)}} AS _first FROM \"{typed}\" WHERE \"{key}\" IS NOT NULL GROUP BY ALL"
+    earlier = " AND ".join(f'e."{name}" IS NOT DISTINCT FROM h."{name}"' for name in identity)
+    con.execute(
+        f'CREATE OR REPLACE TEMP TABLE "{seen}_here" AS SELECT h.* EXCLUDE (_first), '
+        f'coalesce(e._first, h._first) AS _first FROM ({firsts}) h LEFT JOIN "{seen}" e ON {earlier}'
+    ).fetchall()
+    con.execute(f'INSERT INTO "{seen}" SELECT * FROM "{seen}_here" WHERE _first.file = {place}').fetchall()
+    here = _filled(duplicate_reason(identity), {"row": "d._first.row"})
+    elsewhere = _filled(duplicate_reason(identity, in_other_file=True), {"row": "d._first.row", "file": "p.path"})
     return (
-        f"SELECT t._row, {literal(key)} AS column_name, {why} AS reason "
-        f'FROM "{typed}" t JOIN (SELECT {columns}, min(_at) AS _first FROM ({rows}) WHERE "{key}" IS NOT NULL '
-        f"GROUP BY ALL HAVING count(*) > 1) d ON {same} WHERE {later}"
+        f"SELECT t._row, {literal(key)} AS column_name, "
+        f"CASE WHEN d._first.file = {place} THEN {here} ELSE {elsewhere} END AS reason "
+        f'FROM "{typed}" t JOIN "{seen}_here" d ON {same} JOIN "{paths}" p ON p.place = d._first.file '
+        f"WHERE {{'file': {place}, 'row': t._row}} > d._first"
     )
+
+
+def _seen_tables(
+    con: duckdb.DuckDBPyConnection, file_set: FileSet, identity: tuple[str, ...], typed: str, file: str
+) -> tuple[str, str]:
+    """The set's table of first rows for ``identity`` (made empty, with the columns' types in ``typed``, on
+    first use) and its table of paths by place, to which ``file`` is added."""
+    number = hashlib.sha256("\0".join(identity).encode()).hexdigest()[:12]
+    seen, paths = f"{file_set.name}_{number}", f"{file_set.name}_paths"
+    columns = ", ".join(f'"{name}"' for name in identity)
+    con.execute(
+        f'CREATE TEMP TABLE IF NOT EXISTS "{seen}" AS SELECT {columns}, '
+        f"{{'file': 0, 'row': 0::BIGINT}} AS _first FROM \"{typed}\" WHERE false"
+    ).fetchall()
+    con.execute(f'CREATE TEMP TABLE IF NOT EXISTS "{paths}" (place INTEGER, path VARCHAR)').fetchall()
+    con.execute(
+        f'INSERT INTO "{paths}" SELECT ?, ? WHERE NOT EXISTS (SELECT 1 FROM "{paths}" WHERE place = ?)',
+        [len(file_set.paths), file, len(file_set.paths)],
+    ).fetchall()
+    return seen, paths
 
 
 def _filled(pieces: list[str], values: Mapping[str, str]) -> str:
