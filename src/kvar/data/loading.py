@@ -82,7 +82,8 @@ def load_file(
     Raises :class:`~kvar.errors.FileFormatError`, :class:`~kvar.errors.MappingError` or
     :class:`~kvar.errors.ValidationError` when the file as a whole cannot be loaded.
     """
-    checked, encoding = _checked(con, table, Path(path), mapping, context or LoadContext())
+    with memory_budget(con):
+        checked, encoding = _checked(con, table, Path(path), mapping, context or LoadContext())
     _require_rows(con, checked, str(path))
     return _outcome(con, table, str(path), checked, encoding)
 
@@ -111,13 +112,14 @@ def load_location(
     checks: list[Validated] = []
     encodings: list[str] = []
     file_set = FileSet(next(_names))
-    for path, folders in zip(files, folder_values(location, files), strict=True):
-        checked, encoding = _checked(
-            con, table, path.absolute(), mapping, replace(context, file_set=file_set, folders=folders)
-        )
-        checks.append(checked)
-        encodings.append(encoding)
-        file_set = replace(file_set, paths=(*file_set.paths, str(path.absolute())))
+    with memory_budget(con):
+        for path, folders in zip(files, folder_values(location, files), strict=True):
+            checked, encoding = _checked(
+                con, table, path.absolute(), mapping, replace(context, file_set=file_set, folders=folders)
+            )
+            checks.append(checked)
+            encodings.append(encoding)
+            file_set = replace(file_set, paths=(*file_set.paths, str(path.absolute())))
     name = next(_names)
     accepted, rejects = f"{name}_accepted", f"{name}_rejects"
     con.execute(
@@ -149,12 +151,11 @@ def _checked(
     mapping: Mapping[str, str] | None,
     context: LoadContext,
 ) -> tuple[Validated, str]:
-    """The validated rows of one file and how its text was decoded (empty for Parquet)."""
-    contract = contract_for(table)
-    with memory_budget(con):
-        raw = read_raw(con, path, next(_names), context.encoding, folders=context.folders)
-        resolved = resolve(contract, raw.columns, mapping or {}, path.name)
-        return validate(con, raw, contract, resolved, context), raw.encoding
+    """The validated rows of one file and how its text was decoded (empty for Parquet); run within a
+    load's :func:`~kvar.data.sql.memory_budget`."""
+    raw = read_raw(con, path, next(_names), context.encoding, folders=context.folders)
+    resolved = resolve(contract_for(table), raw.columns, mapping or {}, path.name)
+    return validate(con, raw, contract_for(table), resolved, context), raw.encoding
 
 
 def _require_rows(con: duckdb.DuckDBPyConnection, checked: Validated, location: str) -> None:
