@@ -672,7 +672,7 @@ def _later_duplicates(
     before it."""
     key = identity[0]
     columns = ", ".join(f'"{name}"' for name in identity)
-    same = " AND ".join(f't."{name}" IS NOT DISTINCT FROM d."{name}"' for name in identity)
+    same = _matching(identity, "t", "d")
     if file_set is None:  # one file: a row's position is its row number
         here = _filled(duplicate_reason(identity), {"row": "d._first"})
         return (
@@ -684,10 +684,9 @@ def _later_duplicates(
     place = len(file_set.paths)
     seen, paths = _seen_tables(con, file_set, identity, typed, file)
     firsts = f"SELECT {columns}, {{'file': {place}, 'row': min(_row)}} AS _first FROM \"{typed}\" WHERE \"{key}\" IS NOT NULL GROUP BY ALL"
-    earlier = " AND ".join(f'e."{name}" IS NOT DISTINCT FROM h."{name}"' for name in identity)
     con.execute(
         f'CREATE OR REPLACE TEMP TABLE "{seen}_here" AS SELECT h.* EXCLUDE (_first), '
-        f'coalesce(e._first, h._first) AS _first FROM ({firsts}) h LEFT JOIN "{seen}" e ON {earlier}'
+        f'coalesce(e._first, h._first) AS _first FROM ({firsts}) h LEFT JOIN "{seen}" e ON {_matching(identity, "e", "h")}'
     ).fetchall()
     con.execute(f'INSERT INTO "{seen}" SELECT * FROM "{seen}_here" WHERE _first.file = {place}').fetchall()
     here = _filled(duplicate_reason(identity), {"row": "d._first.row"})
@@ -698,6 +697,11 @@ def _later_duplicates(
         f'FROM "{typed}" t JOIN "{seen}_here" d ON {same} JOIN "{paths}" p ON p.place = d._first.file '
         f"WHERE {{'file': {place}, 'row': t._row}} > d._first"
     )
+
+
+def _matching(identity: tuple[str, ...], left: str, right: str) -> str:
+    """SQL: the rows ``left`` and ``right`` have the same ``identity`` (a missing value matching a missing one)."""
+    return " AND ".join(f'{left}."{name}" IS NOT DISTINCT FROM {right}."{name}"' for name in identity)
 
 
 def _seen_tables(
