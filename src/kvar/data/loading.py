@@ -119,7 +119,7 @@ def load_location(
             )
             checks.append(checked)
             encodings.append(encoding)
-            file_set = replace(file_set, paths=(*file_set.paths, str(path.absolute())))
+            file_set = replace(file_set, place=file_set.place + 1)
     name = next(_names)
     accepted, rejects = f"{name}_accepted", f"{name}_rejects"
     con.execute(

@@ -78,8 +78,9 @@ def _is_parquet(spark: Any, location: str, files: list[Path]) -> bool:
     Raises :class:`~kvar.errors.FileFormatError` when local files mix Parquet and text: Spark reads a set
     of files in one format."""
     if files:
-        parquet = [file for file in files if file_kind(file) == "parquet"]
-        text = [file for file in files if file_kind(file) != "parquet"]
+        kinds = {file: file_kind(file) for file in files}
+        parquet = [file for file, kind in kinds.items() if kind == "parquet"]
+        text = [file for file, kind in kinds.items() if kind != "parquet"]
         if parquet and text:
             raise FileFormatError(
                 tr(

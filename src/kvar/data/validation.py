@@ -65,12 +65,12 @@ REJECTS_COLUMNS = (
 
 @dataclass(frozen=True)
 class FileSet:
-    """The files of a folder or glob read so far, for the rules that compare rows across them: their paths
-    in the order read, and the name of the tables (one per row identity, ``<name>_<n>``) keeping each
-    identity's first row among them as (file's place, row), filled in as each file is read."""
+    """A folder or glob being read, for the rules that compare rows across its files: the name of its
+    tables (one per row identity, ``<name>_<n>``, keeping each identity's first row as (file's place,
+    row), and ``<name>_paths``), filled in as each file is read, and the place of the file read next."""
 
     name: str
-    paths: tuple[str, ...] = ()
+    place: int = 0
 
 
 @dataclass(frozen=True)
@@ -681,7 +681,7 @@ def _later_duplicates(
             f"GROUP BY ALL HAVING count(*) > 1) d ON {same} WHERE t._row > d._first"
         )
     # a row's position is (its file's place in the set, its row number)
-    place = len(file_set.paths)
+    place = file_set.place
     seen, paths = _seen_tables(con, file_set, identity, typed, file)
     firsts = f"SELECT {columns}, {{'file': {place}, 'row': min(_row)}} AS _first FROM \"{typed}\" WHERE \"{key}\" IS NOT NULL GROUP BY ALL"
     con.execute(
@@ -719,7 +719,7 @@ def _seen_tables(
     con.execute(f'CREATE TEMP TABLE IF NOT EXISTS "{paths}" (place INTEGER, path VARCHAR)').fetchall()
     con.execute(
         f'INSERT INTO "{paths}" SELECT ?, ? WHERE NOT EXISTS (SELECT 1 FROM "{paths}" WHERE place = ?)',
-        [len(file_set.paths), file, len(file_set.paths)],
+        [file_set.place, file, file_set.place],
     ).fetchall()
     return seen, paths
 
