@@ -58,6 +58,8 @@ def main() -> None:
     parser.add_argument("--rows-per-file", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    if args.files < 1 or args.rows_per_file < 1 or args.repeats < 1:
+        parser.error("--files, --rows-per-file and --repeats: expected at least 1")
     folder = OUT / f"fileset-{args.files}x{args.rows_per_file}"
     whole = OUT / f"fileset-{args.files}x{args.rows_per_file}.csv"
     if not whole.exists():
