@@ -145,6 +145,18 @@ def test_a_format_first_seen_after_the_first_rows_decides_the_column_as_if_seen_
         assert dt.datetime(2024, 1, 31) in times(con, result)
 
 
+def test_a_format_found_late_in_one_column_keeps_the_format_found_early_in_another(con, tmp_path) -> None:
+    """The first rows show the decimal comma of every amount; the day-first dates come after them. Typing
+    the rows again for the dates keeps the amounts' decimal comma (it was once read plainly: every row
+    rejected as not a number)."""
+    rows = [f"k{n};{'2024-01-05' if n < 11_000 else '31.01.2024'};{n % 90 + 1},50" for n in range(12_000)]
+    result = load(con, tmp_path, "kund;datum;belopp\n" + "\n".join(rows) + "\n")
+    assert result.read_as == ("amount: decimal comma", "occurred_at: day-first dates (31.01.2024)")
+    assert (result.rows_loaded, result.rows_rejected) == (12_000, 0)
+    assert amounts(con, result)[-1] == 11_999 % 90 + 1.5
+    assert times(con, result)[-1] == dt.datetime(2024, 1, 31)
+
+
 def test_bad_decimal_and_thousands_options_are_refused() -> None:
     from kvar.data.formats import number_formats_allowed
 

@@ -454,10 +454,12 @@ def validate(
 
 def _type_all(check: _Check, reading: _Reading) -> _Reading:
     """Type every row (:func:`_type`), again with the formats of their whole columns for the columns whose
-    values the first pass found unusual; return the reading the typed rows were read with."""
+    values the first pass found unusual, as well as for those whose formats were chosen so already; return
+    the reading the typed rows were read with."""
     unusual = _type(check, reading)
     if not unusual:
         return reading
+    unusual |= reading.examined
     reading = _reading(check.con, check.raw, check.present, check.mapping, check.context, unusual)
     _type(check, reading)
     return reading
