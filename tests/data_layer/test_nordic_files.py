@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from kvar import load_file
 from kvar.cli import app
+from kvar.data import validation
 from kvar.data.validation import LoadContext
 from kvar.errors import ParameterError, ValidationError
 
@@ -131,6 +132,14 @@ def test_dot_groups_without_decimals_read_as_decimals_with_a_note(con, tmp_path)
     assert amounts(con, load(con, tmp_path, text, thousands=".")) == [1000.0, 2500.0]
 
 
+@pytest.fixture(params=["sampled", "screened"])
+def first_rows(request, monkeypatch) -> None:
+    """A file above the small-file size has its columns sampled first; a small one is screened alone."""
+    if request.param == "sampled":
+        monkeypatch.setattr(validation, "SMALL_FILE_BYTES", 0)
+
+
+@pytest.mark.usefixtures("first_rows")
 def test_a_format_first_seen_after_the_first_rows_decides_the_column_as_if_seen_first(con, tmp_path) -> None:
     """The first rows only choose which columns to examine at once; a column whose unusual values come
     later is examined from the whole column all the same, with the same outcome as when they come first."""
@@ -145,6 +154,7 @@ def test_a_format_first_seen_after_the_first_rows_decides_the_column_as_if_seen_
         assert dt.datetime(2024, 1, 31) in times(con, result)
 
 
+@pytest.mark.usefixtures("first_rows")
 def test_a_format_found_late_in_one_column_keeps_the_format_found_early_in_another(con, tmp_path) -> None:
     """The first rows show the decimal comma of every amount; the day-first dates come after them. Typing
     the rows again for the dates keeps the amounts' decimal comma (it was once read plainly: every row

@@ -39,7 +39,6 @@ from kvar.data.contracts import SCORE_RANGES, Column, TableContract
 from kvar.data.currencies import ISO_4217
 from kvar.data.formats import (
     NUMBER_FORMATS,
-    PLAIN,
     ColumnFormats,
     date_order_formats,
     default_time_sql,
@@ -240,9 +239,10 @@ def _reading(
     """The columns read as they are, and the format of each number and time column read from text (a
     product's factors by their own names), chosen from the whole raw table.
 
-    Unless ``--decimal``, ``--thousands`` or ``--date-format`` is given, the first rows decide: a single
-    column they show unusual is detected here from the whole column; the others are read in the default
-    format and screened in the typing pass itself (:func:`_screens`). ``unusual`` then names the columns
+    Unless ``--decimal``, ``--thousands`` or ``--date-format`` is given, the first rows of a file larger
+    than :data:`SMALL_FILE_BYTES` decide: a single column they show unusual is detected here from the whole
+    column; the others are read in the default format and screened in the typing pass itself
+    (:func:`_screens`). ``unusual`` then names the columns
     the sample or the screen found the defaults do not read whole (None: the first reading).
     """
     forced = context.decimal is not None or context.thousands is not None or context.date_format is not None
@@ -262,7 +262,9 @@ def _reading(
             times[column.name] = _text(sources[0])
     screened = False
     if not forced:
-        if unusual is None:  # a sample decides which columns are worth the typing pass's screen
+        if unusual is None and raw.path.stat().st_size <= SMALL_FILE_BYTES:  # the screen alone settles it
+            unusual = frozenset()
+        elif unusual is None:  # a sample decides which columns are worth the typing pass's screen
             unusual_numbers, unusual_times = unusual_columns(con, raw.table, numbers, times, sample=SAMPLE_ROWS)
             unusual = frozenset(unusual_numbers | unusual_times)
         single = {column.name for column in present if len(mapping.sources[column.name].columns) == 1}
@@ -278,6 +280,9 @@ def _reading(
 
 #: The first rows, which decide which columns' formats are examined (and, on Spark, choose them).
 SAMPLE_ROWS = 10_000
+#: A file this small (bytes) is not sampled: the typing pass screens every column, and the rare file with
+#: an unusual column is typed twice, which costs less than sampling every small file of a folder.
+SMALL_FILE_BYTES = 1 << 20
 
 
 def _screens(present: list[Column], mapping: ResolvedMapping, reading: _Reading) -> dict[str, str]:
@@ -292,10 +297,11 @@ def _screens(present: list[Column], mapping: ResolvedMapping, reading: _Reading)
         if read_otherwise or len(mapping.sources[column.name].columns) > 1:
             continue
         value = f"t.{_raw(column.name)}"
+        unread = f'{value} IS NOT NULL AND t."{column.name}" IS NULL'  # read in the default format
         if column.kind in ("money", "number"):
-            screens[column.name] = f"({value} IS NOT NULL AND NOT {PLAIN.reads(value)}) OR {may_be_grouped(value)}"
+            screens[column.name] = f"({unread}) OR {may_be_grouped(value)}"
         elif column.kind == "time":
-            screens[column.name] = f'{value} IS NOT NULL AND t."{column.name}" IS NULL'
+            screens[column.name] = unread
     return screens
 
 
