@@ -445,9 +445,11 @@ def validate(
         f'CREATE OR REPLACE TEMP VIEW "{accepted}" AS SELECT {", ".join(_accepted_columns(contract, present, mapping, context))}, _row '
         f'FROM "{typed}" WHERE NOT {rejected}'
     ).fetchall()
-    if context.fx_rates is None:  # with an FX table every amount is converted into one currency
+    if context.fx_rates is None and "currency" in mapping.sources:  # with an FX table: one currency
         require_one_currency(con, [accepted], contract, str(raw.path))
-    (rejected_rows,) = con.execute(f'SELECT count(DISTINCT row) FROM "{rejects}"').fetchall()[0]
+    rejected_rows = 0
+    if bad_rows or check.raw.malformed:
+        (rejected_rows,) = con.execute(f'SELECT count(DISTINCT row) FROM "{rejects}"').fetchall()[0]
     return Validated(
         accepted_table=accepted,
         rejects_table=rejects,
