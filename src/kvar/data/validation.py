@@ -239,11 +239,11 @@ def _reading(
     """The columns read as they are, and the format of each number and time column read from text (a
     product's factors by their own names), chosen from the whole raw table.
 
-    Unless ``--decimal``, ``--thousands`` or ``--date-format`` is given, the first rows of a file larger
-    than :data:`SMALL_FILE_BYTES` decide: a single column they show unusual is detected here from the whole
-    column; the others are read in the default format and screened in the typing pass itself
-    (:func:`_screens`). ``unusual`` then names the columns
-    the sample or the screen found the defaults do not read whole (None: the first reading).
+    Unless ``--decimal``, ``--thousands`` or ``--date-format`` is given, the first rows decide (except in
+    a small text file, :func:`_screened_alone`): a single column they show unusual is detected here from
+    the whole column; the others are read in the default format and screened in the typing pass itself
+    (:func:`_screens`). ``unusual`` then names the columns the sample or the screen found the defaults do
+    not read whole (None: the first reading).
     """
     forced = context.decimal is not None or context.thousands is not None or context.date_format is not None
     native: dict[str, str] = {}
@@ -262,7 +262,7 @@ def _reading(
             times[column.name] = _text(sources[0])
     screened = False
     if not forced:
-        if unusual is None and raw.path.stat().st_size <= SMALL_FILE_BYTES:  # the screen alone settles it
+        if unusual is None and _screened_alone(raw):
             unusual = frozenset()
         elif unusual is None:  # a sample decides which columns are worth the typing pass's screen
             unusual_numbers, unusual_times = unusual_columns(con, raw.table, numbers, times, sample=SAMPLE_ROWS)
@@ -280,9 +280,16 @@ def _reading(
 
 #: The first rows, which decide which columns' formats are examined (and, on Spark, choose them).
 SAMPLE_ROWS = 10_000
-#: A file this small (bytes) is not sampled: the typing pass screens every column, and the rare file with
-#: an unusual column is typed twice, which costs less than sampling every small file of a folder.
+#: A text file read in place this small (bytes) is not sampled (:func:`_screened_alone`).
 SMALL_FILE_BYTES = 1 << 20
+
+
+def _screened_alone(raw: RawTable) -> bool:
+    """Whether ``raw`` is a text file read in place of at most :data:`SMALL_FILE_BYTES`, whose columns the
+    typing pass screens without a sample first: the rare such file with an unusual column is typed twice,
+    which costs less than sampling every small file of a folder. A table of rows kvar read itself (a
+    Spark sample, a decoded or Parquet file) is sampled."""
+    return raw.first_line is not None and raw.path.stat().st_size <= SMALL_FILE_BYTES
 
 
 def _screens(present: list[Column], mapping: ResolvedMapping, reading: _Reading) -> dict[str, str]:
