@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from babel.numbers import format_decimal
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -165,6 +165,14 @@ def test_a_format_found_late_in_one_column_keeps_the_format_found_early_in_anoth
     assert (result.rows_loaded, result.rows_rejected) == (12_000, 0)
     assert amounts(con, result)[-1] == 11_999 % 90 + 1.5
     assert times(con, result)[-1] == dt.datetime(2024, 1, 31)
+
+
+@pytest.mark.usefixtures("first_rows")
+def test_a_number_column_left_empty_is_not_unusual(con, tmp_path) -> None:
+    """Empty values say nothing of a column's format: sampled, a column of them once went to format
+    detection, whose counts of nothing were NULL (a TypeError)."""
+    result = load(con, tmp_path, "kund;datum;belopp\nk1;2024-01-05;\nk2;2024-01-06;\n")
+    assert (result.rows_loaded, result.read_as, amounts(con, result)) == (2, (), [None, None])
 
 
 def test_bad_decimal_and_thousands_options_are_refused() -> None:
@@ -356,3 +364,37 @@ def test_an_fx_table_and_survivor_counts_from_swedish_excel_are_read(tmp_path) -
     survivors = tmp_path / "kvar.csv"
     survivors.write_bytes("år;kvar\r\n0;1\u00a0000\r\n1;631\r\n2;468\r\n".encode("utf-8-sig"))
     assert read_survivors(survivors, "kvar") == [1000.0, 631.0, 468.0]
+
+
+_AMOUNTS = st.sampled_from(["12.50", "12,50", "1 234,50", "1.234", "1,234.50", "7", "−3,25", "abc", ""])
+_DATES = st.sampled_from(["2024-01-05", "31.01.2024", "05.01.2024", "01/31/2024", "2024-01-05 14:30", "x", ""])
+
+
+@pytest.mark.slow
+@settings(max_examples=60, deadline=None)
+@example(rows=[("", "2024-01-05")])  # an empty column once crashed format detection when sampled
+@example(rows=[("12,50", "2024-01-05"), ("7", "31.01.2024")])  # a format found early once lost when typed again
+@given(rows=st.lists(st.tuples(_AMOUNTS, _DATES), min_size=1, max_size=12))
+def test_the_first_rows_decide_only_how_a_file_is_read_never_what_it_gives(rows, tmp_path_factory) -> None:
+    """Sampling the first rows (one row, or all of them) or screening in the typing pass alone only decides
+    which columns are examined from their whole column: the rows loaded, the rejects with their reasons,
+    the formats read and an error are the same every way."""
+    import duckdb
+
+    text = "kund;datum;belopp\n" + "".join(f'k{n};{date};"{amount}"\n' for n, (amount, date) in enumerate(rows))
+    folder = tmp_path_factory.mktemp("ways")
+
+    def outcome(sample_rows: int, small_file_bytes: int) -> object:
+        with pytest.MonkeyPatch.context() as patch, duckdb.connect() as con:
+            patch.setattr(validation, "SAMPLE_ROWS", sample_rows)
+            patch.setattr(validation, "SMALL_FILE_BYTES", small_file_bytes)
+            try:
+                result = load(con, folder, text)
+            except ValidationError as error:
+                return str(error)
+            accepted = f'SELECT _row, amount, occurred_at FROM "{result.accepted_table}" ORDER BY _row'
+            return con.execute(accepted).fetchall(), reasons(con, result), result.read_as
+
+    screened_alone = outcome(validation.SAMPLE_ROWS, validation.SMALL_FILE_BYTES)
+    assert outcome(1, 0) == screened_alone
+    assert outcome(len(rows) + 1, 0) == screened_alone

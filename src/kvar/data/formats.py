@@ -215,7 +215,7 @@ def detect_formats(
             for m, mark in enumerate(DECIMAL_CHOICES)
         ]
         any_reads = " OR ".join(f'"n{index}_{k}"' for k in range(len(allowed)))
-        measures += [f'count_if(({any_reads}) AND NOT "n{index}_{k}")' for k in range(len(allowed))]
+        measures += [f'count(*) FILTER (WHERE ({any_reads}) AND NOT "n{index}_{k}")' for k in range(len(allowed))]
         measures += [f'min("n{index}") FILTER (WHERE "n{index}_g{m}")' for m in range(len(DECIMAL_CHOICES))]
     dated = {} if date_format else time_columns
     for index, text in enumerate(dated.values()):
@@ -286,7 +286,8 @@ def unusual_columns(
     settle: a value the plain number or ISO/``YYYYMMDD`` time does not read, or a number like ``1.234``
     that may be thousands. One scan of ``table``, or of its first ``sample`` rows."""
     checks = [
-        f"count_if(NOT {PLAIN.reads(text)}) + count_if({may_be_grouped(text)})" for text in number_columns.values()
+        f"count_if({text} IS NOT NULL AND NOT {PLAIN.reads(text)}) + count_if({may_be_grouped(text)})"
+        for text in number_columns.values()
     ]
     checks += [f"count_if({text} IS NOT NULL AND {default_time_sql(text)} IS NULL)" for text in time_columns.values()]
     if not checks:
