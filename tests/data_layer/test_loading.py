@@ -515,3 +515,55 @@ def test_identifiers_are_trimmed_and_judged_as_the_rules_say(tmp_path_factory, i
     assert sorted((row, why) for row, column, _, why in rejects(con, result) if column == "customer_id") == sorted(
         expected_rejects
     )
+
+
+_LINES = st.sampled_from(
+    [
+        "k1;2024-01-05;12.50",
+        'k2;2024-01-05;"12;5"',
+        '"k\n3";2024-01-05;1',
+        "k4;2024-01-05;1;x",
+        'k5;2024-01-05;1;"a;b";c',
+        "k6;2024-01-05",
+        "",
+        " k7 ;2024-01-05; 7 ",
+        "k8;x;1",
+        "kö;2024-01-05;1",
+        'k9;2024-01-05;1"2',
+        '"k10";"2024-01-05";"3"',
+    ]
+)
+
+
+@pytest.mark.slow
+@settings(max_examples=60, deadline=None)
+@given(lines=st.lists(_LINES, min_size=1, max_size=8), last_break=st.booleans())
+def test_a_file_read_in_place_gives_what_reading_it_with_line_numbers_gives(
+    lines, last_break, tmp_path_factory
+) -> None:
+    """A delimited UTF-8 file read where it lies (rows numbered by position) and the same file read
+    into a table with its line numbers give the same rows, rejects (line, value, reason and raw text) and
+    counts, whatever its quoted breaks, empty, long and short lines."""
+    import duckdb
+
+    from kvar.data import loading, reading
+
+    text = "kund;datum;belopp\n" + "\n".join(lines) + ("\n" if last_break else "")
+    path = tmp_path_factory.mktemp("ways") / "export.csv"
+    path.write_text(text)
+
+    def outcome(in_place: bool) -> object:
+        read = reading.read_raw if in_place else (lambda *args, **kw: reading.read_raw(*args, **kw, in_place=False))
+        with pytest.MonkeyPatch.context() as patch, duckdb.connect() as con:
+            patch.setattr(loading, "read_raw", read)
+            try:
+                result = load_file(
+                    con, "transactions", path, {"customer_id": "kund", "occurred_at": "datum", "amount": "belopp"}
+                )
+            except (FileFormatError, ValidationError) as error:
+                return str(error)
+            rows = con.execute(f'SELECT * FROM "{result.accepted_table}" ORDER BY _row').fetchall()
+            found = con.execute(f'SELECT * FROM "{result.rejects_table}" ORDER BY row, column_name, reason').fetchall()
+            return rows, found, result.rows_read, result.rows_rejected
+
+    assert outcome(in_place=True) == outcome(in_place=False)
