@@ -3,9 +3,12 @@ own rejects, and the rules that compare rows held across the files."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kvar.data.loading import load_file, load_location
 from kvar.data.locations import files_named, folder_values, local_files
@@ -203,3 +206,68 @@ def test_a_key_that_is_also_a_column_of_the_file_stops_the_load(con, tmp_path) -
     folder = write(tmp_path / "customers", {"country=SE/a.csv": "customer_id,Country\nc1,NO\n"})
     with pytest.raises(FileFormatError, match=r"a\.csv: country is both a column of the file and a key of its folder"):
         load_location(con, "customers", folder)
+
+
+_ROWS = st.sampled_from(
+    [
+        "c1,2024-01-01,10,T1,SEK",
+        "c2,2024-01-02,20,T2,SEK",
+        "c3,2024-01-03,30,T1,SEK",  # T1 again with other values
+        "c4,someday,3,T4,SEK",
+        "c5,2024-01-05,abc,T5,SEK",
+        ",2024-01-06,1,T6,SEK",
+        "c7,2024-01-07,7,,SEK",
+    ]
+)
+
+
+@pytest.mark.slow
+@settings(max_examples=50, deadline=None)
+@given(lines=st.lists(_ROWS, min_size=1, max_size=10), cuts=st.sets(st.integers(1, 9), max_size=3))
+def test_a_folder_of_parts_gives_the_rows_and_rejects_of_the_file_they_were_cut_from(
+    lines, cuts, tmp_path_factory
+) -> None:
+    """Cut a file into parts anywhere: the folder of parts loads the same rows, and each reject, its row
+    and the row a duplicate's reason names, moved from its part to the whole file, is the whole file's."""
+    import duckdb
+
+    root = tmp_path_factory.mktemp("cut")
+    bounds = [0, *sorted(cut for cut in cuts if cut < len(lines)), len(lines)]
+    pieces = [lines[start:end] for start, end in zip(bounds, bounds[1:], strict=False)]
+    whole = write(root, {"whole.csv": HEADER + "".join(f"{line}\n" for line in lines)}) / "whole.csv"
+    folder = write(
+        root / "parts",
+        {f"part-{n}.csv": HEADER + "".join(f"{line}\n" for line in piece) for n, piece in enumerate(pieces)},
+    )
+    offsets = {str((folder / f"part-{n}.csv").absolute()): start for n, start in enumerate(bounds[:-1])}
+
+    def in_whole(file: str, row: int, reason: str) -> tuple[int, str]:
+        """A reject's row and reason as the whole file has them."""
+        named = re.search(r"first seen at row (\d+) of (.+)$", reason)
+        if named:
+            reason = f"{reason[: named.start()]}first seen at row {offsets[named[2]] + int(named[1])}"
+        plain = re.search(r"first seen at row (\d+)$", reason)
+        if plain and not named:
+            reason = f"{reason[: plain.start()]}first seen at row {offsets[file] + int(plain[1])}"
+        return offsets.get(file, 0) + row, reason
+
+    with duckdb.connect() as con:
+        try:
+            one = load_file(con, "transactions", whole)
+        except ValidationError:
+            with pytest.raises(ValidationError):
+                load_location(con, "transactions", folder)
+            return
+        cut = load_location(con, "transactions", folder)
+        columns = "customer_id, occurred_at, amount, transaction_id"
+        assert rows(con, cut.accepted_table, columns) == rows(con, one.accepted_table, columns)
+        found = rows(con, cut.rejects_table, "file, row, column_name, value, reason")
+        assert sorted((*in_whole(file, row, why), column, value) for file, row, column, value, why in found) == sorted(
+            (row, why, column, value)
+            for row, column, value, why in rows(con, one.rejects_table, "row, column_name, value, reason")
+        )
+        assert (cut.rows_read, cut.rows_loaded, cut.rows_rejected) == (
+            one.rows_read,
+            one.rows_loaded,
+            one.rows_rejected,
+        )
