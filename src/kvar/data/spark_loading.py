@@ -295,7 +295,7 @@ def load_into_spark(
     sample_con = duckdb.connect()
     well_formed_raw = raw.where(F.col(_MALFORMED).isNull()) if text else raw
     first_rows = well_formed_raw.where(F.col("_row") <= SAMPLE_ROWS + 1).orderBy("_file", "_row").limit(SAMPLE_ROWS)
-    sample = first_rows.toArrow()  # noqa: F841 - read by name below
+    sample = first_rows.toArrow()  # read by name below too
     sample_con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM sample').fetchall()
     types = dict(sample_con.execute(f'SELECT column_name, column_type FROM (DESCRIBE "{name}")').fetchall())
     sampled = RawTable(Path(location), name, columns, len(sample), (), types=types)
@@ -310,10 +310,11 @@ def load_into_spark(
     ).persist()
     flags = [f"_unusual.{column}" for column in screens]
     well_formed = F.col(_MALFORMED).isNull() if text else F.lit(True)
+    screened = well_formed & _beyond(sample)  # a value of the sample that no format chosen reads is a reject
     totals = checked.agg(
         F.count("*").alias("rows"),
         F.count(F.col(_MALFORMED) if text else F.lit(None)).alias("malformed"),
-        *(F.max(F.when(well_formed, F.col(f"`{flag}`").cast("int"))).alias(flag) for flag in flags),
+        *(F.max(F.when(screened, F.col(f"`{flag}`").cast("int"))).alias(flag) for flag in flags),
     ).first()
     unusual = [flag.removeprefix("_unusual.") for flag in flags if totals[flag]]
     if unusual:
@@ -340,6 +341,18 @@ def load_into_spark(
     rejects.persist().createOrReplaceTempView(f"{name}_rejects")  # counted and listed several times
     counts = (int(totals["rows"]) - int(totals["malformed"]), int(totals["malformed"]))
     return _outcome(spark, table, location, name, counts, decoded, reading.formats.notes, context)
+
+
+def _beyond(sample: pa.Table) -> Any:
+    """Spark column: the row is not one of ``sample``, the first rows (by file and row) the formats were
+    chosen from, whose ``_row`` is at most one past :data:`SAMPLE_ROWS`."""
+    from pyspark.sql import functions as F  # noqa: N812
+
+    beyond = F.col("_row") > SAMPLE_ROWS + 1
+    if sample.num_rows == SAMPLE_ROWS:  # a full sample: the rows after its last one
+        file, row = sample["_file"][-1].as_py(), sample["_row"][-1].as_py()
+        beyond |= (F.col("_file") > F.lit(file)) | ((F.col("_file") == F.lit(file)) & (F.col("_row") > F.lit(row)))
+    return beyond
 
 
 def _listed_rejects(checked: Any, table: str) -> Any:
