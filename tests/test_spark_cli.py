@@ -194,6 +194,36 @@ def test_lines_with_too_many_or_too_few_fields_are_read_as_on_duckdb(spark: Any,
     assert [row["raw"] for row in written["spark"]] == ['c2;2024-01-02;2;"a;b";extra;fields']
 
 
+def test_each_file_of_a_folder_is_read_by_its_own_header_delimiter_and_encoding_as_on_duckdb(
+    spark: Any, tmp_path: Path
+) -> None:
+    """Files in one folder with their columns in another order, another delimiter, spaces around the
+    header's names and Windows-1252 text: Spark once took the first file's header for all (and stopped on
+    the others: "CSV header does not conform to the schema"), and could not read Windows-1252 at all."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "a.csv").write_text("customer_id,occurred_at,amount\nc1,2024-01-05,10\nc2,2024-01-06,20,extra\n")
+    (folder / "b.csv").write_text("occurred_at;customer_id;amount\n2024-01-07;c3;30\n2024-01-08;c4;1;2;3\n")
+    (folder / "c.csv").write_text(" customer_id ; occurred_at ; amount\nc5;2024-01-09;12,50\n")
+    (folder / "d.csv").write_bytes(
+        "customer_id;occurred_at;amount\nKöpenhamn;någon dag;5\nÅsa;2024-01-11;5\n".encode("cp1252")
+    )
+    outcomes = {}
+    for engine in ("duckdb", "spark"):
+        target = tmp_path / f"{engine}.csv"
+        document = _json(("pareto", "--transactions", str(folder), "--rejects", str(target), "--engine", engine))
+        with target.open(newline="") as handle:
+            outcomes[engine] = document, list(csv.DictReader(handle))
+    assert outcomes["spark"] == outcomes["duckdb"]
+    document, rejects = outcomes["spark"]
+    assert (document["loads"][0]["rows_loaded"], document["loads"][0]["encoding"]) == (4, "UTF-8, Windows-1252")
+    assert [(Path(row["file"]).name, row["reason"]) for row in rejects] == [
+        ("a.csv", "malformed line: more fields than the header's 3 columns"),
+        ("b.csv", "malformed line: more fields than the header's 3 columns"),
+        ("d.csv", "unparseable time: expected ISO 8601 (YYYY-MM-DD[ HH:MM[:SS]][+HH:MM]) or YYYYMMDD"),
+    ]
+
+
 def test_nordic_excel_file_reads_the_same(spark: Any, tmp_path: Path) -> None:
     path = tmp_path / "nordic.csv"
     rows = ["kund;datum;belopp"] + [

@@ -20,6 +20,7 @@ import csv
 import itertools
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from kvar.data.mapping import resolve
 from kvar.data.reading import DELIMITERS, RawTable, engine_message, header_names, sniff
 from kvar.data.reasons import FIRST_SEEN, reason, shown_reason
 from kvar.data.sql import literal
-from kvar.data.text_files import file_kind, inspect_text
+from kvar.data.text_files import TextFile, decoded_lines, file_kind, inspect_text
 from kvar.data.validation import (
     SAMPLE_ROWS,
     LoadContext,
@@ -54,6 +55,9 @@ _names = (f"_kvar_spark_{index}" for index in itertools.count())
 _MALFORMED = "_kvar_malformed"
 _JAVA_CHARSETS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "cp1252": "windows-1252", "latin-1": "ISO-8859-1"}
 _JAVA_CHARSETS |= {"iso-8859-1": "ISO-8859-1", "utf-16-le": "UTF-16LE", "utf-16-be": "UTF-16BE", "utf-16": "UTF-16"}
+#: The charsets Spark 4 reads text in by default; for another (Windows-1252), the session's
+#: ``spark.sql.legacy.javaCharsets`` is set, for the lazy reads of the load's rows and of later commands.
+_SPARK_CHARSETS = {"us-ascii", "iso-8859-1", "utf-8", "utf-16be", "utf-16le", "utf-16", "utf-32"}
 
 
 def spark_location(path: Path | str) -> str:
@@ -92,68 +96,136 @@ def _is_parquet(spark: Any, location: str, files: list[Path]) -> bool:
     return bool(first) and first[0].value.startswith("PAR1")
 
 
-def _read(spark: Any, location: str, encoding: str | None) -> tuple[Any, str, int]:
+def _read(spark: Any, location: str, encoding: str | None) -> tuple[Any, str, Any]:
     """The raw rows (text columns as text, Parquet columns in the file's types, the text columns of
     their folder names, ``_file``, ``_row``, and for text files ``_kvar_malformed``: the line when its
-    fields are more than the header's), how the text was decoded, and how many columns the files have.
+    fields are more than the header's), how the text was decoded, and the column of how many columns
+    each row's file has.
 
     Local files are read as the list :func:`kvar.data.locations.local_files` gives, as the DuckDB
     engine reads them, with the columns of their folder names (:func:`kvar.data.locations.folder_values`);
-    a URI is read by Spark's own listing of it, its ``key=value`` folders read as text."""
+    text files in groups of one encoding, delimiter and header (:func:`_text_groups`), their columns
+    matched by name. A URI is read by Spark's own listing of it, its ``key=value`` folders read as text."""
     from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
-    from pyspark.sql.types import StringType, StructField, StructType
     from pyspark.sql.utils import AnalysisException
 
     files = _local_files(location)
     if "://" not in location and not files:
         raise FileFormatError(tr("{path}: no such file").format(path=location))
-    # local paths made absolute: a Spark Connect server or a cluster resolves a relative one in its own folder
-    where = [str(file.absolute()) for file in files] if files else [location]
+    # a file given by name keeps its name as given (as with DuckDB); files of a folder or glob their paths
+    alone = len(files) == 1 and Path(location).is_file()
+    named = F.lit(location) if alone else _local_path(F.col("_metadata.file_path"))
     try:
         if _is_parquet(spark, location, files):
-            raw, first_row, decoded = _text_partitions(spark, lambda: spark.read.parquet(*where)), None, ""
-            width = 0  # a Parquet file has no malformed line
-        else:
-            charset, decoded = _charset(files, encoding)
-            lines = [row.value for row in spark.read.option("encoding", charset).text(where[0]).limit(1).collect()]
-            if not lines:
-                raise FileFormatError(tr("{path}: no lines of text").format(path=location))
-            header = lines[0].lstrip("\ufeff")
-            delimiter, has_header = sniff(lines)
-            if not has_header or not DELIMITERS.search(header):
-                raise FileFormatError(
-                    tr(
-                        "{path}: --engine spark reads delimited text with a header line (CSV) and Parquet; this file has no header line or is aligned by spaces. Load it with the DuckDB engine (the default), or save it as CSV with a header"
-                    ).format(path=location)
-                )
-            names = header_names(Path(location), next(csv.reader([header], delimiter=delimiter)))
-            width = len(names)
-            schema = StructType([StructField(name, StringType()) for name in (*names, _MALFORMED)])
-            reader = (
-                spark.read.schema(schema)
-                .option("header", True)
-                .option("enforceSchema", False)
-                .option("sep", delimiter)
-                .option("encoding", charset)
-                .option("mode", "PERMISSIVE")
-                .option("columnNameOfCorruptRecord", _MALFORMED)
+            # local paths made absolute: a Spark Connect server or a cluster resolves a relative one in its own folder
+            where = [str(file.absolute()) for file in files] if files else [location]
+            parquet = _text_partitions(spark, lambda: spark.read.parquet(*where))
+            numbered = parquet.select(  # the reader knows each row's index: 1-based
+                "*", named.alias("_file"), (F.col("_metadata.row_index") + 1).cast("bigint").alias("_row")
             )
-            read = _text_partitions(spark, lambda: reader.csv(where))
-            # a line with fewer fields than the header is padded (Spark already has), as on DuckDB
-            raw, first_row = (
-                read.withColumn(_MALFORMED, F.when(_fields(F.col(_MALFORMED), delimiter) > width, F.col(_MALFORMED))),
-                2,
-            )
+            return _with_folder_columns(spark, numbered, location, files), "", F.lit(0)
+        groups = _text_groups(spark, location, files, encoding)
+        reads = [_read_text_group(spark, group, named) for group in groups]
     except AnalysisException as error:
         raise FileFormatError(
             tr("{path}: not readable by Spark ({reason})").format(path=location, reason=engine_message(error))
         ) from error
-    # a file given by name keeps its name as given (as with DuckDB); files of a folder or glob their paths
-    named = (
-        F.lit(location) if len(files) == 1 and Path(location).is_file() else _local_path(F.col("_metadata.file_path"))
+    raw = reduce(lambda left, right: left.unionByName(right, allowMissingColumns=True), reads)
+    decoded = ", ".join(dict.fromkeys(group.decoded for group in groups))
+    widths = (
+        F.lit(len(groups[0].names))
+        if len(groups) == 1
+        else F.element_at(
+            F.create_map(
+                *(F.lit(value) for group in groups for path in group.paths for value in (path, len(group.names)))
+            ),
+            F.col("_file"),
+        )
     )
-    numbered = _numbered(raw, first_row, named)
-    return _with_folder_columns(spark, numbered, location, files), decoded, width
+    return _with_folder_columns(spark, _numbered(raw, 2), location, files), decoded, widths
+
+
+@dataclass(frozen=True)
+class _TextGroup:
+    """Text files Spark reads together: one encoding (Spark's name, and as the load summary says it), one
+    delimiter and one header (its fields as written, and the column names kvar makes of them)."""
+
+    paths: tuple[str, ...]
+    charset: str
+    decoded: str
+    delimiter: str
+    fields: tuple[str, ...]
+    names: tuple[str, ...]
+
+
+def _text_groups(spark: Any, location: str, files: list[Path], encoding: str | None) -> list[_TextGroup]:
+    """The text files at ``location`` grouped by encoding, delimiter and header, each decided from the
+    file's first lines as the DuckDB engine decides them, in the order of their first files. A URI is one
+    group, decided from its first line as Spark reads it."""
+    firsts: dict[str, list[str]] = {}  # path -> first lines
+    sources: dict[str, tuple[str, str]] = {}  # path -> (charset, decoded)
+    if not files:
+        charset, decoded = _charset(None, encoding)
+        _allow_charset(spark, charset)
+        firsts[location] = [
+            row.value for row in spark.read.option("encoding", charset).text(location).limit(1).collect()
+        ]
+        sources[location] = (charset, decoded)
+    for file in files:
+        source = inspect_text(file, encoding)
+        # absolute: a Spark Connect server or a cluster resolves a relative path in its own folder
+        path = str(file.absolute())
+        firsts[path], sources[path] = decoded_lines(source, 5), _charset(source, encoding)
+    groups: dict[tuple[str, str, str, tuple[str, ...]], list[str]] = {}
+    for path, lines in firsts.items():
+        if not lines:
+            raise FileFormatError(tr("{path}: no lines of text").format(path=path))
+        header = lines[0].lstrip("\ufeff")
+        delimiter, has_header = sniff(lines)
+        if not has_header or not DELIMITERS.search(header):
+            raise FileFormatError(
+                tr(
+                    "{path}: --engine spark reads delimited text with a header line (CSV) and Parquet; this file has no header line or is aligned by spaces. Load it with the DuckDB engine (the default), or save it as CSV with a header"
+                ).format(path=path)
+            )
+        fields = tuple(next(csv.reader([header], delimiter=delimiter)))
+        groups.setdefault((*sources[path], delimiter, fields), []).append(path)
+    return [
+        _TextGroup(tuple(paths), charset, decoded, delimiter, fields, header_names(Path(paths[0]), list(fields)))
+        for (charset, decoded, delimiter, fields), paths in groups.items()
+    ]
+
+
+def _read_text_group(spark: Any, group: _TextGroup, named: Any) -> Any:
+    """The rows of ``group``'s files: the header's columns (by kvar's names), ``_kvar_malformed`` (the line
+    when its fields are more than the header's; a shorter one is padded, as on DuckDB) and ``_file``
+    (``named``)."""
+    from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    _allow_charset(spark, group.charset)
+    # the header's own fields, which Spark checks each file's header against, renamed after the read
+    schema = StructType([StructField(field, StringType()) for field in (*group.fields, _MALFORMED)])
+    reader = (
+        spark.read.schema(schema)
+        .option("header", True)
+        .option("enforceSchema", False)
+        .option("sep", group.delimiter)
+        .option("encoding", group.charset)
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", _MALFORMED)
+    )
+    read = _text_partitions(spark, lambda: reader.csv(list(group.paths))).withColumnsRenamed(
+        {field: name for field, name in zip(group.fields, group.names, strict=True) if field != name}
+    )
+    too_many = _fields(F.col(_MALFORMED), group.delimiter) > len(group.names)
+    return read.withColumn(_MALFORMED, F.when(too_many, F.col(_MALFORMED))).withColumn("_file", named)
+
+
+def _allow_charset(spark: Any, charset: str) -> None:
+    """Let Spark 4 read text in ``charset`` when it is not one of its own (:data:`_SPARK_CHARSETS`)."""
+    if charset.lower() not in _SPARK_CHARSETS:
+        spark.conf.set("spark.sql.legacy.javaCharsets", "true")
 
 
 def _text_partitions(spark: Any, read: Callable[[], Any]) -> Any:
@@ -197,20 +269,19 @@ def _local_path(uri: Any) -> Any:
     return F.when(uri.startswith("file:"), plain).otherwise(uri)
 
 
-def _charset(files: list[Path], encoding: str | None) -> tuple[str, str]:
-    """Spark's name of the text's encoding (given, or detected from the first local file as the DuckDB
-    engine detects it; UTF-8 for a URI) and its description in the load summary."""
-    if files:
-        source = inspect_text(files[0], encoding)
+def _charset(source: TextFile | None, encoding: str | None) -> tuple[str, str]:
+    """Spark's name of a text's encoding (given, or as the DuckDB engine detects it in a local file's
+    ``source``; UTF-8 for a URI) and its description in the load summary."""
+    if source is not None:
         codec = "utf-8" if source.compressed else source.encoding.lower()
         return _JAVA_CHARSETS.get(codec, codec), source.describe()
     codec = (encoding or "utf-8").lower()
     return _JAVA_CHARSETS.get(codec, codec), codec.upper()
 
 
-def _numbered(raw: Any, first_row: int | None, file: Any) -> Any:
-    """``raw`` with ``_file`` (the column ``file``) and ``_row``: the row's position in its file, counted
-    from ``first_row`` (None: a Parquet file, whose reader knows each row's index: 1-based).
+def _numbered(raw: Any, first_row: int) -> Any:
+    """``raw`` (text rows with their ``_file``) with ``_row``: the row's position in its file, counted from
+    ``first_row``.
 
     Within a task's partition a file's rows come in file order and the partitions of one file in
     offset order, so a row's number is its index in the partition plus the rows of the file in the
@@ -218,14 +289,7 @@ def _numbered(raw: Any, first_row: int | None, file: Any) -> Any:
     from pyspark.sql import Window
     from pyspark.sql import functions as F  # noqa: N812
 
-    if first_row is None:
-        return raw.select("*", file.alias("_file"), (F.col("_metadata.row_index") + 1).cast("bigint").alias("_row"))
-    ided = raw.select(
-        "*",
-        file.alias("_file"),
-        F.spark_partition_id().alias("_part"),
-        F.monotonically_increasing_id().alias("_id"),
-    )
+    ided = raw.select("*", F.spark_partition_id().alias("_part"), F.monotonically_increasing_id().alias("_id"))
     pieces = ided.groupBy("_file", "_part").agg(F.min("_id").alias("_first"), F.count("*").alias("_rows"))
     earlier = Window.partitionBy("_file").orderBy("_part").rowsBetween(Window.unboundedPreceding, -1)
     pieces = pieces.select(
@@ -233,7 +297,7 @@ def _numbered(raw: Any, first_row: int | None, file: Any) -> Any:
     )
     row = F.col("_id") - F.col("_first") + F.col("_before") + F.lit(first_row)
     return ided.join(F.broadcast(pieces), ["_file", "_part"]).select(
-        *(F.col(f"`{name}`") for name in raw.columns), "_file", row.cast("bigint").alias("_row")
+        *(F.col(f"`{name}`") for name in raw.columns), row.cast("bigint").alias("_row")
     )
 
 
@@ -285,7 +349,7 @@ def load_into_spark(
     location = spark_location(path)
     contract = contract_for(table)
     context = context or LoadContext()
-    raw, decoded, width = _read(spark, location, context.encoding)
+    raw, decoded, widths = _read(spark, location, context.encoding)
     columns = tuple(name for name in raw.columns if name not in ("_file", "_row", _MALFORMED))
     resolved = resolve(contract, columns, mapping or {}, Path(location).name)
     text = _MALFORMED in raw.columns  # a malformed line goes through the check too, and is set apart after it
@@ -334,7 +398,7 @@ def load_into_spark(
         key = contract.row_identity([column.name for column in check.present])[0]
         rejects = rejects.unionByName(_with_raw(repeated, raw, resolved.sources[key].columns[0], contract.name))
     if text:
-        rejects = rejects.unionByName(_malformed_rejects(checked.where(~well_formed), contract.name, width))
+        rejects = rejects.unionByName(_malformed_rejects(checked.where(~well_formed), contract.name, widths))
     helpers = {"_bad", "_rejects", "_raw_json", _MALFORMED, *flags}
     accepted = accepted.select(*(F.col(f"`{column}`") for column in checked.columns if column not in helpers))
     accepted.createOrReplaceTempView(f"{name}_accepted")
@@ -430,17 +494,19 @@ def _with_raw(found: Any, rows: Any, source: str, table: str) -> Any:
     )
 
 
-def _malformed_rejects(malformed: Any, table: str, width: int) -> Any:
-    """A line with more fields than the header's ``width``: rejected whole, with the line as the raw value."""
+def _malformed_rejects(malformed: Any, table: str, widths: Any) -> Any:
+    """A line with more fields than its file's header (the column ``widths``: how many): rejected whole,
+    with the line as the raw value."""
     from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
 
+    too_many = reason(reasons.MALFORMED, problem=reason(reasons.TOO_MANY_FIELDS, count="{count}"))
     return malformed.select(
         F.lit(table).alias("table_name"),
         F.col("_file").alias("file"),
         F.col("_row").alias("row"),
         F.lit(None).cast("string").alias("column_name"),
         F.lit(None).cast("string").alias("value"),
-        F.lit(reason(reasons.MALFORMED, problem=reason(reasons.TOO_MANY_FIELDS, count=width))).alias("reason"),
+        _filled(re.split(r"\{(\w+)\}", too_many), {"count": widths}).alias("reason"),
         F.col(_MALFORMED).alias("raw"),
     )
 
