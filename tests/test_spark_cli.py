@@ -224,6 +224,25 @@ def test_each_file_of_a_folder_is_read_by_its_own_header_delimiter_and_encoding_
     ]
 
 
+def test_a_set_whose_files_read_a_value_otherwise_in_their_own_formats_stops_on_spark(
+    spark: Any, tmp_path: Path
+) -> None:
+    """The DuckDB engine chooses formats per file; Spark one per column for the set. Files that only
+    choose differently (whole numbers beside decimal commas) read the same; a value that would read
+    otherwise (1.234: 1.234 in its own file, 1234 beside 12,50) stops the Spark load, saying which."""
+    folder = tmp_path / "same"
+    folder.mkdir()
+    (folder / "a.csv").write_text("customer_id,occurred_at,amount\nc1,2024-01-05,5\n")
+    (folder / "b.csv").write_text("customer_id;occurred_at;amount\nc2;2024-01-06;12,50\n")
+    args = ("pareto", "--transactions", str(folder))
+    assert _json((*args, "--engine", "spark")) == _json(args)
+    (folder / "a.csv").write_text("customer_id,occurred_at,amount\nc1,2024-01-05,1.234\n")
+    assert _json(args)["loads"][0]["rows_loaded"] == 2
+    code, output = run(*args, "--engine", "spark")
+    assert code == 2
+    assert "a.csv row 2: amount '1.234' reads otherwise" in " ".join(output.split())
+
+
 def test_nordic_excel_file_reads_the_same(spark: Any, tmp_path: Path) -> None:
     path = tmp_path / "nordic.csv"
     rows = ["kund;datum;belopp"] + [

@@ -20,7 +20,7 @@ import csv
 import itertools
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import reduce
 from pathlib import Path
 from typing import Any
@@ -364,6 +364,7 @@ def load_into_spark(
     types = dict(sample_con.execute(f'SELECT column_name, column_type FROM (DESCRIBE "{name}")').fetchall())
     sampled = RawTable(Path(location), name, columns, len(sample), (), types=types)
     check, reading = prepare(sample_con, sampled, contract, resolved, context)
+    _require_one_reading(check, reading, location)
     screens = sample_screens(check, reading)
     sql = typing_select(check, reading, screens, carried=carried, listed=True)
     schema = sample_con.cursor().sql(f"{sql} LIMIT 0").to_arrow_table().schema  # a fresh result
@@ -405,6 +406,40 @@ def load_into_spark(
     rejects.persist().createOrReplaceTempView(f"{name}_rejects")  # counted and listed several times
     counts = (int(totals["rows"]) - int(totals["malformed"]), int(totals["malformed"]))
     return _outcome(spark, table, location, name, counts, decoded, reading.formats.notes, context)
+
+
+def _require_one_reading(check: Any, reading: Any, location: str) -> None:
+    """Stop unless every file of the sample (``check.raw``, the set's first rows) reads each of its values
+    in its own formats, as the DuckDB engine chooses them per file, as in the formats chosen for the
+    set, which Spark reads every file in."""
+    con, sample = check.con, check.raw
+    files = [file for (file,) in con.execute(f'SELECT DISTINCT _file FROM "{sample.table}" ORDER BY 1').fetchall()]
+    if len(files) < 2:
+        return
+    typed = [column.name for column in check.present if column.kind in ("money", "number", "time")]
+    for file in files:
+        alone = replace(sample, table=f"{sample.table}_file")
+        con.execute(
+            f'CREATE OR REPLACE TEMP VIEW "{alone.table}" AS SELECT * FROM "{sample.table}" WHERE _file = {literal(file)}'
+        ).fetchall()
+        own_check, own = prepare(con, alone, check.contract, check.mapping, check.context)
+        if (own.formats.numbers, own.formats.dates) == (reading.formats.numbers, reading.formats.dates):
+            continue
+        in_set = typing_select(replace(check, raw=alone), reading, {}, listed=True)
+        in_file = typing_select(own_check, own, {}, listed=True)
+        for name in typed:
+            differing = con.execute(
+                f"SELECT s._row, {own.original(check.mapping.sources[name])} FROM ({in_set}) s JOIN ({in_file}) o "
+                f'USING (_row) JOIN "{alone.table}" r USING (_row) WHERE s."{name}" IS DISTINCT FROM o."{name}" '
+                "ORDER BY 1 LIMIT 1"
+            ).fetchall()
+            if differing:
+                (row, value) = differing[0]
+                raise ValidationError(
+                    tr(
+                        "{path}: {file} row {row}: {column} {value!r} reads otherwise in the format of that file than in the format of the set's first rows, and Spark reads the files of a set in one format per column. Nothing was loaded. Load the files apart, or with the DuckDB engine."
+                    ).format(path=location, file=file, row=row, column=name, value=value)
+                )
 
 
 def _beyond(sample: pa.Table) -> Any:
