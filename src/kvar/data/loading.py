@@ -153,9 +153,10 @@ def _checked(
 ) -> tuple[Validated, str]:
     """The validated rows of one file and how its text was decoded (empty for Parquet); run within a
     load's :func:`~kvar.data.sql.memory_budget`."""
+    contract = contract_for(table)
     raw = read_raw(con, path, next(_names), context.encoding, folders=context.folders)
-    resolved = resolve(contract_for(table), raw.columns, mapping or {}, path.name)
-    return validate(con, raw, contract_for(table), resolved, context), raw.encoding
+    resolved = resolve(contract, raw.columns, mapping or {}, path.name)
+    return validate(con, raw, contract, resolved, context), raw.encoding
 
 
 def _require_rows(con: duckdb.DuckDBPyConnection, checked: Validated, location: str) -> None:

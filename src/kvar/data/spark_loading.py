@@ -417,8 +417,8 @@ def _require_one_reading(check: Any, reading: Any, location: str) -> None:
     if len(files) < 2:
         return
     typed = [column.name for column in check.present if column.kind in ("money", "number", "time")]
+    alone = replace(sample, table=f"{sample.table}_file")  # a view of one file's rows at a time
     for file in files:
-        alone = replace(sample, table=f"{sample.table}_file")
         con.execute(
             f'CREATE OR REPLACE TEMP VIEW "{alone.table}" AS SELECT * FROM "{sample.table}" WHERE _file = {literal(file)}'
         ).fetchall()
