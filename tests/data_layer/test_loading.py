@@ -9,7 +9,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from kvar import Workspace, load_file
@@ -489,6 +489,8 @@ def test_identifiers_are_trimmed_and_judged_as_the_rules_say(tmp_path_factory, i
     exactly as a plain Python reading of the rules says (the one-test shortcut for plain ids included)."""
     import duckdb
 
+    # more than 16 control bytes at its start make the file binary, not text (kvar.data.text_files)
+    assume(sum(value.count(c) for value in ids for c in "\x01\x1f\x7f") <= 16)
     ids = [*ids, "c0"]  # one row that loads: a file whose every row is rejected stops the load
     path = tmp_path_factory.mktemp("ids") / "t.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
